@@ -1,0 +1,390 @@
+//! Parsers: one file per MTA log format, each a pure function from one line to a [`Parsed`].
+//!
+//! Every parser returns the same event type so that the aggregator never needs to know which MTA
+//! wrote a line. Events borrow from the line: the hot path allocates nothing per line.
+
+pub mod postfix;
+pub mod syslog;
+
+use std::fmt;
+
+/// What one line of a log turned out to be. Every line read is exactly one of these, and each
+/// maps onto one value of `smtp_status_exporter_lines_total{result}`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed<'a> {
+    /// A line that carries an SMTP reply (or an expiry record): `result="counted"`.
+    Event(Event<'a>),
+    /// A well-formed line that is not a reply: another program, a connect, a queue entry.
+    Ignored,
+    /// A line that looked like one of ours but could not be read (cut, garbled, too long).
+    Unrecognised,
+}
+
+/// One countable record from a log line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event<'a> {
+    /// One reply code for one recipient (or several recipients of the same line).
+    Reply(Reply<'a>),
+    /// Mail given up because its queue lifetime ran out (`smtp_expired_total`), never a reply.
+    Expired,
+}
+
+/// One SMTP reply as the log line reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply<'a> {
+    pub direction: Direction,
+    pub outcome: Outcome,
+    /// The basic 3-digit code as logged; `None` when the line carries none (a timeout, a local
+    /// delivery) or what it carries is not a valid reply code.
+    pub code: Option<BasicCode>,
+    /// The RFC 3463 enhanced code as logged (`dsn=`, or in the reply text).
+    pub enhanced: Option<EnhancedCode>,
+    /// The recipients the reply is for. One reply is counted per recipient.
+    pub recipients: Recipients<'a>,
+    /// Total delay of the delivery attempt in seconds, where the line gives it.
+    pub delay: Option<f64>,
+}
+
+/// The recipient addresses (or bare domains) a line names, as raw bytes of the line.
+///
+/// Kept as a borrowed slice plus a separator so that a line naming several recipients costs no
+/// allocation; [`Recipients::domains`] walks them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recipients<'a> {
+    /// No recipient known (a refused `CONNECT`, `EHLO`, `MAIL`): counted once, `domain=""`.
+    None,
+    /// One address, e.g. `user@example.com` (angle brackets already removed).
+    One(&'a [u8]),
+    /// Several addresses separated by `sep` (Sendmail's `to=a@x,b@y`), each counted once.
+    List(&'a [u8], u8),
+}
+
+impl<'a> Recipients<'a> {
+    /// The raw domain part of each recipient (empty where an address has no `@`), one item per
+    /// recipient; `None` yields one empty domain so that the reply is still counted once.
+    pub fn domains(self) -> impl Iterator<Item = &'a [u8]> {
+        let (all, sep): (&'a [u8], Option<u8>) = match self {
+            Recipients::None => (&[], None),
+            Recipients::One(a) => (a, None),
+            Recipients::List(a, s) => (a, Some(s)),
+        };
+        let mut rest = Some(all);
+        std::iter::from_fn(move || {
+            let cur = rest?;
+            let (item, next) = match sep.and_then(|s| memchr::memchr(s, cur)) {
+                Some(i) => (&cur[..i], Some(&cur[i + 1..])),
+                None => (cur, None),
+            };
+            rest = next;
+            Some(domain_of(item))
+        })
+    }
+
+    /// How many replies this line counts for.
+    pub fn count(self) -> usize {
+        self.domains().count()
+    }
+}
+
+/// The domain part of an address: after the last `@`, without angle brackets or spaces.
+pub fn domain_of(addr: &[u8]) -> &[u8] {
+    let addr = trim_ascii(addr);
+    let addr = addr.strip_prefix(b"<").unwrap_or(addr);
+    let addr = addr.strip_suffix(b">").unwrap_or(addr);
+    match memchr::memrchr(b'@', addr) {
+        Some(i) => &addr[i + 1..],
+        None => &[],
+    }
+}
+
+fn trim_ascii(b: &[u8]) -> &[u8] {
+    b.trim_ascii()
+}
+
+/// Who answered: the remote (outbound) or our MTA (inbound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Direction {
+    /// Our MTA was the client; the remote server or local delivery agent answered.
+    Outbound,
+    /// Our MTA was the server and answered a remote client.
+    Inbound,
+}
+
+impl Direction {
+    pub const ALL: [Direction; 2] = [Direction::Outbound, Direction::Inbound];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Outbound => "outbound",
+            Direction::Inbound => "inbound",
+        }
+    }
+}
+
+/// What became of the mail, in the words of DESIGN.md §2. The MTA's own words (not remote text)
+/// pick the value, so the set is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    Delivered,
+    Deferred,
+    Bounced,
+    /// An inbound refusal.
+    Rejected,
+    /// A refusal logged but not enforced (Postfix `reject_warning`).
+    Warned,
+    /// Accepted but put on hold (Postfix cleanup `hold:` carrying a code).
+    Held,
+    /// Accepted and dropped (Postfix `discard:` carrying a code).
+    Discarded,
+    /// Address verification probe: the address would be delivered.
+    Deliverable,
+    /// Address verification probe: the address would bounce.
+    Undeliverable,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 9] = [
+        Outcome::Delivered,
+        Outcome::Deferred,
+        Outcome::Bounced,
+        Outcome::Rejected,
+        Outcome::Warned,
+        Outcome::Held,
+        Outcome::Discarded,
+        Outcome::Deliverable,
+        Outcome::Undeliverable,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Delivered => "delivered",
+            Outcome::Deferred => "deferred",
+            Outcome::Bounced => "bounced",
+            Outcome::Rejected => "rejected",
+            Outcome::Warned => "warned",
+            Outcome::Held => "held",
+            Outcome::Discarded => "discarded",
+            Outcome::Deliverable => "deliverable",
+            Outcome::Undeliverable => "undeliverable",
+        }
+    }
+}
+
+/// A basic reply code (RFC 5321 §4.2): first digit 2–5, second 0–5, third 0–9.
+///
+/// Only valid codes can be built, so no remote text can put `999` into a label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BasicCode(u16);
+
+impl BasicCode {
+    pub fn new(n: u16) -> Option<Self> {
+        let (a, b) = (n / 100, (n / 10) % 10);
+        ((2..=5).contains(&a) && b <= 5 && n < 600).then_some(BasicCode(n))
+    }
+
+    /// Reads exactly three ASCII digits.
+    pub fn parse(b: &[u8]) -> Option<Self> {
+        match b {
+            [a, b, c] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => {
+                Self::new(
+                    u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'),
+                )
+            }
+            _ => None,
+        }
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+
+    /// The class digit: 2, 3, 4 or 5.
+    pub fn class_digit(self) -> u8 {
+        (self.0 / 100) as u8
+    }
+}
+
+impl fmt::Display for BasicCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// An enhanced status code (RFC 3463): `class.subject.detail`, class 2/4/5, subject 0–7 (the
+/// subjects the RFC defines), detail 0–999.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EnhancedCode {
+    class: u8,
+    subject: u8,
+    detail: u16,
+}
+
+impl EnhancedCode {
+    pub fn new(class: u8, subject: u8, detail: u16) -> Option<Self> {
+        (matches!(class, 2 | 4 | 5) && subject <= 7 && detail <= 999).then_some(EnhancedCode {
+            class,
+            subject,
+            detail,
+        })
+    }
+
+    /// Reads `d.d{1,3}.d{1,3}` exactly (the whole slice). A leading zero (`5.01.1`) is refused:
+    /// it is not the canonical spelling, and accepting it would make a second label value for
+    /// one code.
+    pub fn parse(b: &[u8]) -> Option<Self> {
+        let mut parts = b.splitn(3, |&c| c == b'.');
+        let class = parse_num(parts.next()?, 1)?;
+        let subject = parse_num(parts.next()?, 3)?;
+        let detail = parse_num(parts.next()?, 3)?;
+        Self::new(
+            u8::try_from(class).ok()?,
+            u8::try_from(subject).ok()?,
+            detail,
+        )
+    }
+
+    pub fn class_digit(self) -> u8 {
+        self.class
+    }
+    pub fn subject(self) -> u8 {
+        self.subject
+    }
+    pub fn detail(self) -> u16 {
+        self.detail
+    }
+}
+
+fn parse_num(b: &[u8], max_len: usize) -> Option<u16> {
+    if b.is_empty() || b.len() > max_len || (b.len() > 1 && b[0] == b'0') {
+        return None;
+    }
+    b.iter().try_fold(0u16, |acc, &c| {
+        c.is_ascii_digit().then(|| acc * 10 + u16::from(c - b'0'))
+    })
+}
+
+impl fmt::Display for EnhancedCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
+    }
+}
+
+/// Finds a reply at the start of `text`: `550 5.1.1 …`, `550-5.1.1 …` (a multi-line reply as
+/// Postfix joins it), `550 …`, or `5.7.1 …` alone. Returns whatever of the two codes is there.
+pub fn leading_reply_codes(text: &[u8]) -> (Option<BasicCode>, Option<EnhancedCode>) {
+    let text = text.trim_ascii_start();
+    let basic = text
+        .get(..3)
+        .and_then(BasicCode::parse)
+        .filter(|_| matches!(text.get(3), None | Some(b' ' | b'-' | b'\t')));
+    let rest = if basic.is_some() {
+        text.get(4..).unwrap_or(&[])
+    } else {
+        text
+    };
+    let word_end = rest
+        .iter()
+        .position(|c| !(c.is_ascii_digit() || *c == b'.'))
+        .unwrap_or(rest.len());
+    let enhanced = EnhancedCode::parse(&rest[..word_end]);
+    (basic, enhanced)
+}
+
+/// The log formats this exporter reads: drives `--log.format`, the README table and the
+/// fixture folders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Postfix,
+}
+
+impl Format {
+    pub const ALL: [Format; 1] = [Format::Postfix];
+
+    /// The value of the `mta` label and of `--log.format`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Postfix => "postfix",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Format> {
+        Self::ALL.into_iter().find(|f| f.name() == s)
+    }
+
+    /// Reads one line (without its newline).
+    pub fn parse(self, line: &[u8]) -> Parsed<'_> {
+        match self {
+            Format::Postfix => postfix::parse(line),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_codes_are_validated() {
+        for (s, ok) in [
+            ("250", true),
+            ("550", true),
+            ("421", true),
+            ("354", true),
+            ("199", false),
+            ("999", false),
+            ("560", false),
+            ("55", false),
+            ("5500", false),
+            ("5a0", false),
+        ] {
+            assert_eq!(BasicCode::parse(s.as_bytes()).is_some(), ok, "{s}");
+        }
+    }
+
+    #[test]
+    fn enhanced_codes_are_validated() {
+        for (s, ok) in [
+            ("5.1.1", true),
+            ("4.7.28", true),
+            ("5.7.509", true),
+            ("2.0.0", true),
+            ("9.99.999", false),
+            ("5.8.1", false),
+            ("5.1.1000", false),
+            ("5.01.1", false),
+            ("3.1.1", false),
+            ("5.1", false),
+            ("5.1.", false),
+            ("5..1", false),
+        ] {
+            assert_eq!(EnhancedCode::parse(s.as_bytes()).is_some(), ok, "{s}");
+        }
+    }
+
+    #[test]
+    fn leading_codes() {
+        let cases: &[(&str, Option<u16>, Option<&str>)] = &[
+            ("550 5.1.1 <a@b>: no", Some(550), Some("5.1.1")),
+            ("550-5.1.1 The email account", Some(550), Some("5.1.1")),
+            ("421 Too busy", Some(421), None),
+            ("5.7.1 message content rejected", None, Some("5.7.1")),
+            ("delivered to mailbox", None, None),
+            ("2500 nope", None, None),
+            ("999 9.9.9 fake", None, None),
+        ];
+        for (text, code, enh) in cases {
+            let (c, e) = leading_reply_codes(text.as_bytes());
+            assert_eq!(c.map(BasicCode::get), *code, "{text}");
+            assert_eq!(e.map(|e| e.to_string()).as_deref(), *enh, "{text}");
+        }
+    }
+
+    #[test]
+    fn recipients_iterate_domains() {
+        let d: Vec<_> = Recipients::List(b"a@x.org,<b@Y.com>, c", b',')
+            .domains()
+            .collect();
+        assert_eq!(d, vec![&b"x.org"[..], b"Y.com", b""]);
+        assert_eq!(Recipients::None.count(), 1);
+        assert_eq!(Recipients::One(b"u@d").count(), 1);
+    }
+}

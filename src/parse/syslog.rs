@@ -1,0 +1,1 @@
+//! Syslog line headers (placeholder until the parser lands).
