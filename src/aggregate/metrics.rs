@@ -1,0 +1,126 @@
+//! Every metric the exporter serves: name, type, help text and labels, in one place, so that
+//! the exposition code, the docs and the tests of dashboards and rules draw on one list.
+
+/// The kind of a metric, as both exposition formats name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// One metric family of DESIGN.md §2.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub help: &'static str,
+    pub labels: &'static [&'static str],
+}
+
+pub const REPLIES: Spec = Spec {
+    name: "smtp_replies_total",
+    kind: Kind::Counter,
+    help: "SMTP replies reported by the MTA log, one per recipient or refused command.",
+    labels: &[
+        "source",
+        "mta",
+        "direction",
+        "outcome",
+        "class",
+        "code",
+        "enhanced",
+        "subject",
+        "domain",
+    ],
+};
+
+pub const EXPIRED: Spec = Spec {
+    name: "smtp_expired_total",
+    kind: Kind::Counter,
+    help: "Expiry records: mail given up after the maximal queue lifetime.",
+    labels: &["source", "mta"],
+};
+
+pub const DELAY: Spec = Spec {
+    name: "smtp_delivery_delay_seconds",
+    kind: Kind::Histogram,
+    help: "Total delay of a delivery attempt, from the time the MTA received the message, where the log gives it.",
+    labels: &["source", "mta", "outcome"],
+};
+
+pub const CODE_INFO: Spec = Spec {
+    name: "smtp_code_info",
+    kind: Kind::Gauge,
+    help: "What each reply code seen so far means (always 1), to join meanings onto counts.",
+    labels: &["code", "class", "subject", "meaning"],
+};
+
+pub const LINES: Spec = Spec {
+    name: "smtp_status_exporter_lines_total",
+    kind: Kind::Counter,
+    help: "Log lines read, each in exactly one result: counted, ignored or unrecognised.",
+    labels: &["source", "result"],
+};
+
+pub const BYTES: Spec = Spec {
+    name: "smtp_status_exporter_bytes_read_total",
+    kind: Kind::Counter,
+    help: "Bytes read from the log source.",
+    labels: &["source"],
+};
+
+pub const ROTATIONS: Spec = Spec {
+    name: "smtp_status_exporter_file_rotations_total",
+    kind: Kind::Counter,
+    help: "Log file rotations noticed, by kind (rename or truncate).",
+    labels: &["source", "kind"],
+};
+
+pub const READ_ERRORS: Spec = Spec {
+    name: "smtp_status_exporter_read_errors_total",
+    kind: Kind::Counter,
+    help: "I/O errors while reading the log source (permission, vanished file, ...).",
+    labels: &["source"],
+};
+
+pub const LABEL_OVERFLOW: Spec = Spec {
+    name: "smtp_status_exporter_label_overflow_total",
+    kind: Kind::Counter,
+    help: "Replies whose label value was folded into \"other\" by a cardinality bound.",
+    labels: &["label"],
+};
+
+pub const LAST_LINE: Spec = Spec {
+    name: "smtp_status_exporter_last_line_timestamp_seconds",
+    kind: Kind::Gauge,
+    help: "Wall-clock time (Unix seconds) at which the last line of the source was read.",
+    labels: &["source"],
+};
+
+pub const BUILD_INFO: Spec = Spec {
+    name: "smtp_status_exporter_build_info",
+    kind: Kind::Gauge,
+    help: "Version of the exporter (always 1).",
+    labels: &["version", "revision", "rustc"],
+};
+
+/// All families, in exposition order.
+pub const ALL: &[Spec] = &[
+    REPLIES,
+    EXPIRED,
+    DELAY,
+    CODE_INFO,
+    LINES,
+    BYTES,
+    ROTATIONS,
+    READ_ERRORS,
+    LABEL_OVERFLOW,
+    LAST_LINE,
+    BUILD_INFO,
+];
+
+/// Upper bounds of the delay histogram: seconds to days, since mail can wait in the queue.
+pub const DELAY_BUCKETS: [f64; 14] = [
+    0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 86400.0, 432000.0,
+];

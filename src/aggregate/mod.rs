@@ -1,0 +1,410 @@
+//! Counters: events in, bounded label sets and exact integer counts out.
+//!
+//! Plain synchronous code with no I/O, so the same aggregator serves `replay`, the live
+//! exporter and the tests. Keys are small `Copy` structs of enums and ids; label strings are
+//! only built at exposition time.
+
+pub mod domain;
+pub mod metrics;
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+
+use crate::parse::{BasicCode, Direction, EnhancedCode, Event, Format, Outcome, Parsed, Reply};
+use domain::{DomainId, DomainTable};
+
+/// Index of a configured source.
+pub type SourceId = usize;
+
+/// One value of `smtp_status_exporter_lines_total{result}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineResult {
+    Counted,
+    Ignored,
+    Unrecognised,
+}
+
+impl LineResult {
+    pub const ALL: [LineResult; 3] = [
+        LineResult::Counted,
+        LineResult::Ignored,
+        LineResult::Unrecognised,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineResult::Counted => "counted",
+            LineResult::Ignored => "ignored",
+            LineResult::Unrecognised => "unrecognised",
+        }
+    }
+}
+
+/// Rotation kinds of `smtp_status_exporter_file_rotations_total{kind}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationKind {
+    Rename,
+    Truncate,
+}
+
+/// The label set of one `smtp_replies_total` series, as ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReplyKey {
+    pub source: SourceId,
+    pub direction: Direction,
+    pub outcome: Outcome,
+    pub code: Option<BasicCode>,
+    pub enhanced: Option<EnhancedCode>,
+    pub domain: DomainId,
+}
+
+/// A cumulative histogram with fixed buckets ([`metrics::DELAY_BUCKETS`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Histogram {
+    /// Non-cumulative counts per bucket; the last slot is `+Inf`.
+    pub buckets: Vec<u64>,
+    pub sum: f64,
+    pub count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, v: f64) {
+        if self.buckets.is_empty() {
+            self.buckets = vec![0; metrics::DELAY_BUCKETS.len() + 1];
+        }
+        let i = metrics::DELAY_BUCKETS
+            .iter()
+            .position(|&b| v <= b)
+            .unwrap_or(metrics::DELAY_BUCKETS.len());
+        if let Some(slot) = self.buckets.get_mut(i) {
+            *slot += 1;
+        }
+        self.sum += v;
+        self.count += 1;
+    }
+
+    /// `(upper bound, cumulative count)` pairs, ending with `+Inf`.
+    pub fn cumulative(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        let bounds = metrics::DELAY_BUCKETS
+            .iter()
+            .copied()
+            .chain(std::iter::once(f64::INFINITY));
+        let mut acc = 0;
+        bounds.enumerate().map(move |(i, b)| {
+            acc += self.buckets.get(i).copied().unwrap_or(0);
+            (b, acc)
+        })
+    }
+}
+
+/// Where a source stands, for `/`, `/-/ready` and the exporter's own log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum SourceState {
+    #[default]
+    Starting,
+    /// The file does not exist yet; it is polled for.
+    Waiting,
+    /// Open and being followed.
+    Following,
+    /// The last attempt to read failed; retried at every poll.
+    Failing(String),
+}
+
+impl SourceState {
+    pub fn describe(&self) -> String {
+        match self {
+            SourceState::Starting => "starting".into(),
+            SourceState::Waiting => "waiting for the file to appear".into(),
+            SourceState::Following => "following".into(),
+            SourceState::Failing(e) => format!("failing: {e}"),
+        }
+    }
+}
+
+/// Per-source self-metrics.
+#[derive(Debug, Clone, Default)]
+pub struct SourceStats {
+    pub name: String,
+    pub format: Option<Format>,
+    /// What is read: a path, or a description.
+    pub location: String,
+    pub state: SourceState,
+    pub lines: [u64; 3],
+    pub bytes: u64,
+    pub rotations: [u64; 2],
+    pub read_errors: u64,
+    pub expired: u64,
+    pub last_line_unix: Option<f64>,
+}
+
+impl SourceStats {
+    /// The `mta` label.
+    pub fn mta(&self) -> &'static str {
+        self.format.map_or("", Format::name)
+    }
+}
+
+/// Settings of the bounded labels.
+#[derive(Debug, Clone, Default)]
+pub struct Bounds {
+    pub domains_max: usize,
+    pub domains_keep: Vec<String>,
+    pub domain_groups: Vec<(String, Vec<String>)>,
+}
+
+/// All counters of the exporter.
+#[derive(Debug)]
+pub struct Aggregator {
+    pub sources: Vec<SourceStats>,
+    pub replies: FxHashMap<ReplyKey, u64>,
+    pub delays: FxHashMap<(SourceId, Outcome), Histogram>,
+    pub domains: DomainTable,
+    /// `smtp_status_exporter_label_overflow_total`, by label name.
+    pub label_overflow: BTreeMap<String, u64>,
+}
+
+impl Aggregator {
+    pub fn new(sources: Vec<(String, Option<Format>)>, bounds: &Bounds) -> Self {
+        Aggregator {
+            sources: sources
+                .into_iter()
+                .map(|(name, format)| SourceStats {
+                    name,
+                    format,
+                    ..SourceStats::default()
+                })
+                .collect(),
+            replies: FxHashMap::default(),
+            delays: FxHashMap::default(),
+            domains: DomainTable::new(
+                bounds.domains_max,
+                &bounds.domains_keep,
+                &bounds.domain_groups,
+            ),
+            label_overflow: BTreeMap::new(),
+        }
+    }
+
+    /// Counts one parsed line of `source`, and returns which result it was.
+    pub fn record(&mut self, source: SourceId, parsed: &Parsed<'_>) -> LineResult {
+        let result = match parsed {
+            Parsed::Event(Event::Reply(r)) => {
+                self.record_reply(source, r);
+                LineResult::Counted
+            }
+            Parsed::Event(Event::Expired) => {
+                if let Some(s) = self.sources.get_mut(source) {
+                    s.expired += 1;
+                }
+                LineResult::Counted
+            }
+            Parsed::Ignored => LineResult::Ignored,
+            Parsed::Unrecognised => LineResult::Unrecognised,
+        };
+        self.count_line(source, result);
+        result
+    }
+
+    /// Counts a line without parsing it (one that overflowed the line buffer).
+    pub fn count_line(&mut self, source: SourceId, result: LineResult) {
+        if let Some(s) = self.sources.get_mut(source) {
+            s.lines[result as usize] += 1;
+        }
+    }
+
+    fn record_reply(&mut self, source: SourceId, r: &Reply<'_>) {
+        for raw in r.recipients.domains() {
+            let found = self.domains.lookup(raw);
+            if found.overflowed {
+                *self.label_overflow.entry("domain".to_owned()).or_default() += 1;
+            }
+            let key = ReplyKey {
+                source,
+                direction: r.direction,
+                outcome: r.outcome,
+                code: r.code,
+                enhanced: r.enhanced,
+                domain: found.id,
+            };
+            *self.replies.entry(key).or_default() += 1;
+        }
+        if let Some(d) = r.delay.filter(|d| d.is_finite() && *d >= 0.0) {
+            self.delays
+                .entry((source, r.outcome))
+                .or_default()
+                .observe(d);
+        }
+    }
+
+    pub fn add_bytes(&mut self, source: SourceId, n: u64) {
+        if let Some(s) = self.sources.get_mut(source) {
+            s.bytes += n;
+        }
+    }
+
+    pub fn add_rotation(&mut self, source: SourceId, kind: RotationKind) {
+        if let Some(s) = self.sources.get_mut(source) {
+            s.rotations[kind as usize] += 1;
+        }
+    }
+
+    pub fn add_read_error(&mut self, source: SourceId) {
+        if let Some(s) = self.sources.get_mut(source) {
+            s.read_errors += 1;
+        }
+    }
+
+    pub fn set_last_line(&mut self, source: SourceId, unix: f64) {
+        if let Some(s) = self.sources.get_mut(source) {
+            s.last_line_unix = Some(unix);
+        }
+    }
+
+    /// Reply series sorted by their label values, for stable output.
+    pub fn sorted_replies(&self) -> Vec<(ReplyKey, u64)> {
+        let mut v: Vec<_> = self.replies.iter().map(|(k, v)| (*k, *v)).collect();
+        v.sort_unstable_by(|a, b| {
+            let (ka, kb) = (&a.0, &b.0);
+            (ka.source, ka.direction, ka.outcome, ka.code, ka.enhanced)
+                .cmp(&(kb.source, kb.direction, kb.outcome, kb.code, kb.enhanced))
+                .then_with(|| {
+                    self.domains
+                        .name(ka.domain)
+                        .cmp(self.domains.name(kb.domain))
+                })
+        });
+        v
+    }
+
+    /// The label values of one reply series, in the order of [`metrics::REPLIES`].
+    pub fn reply_labels(&self, k: &ReplyKey) -> [(&'static str, String); 9] {
+        let s = self.sources.get(k.source);
+        [
+            ("source", s.map(|s| s.name.clone()).unwrap_or_default()),
+            (
+                "mta",
+                s.map(SourceStats::mta).unwrap_or_default().to_owned(),
+            ),
+            ("direction", k.direction.as_str().to_owned()),
+            ("outcome", k.outcome.as_str().to_owned()),
+            (
+                "class",
+                crate::codes::class_label(k.code, k.enhanced).to_owned(),
+            ),
+            ("code", k.code.map(|c| c.to_string()).unwrap_or_default()),
+            (
+                "enhanced",
+                k.enhanced.map(|c| c.to_string()).unwrap_or_default(),
+            ),
+            (
+                "subject",
+                crate::codes::subject_label(k.enhanced).to_owned(),
+            ),
+            ("domain", self.domains.name(k.domain).to_owned()),
+        ]
+    }
+
+    /// Every distinct code seen in any reply (for `smtp_code_info`).
+    pub fn codes_seen(&self) -> (Vec<BasicCode>, Vec<EnhancedCode>) {
+        let mut basic: Vec<_> = self.replies.keys().filter_map(|k| k.code).collect();
+        let mut enhanced: Vec<_> = self.replies.keys().filter_map(|k| k.enhanced).collect();
+        basic.sort_unstable();
+        basic.dedup();
+        enhanced.sort_unstable();
+        enhanced.dedup();
+        (basic, enhanced)
+    }
+
+    /// Lines read by all sources, by result.
+    pub fn total_lines(&self) -> [u64; 3] {
+        self.sources.iter().fold([0; 3], |mut acc, s| {
+            for (a, n) in acc.iter_mut().zip(s.lines) {
+                *a += n;
+            }
+            acc
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::Recipients;
+
+    fn reply(code: &str, enh: &str, rcpt: Recipients<'static>) -> Parsed<'static> {
+        Parsed::Event(Event::Reply(Reply {
+            direction: Direction::Outbound,
+            outcome: Outcome::Bounced,
+            code: BasicCode::parse(code.as_bytes()),
+            enhanced: EnhancedCode::parse(enh.as_bytes()),
+            recipients: rcpt,
+            delay: Some(2.0),
+        }))
+    }
+
+    fn agg(max: usize) -> Aggregator {
+        Aggregator::new(
+            vec![("postfix".into(), Some(Format::Postfix))],
+            &Bounds {
+                domains_max: max,
+                ..Bounds::default()
+            },
+        )
+    }
+
+    #[test]
+    fn one_reply_per_recipient_and_line_results_add_up() {
+        let mut a = agg(100);
+        a.record(0, &reply("550", "5.1.1", Recipients::One(b"u@Example.com")));
+        a.record(
+            0,
+            &reply(
+                "550",
+                "5.1.1",
+                Recipients::List(b"a@example.com,b@x.org", b','),
+            ),
+        );
+        a.record(0, &Parsed::Ignored);
+        a.record(0, &Parsed::Unrecognised);
+        a.record(0, &Parsed::Event(Event::Expired));
+        let series = a.sorted_replies();
+        let by_domain: Vec<_> = series
+            .iter()
+            .map(|(k, v)| (a.domains.name(k.domain).to_owned(), *v))
+            .collect();
+        assert_eq!(
+            by_domain,
+            vec![("example.com".to_owned(), 2), ("x.org".to_owned(), 1)]
+        );
+        assert_eq!(a.sources[0].lines, [3, 1, 1]);
+        assert_eq!(a.sources[0].expired, 1);
+        // One delay observation per line, not per recipient.
+        assert_eq!(a.delays[&(0, Outcome::Bounced)].count, 2);
+        let labels = a.reply_labels(&series[0].0);
+        assert_eq!(labels[4].1, "5xx");
+        assert_eq!(labels[7].1, "addressing");
+    }
+
+    #[test]
+    fn domain_overflow_is_counted() {
+        let mut a = agg(1);
+        for d in ["a@one.example", "b@two.example", "c@three.example"] {
+            a.record(0, &reply("250", "2.0.0", Recipients::One(d.as_bytes())));
+        }
+        assert_eq!(a.label_overflow.get("domain"), Some(&2));
+        assert_eq!(a.replies.len(), 2);
+    }
+
+    #[test]
+    fn histogram_is_cumulative() {
+        let mut h = Histogram::default();
+        for v in [0.05, 0.7, 5.0, 1e9] {
+            h.observe(v);
+        }
+        let c: Vec<_> = h.cumulative().collect();
+        assert_eq!(c.first(), Some(&(0.1, 1)));
+        assert_eq!(c.last(), Some(&(f64::INFINITY, 4)));
+        assert_eq!(h.count, 4);
+    }
+}

@@ -1,0 +1,333 @@
+//! Wiring: settings from flags and the config file, then one of the commands.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+
+use crate::aggregate::{Aggregator, Bounds};
+use crate::cli::{Cli, Command, CommonArgs, ReplayArgs, ReplayFormat, ServeArgs};
+use crate::config::{self, ConfigError, FormatChoice};
+use crate::expose::{self, BuildInfo};
+use crate::http;
+use crate::parse::Format;
+use crate::source::{replay, tail};
+
+/// Runs the command the user asked for.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    init_logging(&cli.serve.common.log_level)?;
+    match &cli.command {
+        None => serve(&cli.serve),
+        Some(Command::Replay(r)) => run_replay(&cli.serve.common, r),
+        Some(Command::CheckConfig(_)) => check_config(&cli.serve.common),
+    }
+}
+
+/// What the process exits with for an error: 2 for a mistake in flags or configuration the
+/// user must fix, 1 for a failure at run time.
+pub fn exit_code(e: &anyhow::Error) -> i32 {
+    if e.chain().any(|c| c.is::<ConfigError>()) {
+        2
+    } else {
+        1
+    }
+}
+
+/// A line that tells the user what to do about an error, where there is one to say.
+pub fn hint(e: &anyhow::Error) -> Option<&'static str> {
+    let io = e.chain().find_map(|c| c.downcast_ref::<std::io::Error>())?;
+    match io.kind() {
+        std::io::ErrorKind::AddrInUse => Some(
+            "another process is listening there (another exporter?): stop it, or choose another address with --web.listen-address",
+        ),
+        std::io::ErrorKind::PermissionDenied => Some(
+            "the exporter needs read access to the mail log: add its user to the group that owns the log (on Debian: adm)",
+        ),
+        std::io::ErrorKind::NotFound => Some("check the path"),
+        _ => None,
+    }
+}
+
+fn init_logging(level: &str) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(level).map_err(|e| {
+        ConfigError(format!(
+            "--log.level {level:?}: {e}; use error, warn, info, debug or trace"
+        ))
+    })?;
+    // Ignore a second initialisation (tests call `run` more than once in a process).
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .try_init();
+    Ok(())
+}
+
+/// One log source to read.
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    pub name: String,
+    pub path: PathBuf,
+    pub format: Format,
+}
+
+/// Flags and config file merged: a flag given on the command line wins over the file.
+#[derive(Debug)]
+pub struct Settings {
+    pub listen_address: String,
+    pub telemetry_path: String,
+    pub sources: Vec<SourceSpec>,
+    pub bounds: Bounds,
+}
+
+fn load_config(common: &CommonArgs) -> anyhow::Result<config::File> {
+    match &common.config_file {
+        Some(p) => config::load(p),
+        None => Ok(config::File::default()),
+    }
+}
+
+fn flag_format(common: &CommonArgs) -> anyhow::Result<FormatChoice> {
+    FormatChoice::parse(common.log_format.as_deref().unwrap_or("auto"))
+        .map_err(|e| ConfigError(format!("--log.format: {e}")).into())
+}
+
+fn bounds(file: &config::File) -> Bounds {
+    Bounds {
+        domains_max: file.domains.max,
+        domains_keep: file.domains.keep.clone(),
+        domain_groups: file
+            .domains
+            .groups
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+impl Settings {
+    pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
+        let file = load_config(&args.common)?;
+        let flag_fmt = flag_format(&args.common)?;
+        let sources = if !args.log_path.is_empty() {
+            let fmt = flag_fmt.resolve();
+            let n = args.log_path.len();
+            args.log_path
+                .iter()
+                .enumerate()
+                .map(|(i, p)| SourceSpec {
+                    // Several paths of one format need names of their own, or their series
+                    // would collide.
+                    name: if n == 1 {
+                        fmt.name().to_owned()
+                    } else {
+                        format!("{}-{}", fmt.name(), i + 1)
+                    },
+                    path: p.clone(),
+                    format: fmt,
+                })
+                .collect()
+        } else if !file.sources.is_empty() {
+            file.sources
+                .iter()
+                .map(|s| {
+                    // Checked when the file was loaded.
+                    let fmt = FormatChoice::parse(s.format.as_deref().unwrap_or("auto"))
+                        .map_or(Format::Postfix, FormatChoice::resolve);
+                    SourceSpec {
+                        name: s.name.clone().unwrap_or_else(|| fmt.name().to_owned()),
+                        path: s.path.clone(),
+                        format: fmt,
+                    }
+                })
+                .collect()
+        } else {
+            let fmt = flag_fmt.resolve();
+            vec![SourceSpec {
+                name: fmt.name().to_owned(),
+                path: config::default_log_path(),
+                format: fmt,
+            }]
+        };
+        let telemetry_path = args
+            .telemetry_path
+            .clone()
+            .or(file.web.telemetry_path.clone())
+            .unwrap_or_else(|| config::DEFAULT_TELEMETRY_PATH.to_owned());
+        config::check_telemetry_path(&telemetry_path)
+            .map_err(|e| ConfigError(format!("--web.telemetry-path: {e}")))?;
+        Ok(Settings {
+            listen_address: args
+                .listen_address
+                .clone()
+                .or(file.web.listen_address.clone())
+                .unwrap_or_else(|| config::DEFAULT_LISTEN.to_owned()),
+            telemetry_path,
+            sources,
+            bounds: bounds(&file),
+        })
+    }
+
+    fn aggregator(&self) -> Aggregator {
+        let mut agg = Aggregator::new(
+            self.sources
+                .iter()
+                .map(|s| (s.name.clone(), Some(s.format)))
+                .collect(),
+            &self.bounds,
+        );
+        for (stats, spec) in agg.sources.iter_mut().zip(&self.sources) {
+            stats.location = spec.path.display().to_string();
+        }
+        agg
+    }
+}
+
+/// Binds the listen address before anything else starts, so a busy port fails at once.
+fn bind(addr: &str) -> anyhow::Result<std::net::TcpListener> {
+    let candidates = http::parse_listen_address(addr)
+        .map_err(|e| ConfigError(format!("--web.listen-address: {e}")))?;
+    let mut last = None;
+    for a in &candidates {
+        match std::net::TcpListener::bind(a) {
+            Ok(l) => return Ok(l),
+            // Address in use is the answer, whichever stack: do not hide it behind a fallback.
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                return Err(e).with_context(|| format!("cannot listen on {addr}"))
+            }
+            Err(e) => last = Some((a, e)),
+        }
+    }
+    match last {
+        Some((a, e)) => Err(e).with_context(|| format!("cannot listen on {addr} ({a})")),
+        None => Err(ConfigError(format!("--web.listen-address {addr:?}: no address")).into()),
+    }
+}
+
+fn serve(args: &ServeArgs) -> anyhow::Result<()> {
+    let settings = Settings::resolve(args)?;
+    let listener = bind(&settings.listen_address)?;
+    let local: SocketAddr = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
+
+    let agg = Arc::new(Mutex::new(settings.aggregator()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let tailers = settings
+        .sources
+        .iter()
+        .enumerate()
+        .map(|(i, s)| tail::Tailer::new(i, s.path.clone(), s.format))
+        .collect();
+    let reader = {
+        let (agg, stop) = (Arc::clone(&agg), Arc::clone(&stop));
+        std::thread::Builder::new()
+            .name("tail".into())
+            .spawn(move || tail::run(tailers, agg, stop))
+            .context("cannot start the log reader thread")?
+    };
+
+    let shared = Arc::new(http::Shared {
+        agg: Arc::clone(&agg),
+        telemetry_path: settings.telemetry_path.clone(),
+        build: BuildInfo::CURRENT,
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        tracing::info!(
+            "listening on http://{local}{} (sources: {})",
+            settings.telemetry_path,
+            settings
+                .sources
+                .iter()
+                .map(|s| format!("{}={}", s.name, s.path.display()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        http::serve(listener, shared, shutdown_signal()).await;
+        anyhow::Ok(())
+    })?;
+    tracing::info!("shutting down");
+    stop.store(true, Ordering::Relaxed);
+    let _ = reader.join();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+fn run_replay(common: &CommonArgs, args: &ReplayArgs) -> anyhow::Result<()> {
+    let file = load_config(common)?;
+    let format = flag_format(common)?.resolve();
+    let mut agg = Aggregator::new(
+        vec![(format.name().to_owned(), Some(format))],
+        &bounds(&file),
+    );
+    if let Some(s) = agg.sources.first_mut() {
+        s.location = args
+            .files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+    }
+    for path in &args.files {
+        replay::replay_file(path, 0, format, &mut agg)?;
+    }
+    let out = match args.format {
+        ReplayFormat::Json => expose::json::encode(&agg),
+        ReplayFormat::Table => expose::table::encode(&agg),
+        ReplayFormat::Prometheus | ReplayFormat::Openmetrics => {
+            let fmt = if args.format == ReplayFormat::Prometheus {
+                expose::Format::Prometheus
+            } else {
+                expose::Format::OpenMetrics
+            };
+            expose::encode(&expose::families(&agg, &BuildInfo::CURRENT), fmt)?
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        // `replay ... | head` is fine.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("cannot write to standard output"),
+    }
+}
+
+fn check_config(common: &CommonArgs) -> anyhow::Result<()> {
+    let Some(path) = &common.config_file else {
+        println!("no --config.file given: the built-in defaults serve, and they are valid");
+        return Ok(());
+    };
+    let file = config::load(path)?;
+    println!(
+        "{}: OK ({} source(s), domains.max {})",
+        path.display(),
+        file.sources.len(),
+        file.domains.max
+    );
+    Ok(())
+}

@@ -1,0 +1,86 @@
+//! Command line, in the `node_exporter` style (`--web.listen-address`, `--log.path`, ...).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "smtp-status-exporter",
+    version,
+    about = "Counts SMTP reply codes in MTA logs and serves them to Prometheus.",
+    long_about = "Counts SMTP reply codes in MTA logs and serves them to Prometheus.\n\n\
+        Without a subcommand it follows the mail log and serves /metrics. `replay` counts \
+        files offline; `check-config` checks a configuration file."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read log files to their end once, from the first byte, print the counts and exit.
+    Replay(ReplayArgs),
+    /// Check a configuration file and exit (0: fine, 2: what to fix is printed).
+    #[command(name = "check-config")]
+    CheckConfig(CheckConfigArgs),
+}
+
+/// Flags shared by every command that reads logs.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CommonArgs {
+    /// YAML configuration file (optional: without it the defaults serve).
+    #[arg(long = "config.file", value_name = "PATH", global = true)]
+    pub config_file: Option<PathBuf>,
+    /// Log format of --log.path: a format name or `auto` [default: auto].
+    #[arg(long = "log.format", value_name = "NAME", global = true)]
+    pub log_format: Option<String>,
+    /// The exporter's own log level (error, warn, info, debug, trace).
+    #[arg(
+        long = "log.level",
+        value_name = "LEVEL",
+        default_value = "info",
+        global = true
+    )]
+    pub log_level: String,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Address to serve on [default: :9978, every interface].
+    #[arg(long = "web.listen-address", value_name = "ADDR")]
+    pub listen_address: Option<String>,
+    /// Path under which metrics are served [default: /metrics].
+    #[arg(long = "web.telemetry-path", value_name = "PATH")]
+    pub telemetry_path: Option<String>,
+    /// Mail log to follow; repeat for several [default: /var/log/mail.log, or
+    /// /var/log/maillog where only that exists].
+    #[arg(long = "log.path", value_name = "PATH")]
+    pub log_path: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReplayFormat::Table)]
+    pub format: ReplayFormat,
+    /// Files to read (plain or gzip-compressed), counted as one source.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReplayFormat {
+    Prometheus,
+    Openmetrics,
+    Json,
+    Table,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckConfigArgs {}

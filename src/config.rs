@@ -1,0 +1,246 @@
+//! The YAML configuration file. Every field is optional and has a default; unknown fields are
+//! errors, so a misspelt key is reported rather than silently ignored.
+//!
+//! `serde_yaml` stays inside this module so a future swap of YAML crate touches one file.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::parse::Format;
+
+/// A configuration mistake the user must fix; the binary exits with code 2 on it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+fn bad(msg: impl Into<String>) -> anyhow::Error {
+    ConfigError(msg.into()).into()
+}
+
+/// The default listen address: port 9978 on every interface.
+pub const DEFAULT_LISTEN: &str = ":9978";
+pub const DEFAULT_TELEMETRY_PATH: &str = "/metrics";
+pub const DEFAULT_STATE_FILE: &str = "/var/lib/smtp-status-exporter/state.json";
+pub const DEFAULT_DOMAINS_MAX: usize = 100;
+
+/// The distribution's mail log: Debian and Ubuntu write `/var/log/mail.log`, Red Hat and
+/// friends `/var/log/maillog`.
+pub fn default_log_path() -> PathBuf {
+    let debian = Path::new("/var/log/mail.log");
+    let redhat = Path::new("/var/log/maillog");
+    if !debian.exists() && redhat.exists() {
+        redhat.to_path_buf()
+    } else {
+        debian.to_path_buf()
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    #[serde(default)]
+    pub web: Web,
+    #[serde(default)]
+    pub sources: Vec<SourceConfig>,
+    #[serde(default)]
+    pub domains: Domains,
+    #[serde(default)]
+    pub state: State,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Web {
+    pub listen_address: Option<String>,
+    pub telemetry_path: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// The `source` label; default: the MTA's name.
+    pub name: Option<String>,
+    pub path: PathBuf,
+    /// A format name, or `auto` (the default).
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Domains {
+    #[serde(default = "default_domains_max")]
+    pub max: usize,
+    /// Domains that always keep a label of their own (not counted towards `max`).
+    #[serde(default)]
+    pub keep: Vec<String>,
+    /// Label → domains counted under it, e.g. `microsoft: [outlook.com, hotmail.com]`.
+    #[serde(default)]
+    pub groups: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl Default for Domains {
+    fn default() -> Self {
+        Domains {
+            max: DEFAULT_DOMAINS_MAX,
+            keep: Vec::new(),
+            groups: Default::default(),
+        }
+    }
+}
+
+fn default_domains_max() -> usize {
+    DEFAULT_DOMAINS_MAX
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct State {
+    pub file: Option<PathBuf>,
+}
+
+/// Reads and checks a configuration file.
+pub fn load(path: &Path) -> anyhow::Result<File> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| bad(format!("cannot read config file {}: {e}", path.display())))?;
+    parse(&text).map_err(|e| bad(format!("config file {}: {e}", path.display())))
+}
+
+/// Parses and checks configuration text. Errors carry the YAML line and column.
+pub fn parse(text: &str) -> Result<File, String> {
+    // An empty file is a valid configuration: all defaults.
+    if text.trim().is_empty() {
+        return Ok(File::default());
+    }
+    let file: File = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    check(&file)?;
+    Ok(file)
+}
+
+fn check(file: &File) -> Result<(), String> {
+    if let Some(p) = &file.web.telemetry_path {
+        check_telemetry_path(p).map_err(|e| format!("web.telemetry_path: {e}"))?;
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for (i, s) in file.sources.iter().enumerate() {
+        let format = FormatChoice::parse(s.format.as_deref().unwrap_or("auto"))
+            .map_err(|e| format!("sources[{i}].format: {e}"))?;
+        if s.path.as_os_str().is_empty() {
+            return Err(format!("sources[{i}].path: must not be empty"));
+        }
+        let name = s
+            .name
+            .clone()
+            .unwrap_or_else(|| format.resolve().name().to_owned());
+        check_label_value(&name).map_err(|e| format!("sources[{i}].name: {e}"))?;
+        if !names.insert(name.clone()) {
+            return Err(format!(
+                "sources[{i}].name: the source name {name:?} is used twice; give each source its own `name`"
+            ));
+        }
+    }
+    for (label, members) in &file.domains.groups {
+        check_label_value(label).map_err(|e| format!("domains.groups.{label}: {e}"))?;
+        if members.is_empty() {
+            return Err(format!("domains.groups.{label}: list at least one domain"));
+        }
+    }
+    Ok(())
+}
+
+pub fn check_telemetry_path(p: &str) -> Result<(), String> {
+    if !p.starts_with('/') || p == "/" || p.starts_with("/-/") {
+        return Err(format!(
+            "{p:?} must start with '/' and must not be '/' or under '/-/' (the landing page and health checks live there)"
+        ));
+    }
+    Ok(())
+}
+
+fn check_label_value(v: &str) -> Result<(), String> {
+    let ok = !v.is_empty()
+        && v.len() <= 64
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{v:?} is not a usable label value: use 1 to 64 letters, digits, '-', '_', '.', ':' or '/'"
+        ))
+    }
+}
+
+/// `--log.format`: a format by name, or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatChoice {
+    Auto,
+    Fixed(Format),
+}
+
+impl FormatChoice {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        if s == "auto" {
+            return Ok(FormatChoice::Auto);
+        }
+        Format::from_name(s)
+            .map(FormatChoice::Fixed)
+            .ok_or_else(|| {
+                let names: Vec<_> = Format::ALL.iter().map(|f| f.name()).collect();
+                format!(
+                    "unknown log format {s:?}: use one of auto, {}",
+                    names.join(", ")
+                )
+            })
+    }
+
+    /// The format to read with. Postfix is the only format so far, so `auto` has one choice.
+    pub fn resolve(self) -> Format {
+        match self {
+            FormatChoice::Auto => Format::Postfix,
+            FormatChoice::Fixed(f) => f,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_full_configs_parse() {
+        assert!(parse("").is_ok());
+        let c = parse(
+            "web:\n  listen_address: 127.0.0.1:9978\nsources:\n  - path: /var/log/mail.log\n    format: postfix\ndomains:\n  max: 50\n  keep: [gmail.com]\n  groups:\n    microsoft: [outlook.com, hotmail.com]\n",
+        )
+        .expect("valid config");
+        assert_eq!(c.domains.max, 50);
+        assert_eq!(c.sources.len(), 1);
+    }
+
+    /// One test per mistake, each with the words that tell the user what to fix.
+    #[test]
+    fn mistakes_are_named() {
+        let cases = [
+            ("webb: {}\n", "unknown field `webb`"),
+            ("web:\n  listen_adress: x\n", "line 2"),
+            (
+                "sources:\n  - path: /x\n    format: qmail\n",
+                "sources[0].format: unknown log format \"qmail\"",
+            ),
+            ("sources:\n  - path: /a\n  - path: /b\n", "used twice"),
+            (
+                "sources:\n  - name: \"bad name\"\n    path: /a\n",
+                "sources[0].name",
+            ),
+            ("domains:\n  max: -1\n", "domains.max"),
+            ("web:\n  telemetry_path: /-/x\n", "web.telemetry_path"),
+            ("domains:\n  groups:\n    ms: []\n", "domains.groups.ms"),
+        ];
+        for (text, want) in cases {
+            let err = parse(text).expect_err(text);
+            assert!(err.contains(want), "{text:?}: {err:?} lacks {want:?}");
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Exposition: counters out, in the formats people and programs read.
+//!
+//! [`families`] turns the aggregator into metric families once; the Prometheus text format is
+//! the `prometheus` crate's encoder over them, OpenMetrics is written in [`openmetrics`], and
+//! `replay` also prints [`json`] and a human [`table`].
+
+pub mod json;
+pub mod openmetrics;
+pub mod table;
+
+use prometheus::proto::{
+    Bucket, Counter, Gauge, Histogram as PHistogram, LabelPair, Metric, MetricFamily, MetricType,
+};
+
+use crate::aggregate::metrics::{self, Kind, Spec};
+use crate::aggregate::{Aggregator, LineResult};
+use crate::codes;
+
+/// What `smtp_status_exporter_build_info` says.
+#[derive(Debug, Clone)]
+pub struct BuildInfo {
+    pub version: &'static str,
+    pub revision: &'static str,
+    pub rustc: &'static str,
+}
+
+impl BuildInfo {
+    pub const CURRENT: BuildInfo = BuildInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        revision: env!("SSE_GIT_REVISION"),
+        rustc: env!("SSE_RUSTC_VERSION"),
+    };
+}
+
+/// The exposition formats, chosen by `--format` or by the `Accept` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Prometheus,
+    OpenMetrics,
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
+            Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+
+    /// Content negotiation: OpenMetrics when the scraper asks for it, the classic text format
+    /// otherwise (what Prometheus, promtool and curl all read).
+    pub fn negotiate(accept: Option<&str>) -> Format {
+        match accept {
+            Some(a) if a.contains("application/openmetrics-text") => Format::OpenMetrics,
+            _ => Format::Prometheus,
+        }
+    }
+}
+
+/// Encodes the families in the chosen format.
+pub fn encode(families: &[MetricFamily], format: Format) -> anyhow::Result<String> {
+    match format {
+        Format::Prometheus => Ok(prometheus::TextEncoder::new().encode_to_string(families)?),
+        Format::OpenMetrics => Ok(openmetrics::encode(families)),
+    }
+}
+
+fn family(spec: &Spec, metrics: Vec<Metric>) -> MetricFamily {
+    let mut f = MetricFamily::default();
+    f.set_name(spec.name.to_owned());
+    f.set_help(spec.help.to_owned());
+    f.set_field_type(match spec.kind {
+        Kind::Counter => MetricType::COUNTER,
+        Kind::Gauge => MetricType::GAUGE,
+        Kind::Histogram => MetricType::HISTOGRAM,
+    });
+    f.set_metric(metrics);
+    f
+}
+
+fn labels<'a, I>(pairs: I) -> Vec<LabelPair>
+where
+    I: IntoIterator<Item = (&'a str, String)>,
+{
+    pairs
+        .into_iter()
+        .map(|(k, v)| {
+            let mut l = LabelPair::default();
+            l.set_name(k.to_owned());
+            l.set_value(v);
+            l
+        })
+        .collect()
+}
+
+fn counter<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>, v: u64) -> Metric {
+    let mut c = Counter::default();
+    c.set_value(v as f64);
+    let mut m = Metric::from_label(labels(pairs));
+    m.set_counter(c);
+    m
+}
+
+fn gauge<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>, v: f64) -> Metric {
+    let mut g = Gauge::default();
+    g.set_value(v);
+    let mut m = Metric::from_label(labels(pairs));
+    m.set_gauge(g);
+    m
+}
+
+/// Every metric of DESIGN.md §2 that has a value, as metric families.
+pub fn families(agg: &Aggregator, build: &BuildInfo) -> Vec<MetricFamily> {
+    let mut out = Vec::with_capacity(metrics::ALL.len());
+    let src = |i: usize| agg.sources.get(i);
+
+    out.push(family(
+        &metrics::REPLIES,
+        agg.sorted_replies()
+            .iter()
+            .map(|(k, v)| counter(agg.reply_labels(k), *v))
+            .collect(),
+    ));
+
+    out.push(family(
+        &metrics::EXPIRED,
+        agg.sources
+            .iter()
+            .map(|s| {
+                counter(
+                    [("source", s.name.clone()), ("mta", s.mta().to_owned())],
+                    s.expired,
+                )
+            })
+            .collect(),
+    ));
+
+    let mut delays: Vec<_> = agg.delays.iter().collect();
+    delays.sort_by_key(|((s, o), _)| (*s, *o));
+    out.push(family(
+        &metrics::DELAY,
+        delays
+            .into_iter()
+            .map(|((s, outcome), h)| {
+                let mut ph = PHistogram::default();
+                ph.set_sample_count(h.count);
+                ph.set_sample_sum(h.sum);
+                // The +Inf bucket is implied by the count in both formats.
+                ph.set_bucket(
+                    h.cumulative()
+                        .filter(|(b, _)| b.is_finite())
+                        .map(|(b, c)| {
+                            let mut pb = Bucket::default();
+                            pb.set_upper_bound(b);
+                            pb.set_cumulative_count(c);
+                            pb
+                        })
+                        .collect(),
+                );
+                let s = src(*s);
+                let mut m = Metric::from_label(labels([
+                    ("source", s.map(|s| s.name.clone()).unwrap_or_default()),
+                    ("mta", s.map(|s| s.mta()).unwrap_or_default().to_owned()),
+                    ("outcome", outcome.as_str().to_owned()),
+                ]));
+                m.set_histogram(ph);
+                m
+            })
+            .collect(),
+    ));
+
+    let (basic, enhanced) = agg.codes_seen();
+    let info = basic
+        .iter()
+        .map(|c| {
+            (
+                c.to_string(),
+                codes::class_label(Some(*c), None),
+                "",
+                codes::basic_meaning(*c),
+            )
+        })
+        .chain(enhanced.iter().map(|e| {
+            (
+                e.to_string(),
+                codes::class_label(None, Some(*e)),
+                codes::subject_label(Some(*e)),
+                codes::enhanced_meaning(*e),
+            )
+        }))
+        .map(|(code, class, subject, meaning)| {
+            gauge(
+                [
+                    ("code", code),
+                    ("class", class.to_owned()),
+                    ("subject", subject.to_owned()),
+                    ("meaning", meaning),
+                ],
+                1.0,
+            )
+        })
+        .collect();
+    out.push(family(&metrics::CODE_INFO, info));
+
+    out.push(family(
+        &metrics::LINES,
+        agg.sources
+            .iter()
+            .flat_map(|s| {
+                LineResult::ALL.into_iter().map(|r| {
+                    counter(
+                        [
+                            ("source", s.name.clone()),
+                            ("result", r.as_str().to_owned()),
+                        ],
+                        s.lines[r as usize],
+                    )
+                })
+            })
+            .collect(),
+    ));
+    out.push(family(
+        &metrics::BYTES,
+        agg.sources
+            .iter()
+            .map(|s| counter([("source", s.name.clone())], s.bytes))
+            .collect(),
+    ));
+    out.push(family(
+        &metrics::ROTATIONS,
+        agg.sources
+            .iter()
+            .flat_map(|s| {
+                [("rename", s.rotations[0]), ("truncate", s.rotations[1])]
+                    .into_iter()
+                    .map(|(kind, n)| {
+                        counter([("source", s.name.clone()), ("kind", kind.to_owned())], n)
+                    })
+            })
+            .collect(),
+    ));
+    out.push(family(
+        &metrics::READ_ERRORS,
+        agg.sources
+            .iter()
+            .map(|s| counter([("source", s.name.clone())], s.read_errors))
+            .collect(),
+    ));
+    // Always present, so an alert on a rate of it has a series from the first scrape.
+    let mut overflow = agg.label_overflow.clone();
+    overflow.entry("domain".to_owned()).or_default();
+    out.push(family(
+        &metrics::LABEL_OVERFLOW,
+        overflow
+            .iter()
+            .map(|(l, n)| counter([("label", l.clone())], *n))
+            .collect(),
+    ));
+    out.push(family(
+        &metrics::LAST_LINE,
+        agg.sources
+            .iter()
+            .filter_map(|s| {
+                s.last_line_unix
+                    .map(|t| gauge([("source", s.name.clone())], t))
+            })
+            .collect(),
+    ));
+    out.push(family(
+        &metrics::BUILD_INFO,
+        vec![gauge(
+            [
+                ("version", build.version.to_owned()),
+                ("revision", build.revision.to_owned()),
+                ("rustc", build.rustc.to_owned()),
+            ],
+            1.0,
+        )],
+    ));
+    // A family with no series would be an empty HELP/TYPE block; leave it out.
+    out.retain(|f| !f.get_metric().is_empty());
+    out
+}

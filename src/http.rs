@@ -1,0 +1,309 @@
+//! The HTTP endpoint: `/metrics`, a landing page, `/-/healthy`, `/-/ready`.
+//!
+//! Routing is a plain function ([`route`]) from method, path and `Accept` header to a response,
+//! testable without a socket; [`serve`] only moves bytes.
+
+use std::convert::Infallible;
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ACCEPT, ALLOW, CONTENT_TYPE};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
+use crate::aggregate::{Aggregator, SourceState};
+use crate::codes;
+use crate::expose::{self, BuildInfo};
+
+/// What the endpoint serves from.
+pub struct Shared {
+    pub agg: Arc<Mutex<Aggregator>>,
+    pub telemetry_path: String,
+    pub build: BuildInfo,
+}
+
+type Resp = Response<Full<Bytes>>;
+
+fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
+    let mut r = Response::new(Full::new(body.into()));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+/// Answers one request.
+pub fn route(method: &Method, path: &str, accept: Option<&str>, shared: &Shared) -> Resp {
+    if method != Method::GET && method != Method::HEAD {
+        let mut r = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain; charset=utf-8",
+            "only GET and HEAD are served\n",
+        );
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return r;
+    }
+    let agg = shared.agg.lock().unwrap_or_else(|e| e.into_inner());
+    match path {
+        p if p == shared.telemetry_path => {
+            let format = expose::Format::negotiate(accept);
+            let families = expose::families(&agg, &shared.build);
+            drop(agg);
+            match expose::encode(&families, format) {
+                Ok(body) => text(StatusCode::OK, format.content_type(), body),
+                Err(e) => text(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "text/plain; charset=utf-8",
+                    format!("cannot encode metrics: {e:#}\n"),
+                ),
+            }
+        }
+        "/" => text(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            landing_page(&agg, shared),
+        ),
+        "/-/healthy" => text(StatusCode::OK, "text/plain; charset=utf-8", "OK\n"),
+        "/-/ready" => {
+            let not_ready: Vec<String> = agg
+                .sources
+                .iter()
+                .filter(|s| s.state != SourceState::Following)
+                .map(|s| format!("{} ({}): {}", s.name, s.location, s.state.describe()))
+                .collect();
+            if not_ready.is_empty() {
+                text(StatusCode::OK, "text/plain; charset=utf-8", "OK\n")
+            } else {
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain; charset=utf-8",
+                    format!("not ready:\n{}\n", not_ready.join("\n")),
+                )
+            }
+        }
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            format!(
+                "not found: try {} for metrics or / for the landing page\n",
+                shared.telemetry_path
+            ),
+        ),
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            _ => o.push(c),
+        }
+    }
+    o
+}
+
+fn landing_page(agg: &Aggregator, shared: &Shared) -> String {
+    let b = &shared.build;
+    let mut h = String::with_capacity(4096);
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>SMTP status exporter</title>\
+         <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}\
+         td,th{{border:1px solid #ccc;padding:0.2em 0.6em;text-align:left}}</style></head><body>\
+         <h1>SMTP status exporter</h1><p>Version {} (revision {}, rustc {})</p>\
+         <ul><li><a href=\"{}\">Metrics</a></li><li><a href=\"/-/healthy\">Health</a></li>\
+         <li><a href=\"/-/ready\">Readiness</a></li></ul><h2>Sources</h2>\
+         <table><tr><th>source</th><th>mta</th><th>reads</th><th>state</th><th>lines counted</th>\
+         <th>ignored</th><th>unrecognised</th></tr>",
+        html_escape(b.version),
+        html_escape(b.revision),
+        html_escape(b.rustc),
+        html_escape(&shared.telemetry_path),
+    );
+    for s in &agg.sources {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            html_escape(&s.name),
+            s.mta(),
+            html_escape(&s.location),
+            html_escape(&s.state.describe()),
+            s.lines[0],
+            s.lines[1],
+            s.lines[2]
+        );
+    }
+    h.push_str("</table><h2>Codes seen</h2>");
+    let mut by_code = std::collections::BTreeMap::new();
+    for (k, v) in &agg.replies {
+        *by_code.entry((k.code, k.enhanced)).or_insert(0u64) += v;
+    }
+    if by_code.is_empty() {
+        h.push_str("<p>No replies counted yet.</p>");
+    } else {
+        h.push_str(
+            "<table><tr><th>class</th><th>code</th><th>enhanced</th><th>replies</th><th>meaning</th></tr>",
+        );
+        for ((code, enh), n) in by_code {
+            let meaning = match (enh, code) {
+                (Some(e), _) => codes::enhanced_meaning(e),
+                (None, Some(c)) => codes::basic_meaning(c),
+                (None, None) => "no code logged".to_owned(),
+            };
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{n}</td><td>{}</td></tr>",
+                codes::class_label(code, enh),
+                code.map(|c| c.to_string()).unwrap_or_default(),
+                enh.map(|c| c.to_string()).unwrap_or_default(),
+                html_escape(&meaning)
+            );
+        }
+        h.push_str("</table>");
+    }
+    h.push_str("</body></html>\n");
+    h
+}
+
+/// Serves connections on an already bound listener until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut shutdown => return,
+            accepted = listener.accept() => match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of descriptors and the like: wait a little rather than spin.
+                    tracing::warn!("cannot accept a connection: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service = service_fn(move |req: Request<Incoming>| {
+                let shared = Arc::clone(&shared);
+                async move {
+                    let accept = req.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
+                    // Encoding takes well under a millisecond per thousand series: no need to
+                    // move it off the runtime.
+                    let resp = route(req.method(), req.uri().path(), accept, &shared);
+                    Ok::<_, Infallible>(resp)
+                }
+            });
+            if let Err(e) = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%peer, "connection ended with an error: {e}");
+            }
+        });
+    }
+}
+
+/// Parses `--web.listen-address`: `:9978` (every interface), `127.0.0.1:9978`, `[::1]:9978`.
+pub fn parse_listen_address(s: &str) -> Result<Vec<SocketAddr>, String> {
+    let hint = "use HOST:PORT such as :9978, 127.0.0.1:9978 or [::1]:9978";
+    if let Some(port) = s.strip_prefix(':') {
+        let port: u16 = port
+            .parse()
+            .map_err(|_| format!("invalid port in {s:?}: {hint}"))?;
+        // Both stacks; where IPv6 is off the IPv4 address still serves.
+        return Ok(vec![
+            SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port)),
+            SocketAddr::from(([0, 0, 0, 0], port)),
+        ]);
+    }
+    s.parse::<SocketAddr>()
+        .map(|a| vec![a])
+        .map_err(|_| format!("invalid listen address {s:?}: {hint}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::Bounds;
+    use crate::parse::Format;
+
+    fn shared() -> Shared {
+        let mut agg = Aggregator::new(
+            vec![("postfix".into(), Some(Format::Postfix))],
+            &Bounds::default(),
+        );
+        agg.sources[0].location = "/var/log/mail.log".into();
+        Shared {
+            agg: Arc::new(Mutex::new(agg)),
+            telemetry_path: "/metrics".into(),
+            build: BuildInfo::CURRENT,
+        }
+    }
+
+    #[test]
+    fn routes() {
+        let s = shared();
+        let get = Method::GET;
+        assert_eq!(route(&get, "/-/healthy", None, &s).status(), StatusCode::OK);
+        assert_eq!(
+            route(&get, "/-/ready", None, &s).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        s.agg.lock().unwrap().sources[0].state = SourceState::Following;
+        assert_eq!(route(&get, "/-/ready", None, &s).status(), StatusCode::OK);
+        assert_eq!(route(&get, "/", None, &s).status(), StatusCode::OK);
+        assert_eq!(
+            route(&get, "/nope", None, &s).status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            route(&Method::POST, "/metrics", None, &s).status(),
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+        let m = route(&get, "/metrics", None, &s);
+        assert!(m.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4"));
+        let om = route(
+            &get,
+            "/metrics",
+            Some("application/openmetrics-text;version=1.0.0,text/plain;q=0.5"),
+            &s,
+        );
+        assert!(om.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text"));
+    }
+
+    #[test]
+    fn listen_addresses() {
+        assert_eq!(parse_listen_address(":9978").unwrap().len(), 2);
+        assert_eq!(
+            parse_listen_address("127.0.0.1:0").unwrap()[0].to_string(),
+            "127.0.0.1:0"
+        );
+        assert!(parse_listen_address("localhost").is_err());
+        assert!(parse_listen_address(":99999").is_err());
+    }
+}
