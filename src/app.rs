@@ -15,6 +15,7 @@ use crate::expose::{self, BuildInfo};
 use crate::http;
 use crate::parse::Format;
 use crate::source::{replay, tail};
+use crate::state::{self, StateFile};
 
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -82,6 +83,9 @@ pub struct Settings {
     pub telemetry_path: String,
     pub sources: Vec<SourceSpec>,
     pub bounds: Bounds,
+    pub state_file: PathBuf,
+    /// Given by flag or config: failing to use it is an error, not a warning.
+    pub state_file_explicit: bool,
 }
 
 fn load_config(common: &CommonArgs) -> anyhow::Result<config::File> {
@@ -169,6 +173,12 @@ impl Settings {
             telemetry_path,
             sources,
             bounds: bounds(&file),
+            state_file_explicit: args.state_file.is_some() || file.state.file.is_some(),
+            state_file: args
+                .state_file
+                .clone()
+                .or(file.state.file.clone())
+                .unwrap_or_else(|| PathBuf::from(config::DEFAULT_STATE_FILE)),
         })
     }
 
@@ -214,14 +224,19 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let local: SocketAddr = listener.local_addr()?;
     listener.set_nonblocking(true)?;
 
-    let agg = Arc::new(Mutex::new(settings.aggregator()));
-    let stop = Arc::new(AtomicBool::new(false));
+    let mut agg = settings.aggregator();
+    let state = open_state(&settings, &mut agg)?;
     let tailers = settings
         .sources
         .iter()
         .enumerate()
-        .map(|(i, s)| tail::Tailer::new(i, s.path.clone(), s.format))
+        .map(|(i, s)| {
+            let resume = agg.sources.get(i).and_then(|st| st.position);
+            tail::Tailer::new(i, s.path.clone(), s.format, resume)
+        })
         .collect();
+    let agg = Arc::new(Mutex::new(agg));
+    let stop = Arc::new(AtomicBool::new(false));
     let reader = {
         let (agg, stop) = (Arc::clone(&agg), Arc::clone(&stop));
         std::thread::Builder::new()
@@ -234,12 +249,14 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         agg: Arc::clone(&agg),
         telemetry_path: settings.telemetry_path.clone(),
         build: BuildInfo::CURRENT,
+        state: state.clone(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let (saver_state, saver_agg) = (state.clone(), Arc::clone(&agg));
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         tracing::info!(
@@ -252,13 +269,98 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        if let Some(state) = saver_state {
+            let agg = saver_agg;
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(SAVE_INTERVAL);
+                loop {
+                    every.tick().await;
+                    let (state, agg) = (Arc::clone(&state), Arc::clone(&agg));
+                    let saved = tokio::task::spawn_blocking(move || save(&state, &agg)).await;
+                    if let Err(e) = saved {
+                        tracing::error!("state saver stopped: {e}");
+                    }
+                }
+            });
+        }
         http::serve(listener, shared, shutdown_signal()).await;
         anyhow::Ok(())
     })?;
     tracing::info!("shutting down");
     stop.store(true, Ordering::Relaxed);
     let _ = reader.join();
+    if let Some(state) = &state {
+        state
+            .save_with(|| lock(&agg).snapshot())
+            .context("cannot save state at shutdown")?;
+    }
     Ok(())
+}
+
+/// How often state is saved besides before each scrape and at shutdown.
+const SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn lock(agg: &Mutex<Aggregator>) -> std::sync::MutexGuard<'_, Aggregator> {
+    agg.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn save(state: &StateFile, agg: &Mutex<Aggregator>) {
+    if let Err(e) = state.save_with(|| lock(agg).snapshot()) {
+        tracing::error!("{e:#}");
+    }
+}
+
+/// Loads saved state into `agg`. A state file that cannot be used at all is an error when the
+/// user named it; at the default path it only costs the restart exactness, so it is a warning.
+fn open_state(settings: &Settings, agg: &mut Aggregator) -> anyhow::Result<Option<Arc<StateFile>>> {
+    let path = &settings.state_file;
+    let opened = StateFile::new(path.clone()).and_then(|sf| Ok((state::load(path)?, sf)));
+    let (loaded, sf) = match opened {
+        Ok(x) => x,
+        Err(e) if !settings.state_file_explicit => {
+            tracing::warn!(
+                "{e:#}: counting without a state file, so counters restart from zero and lines \
+                 written while the exporter is down are missed; choose a writable --state.file"
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    match loaded {
+        state::Loaded::Fresh => {
+            tracing::info!(path = %path.display(), "no saved state: first start, following logs from their end");
+        }
+        state::Loaded::SetAside { moved_to, reason } => {
+            tracing::warn!(
+                "state file {} is unusable ({reason}): moved it to {} and starting afresh",
+                path.display(),
+                moved_to.display()
+            );
+        }
+        state::Loaded::Restored(snap) => match agg.restore(&snap) {
+            Ok(dropped) => {
+                tracing::info!(path = %path.display(), "restored counters and positions");
+                if !dropped.is_empty() {
+                    tracing::warn!(
+                        "saved state of source(s) no longer configured was dropped: {}",
+                        dropped.join(", ")
+                    );
+                }
+            }
+            Err(reason) => {
+                // Start from a clean slate rather than half-restored counters.
+                *agg = settings.aggregator();
+                let moved_to = state::set_aside(path)?;
+                tracing::warn!(
+                    "state file {} is unusable ({reason}): moved it to {} and starting afresh",
+                    path.display(),
+                    moved_to.display()
+                );
+            }
+        },
+    }
+    Ok(Some(Arc::new(sf)))
 }
 
 async fn shutdown_signal() {

@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// /var/log/maillog where only that exists].
     #[arg(long = "log.path", value_name = "PATH")]
     pub log_path: Vec<PathBuf>,
+    /// Where counters and read positions are saved, so a restart neither loses nor re-counts
+    /// lines [default: /var/lib/smtp-status-exporter/state.json].
+    #[arg(long = "state.file", value_name = "PATH")]
+    pub state_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -27,6 +27,8 @@ pub struct Shared {
     pub agg: Arc<Mutex<Aggregator>>,
     pub telemetry_path: String,
     pub build: BuildInfo,
+    /// Where counters are saved before each scrape is answered.
+    pub state: Option<Arc<crate::state::StateFile>>,
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -56,7 +58,15 @@ pub fn route(method: &Method, path: &str, accept: Option<&str>, shared: &Shared)
         p if p == shared.telemetry_path => {
             let format = expose::Format::negotiate(accept);
             let families = expose::families(&agg, &shared.build);
+            let snapshot = shared.state.as_ref().map(|_| agg.snapshot());
             drop(agg);
+            // Saved before it is answered: no value a scraper has seen can go backwards after
+            // a restart.
+            if let (Some(state), Some(snap)) = (&shared.state, snapshot) {
+                if let Err(e) = state.save_with(|| snap) {
+                    tracing::error!("{e:#}");
+                }
+            }
             match expose::encode(&families, format) {
                 Ok(body) => text(StatusCode::OK, format.content_type(), body),
                 Err(e) => text(
@@ -256,6 +266,7 @@ mod tests {
             agg: Arc::new(Mutex::new(agg)),
             telemetry_path: "/metrics".into(),
             build: BuildInfo::CURRENT,
+            state: None,
         }
     }
 

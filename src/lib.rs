@@ -12,3 +12,4 @@ pub mod expose;
 pub mod http;
 pub mod parse;
 pub mod source;
+pub mod state;

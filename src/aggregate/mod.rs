@@ -6,6 +6,7 @@
 
 pub mod domain;
 pub mod metrics;
+pub mod snapshot;
 
 use std::collections::BTreeMap;
 
@@ -136,6 +137,18 @@ pub struct SourceStats {
     pub read_errors: u64,
     pub expired: u64,
     pub last_line_unix: Option<f64>,
+    /// Where reading has got to: every line before it is in the counters above. Updated under
+    /// the same lock as the counters, so a snapshot holds both or neither.
+    pub position: Option<Position>,
+}
+
+/// A read position in a file known by device and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    pub dev: u64,
+    pub ino: u64,
+    /// Bytes of the file counted: the end of the last complete line read.
+    pub offset: u64,
 }
 
 impl SourceStats {

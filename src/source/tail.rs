@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::lines::{Line, LineSplitter};
 use super::{ingest, CHUNK};
-use crate::aggregate::{Aggregator, RotationKind, SourceId, SourceState};
+use crate::aggregate::{Aggregator, Position, RotationKind, SourceId, SourceState};
 use crate::parse::Format;
 
 /// How often an idle source looks for new data.
@@ -51,13 +51,23 @@ pub struct Tailer {
     format: Format,
     current: Option<OpenFile>,
     draining: Vec<Draining>,
-    /// Before the first poll: a file already there is followed from its end.
+    /// Before the first poll: a file already there is followed from its end, or from the
+    /// saved position.
     first_poll: bool,
+    resume: Option<Position>,
     buf: Vec<u8>,
 }
 
+/// Where to start in a file opened at the first poll.
+enum Start {
+    Beginning,
+    End,
+    At(u64),
+}
+
 impl Tailer {
-    pub fn new(source: SourceId, path: PathBuf, format: Format) -> Self {
+    /// `resume`: the position saved by an earlier run, if any.
+    pub fn new(source: SourceId, path: PathBuf, format: Format, resume: Option<Position>) -> Self {
         Tailer {
             source,
             path,
@@ -65,6 +75,7 @@ impl Tailer {
             current: None,
             draining: Vec::new(),
             first_poll: true,
+            resume,
             buf: vec![0; CHUNK],
         }
     }
@@ -75,7 +86,7 @@ impl Tailer {
         let now = Instant::now();
         let mut draining = std::mem::take(&mut self.draining);
         for d in &mut draining {
-            let n = self.read_to_end(&mut d.open, agg);
+            let n = self.read_to_end(&mut d.open, agg, false);
             if n > 0 {
                 d.quiet_since = now;
             }
@@ -102,7 +113,7 @@ impl Tailer {
             let Some(mut cur) = self.current.take() else {
                 break;
             };
-            total += self.read_to_end(&mut cur, agg);
+            total += self.read_to_end(&mut cur, agg, true);
             match std::fs::metadata(&self.path) {
                 Ok(m) if (m.dev(), m.ino()) != cur.id => {
                     lock(agg).add_rotation(self.source, RotationKind::Rename);
@@ -127,6 +138,7 @@ impl Tailer {
                     if let Err(e) = cur.file.seek(SeekFrom::Start(0)) {
                         self.fail(agg, &e);
                     }
+                    set_position(&mut lock(agg), self.source, &cur);
                     self.current = Some(cur);
                 }
                 _ => {
@@ -139,8 +151,9 @@ impl Tailer {
         total
     }
 
-    /// Opens the path. `at_end`: follow from the end (the first start with a file present).
-    fn open(&mut self, agg: &Mutex<Aggregator>, at_end: bool) -> bool {
+    /// Opens the path. `first`: this is the first poll since start, so a file already there is
+    /// followed from the saved position, or from its end on a first start.
+    fn open(&mut self, agg: &Mutex<Aggregator>, first: bool) -> bool {
         let opened = File::open(&self.path).and_then(|f| {
             let meta = f.metadata()?;
             Ok((f, meta))
@@ -162,34 +175,62 @@ impl Tailer {
                 return false;
             }
         };
-        let mut splitter = LineSplitter::default();
-        let mut offset = 0;
-        if at_end && meta.len() > 0 {
-            // Starting inside a line would count its tail as a line of its own.
-            let mut last = [0u8; 1];
-            let ends_with_newline =
-                matches!(file.read_at(&mut last, meta.len() - 1), Ok(1) if last[0] == b'\n');
-            if !ends_with_newline {
-                splitter.skip_to_next_line();
+        let id = (meta.dev(), meta.ino());
+        let start = match (first, self.resume.take()) {
+            (false, _) => Start::Beginning,
+            (true, None) => Start::End,
+            (true, Some(p)) if (p.dev, p.ino) == id && p.offset <= meta.len() => {
+                Start::At(p.offset)
             }
-            match file.seek(SeekFrom::Start(meta.len())) {
-                Ok(_) => offset = meta.len(),
-                Err(e) => {
-                    self.fail(agg, &e);
-                    return false;
+            (true, Some(p)) => {
+                // The file changed while the exporter was down.
+                let kind = if (p.dev, p.ino) == id {
+                    RotationKind::Truncate
+                } else {
+                    RotationKind::Rename
+                };
+                lock(agg).add_rotation(self.source, kind);
+                tracing::warn!(path = %self.path.display(), "log file was rotated or truncated while the exporter was down: reading it from its start");
+                Start::Beginning
+            }
+        };
+        let mut splitter = LineSplitter::default();
+        let offset = match start {
+            Start::Beginning => 0,
+            Start::At(o) => o,
+            Start::End => {
+                // Starting inside a line would count its tail as a line of its own.
+                let len = meta.len();
+                let mut last = [0u8; 1];
+                if len > 0 && !matches!(file.read_at(&mut last, len - 1), Ok(1) if last[0] == b'\n')
+                {
+                    splitter.skip_to_next_line();
                 }
+                len
+            }
+        };
+        if offset > 0 {
+            if let Err(e) = file.seek(SeekFrom::Start(offset)) {
+                self.fail(agg, &e);
+                return false;
             }
         }
         let open = OpenFile {
             file,
-            id: (meta.dev(), meta.ino()),
+            id,
             offset,
             splitter,
         };
         let mut g = lock(agg);
+        set_position(&mut g, self.source, &open);
         if let Some(s) = g.sources.get_mut(self.source) {
             if s.state != SourceState::Following {
-                tracing::info!(path = %self.path.display(), from = if at_end { "end" } else { "start" }, "following log file");
+                let from = match start {
+                    Start::Beginning => "its start".to_owned(),
+                    Start::End => "its end".to_owned(),
+                    Start::At(o) => format!("the saved position {o}"),
+                };
+                tracing::info!(path = %self.path.display(), "following log file from {from}");
             }
             s.state = SourceState::Following;
         }
@@ -198,7 +239,8 @@ impl Tailer {
         true
     }
 
-    fn read_to_end(&mut self, open: &mut OpenFile, agg: &Mutex<Aggregator>) -> u64 {
+    /// Reads an open file to its end. `current`: the file at the path, whose position is saved.
+    fn read_to_end(&mut self, open: &mut OpenFile, agg: &Mutex<Aggregator>, current: bool) -> u64 {
         let mut total = 0u64;
         loop {
             let n = match open.file.read(&mut self.buf) {
@@ -222,6 +264,9 @@ impl Tailer {
             if lines > 0 {
                 g.set_last_line(self.source, unix_now());
             }
+            if current {
+                set_position(&mut g, self.source, open);
+            }
         }
         total
     }
@@ -236,6 +281,17 @@ impl Tailer {
                 s.state = SourceState::Failing(msg);
             }
         }
+    }
+}
+
+/// Records how far `open` has been counted: up to the end of its last complete line.
+fn set_position(agg: &mut Aggregator, source: SourceId, open: &OpenFile) {
+    if let Some(s) = agg.sources.get_mut(source) {
+        s.position = Some(Position {
+            dev: open.id.0,
+            ino: open.id.1,
+            offset: open.offset.saturating_sub(open.splitter.pending() as u64),
+        });
     }
 }
 

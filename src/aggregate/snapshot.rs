@@ -1,0 +1,236 @@
+//! Counters and read positions as one serialisable value, so that both are saved together and
+//! a restart neither loses nor re-counts a line (DESIGN.md §6).
+//!
+//! Series are stored by their label values, not by internal ids, so a snapshot stays readable
+//! by later versions.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Aggregator, Histogram, Position, ReplyKey, SourceId};
+use crate::parse::{BasicCode, Direction, EnhancedCode, Outcome};
+
+/// Identifies the file as ours, so a foreign JSON file is never taken for state.
+pub const MAGIC: &str = "smtp-status-exporter state";
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snapshot {
+    pub magic: String,
+    pub version: u32,
+    pub sources: Vec<SourceSnapshot>,
+    #[serde(default)]
+    pub label_overflow: Vec<(String, u64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSnapshot {
+    pub name: String,
+    /// Where the source reads; a saved position is only used for the same path.
+    pub location: String,
+    pub position: Option<Position>,
+    pub lines: [u64; 3],
+    pub bytes: u64,
+    pub rotations: [u64; 2],
+    pub read_errors: u64,
+    pub expired: u64,
+    pub replies: Vec<ReplySnapshot>,
+    pub delays: Vec<(String, Histogram)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReplySnapshot {
+    pub direction: String,
+    pub outcome: String,
+    pub code: String,
+    pub enhanced: String,
+    pub domain: String,
+    pub value: u64,
+}
+
+impl Aggregator {
+    /// Everything a restart needs, taken at one instant.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut sources: Vec<SourceSnapshot> = self
+            .sources
+            .iter()
+            .map(|s| SourceSnapshot {
+                name: s.name.clone(),
+                location: s.location.clone(),
+                position: s.position,
+                lines: s.lines,
+                bytes: s.bytes,
+                rotations: s.rotations,
+                read_errors: s.read_errors,
+                expired: s.expired,
+                replies: Vec::new(),
+                delays: Vec::new(),
+            })
+            .collect();
+        for (k, v) in self.sorted_replies() {
+            if let Some(s) = sources.get_mut(k.source) {
+                s.replies.push(ReplySnapshot {
+                    direction: k.direction.as_str().to_owned(),
+                    outcome: k.outcome.as_str().to_owned(),
+                    code: k.code.map(|c| c.to_string()).unwrap_or_default(),
+                    enhanced: k.enhanced.map(|c| c.to_string()).unwrap_or_default(),
+                    domain: self.domains.name(k.domain).to_owned(),
+                    value: v,
+                });
+            }
+        }
+        let mut delays: Vec<_> = self.delays.iter().collect();
+        delays.sort_by_key(|((s, o), _)| (*s, *o));
+        for ((src, outcome), h) in delays {
+            if let Some(s) = sources.get_mut(*src) {
+                s.delays.push((outcome.as_str().to_owned(), h.clone()));
+            }
+        }
+        Snapshot {
+            magic: MAGIC.to_owned(),
+            version: VERSION,
+            sources,
+            label_overflow: self
+                .label_overflow
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+        }
+    }
+
+    /// Restores counters and positions of the sources that are still configured (same name,
+    /// same location). Returns the names of saved sources that were not restored.
+    pub fn restore(&mut self, snap: &Snapshot) -> Result<Vec<String>, String> {
+        let mut dropped = Vec::new();
+        for saved in &snap.sources {
+            let Some(id) = self
+                .sources
+                .iter()
+                .position(|s| s.name == saved.name && s.location == saved.location)
+            else {
+                dropped.push(saved.name.clone());
+                continue;
+            };
+            self.restore_source(id, saved)
+                .map_err(|e| format!("source {:?}: {e}", saved.name))?;
+        }
+        for (label, n) in &snap.label_overflow {
+            *self.label_overflow.entry(label.clone()).or_default() += n;
+        }
+        Ok(dropped)
+    }
+
+    fn restore_source(&mut self, id: SourceId, saved: &SourceSnapshot) -> Result<(), String> {
+        for r in &saved.replies {
+            let key = ReplyKey {
+                source: id,
+                direction: parse_direction(&r.direction)?,
+                outcome: parse_outcome(&r.outcome)?,
+                code: optional(&r.code, BasicCode::parse, "code")?,
+                enhanced: optional(&r.enhanced, EnhancedCode::parse, "enhanced code")?,
+                domain: self.domains.restore(&r.domain),
+            };
+            *self.replies.entry(key).or_default() += r.value;
+        }
+        for (outcome, h) in &saved.delays {
+            let outcome = parse_outcome(outcome)?;
+            if h.buckets.len() != super::metrics::DELAY_BUCKETS.len() + 1 {
+                return Err("delay histogram has other buckets than this version".into());
+            }
+            self.delays.insert((id, outcome), h.clone());
+        }
+        let s = self
+            .sources
+            .get_mut(id)
+            .ok_or_else(|| "no such source".to_owned())?;
+        s.position = saved.position;
+        s.lines = saved.lines;
+        s.bytes = saved.bytes;
+        s.rotations = saved.rotations;
+        s.read_errors = saved.read_errors;
+        s.expired = saved.expired;
+        Ok(())
+    }
+}
+
+fn optional<T>(s: &str, parse: fn(&[u8]) -> Option<T>, what: &str) -> Result<Option<T>, String> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    parse(s.as_bytes())
+        .map(Some)
+        .ok_or_else(|| format!("invalid {what} {s:?}"))
+}
+
+fn parse_direction(s: &str) -> Result<Direction, String> {
+    Direction::ALL
+        .into_iter()
+        .find(|d| d.as_str() == s)
+        .ok_or_else(|| format!("unknown direction {s:?}"))
+}
+
+fn parse_outcome(s: &str) -> Result<Outcome, String> {
+    Outcome::ALL
+        .into_iter()
+        .find(|o| o.as_str() == s)
+        .ok_or_else(|| format!("unknown outcome {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::Bounds;
+    use crate::parse::{Event, Format, Parsed, Recipients, Reply};
+
+    #[test]
+    fn snapshot_round_trips_through_json() {
+        let mut a = Aggregator::new(
+            vec![("postfix".into(), Some(Format::Postfix))],
+            &Bounds {
+                domains_max: 10,
+                ..Bounds::default()
+            },
+        );
+        a.sources[0].location = "/var/log/mail.log".into();
+        a.record(
+            0,
+            &Parsed::Event(Event::Reply(Reply {
+                direction: Direction::Inbound,
+                outcome: Outcome::Rejected,
+                code: BasicCode::parse(b"554"),
+                enhanced: EnhancedCode::parse(b"5.7.1"),
+                recipients: Recipients::One(b"x@example.org"),
+                delay: Some(3.0),
+            })),
+        );
+        a.record(0, &Parsed::Ignored);
+        a.sources[0].position = Some(Position {
+            dev: 1,
+            ino: 2,
+            offset: 300,
+        });
+        let snap = a.snapshot();
+        let json = serde_json::to_string(&snap).unwrap();
+        let back: Snapshot = serde_json::from_str(&json).unwrap();
+
+        let mut b = Aggregator::new(
+            vec![("postfix".into(), Some(Format::Postfix))],
+            &Bounds {
+                domains_max: 10,
+                ..Bounds::default()
+            },
+        );
+        b.sources[0].location = "/var/log/mail.log".into();
+        assert_eq!(b.restore(&back), Ok(vec![]));
+        assert_eq!(b.snapshot(), snap);
+    }
+
+    #[test]
+    fn a_renamed_source_is_not_restored() {
+        let a = Aggregator::new(vec![("old".into(), None)], &Bounds::default());
+        let mut b = Aggregator::new(vec![("new".into(), None)], &Bounds::default());
+        assert_eq!(b.restore(&a.snapshot()), Ok(vec!["old".to_owned()]));
+    }
+}

@@ -1,0 +1,228 @@
+//! The binary as a user meets it: exit codes, error messages that say what to fix, and a
+//! restart that keeps its counters, scraped over real HTTP.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_smtp-status-exporter");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn a_bad_flag_exits_2() {
+    let o = run(&["--web.listen-adress", ":1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--web.listen-address"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn bad_configs_exit_2_and_name_the_mistake() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "web:\n  listen_adress: x\n",
+            "unknown field `listen_adress`",
+        ),
+        (
+            "sources:\n  - path: /x\n    format: qmail\n",
+            "sources[0].format",
+        ),
+        ("domains: [1, 2]\n", "domains"),
+    ];
+    for (i, (text, want)) in cases.iter().enumerate() {
+        let p = dir.path().join(format!("bad{i}.yaml"));
+        std::fs::write(&p, text).unwrap();
+        let path = p.to_str().unwrap();
+        for args in [
+            vec!["check-config", "--config.file", path],
+            vec!["--config.file", path, "--web.listen-address", "127.0.0.1:0"],
+        ] {
+            let o = run(&args);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+            assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+            assert!(stderr(&o).contains(path), "names the file: {}", stderr(&o));
+        }
+    }
+    let o = run(&["check-config", "--config.file", "/nonexistent/c.yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("/nonexistent/c.yaml"));
+}
+
+#[test]
+fn a_good_config_checks_fine() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("ok.yaml");
+    std::fs::write(
+        &p,
+        "sources:\n  - name: edge\n    path: /var/log/mail.log\n    format: postfix\n",
+    )
+    .unwrap();
+    let o = run(&["check-config", "--config.file", p.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn replay_of_a_missing_file_exits_1_naming_it() {
+    let o = run(&["replay", "/nonexistent/mail.log"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("/nonexistent/mail.log"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A running exporter, killed on drop.
+struct Exporter {
+    child: Child,
+    addr: String,
+}
+
+impl Exporter {
+    fn start(log: &Path, state: &Path) -> Exporter {
+        let mut child = Command::new(BIN)
+            .args(["--web.listen-address", "127.0.0.1:0", "--log.path"])
+            .arg(log)
+            .arg("--state.file")
+            .arg(state)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The exporter logs the address it bound; port 0 means no race for a free port.
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut addr = None;
+        let mut line = String::new();
+        while addr.is_none() {
+            line.clear();
+            assert!(err.read_line(&mut line).unwrap() > 0, "exporter exited");
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                addr = rest.split('/').next().map(str::to_owned);
+            }
+        }
+        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+        let e = Exporter {
+            child,
+            addr: addr.unwrap(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while get(&e.addr, "/-/ready").0 != 200 {
+            assert!(Instant::now() < deadline, "never ready");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        e
+    }
+
+    fn stop(mut self) {
+        // SIGTERM: the graceful path that saves state.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn get(addr: &str, path: &str) -> (u16, String) {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
+fn lines_read(addr: &str) -> u64 {
+    let (_, body) = get(addr, "/metrics");
+    body.lines()
+        .filter(|l| l.starts_with("smtp_status_exporter_lines_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+fn wait_for(addr: &str, want: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = lines_read(addr);
+        if n == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "lines read: {n}, want {want}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn append(path: &Path, n: std::ops::Range<usize>) {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .unwrap();
+    for i in n {
+        writeln!(f, "Nov 22 22:50:40 mx postfix/qmgr[1]: Q{i}: removed").unwrap();
+    }
+}
+
+#[test]
+fn a_busy_port_exits_1_with_a_hint() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let o = run(&["--web.listen-address", &addr, "--log.path", "/dev/null"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("already in use") && e.contains("--web.listen-address"),
+        "{e}"
+    );
+}
+
+#[test]
+fn counters_survive_a_restart_and_lines_written_while_down_count_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mail.log");
+    let state = dir.path().join("state.json");
+    append(&log, 0..3); // before the first start: not counted (followed from the end)
+
+    let e = Exporter::start(&log, &state);
+    append(&log, 3..10);
+    wait_for(&e.addr, 7);
+    e.stop();
+
+    append(&log, 10..15); // while down
+    let e = Exporter::start(&log, &state);
+    wait_for(&e.addr, 12);
+    append(&log, 15..16);
+    wait_for(&e.addr, 13);
+    let (status, landing) = get(&e.addr, "/");
+    assert_eq!(status, 200);
+    assert!(landing.contains("following"), "{landing}");
+}

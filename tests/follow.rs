@@ -1,0 +1,164 @@
+//! Following real files: rotation by rename, copytruncate, partial lines, a restart from the
+//! saved position. Polls are driven by the test, not by timers, so nothing here sleeps.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::sync::Mutex;
+
+use smtp_status_exporter::aggregate::{Aggregator, Bounds};
+use smtp_status_exporter::parse::Format;
+use smtp_status_exporter::source::tail::Tailer;
+
+fn aggregator() -> Mutex<Aggregator> {
+    Mutex::new(Aggregator::new(
+        vec![("postfix".into(), Some(Format::Postfix))],
+        &Bounds {
+            domains_max: 100,
+            ..Bounds::default()
+        },
+    ))
+}
+
+fn append(path: &Path, text: &str) {
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+fn lines(n: std::ops::Range<usize>) -> String {
+    n.map(|i| format!("Nov 22 22:50:40 mx postfix/qmgr[1]: Q{i}: removed\n"))
+        .collect()
+}
+
+/// Lines read, whatever their result.
+fn total(agg: &Mutex<Aggregator>) -> u64 {
+    agg.lock().unwrap().total_lines().iter().sum()
+}
+
+#[test]
+fn first_start_follows_from_the_end_and_skips_a_partial_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mail.log");
+    append(&log, &lines(0..10));
+    append(&log, "Nov 22 22:50:40 mx postfix/qmgr[1]: half a li");
+    let agg = aggregator();
+    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
+    t.poll(&agg);
+    assert_eq!(total(&agg), 0);
+    append(&log, "ne\n");
+    append(&log, &lines(10..13));
+    t.poll(&agg);
+    assert_eq!(
+        total(&agg),
+        3,
+        "the tail of the line in progress is not a line"
+    );
+}
+
+#[test]
+fn a_line_is_held_until_its_newline_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mail.log");
+    fs::write(&log, "").unwrap();
+    let agg = aggregator();
+    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
+    t.poll(&agg);
+    let line = lines(0..1);
+    for b in line.as_bytes().chunks(7) {
+        append(&log, std::str::from_utf8(b).unwrap());
+        t.poll(&agg);
+    }
+    assert_eq!(total(&agg), 1);
+}
+
+#[test]
+fn rename_rotation_with_a_tiny_old_file_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mail.log");
+    fs::write(&log, "").unwrap();
+    let agg = aggregator();
+    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
+    t.poll(&agg);
+    append(&log, &lines(0..2));
+    // Rotate before the exporter has seen the last lines, keep writing to the old file after
+    // the rename (as syslog does until it is told to reopen), then write the new file.
+    fs::rename(&log, dir.path().join("mail.log.1")).unwrap();
+    append(&dir.path().join("mail.log.1"), &lines(2..3));
+    append(&log, &lines(3..53));
+    t.poll(&agg);
+    assert_eq!(total(&agg), 53);
+    append(&dir.path().join("mail.log.1"), &lines(53..54));
+    append(&log, &lines(54..60));
+    t.poll(&agg);
+    assert_eq!(total(&agg), 60);
+    let a = agg.lock().unwrap();
+    assert_eq!(a.sources[0].rotations, [1, 0]);
+}
+
+#[test]
+fn copytruncate_reads_again_from_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mail.log");
+    fs::write(&log, "").unwrap();
+    let agg = aggregator();
+    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
+    t.poll(&agg);
+    append(&log, &lines(0..20));
+    t.poll(&agg);
+    fs::copy(&log, dir.path().join("mail.log.1")).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&log)
+        .unwrap();
+    append(&log, &lines(20..25));
+    t.poll(&agg);
+    assert_eq!(total(&agg), 25);
+    assert_eq!(agg.lock().unwrap().sources[0].rotations, [0, 1]);
+}
+
+#[test]
+fn a_file_missing_at_start_is_waited_for_and_read_from_its_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mail.log");
+    let agg = aggregator();
+    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
+    t.poll(&agg);
+    assert_eq!(
+        agg.lock().unwrap().sources[0].state,
+        smtp_status_exporter::aggregate::SourceState::Waiting
+    );
+    append(&log, &lines(0..4));
+    t.poll(&agg);
+    assert_eq!(total(&agg), 4);
+}
+
+#[test]
+fn restart_resumes_at_the_saved_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mail.log");
+    fs::write(&log, "").unwrap();
+    let agg = aggregator();
+    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
+    t.poll(&agg);
+    append(&log, &lines(0..5));
+    append(&log, "Nov 22 22:50:40 mx postfix/qmgr[1]: Q5: rem");
+    t.poll(&agg);
+    let snap = agg.lock().unwrap().snapshot();
+    drop(t);
+
+    // Down: more lines are written, the partial line is completed.
+    append(&log, "oved\n");
+    append(&log, &lines(6..9));
+
+    let agg2 = aggregator();
+    agg2.lock().unwrap().restore(&snap).unwrap();
+    let resume = agg2.lock().unwrap().sources[0].position;
+    let mut t2 = Tailer::new(0, log.clone(), Format::Postfix, resume);
+    t2.poll(&agg2);
+    assert_eq!(total(&agg2), 9, "5 before, the completed line and 3 after");
+}
