@@ -1,6 +1,9 @@
 //! The binary as a user meets it: exit codes, error messages that say what to fix, and a
 //! restart that keeps its counters, scraped over real HTTP.
 
+// A test crate: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;

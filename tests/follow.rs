@@ -1,6 +1,9 @@
 //! Following real files: rotation by rename, copytruncate, partial lines, a restart from the
 //! saved position. Polls are driven by the test, not by timers, so nothing here sleeps.
 
+// A test crate: a failed unwrap is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::Path;
