@@ -230,7 +230,7 @@ impl Aggregator {
         for raw in r.recipients.domains() {
             let found = self.domains.lookup(raw);
             if found.overflowed {
-                *self.label_overflow.entry("domain".to_owned()).or_default() += 1;
+                self.count_overflow("domain");
             }
             let key = ReplyKey {
                 source,
@@ -247,6 +247,16 @@ impl Aggregator {
                 .entry((source, r.outcome))
                 .or_default()
                 .observe(d);
+        }
+    }
+
+    fn count_overflow(&mut self, label: &str) {
+        // No allocation on the hot path once the label has a counter.
+        match self.label_overflow.get_mut(label) {
+            Some(n) => *n += 1,
+            None => {
+                self.label_overflow.insert(label.to_owned(), 1);
+            }
         }
     }
 
