@@ -140,6 +140,8 @@ pub struct SourceStats {
     /// Where reading has got to: every line before it is in the counters above. Updated under
     /// the same lock as the counters, so a snapshot holds both or neither.
     pub position: Option<Position>,
+    /// For a journal source: the cursor of the last entry counted (the journal's position).
+    pub cursor: Option<String>,
 }
 
 /// A read position in a file known by device and inode.

@@ -30,6 +30,9 @@ pub struct SourceSnapshot {
     /// Where the source reads; a saved position is only used for the same path.
     pub location: String,
     pub position: Option<Position>,
+    /// Journal sources: the cursor of the last entry counted.
+    #[serde(default)]
+    pub cursor: Option<String>,
     pub lines: [u64; 3],
     pub bytes: u64,
     pub rotations: [u64; 2],
@@ -60,6 +63,7 @@ impl Aggregator {
                 name: s.name.clone(),
                 location: s.location.clone(),
                 position: s.position,
+                cursor: s.cursor.clone(),
                 lines: s.lines,
                 bytes: s.bytes,
                 rotations: s.rotations,
@@ -146,6 +150,7 @@ impl Aggregator {
             .get_mut(id)
             .ok_or_else(|| "no such source".to_owned())?;
         s.position = saved.position;
+        s.cursor = saved.cursor.clone();
         s.lines = saved.lines;
         s.bytes = saved.bytes;
         s.rotations = saved.rotations;
