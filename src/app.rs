@@ -231,7 +231,14 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let resume = agg.sources.get(i).and_then(|st| st.position);
+            let resume = agg
+                .sources
+                .get(i)
+                .filter(|st| st.restored)
+                .map(|st| tail::Resume {
+                    position: st.position,
+                    draining: st.draining.clone(),
+                });
             tail::Tailer::new(i, s.path.clone(), s.format, resume)
         })
         .collect();

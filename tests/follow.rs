@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use smtp_status_exporter::aggregate::{Aggregator, Bounds};
 use smtp_status_exporter::parse::Format;
-use smtp_status_exporter::source::tail::Tailer;
+use smtp_status_exporter::source::tail::{Resume, Tailer};
 
 fn aggregator() -> Mutex<Aggregator> {
     Mutex::new(Aggregator::new(
@@ -158,10 +158,141 @@ fn restart_resumes_at_the_saved_position() {
     append(&log, "oved\n");
     append(&log, &lines(6..9));
 
-    let agg2 = aggregator();
-    agg2.lock().unwrap().restore(&snap).unwrap();
-    let resume = agg2.lock().unwrap().sources[0].position;
-    let mut t2 = Tailer::new(0, log.clone(), Format::Postfix, resume);
+    let (agg2, mut t2) = restart(&snap, &log);
     t2.poll(&agg2);
     assert_eq!(total(&agg2), 9, "5 before, the completed line and 3 after");
+}
+
+/// A new run from a saved snapshot, as `serve` builds it.
+fn restart(
+    snap: &smtp_status_exporter::aggregate::snapshot::Snapshot,
+    log: &Path,
+) -> (Mutex<Aggregator>, Tailer) {
+    let agg = aggregator();
+    agg.lock().unwrap().restore(snap).unwrap();
+    let resume = {
+        let a = agg.lock().unwrap();
+        Resume {
+            position: a.sources[0].position,
+            draining: a.sources[0].draining.clone(),
+        }
+    };
+    let t = Tailer::new(0, log.to_path_buf(), Format::Postfix, Some(resume));
+    (agg, t)
+}
+
+/// Runs a tailer from its first poll to the end of what is there, then takes a snapshot.
+fn run_and_snapshot(
+    t: &mut Tailer,
+    agg: &Mutex<Aggregator>,
+) -> smtp_status_exporter::aggregate::snapshot::Snapshot {
+    t.poll(agg);
+    agg.lock().unwrap().snapshot()
+}
+
+fn gzip(from: &Path, to: &Path) {
+    let mut enc =
+        flate2::write::GzEncoder::new(fs::File::create(to).unwrap(), flate2::Compression::fast());
+    enc.write_all(&fs::read(from).unwrap()).unwrap();
+    enc.finish().unwrap();
+    fs::remove_file(from).unwrap();
+}
+
+#[test]
+fn rotation_while_down_finishes_the_old_file_first() {
+    for compress in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("mail.log");
+        fs::write(&log, "").unwrap();
+        let agg = aggregator();
+        let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
+        t.poll(&agg);
+        append(&log, &lines(0..10));
+        let snap = run_and_snapshot(&mut t, &agg);
+        drop(t);
+
+        // Down: the old file gets more lines, is rotated (and compressed), a new one begins.
+        append(&log, &lines(10..15));
+        let rotated = dir.path().join("mail.log.1");
+        fs::rename(&log, &rotated).unwrap();
+        if compress {
+            gzip(&rotated, &dir.path().join("mail.log.1.gz"));
+        }
+        append(&log, &lines(15..18));
+
+        let (agg2, mut t2) = restart(&snap, &log);
+        t2.poll(&agg2);
+        assert_eq!(total(&agg2), 18, "compressed: {compress}");
+        assert_eq!(agg2.lock().unwrap().sources[0].rotations, [1, 0]);
+    }
+}
+
+#[test]
+fn a_crash_while_draining_a_rotated_file_resumes_both_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mail.log");
+    fs::write(&log, "").unwrap();
+    let agg = aggregator();
+    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
+    t.poll(&agg);
+    append(&log, &lines(0..4));
+    fs::rename(&log, dir.path().join("mail.log.1")).unwrap();
+    append(&log, &lines(4..6));
+    // Reads the old file to its end, notices the rotation, starts on the new file: the old one
+    // is now draining (a writer may still append to it).
+    let snap = run_and_snapshot(&mut t, &agg);
+    assert_eq!(snap.sources[0].draining.len(), 1);
+    drop(t); // SIGKILL: nothing after the snapshot is saved
+
+    append(&dir.path().join("mail.log.1"), &lines(6..8));
+    append(&log, &lines(8..9));
+    let (agg2, mut t2) = restart(&snap, &log);
+    t2.poll(&agg2);
+    assert_eq!(total(&agg2), 9);
+}
+
+#[test]
+fn truncation_while_down_regrown_past_the_old_offset_reads_from_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mail.log");
+    fs::write(&log, "").unwrap();
+    let agg = aggregator();
+    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
+    t.poll(&agg);
+    append(&log, &lines(0..3));
+    let snap = run_and_snapshot(&mut t, &agg);
+    drop(t);
+    // copytruncate while down, then more lines than before: same inode, larger than the saved
+    // offset; only the fingerprint tells.
+    OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&log)
+        .unwrap();
+    append(&log, &lines(100..110));
+    let (agg2, mut t2) = restart(&snap, &log);
+    t2.poll(&agg2);
+    assert_eq!(total(&agg2), 13);
+    assert_eq!(agg2.lock().unwrap().sources[0].rotations, [0, 1]);
+}
+
+#[test]
+fn a_long_copytruncate_rewrite_between_polls_is_noticed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mail.log");
+    fs::write(&log, "").unwrap();
+    let agg = aggregator();
+    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
+    t.poll(&agg);
+    append(&log, &lines(0..3));
+    t.poll(&agg);
+    OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(&log)
+        .unwrap();
+    append(&log, &lines(200..220));
+    t.poll(&agg);
+    t.poll(&agg);
+    assert_eq!(total(&agg), 23);
 }

@@ -140,6 +140,11 @@ pub struct SourceStats {
     /// Where reading has got to: every line before it is in the counters above. Updated under
     /// the same lock as the counters, so a snapshot holds both or neither.
     pub position: Option<Position>,
+    /// Rotated-away files still being read to their end (a writer may append to a file for a
+    /// moment after it was renamed), oldest first.
+    pub draining: Vec<Position>,
+    /// Whether counters and positions came back from a state file (else: a first start).
+    pub restored: bool,
     /// For a journal source: the cursor of the last entry counted (the journal's position).
     pub cursor: Option<String>,
 }
@@ -151,6 +156,13 @@ pub struct Position {
     pub ino: u64,
     /// Bytes of the file counted: the end of the last complete line read.
     pub offset: u64,
+    /// CRC-32 of the file's first `fp_len` bytes: tells a file from another that got the same
+    /// inode (deleted and re-created), or the same file rewritten (`copytruncate`), and finds it
+    /// again after it was compressed.
+    #[serde(default)]
+    pub fp_len: u32,
+    #[serde(default)]
+    pub fp_crc: u32,
 }
 
 impl SourceStats {

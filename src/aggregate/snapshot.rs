@@ -30,6 +30,8 @@ pub struct SourceSnapshot {
     /// Where the source reads; a saved position is only used for the same path.
     pub location: String,
     pub position: Option<Position>,
+    #[serde(default)]
+    pub draining: Vec<Position>,
     /// Journal sources: the cursor of the last entry counted.
     #[serde(default)]
     pub cursor: Option<String>,
@@ -63,6 +65,7 @@ impl Aggregator {
                 name: s.name.clone(),
                 location: s.location.clone(),
                 position: s.position,
+                draining: s.draining.clone(),
                 cursor: s.cursor.clone(),
                 lines: s.lines,
                 bytes: s.bytes,
@@ -150,6 +153,8 @@ impl Aggregator {
             .get_mut(id)
             .ok_or_else(|| "no such source".to_owned())?;
         s.position = saved.position;
+        s.draining = saved.draining.clone();
+        s.restored = true;
         s.cursor = saved.cursor.clone();
         s.lines = saved.lines;
         s.bytes = saved.bytes;
@@ -215,6 +220,8 @@ mod tests {
             dev: 1,
             ino: 2,
             offset: 300,
+            fp_len: 10,
+            fp_crc: 7,
         });
         let snap = a.snapshot();
         let json = serde_json::to_string(&snap).unwrap();

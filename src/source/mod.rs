@@ -2,6 +2,7 @@
 //! follows a live log across rotation. Both hand each line to [`ingest`], the one place where
 //! lines become events and events become counts.
 
+pub mod identity;
 pub mod lines;
 pub mod replay;
 pub mod tail;

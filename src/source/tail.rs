@@ -1,12 +1,20 @@
-//! Following a live log file across rotation.
+//! Following a live log file across rotation, truncation and restarts.
 //!
-//! A file is known by (device, inode), not by its path. At each poll the open file is read to
-//! its end, then the path is looked at again:
-//! - another inode at the path: the file was rotated by rename (or deleted and re-created).
-//!   The old file stays open and is read until it has been quiet for [`DRAIN_GRACE`], since
-//!   writers may append to it until they reopen; the new file is read from its first byte.
-//! - the same inode, now shorter than what was read: `copytruncate`. Read again from byte 0.
+//! A file is known by (device, inode) plus a fingerprint of its first bytes
+//! ([`identity`](super::identity)), not by its path. At each poll the open file is read to its
+//! end, then the path is looked at again:
+//! - another inode at the path: rotated by rename (or deleted and re-created). The old file
+//!   stays open and is read until it has been quiet for [`DRAIN_GRACE`], since writers append
+//!   to it until they reopen; the new file is read from its first byte.
+//! - the same inode, shorter than what was read or with other first bytes: `copytruncate`.
+//!   Read again from byte 0.
 //! - no file at the path: keep reading the open file; a file that appears later is new.
+//!
+//! Positions of the current file and of the files still being drained are published to the
+//! aggregator under the same lock as the counts of the lines before them, so a state snapshot
+//! holds both or neither. After a restart, each saved file is found again — at the path, or
+//! among its rotated names, compressed or not — and read on from its saved offset before the
+//! file now at the path.
 //!
 //! Reads use plain blocking `std::fs` calls on a thread of their own: no async file I/O in the
 //! hot loop, and no line crosses to another thread.
@@ -14,14 +22,17 @@
 use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use flate2::read::MultiGzDecoder;
+
+use super::identity::{self, Fingerprint, Found, FP_MAX};
 use super::lines::{Line, LineSplitter};
 use super::{ingest, CHUNK};
-use crate::aggregate::{Aggregator, Position, RotationKind, SourceId, SourceState};
+use crate::aggregate::{Aggregator, LineResult, Position, RotationKind, SourceId, SourceState};
 use crate::parse::Format;
 
 /// How often an idle source looks for new data.
@@ -30,17 +41,113 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug)]
+enum Reader {
+    Plain(File),
+    /// A rotated file compressed while the exporter was down: read once, to its end.
+    Gzip(Box<MultiGzDecoder<File>>),
+}
+
+/// An open file and how far it has been counted.
+#[derive(Debug)]
 struct OpenFile {
-    file: File,
+    reader: Reader,
+    path: PathBuf,
     id: (u64, u64),
+    fp: Fingerprint,
+    /// Bytes consumed (of the decompressed content, for gzip).
     offset: u64,
     splitter: LineSplitter,
+}
+
+impl OpenFile {
+    /// Opens a plain file at `offset`; `skip_partial`: the offset may be inside a line.
+    fn plain(path: &Path, offset: u64, skip_partial: bool) -> std::io::Result<OpenFile> {
+        let mut file = File::open(path)?;
+        let meta = file.metadata()?;
+        let fp = Fingerprint::read(&file, meta.len())?;
+        let mut splitter = LineSplitter::default();
+        if skip_partial && offset > 0 {
+            // Starting inside a line would count its tail as a line of its own.
+            let mut last = [0u8; 1];
+            if !matches!(file.read_at(&mut last, offset - 1), Ok(1) if last[0] == b'\n') {
+                splitter.skip_to_next_line();
+            }
+        }
+        file.seek(SeekFrom::Start(offset))?;
+        Ok(OpenFile {
+            reader: Reader::Plain(file),
+            path: path.to_path_buf(),
+            id: (meta.dev(), meta.ino()),
+            fp,
+            offset,
+            splitter,
+        })
+    }
+
+    /// Opens the compressed form of the file of `pos` and skips what was counted.
+    fn gzip(path: &Path, pos: &Position) -> std::io::Result<OpenFile> {
+        let mut dec = MultiGzDecoder::new(File::open(path)?);
+        let skipped = std::io::copy(&mut (&mut dec).take(pos.offset), &mut std::io::sink())?;
+        if skipped < pos.offset {
+            return Err(std::io::Error::new(
+                ErrorKind::UnexpectedEof,
+                "compressed file is shorter than the saved position",
+            ));
+        }
+        Ok(OpenFile {
+            reader: Reader::Gzip(Box::new(dec)),
+            path: path.to_path_buf(),
+            id: (pos.dev, pos.ino),
+            fp: Fingerprint::of(pos),
+            offset: pos.offset,
+            splitter: LineSplitter::default(),
+        })
+    }
+
+    fn file(&self) -> Option<&File> {
+        match &self.reader {
+            Reader::Plain(f) => Some(f),
+            Reader::Gzip(_) => None,
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match &mut self.reader {
+            Reader::Plain(f) => f.read(buf),
+            Reader::Gzip(d) => d.read(buf),
+        }
+    }
+
+    /// The position to save: up to the end of the last complete line.
+    fn position(&self) -> Position {
+        Position {
+            dev: self.id.0,
+            ino: self.id.1,
+            offset: self.offset.saturating_sub(self.splitter.pending() as u64),
+            fp_len: self.fp.len,
+            fp_crc: self.fp.crc,
+        }
+    }
 }
 
 #[derive(Debug)]
 struct Draining {
     open: OpenFile,
     quiet_since: Instant,
+}
+
+/// Where an earlier run left off.
+#[derive(Debug, Clone, Default)]
+pub struct Resume {
+    pub position: Option<Position>,
+    pub draining: Vec<Position>,
+}
+
+/// Which of the tailer's files a read belongs to, for publishing its position.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    Current,
+    Draining(usize),
 }
 
 /// Follows one file.
@@ -51,31 +158,24 @@ pub struct Tailer {
     format: Format,
     current: Option<OpenFile>,
     draining: Vec<Draining>,
-    /// Before the first poll: a file already there is followed from its end, or from the
-    /// saved position.
+    /// Until the first poll: where the last run left off (`None`: a first start).
+    resume: Option<Resume>,
     first_poll: bool,
-    resume: Option<Position>,
     buf: Vec<u8>,
 }
 
-/// Where to start in a file opened at the first poll.
-enum Start {
-    Beginning,
-    End,
-    At(u64),
-}
-
 impl Tailer {
-    /// `resume`: the position saved by an earlier run, if any.
-    pub fn new(source: SourceId, path: PathBuf, format: Format, resume: Option<Position>) -> Self {
+    /// `resume`: what an earlier run saved, or `None` on a first start (the file, if it
+    /// exists, is followed from its end).
+    pub fn new(source: SourceId, path: PathBuf, format: Format, resume: Option<Resume>) -> Self {
         Tailer {
             source,
             path,
             format,
             current: None,
             draining: Vec::new(),
-            first_poll: true,
             resume,
+            first_poll: true,
             buf: vec![0; CHUNK],
         }
     }
@@ -83,167 +183,296 @@ impl Tailer {
     /// Reads whatever is new. Returns the number of bytes read.
     pub fn poll(&mut self, agg: &Mutex<Aggregator>) -> u64 {
         let mut total = 0;
-        let now = Instant::now();
-        let mut draining = std::mem::take(&mut self.draining);
-        for d in &mut draining {
-            let n = self.read_to_end(&mut d.open, agg, false);
-            if n > 0 {
-                d.quiet_since = now;
-            }
-            total += n;
+        if std::mem::replace(&mut self.first_poll, false) {
+            total += self.recover(agg);
         }
-        for mut d in draining {
-            if now.duration_since(d.quiet_since) < DRAIN_GRACE {
-                self.draining.push(d);
-            } else {
-                // The rotated file is finished: a last line without a newline is still a line.
-                let mut g = lock(agg);
-                d.open
-                    .splitter
-                    .finish(|l| ingest(&mut g, self.source, self.format, l));
-            }
-        }
-
-        let first = std::mem::replace(&mut self.first_poll, false);
-        if self.current.is_none() && !self.open(agg, first) {
+        total += self.drain(agg);
+        if self.current.is_none() && !self.open_new(agg, false) {
             return total;
         }
-        // At most twice: once more right after a rotation, to start on the new file at once.
+        // The path is looked at before reading: after a truncation the old offset points into
+        // new content, and reading there first would count a fragment of it. At most twice:
+        // once more right after a rotation, to start on the new file at once.
         for _ in 0..2 {
+            let state = self.check_path();
+            if matches!(state, PathState::Truncated) {
+                self.restart_truncated(agg);
+            }
             let Some(mut cur) = self.current.take() else {
                 break;
             };
-            total += self.read_to_end(&mut cur, agg, true);
-            match std::fs::metadata(&self.path) {
-                Ok(m) if (m.dev(), m.ino()) != cur.id => {
-                    lock(agg).add_rotation(self.source, RotationKind::Rename);
-                    tracing::info!(path = %self.path.display(), "log file rotated: finishing the old file, reading the new one from its start");
-                    self.draining.push(Draining {
-                        open: cur,
-                        quiet_since: now,
-                    });
-                    if !self.open(agg, false) {
-                        break;
-                    }
-                }
-                Ok(m) if m.len() < cur.offset => {
-                    let mut g = lock(agg);
-                    g.add_rotation(self.source, RotationKind::Truncate);
-                    if cur.splitter.reset() {
-                        g.count_line(self.source, crate::aggregate::LineResult::Unrecognised);
-                    }
-                    drop(g);
-                    tracing::info!(path = %self.path.display(), "log file truncated: reading again from its start");
-                    cur.offset = 0;
-                    if let Err(e) = cur.file.seek(SeekFrom::Start(0)) {
-                        self.fail(agg, &e);
-                    }
-                    set_position(&mut lock(agg), self.source, &cur);
-                    self.current = Some(cur);
-                }
-                _ => {
-                    // Same file, or the path is gone: keep reading what is open.
-                    self.current = Some(cur);
-                    break;
-                }
+            total += self.read_to_end(&mut cur, Slot::Current, agg);
+            self.current = Some(cur);
+            if !matches!(state, PathState::Replaced) || !self.rotate(agg) {
+                break;
             }
         }
         total
     }
 
-    /// Opens the path. `first`: this is the first poll since start, so a file already there is
-    /// followed from the saved position, or from its end on a first start.
-    fn open(&mut self, agg: &Mutex<Aggregator>, first: bool) -> bool {
-        let opened = File::open(&self.path).and_then(|f| {
-            let meta = f.metadata()?;
-            Ok((f, meta))
-        });
-        let (mut file, meta) = match opened {
-            Ok(x) => x,
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                let mut g = lock(agg);
-                if let Some(s) = g.sources.get_mut(self.source) {
-                    if s.state != SourceState::Waiting {
-                        tracing::warn!(path = %self.path.display(), "log file does not exist (yet): waiting for it to appear");
-                        s.state = SourceState::Waiting;
-                    }
-                }
-                return false;
-            }
-            Err(e) => {
-                self.fail(agg, &e);
-                return false;
-            }
+    /// First poll after a restart: finish the files saved as draining and the file that was
+    /// current, wherever they are now, then open the file at the path where it fits.
+    fn recover(&mut self, agg: &Mutex<Aggregator>) -> u64 {
+        let Some(resume) = self.resume.take() else {
+            // A first start: follow the file from its end.
+            self.open_new(agg, true);
+            return 0;
         };
-        let id = (meta.dev(), meta.ino());
-        let start = match (first, self.resume.take()) {
-            (false, _) => Start::Beginning,
-            (true, None) => Start::End,
-            (true, Some(p)) if (p.dev, p.ino) == id && p.offset <= meta.len() => {
-                Start::At(p.offset)
+        for pos in &resume.draining {
+            if let Some(open) = self.find_saved(pos, agg) {
+                self.push_draining(open);
             }
-            (true, Some(p)) => {
-                // The file changed while the exporter was down.
-                let kind = if (p.dev, p.ino) == id {
+        }
+        if let Some(pos) = resume.position {
+            self.resume_current(pos, agg);
+        } else {
+            self.open_new(agg, false);
+        }
+        // Whatever could be opened, the saved positions now say what this run reads.
+        self.publish(&mut lock(agg), None);
+        0
+    }
+
+    /// Continues the file that was current when the last run saved its state.
+    fn resume_current(&mut self, pos: Position, agg: &Mutex<Aggregator>) {
+        match identity::locate(&self.path, &pos) {
+            Some(Found::Plain(p)) if p == self.path => {
+                match OpenFile::plain(&p, pos.offset, false) {
+                    Ok(open) => {
+                        tracing::info!(path = %p.display(), offset = pos.offset, "following log file from the saved position");
+                        self.current = Some(open);
+                        self.publish(&mut lock(agg), Some(SourceState::Following));
+                    }
+                    Err(e) => self.fail(agg, &e),
+                }
+                return;
+            }
+            Some(found) => {
+                // Rotated while the exporter was down: finish it, then the new file.
+                lock(agg).add_rotation(self.source, RotationKind::Rename);
+                let opened = match &found {
+                    Found::Plain(p) => OpenFile::plain(p, pos.offset, false),
+                    Found::Gzip(p) => OpenFile::gzip(p, &pos),
+                };
+                match opened {
+                    Ok(open) => {
+                        tracing::info!(path = %open.path.display(), offset = pos.offset, "log file was rotated while the exporter was down: finishing it from the saved position");
+                        self.push_draining(open);
+                    }
+                    Err(e) => self.fail(agg, &e),
+                }
+            }
+            None => {
+                // Not found anywhere: rewritten in place, or gone. The inode alone cannot tell
+                // a truncated file from a new file that reused it, but either way the file at
+                // the path is read from its start.
+                let same_inode = std::fs::metadata(&self.path)
+                    .is_ok_and(|m| (m.dev(), m.ino()) == (pos.dev, pos.ino));
+                let kind = if same_inode {
                     RotationKind::Truncate
                 } else {
                     RotationKind::Rename
                 };
                 lock(agg).add_rotation(self.source, kind);
-                tracing::warn!(path = %self.path.display(), "log file was rotated or truncated while the exporter was down: reading it from its start");
-                Start::Beginning
-            }
-        };
-        let mut splitter = LineSplitter::default();
-        let offset = match start {
-            Start::Beginning => 0,
-            Start::At(o) => o,
-            Start::End => {
-                // Starting inside a line would count its tail as a line of its own.
-                let len = meta.len();
-                let mut last = [0u8; 1];
-                if len > 0 && !matches!(file.read_at(&mut last, len - 1), Ok(1) if last[0] == b'\n')
-                {
-                    splitter.skip_to_next_line();
-                }
-                len
-            }
-        };
-        if offset > 0 {
-            if let Err(e) = file.seek(SeekFrom::Start(offset)) {
-                self.fail(agg, &e);
-                return false;
+                tracing::warn!(
+                    path = %self.path.display(),
+                    "the log file read before the restart was truncated, or rotated and deleted, while the exporter was down: reading the file at the path from its start; lines written to the old file after byte {} are not counted",
+                    pos.offset
+                );
             }
         }
-        let open = OpenFile {
-            file,
-            id,
-            offset,
-            splitter,
-        };
-        let mut g = lock(agg);
-        set_position(&mut g, self.source, &open);
-        if let Some(s) = g.sources.get_mut(self.source) {
-            if s.state != SourceState::Following {
-                let from = match start {
-                    Start::Beginning => "its start".to_owned(),
-                    Start::End => "its end".to_owned(),
-                    Start::At(o) => format!("the saved position {o}"),
-                };
-                tracing::info!(path = %self.path.display(), "following log file from {from}");
-            }
-            s.state = SourceState::Following;
-        }
-        drop(g);
-        self.current = Some(open);
-        true
+        self.open_new(agg, false);
     }
 
-    /// Reads an open file to its end. `current`: the file at the path, whose position is saved.
-    fn read_to_end(&mut self, open: &mut OpenFile, agg: &Mutex<Aggregator>, current: bool) -> u64 {
+    /// Opens the file a saved position belongs to, wherever it is now.
+    fn find_saved(&self, pos: &Position, agg: &Mutex<Aggregator>) -> Option<OpenFile> {
+        let opened = match identity::locate(&self.path, pos) {
+            Some(Found::Plain(p)) => OpenFile::plain(&p, pos.offset, false),
+            Some(Found::Gzip(p)) => OpenFile::gzip(&p, pos),
+            None => {
+                tracing::warn!(
+                    path = %self.path.display(),
+                    "a rotated log file the exporter had not finished was not found among the rotated names (deleted, or compressed by a tool it does not read): lines written to it after byte {} are not counted",
+                    pos.offset
+                );
+                return None;
+            }
+        };
+        match opened {
+            Ok(open) => {
+                tracing::info!(path = %open.path.display(), offset = pos.offset, "finishing a rotated log file from the saved position");
+                Some(open)
+            }
+            Err(e) => {
+                self.fail(agg, &e);
+                None
+            }
+        }
+    }
+
+    fn push_draining(&mut self, open: OpenFile) {
+        self.draining.push(Draining {
+            open,
+            quiet_since: Instant::now(),
+        });
+    }
+
+    /// Reads the rotated-away files; closes those that are finished.
+    fn drain(&mut self, agg: &Mutex<Aggregator>) -> u64 {
+        let mut total = 0;
+        let now = Instant::now();
+        let mut draining = std::mem::take(&mut self.draining);
+        for (i, d) in draining.iter_mut().enumerate() {
+            let n = self.read_to_end(&mut d.open, Slot::Draining(i), agg);
+            if n > 0 {
+                d.quiet_since = now;
+            }
+            total += n;
+        }
+        self.draining = draining;
+        let finished = |d: &Draining| {
+            matches!(d.open.reader, Reader::Gzip(_))
+                || now.duration_since(d.quiet_since) >= DRAIN_GRACE
+        };
+        if self.draining.iter().any(finished) {
+            let mut g = lock(agg);
+            let (done, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.draining)
+                .into_iter()
+                .partition(finished);
+            for mut d in done {
+                // A finished file's last line without a newline is still a line.
+                d.open
+                    .splitter
+                    .finish(|l| ingest(&mut g, self.source, self.format, l));
+            }
+            self.draining = keep;
+            self.publish(&mut g, Some(SourceState::Following));
+        }
+        total
+    }
+
+    /// What is at the path now, compared with the current file.
+    fn check_path(&self) -> PathState {
+        let Some(cur) = &self.current else {
+            return PathState::Same;
+        };
+        let Some(file) = cur.file() else {
+            return PathState::Same;
+        };
+        match std::fs::metadata(&self.path) {
+            Ok(m) if (m.dev(), m.ino()) != cur.id => PathState::Replaced,
+            Ok(m) if m.len() < cur.offset || !cur.fp.matches_file(file) => PathState::Truncated,
+            // Same file, or the path is gone: keep reading what is open.
+            _ => PathState::Same,
+        }
+    }
+
+    fn restart_truncated(&mut self, agg: &Mutex<Aggregator>) {
+        let Some(cur) = self.current.take() else {
+            return;
+        };
+        tracing::info!(path = %self.path.display(), "log file truncated: reading again from its start");
+        let mut g = lock(agg);
+        g.add_rotation(self.source, RotationKind::Truncate);
+        if cur.splitter.pending() > 0 {
+            // Half a line that will never be completed.
+            g.count_line(self.source, LineResult::Unrecognised);
+        }
+        drop(g);
+        match OpenFile::plain(&self.path, 0, false) {
+            Ok(open) => {
+                self.current = Some(open);
+                self.publish(&mut lock(agg), Some(SourceState::Following));
+            }
+            Err(e) => self.fail(agg, &e),
+        }
+    }
+
+    /// Moves the current file to the draining list and opens the new one, as one step for the
+    /// saved state. Returns whether a new file is open.
+    fn rotate(&mut self, agg: &Mutex<Aggregator>) -> bool {
+        tracing::info!(path = %self.path.display(), "log file rotated: finishing the old file, reading the new one from its start");
+        let new = OpenFile::plain(&self.path, 0, false);
+        let mut g = lock(agg);
+        g.add_rotation(self.source, RotationKind::Rename);
+        if let Some(old) = self.current.take() {
+            self.draining.push(Draining {
+                open: old,
+                quiet_since: Instant::now(),
+            });
+        }
+        match new {
+            Ok(open) => {
+                self.current = Some(open);
+                self.publish(&mut g, Some(SourceState::Following));
+                true
+            }
+            Err(e) => {
+                // Gone again between the look and the open: the next poll waits for it.
+                self.publish(&mut g, Some(SourceState::Following));
+                drop(g);
+                if e.kind() != ErrorKind::NotFound {
+                    self.fail(agg, &e);
+                }
+                false
+            }
+        }
+    }
+
+    /// Opens the file at the path. `at_end`: a first start, follow from the end.
+    fn open_new(&mut self, agg: &Mutex<Aggregator>, at_end: bool) -> bool {
+        let offset = if at_end {
+            match std::fs::metadata(&self.path) {
+                Ok(m) => m.len(),
+                Err(_) => 0,
+            }
+        } else {
+            0
+        };
+        match OpenFile::plain(&self.path, offset, at_end) {
+            Ok(open) => {
+                let from = if at_end { "its end" } else { "its start" };
+                tracing::info!(path = %self.path.display(), "following log file from {from}");
+                self.current = Some(open);
+                self.publish(&mut lock(agg), Some(SourceState::Following));
+                true
+            }
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                let mut g = lock(agg);
+                let waiting = g
+                    .sources
+                    .get(self.source)
+                    .is_some_and(|s| s.state == SourceState::Waiting);
+                if !waiting {
+                    tracing::warn!(path = %self.path.display(), "log file does not exist (yet): waiting for it to appear");
+                }
+                self.publish(&mut g, Some(SourceState::Waiting));
+                false
+            }
+            Err(e) => {
+                self.fail(agg, &e);
+                false
+            }
+        }
+    }
+
+    /// Sets the saved positions (current and draining) and the state, under the caller's lock.
+    fn publish(&self, g: &mut Aggregator, state: Option<SourceState>) {
+        if let Some(s) = g.sources.get_mut(self.source) {
+            s.position = self.current.as_ref().map(OpenFile::position);
+            s.draining = self.draining.iter().map(|d| d.open.position()).collect();
+            if let Some(state) = state {
+                s.state = state;
+            }
+        }
+    }
+
+    /// Reads an open file to its end, counting lines and moving its saved position in the
+    /// same lock section.
+    fn read_to_end(&mut self, open: &mut OpenFile, slot: Slot, agg: &Mutex<Aggregator>) -> u64 {
         let mut total = 0u64;
         loop {
-            let n = match open.file.read(&mut self.buf) {
+            let n = match open.read(&mut self.buf) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -264,8 +493,29 @@ impl Tailer {
             if lines > 0 {
                 g.set_last_line(self.source, unix_now());
             }
-            if current {
-                set_position(&mut g, self.source, open);
+            // The fingerprint grows with the file until it covers FP_MAX bytes, as long as the
+            // bytes it covered are still there (else the file was rewritten: the next look at
+            // the path must see that, not a fingerprint of the new content).
+            if open.fp.len < FP_MAX && open.offset > u64::from(open.fp.len) {
+                let grown = open.file().and_then(|f| {
+                    open.fp
+                        .matches_file(f)
+                        .then(|| Fingerprint::read(f, open.offset).ok())
+                        .flatten()
+                });
+                if let Some(fp) = grown {
+                    open.fp = fp;
+                }
+            }
+            if let Some(s) = g.sources.get_mut(self.source) {
+                match slot {
+                    Slot::Current => s.position = Some(open.position()),
+                    Slot::Draining(i) => {
+                        if let Some(p) = s.draining.get_mut(i) {
+                            *p = open.position();
+                        }
+                    }
+                }
             }
         }
         total
@@ -284,18 +534,13 @@ impl Tailer {
     }
 }
 
-/// Records how far `open` has been counted: up to the end of its last complete line.
-fn set_position(agg: &mut Aggregator, source: SourceId, open: &OpenFile) {
-    if let Some(s) = agg.sources.get_mut(source) {
-        s.position = Some(Position {
-            dev: open.id.0,
-            ino: open.id.1,
-            offset: open.offset.saturating_sub(open.splitter.pending() as u64),
-        });
-    }
+enum PathState {
+    Same,
+    Truncated,
+    Replaced,
 }
 
-fn lock(agg: &Mutex<Aggregator>) -> std::sync::MutexGuard<'_, Aggregator> {
+fn lock(agg: &Mutex<Aggregator>) -> MutexGuard<'_, Aggregator> {
     // A panic while holding the lock cannot leave counters half-updated in a way that matters
     // more than stopping the exporter would; keep serving.
     agg.lock()

@@ -1,0 +1,235 @@
+//! Knowing a file again: by device and inode, and by a fingerprint of its first bytes.
+//!
+//! The inode alone is not enough: a deleted file's inode is reused by the next file created,
+//! `copytruncate` keeps the inode while the content starts over, and compressing a rotated file
+//! (`mail.log.1` → `mail.log.1.gz`) gives it a new inode. The CRC of the first bytes tells
+//! these apart, and finds a file again after it was compressed.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use flate2::read::MultiGzDecoder;
+
+use crate::aggregate::Position;
+
+/// How many leading bytes the fingerprint covers, once the file has that many.
+pub const FP_MAX: u32 = 1024;
+
+/// CRC-32 of a file's first `len` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub len: u32,
+    pub crc: u32,
+}
+
+impl Fingerprint {
+    pub fn of(pos: &Position) -> Fingerprint {
+        Fingerprint {
+            len: pos.fp_len,
+            crc: pos.fp_crc,
+        }
+    }
+
+    /// The fingerprint of the first `min(size, FP_MAX)` bytes of an open file.
+    pub fn read(file: &File, size: u64) -> io::Result<Fingerprint> {
+        let len = u32::try_from(size.min(u64::from(FP_MAX))).unwrap_or(FP_MAX);
+        Self::read_len(file, len)
+    }
+
+    /// The fingerprint of exactly the first `len` bytes; an error if the file is shorter.
+    pub fn read_len(file: &File, len: u32) -> io::Result<Fingerprint> {
+        let mut buf = vec![0u8; len as usize];
+        file.read_exact_at(&mut buf, 0)?;
+        Ok(Fingerprint {
+            len,
+            crc: crc32fast::hash(&buf),
+        })
+    }
+
+    /// Whether an open plain file starts with the bytes this fingerprint was taken of.
+    pub fn matches_file(self, file: &File) -> bool {
+        Self::read_len(file, self.len).is_ok_and(|f| f == self)
+    }
+
+    /// Whether the decompressed content of a gzip file starts with those bytes.
+    fn matches_gz(self, path: &Path) -> bool {
+        let Ok(file) = File::open(path) else {
+            return false;
+        };
+        let mut buf = vec![0u8; self.len as usize];
+        MultiGzDecoder::new(file).read_exact(&mut buf).is_ok() && crc32fast::hash(&buf) == self.crc
+    }
+}
+
+/// Where a file known by a saved position is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// The same file (same inode and fingerprint), at this path.
+    Plain(PathBuf),
+    /// Compressed since: the decompressed content starts with the fingerprinted bytes.
+    Gzip(PathBuf),
+}
+
+/// Looks for the file of `pos` at `path` and among its rotated names in the same directory
+/// (`mail.log.1`, `mail.log.2.gz`, `mail.log-20261122`, `mail.log-20261122.gz`, …).
+pub fn locate(path: &Path, pos: &Position) -> Option<Found> {
+    let fp = Fingerprint::of(pos);
+    let same_plain = |p: &Path| {
+        File::open(p).is_ok_and(|f| {
+            f.metadata()
+                .is_ok_and(|m| (m.dev(), m.ino()) == (pos.dev, pos.ino) && m.len() >= pos.offset)
+                && fp.matches_file(&f)
+        })
+    };
+    if same_plain(path) {
+        return Some(Found::Plain(path.to_path_buf()));
+    }
+    let candidates = rotated_names(path);
+    if let Some(p) = candidates.iter().find(|p| same_plain(p)) {
+        return Some(Found::Plain(p.clone()));
+    }
+    // Without fingerprinted bytes a compressed file cannot be told from another one.
+    if fp.len == 0 {
+        return None;
+    }
+    candidates
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "gz"))
+        .find(|p| fp.matches_gz(p))
+        .map(Found::Gzip)
+}
+
+/// Files in the directory of `path` whose names are `path`'s name followed by `.`, `-` or `_`
+/// and more: the names logrotate and newsyslog give rotated files. Newest first where the
+/// names tell (`.1` before `.2`; dates sort as text).
+pub fn rotated_names(path: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let name = name.as_encoded_bytes();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let n = e.file_name();
+            let n = n.as_encoded_bytes();
+            n.len() > name.len() + 1
+                && n.starts_with(name)
+                && matches!(n.get(name.len()), Some(b'.' | b'-' | b'_'))
+        })
+        .map(|e| e.path())
+        .collect();
+    found.sort_by_key(|p| rotation_order(p));
+    found
+}
+
+/// Sort key: numbered rotations by number, dated ones newest first, then the rest by name.
+fn rotation_order(p: &Path) -> (u8, u64, std::cmp::Reverse<PathBuf>) {
+    let stem = p.to_string_lossy();
+    let stem = stem.strip_suffix(".gz").unwrap_or(&stem);
+    match stem
+        .rsplit_once('.')
+        .and_then(|(_, n)| n.parse::<u64>().ok())
+    {
+        Some(n) => (0, n, std::cmp::Reverse(PathBuf::new())),
+        None => (1, 0, std::cmp::Reverse(p.to_path_buf())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn position_of(path: &Path, offset: u64) -> Position {
+        let f = File::open(path).unwrap();
+        let m = f.metadata().unwrap();
+        let fp = Fingerprint::read(&f, m.len()).unwrap();
+        Position {
+            dev: m.dev(),
+            ino: m.ino(),
+            offset,
+            fp_len: fp.len,
+            fp_crc: fp.crc,
+        }
+    }
+
+    #[test]
+    fn finds_a_renamed_file_and_a_compressed_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("mail.log");
+        std::fs::write(&log, "first line\nsecond line\n").unwrap();
+        let pos = position_of(&log, 11);
+        assert_eq!(locate(&log, &pos), Some(Found::Plain(log.clone())));
+
+        let rotated = dir.path().join("mail.log.1");
+        std::fs::rename(&log, &rotated).unwrap();
+        std::fs::write(&log, "a new file\n").unwrap();
+        assert_eq!(locate(&log, &pos), Some(Found::Plain(rotated.clone())));
+
+        let gz = dir.path().join("mail.log.1.gz");
+        let mut enc =
+            flate2::write::GzEncoder::new(File::create(&gz).unwrap(), flate2::Compression::fast());
+        enc.write_all(&std::fs::read(&rotated).unwrap()).unwrap();
+        enc.finish().unwrap();
+        std::fs::remove_file(&rotated).unwrap();
+        assert_eq!(locate(&log, &pos), Some(Found::Gzip(gz)));
+    }
+
+    #[test]
+    fn a_rewritten_file_with_the_same_inode_is_not_the_same_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("mail.log");
+        std::fs::write(&log, "Nov 22 old content\n").unwrap();
+        let pos = position_of(&log, 5);
+        // copytruncate, then regrown past the old offset
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&log)
+            .unwrap()
+            .write_all(b"Nov 23 new content, longer\n")
+            .unwrap();
+        assert_eq!(locate(&log, &pos), None);
+    }
+
+    #[test]
+    fn rotated_names_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        for n in [
+            "mail.log",
+            "mail.log.2.gz",
+            "mail.log.1",
+            "mail.log.10.gz",
+            "mail.logger",
+            "mail.log-20261121",
+            "mail.log-20261122.gz",
+            "other.log.1",
+        ] {
+            std::fs::write(dir.path().join(n), "x").unwrap();
+        }
+        let names: Vec<String> = rotated_names(&dir.path().join("mail.log"))
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "mail.log.1",
+                "mail.log.2.gz",
+                "mail.log.10.gz",
+                "mail.log-20261122.gz",
+                "mail.log-20261121"
+            ]
+        );
+    }
+}
