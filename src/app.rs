@@ -14,7 +14,7 @@ use crate::config::{self, ConfigError, FormatChoice};
 use crate::expose::{self, BuildInfo};
 use crate::http;
 use crate::parse::Format;
-use crate::source::{replay, tail};
+use crate::source::{replay, tail, Routes};
 use crate::state::{self, StateFile};
 
 /// Runs the command the user asked for.
@@ -74,6 +74,8 @@ pub struct SourceSpec {
     pub name: String,
     pub path: PathBuf,
     pub format: Format,
+    /// Syslog name → source name, for several MTA instances logging to one file.
+    pub instances: Vec<(String, String)>,
 }
 
 /// Flags and config file merged: a flag given on the command line wins over the file.
@@ -133,28 +135,38 @@ impl Settings {
                     },
                     path: p.clone(),
                     format: fmt,
+                    instances: Vec::new(),
                 })
                 .collect()
         } else if !file.sources.is_empty() {
-            file.sources
-                .iter()
-                .map(|s| {
-                    // Checked when the file was loaded.
-                    let fmt = FormatChoice::parse(s.format.as_deref().unwrap_or("auto"))
-                        .map_or(Format::Postfix, FormatChoice::resolve);
-                    SourceSpec {
-                        name: s.name.clone().unwrap_or_else(|| fmt.name().to_owned()),
-                        path: s.path.clone(),
+            let mut specs = Vec::new();
+            for s in &file.sources {
+                // Checked when the file was loaded.
+                let fmt = FormatChoice::parse(s.format.as_deref().unwrap_or("auto"))
+                    .map_or(Format::Postfix, FormatChoice::resolve);
+                let name = s.name.clone().unwrap_or_else(|| fmt.name().to_owned());
+                let instances: Vec<_> = s
+                    .instances
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                for (path, name) in expand(&s.path, &name)? {
+                    specs.push(SourceSpec {
+                        name,
+                        path,
                         format: fmt,
-                    }
-                })
-                .collect()
+                        instances: instances.clone(),
+                    });
+                }
+            }
+            specs
         } else {
             let fmt = flag_fmt.resolve();
             vec![SourceSpec {
                 name: fmt.name().to_owned(),
                 path: config::default_log_path(),
                 format: fmt,
+                instances: Vec::new(),
             }]
         };
         let telemetry_path = args
@@ -182,19 +194,74 @@ impl Settings {
         })
     }
 
-    fn aggregator(&self) -> Aggregator {
-        let mut agg = Aggregator::new(
-            self.sources
-                .iter()
-                .map(|s| (s.name.clone(), Some(s.format)))
-                .collect(),
-            &self.bounds,
-        );
-        for (stats, spec) in agg.sources.iter_mut().zip(&self.sources) {
-            stats.location = spec.path.display().to_string();
+    /// The counters, with one source per file and one per instance in it; and for each file,
+    /// its source and where its instances' lines go.
+    fn aggregator(&self) -> (Aggregator, Vec<Routes>) {
+        let mut names = Vec::new();
+        let mut routes = Vec::new();
+        for spec in &self.sources {
+            let primary = names.len();
+            names.push((spec.name.clone(), Some(spec.format)));
+            let mut by_name = Vec::new();
+            for (syslog_name, label) in &spec.instances {
+                by_name.push((syslog_name.clone().into_bytes(), names.len()));
+                names.push((label.clone(), Some(spec.format)));
+            }
+            routes.push(Routes::new(primary, by_name));
         }
-        agg
+        let mut agg = Aggregator::new(names, &self.bounds);
+        for (spec, r) in self.sources.iter().zip(&routes) {
+            let location = spec.path.display().to_string();
+            if let Some(s) = agg.sources.get_mut(r.primary()) {
+                s.location.clone_from(&location);
+            }
+            for (syslog_name, id) in r.instances() {
+                if let Some(s) = agg.sources.get_mut(id) {
+                    s.location = format!(
+                        "{location}, lines of syslog name {}",
+                        String::from_utf8_lossy(syslog_name)
+                    );
+                    s.parent = Some(r.primary());
+                }
+            }
+        }
+        (agg, routes)
     }
+}
+
+/// A configured path: itself, or the files a glob matches now, each with its source name
+/// (`NAME` for a single file, `NAME/FILE` when a glob matches several).
+fn expand(path: &std::path::Path, name: &str) -> anyhow::Result<Vec<(PathBuf, String)>> {
+    if !config::is_glob(path) {
+        return Ok(vec![(path.to_path_buf(), name.to_owned())]);
+    }
+    let pattern = path.to_string_lossy();
+    let files: Vec<PathBuf> = glob::glob(&pattern)
+        .map_err(|e| ConfigError(format!("sources: invalid glob {pattern:?}: {e}")))?
+        .filter_map(Result::ok)
+        .filter(|p| p.is_file())
+        .collect();
+    if files.is_empty() {
+        return Err(ConfigError(format!(
+            "sources: the glob {pattern:?} matches no file: check the pattern, or name the file itself (a named file that does not exist yet is waited for)"
+        ))
+        .into());
+    }
+    let single = files.len() == 1;
+    Ok(files
+        .into_iter()
+        .map(|p| {
+            let label = if single {
+                name.to_owned()
+            } else {
+                format!(
+                    "{name}/{}",
+                    p.file_name().unwrap_or_default().to_string_lossy()
+                )
+            };
+            (p, label)
+        })
+        .collect())
 }
 
 /// Binds the listen address before anything else starts, so a busy port fails at once.
@@ -224,22 +291,23 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let local: SocketAddr = listener.local_addr()?;
     listener.set_nonblocking(true)?;
 
-    let mut agg = settings.aggregator();
+    let (mut agg, routes) = settings.aggregator();
     let state = open_state(&settings, &mut agg)?;
     let tailers = settings
         .sources
         .iter()
-        .enumerate()
-        .map(|(i, s)| {
+        .zip(routes)
+        .map(|(s, routes)| {
             let resume = agg
                 .sources
-                .get(i)
+                .get(routes.primary())
                 .filter(|st| st.restored)
                 .map(|st| tail::Resume {
                     position: st.position,
                     draining: st.draining.clone(),
                 });
-            tail::Tailer::new(i, s.path.clone(), s.format, resume)
+            tail::Tailer::new(routes.primary(), s.path.clone(), s.format, resume)
+                .with_routes(routes)
         })
         .collect();
     let agg = Arc::new(Mutex::new(agg));
@@ -357,7 +425,7 @@ fn open_state(settings: &Settings, agg: &mut Aggregator) -> anyhow::Result<Optio
             }
             Err(reason) => {
                 // Start from a clean slate rather than half-restored counters.
-                *agg = settings.aggregator();
+                *agg = settings.aggregator().0;
                 let moved_to = state::set_aside(path)?;
                 tracing::warn!(
                     "state file {} is unusable ({reason}): moved it to {} and starting afresh",

@@ -61,10 +61,21 @@ pub struct Web {
 pub struct SourceConfig {
     /// The `source` label; default: the MTA's name.
     pub name: Option<String>,
+    /// A file, or a glob (`/var/log/postfix/*.log`) expanded at start: one source per file.
     pub path: PathBuf,
     /// A format name, or `auto` (the default).
     #[serde(default)]
     pub format: Option<String>,
+    /// Several MTA instances in one log: syslog name (Postfix `syslog_name`, the part of the
+    /// tag before the program, e.g. `postfix-out`) → the `source` label for its lines. Lines of
+    /// other syslog names keep the source's own name.
+    #[serde(default)]
+    pub instances: std::collections::BTreeMap<String, String>,
+}
+
+/// Whether a configured path is a glob pattern.
+pub fn is_glob(path: &Path) -> bool {
+    path.to_string_lossy().contains(['*', '?', '['])
 }
 
 #[derive(Debug, Deserialize)]
@@ -134,10 +145,25 @@ fn check(file: &File) -> Result<(), String> {
             .clone()
             .unwrap_or_else(|| format.resolve().name().to_owned());
         check_label_value(&name).map_err(|e| format!("sources[{i}].name: {e}"))?;
-        if !names.insert(name.clone()) {
-            return Err(format!(
-                "sources[{i}].name: the source name {name:?} is used twice; give each source its own `name`"
-            ));
+        if is_glob(&s.path) {
+            glob::Pattern::new(&s.path.to_string_lossy())
+                .map_err(|e| format!("sources[{i}].path: invalid glob: {e}"))?;
+        }
+        for (syslog_name, label) in &s.instances {
+            check_label_value(label)
+                .map_err(|e| format!("sources[{i}].instances.{syslog_name}: {e}"))?;
+            if syslog_name.is_empty() || syslog_name.contains(char::is_whitespace) {
+                return Err(format!(
+                    "sources[{i}].instances: {syslog_name:?} is not a syslog name (e.g. postfix-out)"
+                ));
+            }
+        }
+        for n in std::iter::once(&name).chain(s.instances.values()) {
+            if !names.insert(n.clone()) {
+                return Err(format!(
+                    "sources[{i}]: the source name {n:?} is used twice; give each source and instance its own name"
+                ));
+            }
         }
     }
     for (label, members) in &file.domains.groups {
@@ -237,6 +263,11 @@ mod tests {
             ("domains:\n  max: -1\n", "domains.max"),
             ("web:\n  telemetry_path: /-/x\n", "web.telemetry_path"),
             ("domains:\n  groups:\n    ms: []\n", "domains.groups.ms"),
+            ("sources:\n  - path: \"/var/log/[a-\"\n", "invalid glob"),
+            (
+                "sources:\n  - path: /a\n    instances:\n      postfix-out: postfix\n",
+                "used twice",
+            ),
         ];
         for (text, want) in cases {
             let err = parse(text).expect_err(text);

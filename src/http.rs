@@ -86,8 +86,12 @@ pub fn route(method: &Method, path: &str, accept: Option<&str>, shared: &Shared)
             let not_ready: Vec<String> = agg
                 .sources
                 .iter()
-                .filter(|s| s.state != SourceState::Following)
-                .map(|s| format!("{} ({}): {}", s.name, s.location, s.state.describe()))
+                .enumerate()
+                .filter_map(|(i, s)| {
+                    let state = agg.state_of(i)?;
+                    (*state != SourceState::Following)
+                        .then(|| format!("{} ({}): {}", s.name, s.location, state.describe()))
+                })
                 .collect();
             if not_ready.is_empty() {
                 text(StatusCode::OK, "text/plain; charset=utf-8", "OK\n")
@@ -143,14 +147,18 @@ fn landing_page(agg: &Aggregator, shared: &Shared) -> String {
         html_escape(b.rustc),
         html_escape(&shared.telemetry_path),
     );
-    for s in &agg.sources {
+    for (i, s) in agg.sources.iter().enumerate() {
+        let state = agg
+            .state_of(i)
+            .map(SourceState::describe)
+            .unwrap_or_default();
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             html_escape(&s.name),
             s.mta(),
             html_escape(&s.location),
-            html_escape(&s.state.describe()),
+            html_escape(&state),
             s.lines[0],
             s.lines[1],
             s.lines[2]

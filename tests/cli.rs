@@ -229,3 +229,97 @@ fn counters_survive_a_restart_and_lines_written_while_down_count_once() {
     assert_eq!(status, 200);
     assert!(landing.contains("following"), "{landing}");
 }
+
+fn sent_line(tag: &str, i: usize) -> String {
+    format!(
+        "Nov 23 02:12:58 mx {tag}[10732]: 1CA9A98C{i:03X}: to=<u{i}@example.net>, relay=mx.example.net[192.0.2.1]:25, delay=0.03, delays=0.01/0.02/0/0, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 4XyZ12AbCd)\n"
+    )
+}
+
+/// Sum of `smtp_replies_total` per `source` label.
+fn replies_by_source(addr: &str) -> std::collections::BTreeMap<String, u64> {
+    let (_, body) = get(addr, "/metrics");
+    let mut out = std::collections::BTreeMap::new();
+    for l in body
+        .lines()
+        .filter(|l| l.starts_with("smtp_replies_total{"))
+    {
+        let source = l
+            .split("source=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_default()
+            .to_owned();
+        let v: u64 = l.rsplit(' ').next().unwrap().parse().unwrap();
+        *out.entry(source).or_default() += v;
+    }
+    out
+}
+
+#[test]
+fn globs_and_instances_get_sources_of_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let (a, b) = (logs.join("a.log"), logs.join("b.log"));
+    std::fs::write(&a, "").unwrap();
+    std::fs::write(&b, "").unwrap();
+    let config = dir.path().join("c.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "sources:\n  - name: pf\n    path: \"{}/*.log\"\n    instances:\n      postfix-out: out\n",
+            logs.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--web.listen-address", "127.0.0.1:0", "--config.file"])
+        .arg(&config)
+        .arg("--state.file")
+        .arg(dir.path().join("state.json"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let addr = loop {
+        line.clear();
+        assert!(err.read_line(&mut line).unwrap() > 0, "exporter exited");
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            break rest.split('/').next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
+    let e = Exporter { child, addr };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while get(&e.addr, "/-/ready").0 != 200 {
+        assert!(Instant::now() < deadline, "never ready");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut text = String::new();
+    for i in 0..3 {
+        text += &sent_line("postfix/smtp", i);
+    }
+    for i in 3..8 {
+        text += &sent_line("postfix-out/smtp", i);
+    }
+    std::fs::write(&a, &text).unwrap();
+    std::fs::write(&b, sent_line("postfix/smtp", 9)).unwrap();
+    let want: std::collections::BTreeMap<String, u64> = [
+        ("out".to_owned(), 5),
+        ("pf/a.log".to_owned(), 3),
+        ("pf/b.log".to_owned(), 1),
+    ]
+    .into();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = replies_by_source(&e.addr);
+        if got == want {
+            break;
+        }
+        assert!(Instant::now() < deadline, "got {got:?}, want {want:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    e.stop();
+}

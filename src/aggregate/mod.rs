@@ -145,6 +145,9 @@ pub struct SourceStats {
     pub draining: Vec<Position>,
     /// Whether counters and positions came back from a state file (else: a first start).
     pub restored: bool,
+    /// For an MTA instance whose lines are picked out of another source's file: that source,
+    /// whose reading state is this one's too.
+    pub parent: Option<SourceId>,
     /// For a journal source: the cursor of the last entry counted (the journal's position).
     pub cursor: Option<String>,
 }
@@ -163,6 +166,17 @@ pub struct Position {
     pub fp_len: u32,
     #[serde(default)]
     pub fp_crc: u32,
+}
+
+impl Aggregator {
+    /// A source's reading state (an instance's is its file's).
+    pub fn state_of(&self, id: SourceId) -> Option<&SourceState> {
+        let s = self.sources.get(id)?;
+        match s.parent {
+            Some(p) => self.sources.get(p).map(|p| &p.state),
+            None => Some(&s.state),
+        }
+    }
 }
 
 impl SourceStats {

@@ -22,5 +22,51 @@ pub fn ingest(agg: &mut Aggregator, source: SourceId, format: Format, line: Line
     }
 }
 
+/// Where the lines of one file go: to its source, or, for the syslog names of configured
+/// instances (several MTA instances logging to one file), to theirs.
+#[derive(Debug, Clone, Default)]
+pub struct Routes {
+    primary: SourceId,
+    by_name: Vec<(Vec<u8>, SourceId)>,
+}
+
+impl Routes {
+    pub fn new(primary: SourceId, by_name: Vec<(Vec<u8>, SourceId)>) -> Self {
+        Routes { primary, by_name }
+    }
+
+    pub fn primary(&self) -> SourceId {
+        self.primary
+    }
+
+    pub fn instances(&self) -> impl Iterator<Item = (&[u8], SourceId)> {
+        self.by_name.iter().map(|(n, id)| (n.as_slice(), *id))
+    }
+
+    /// The source of a line: by its syslog name, the tag before the program's name
+    /// (`postfix-out` of `postfix-out/smtp`, `postfix/submission` of
+    /// `postfix/submission/smtpd`). Costs nothing when no instances are configured.
+    #[inline]
+    pub fn pick(&self, line: &Line<'_>) -> SourceId {
+        if self.by_name.is_empty() {
+            return self.primary;
+        }
+        let Line::Complete(l) = line else {
+            return self.primary;
+        };
+        let Some(h) = crate::parse::syslog::split(l) else {
+            return self.primary;
+        };
+        let name = match memchr::memrchr(b'/', h.tag) {
+            Some(i) => &h.tag[..i],
+            None => h.tag,
+        };
+        self.by_name
+            .iter()
+            .find(|(n, _)| n.as_slice() == name)
+            .map_or(self.primary, |(_, id)| *id)
+    }
+}
+
 /// Read size: large enough that per-read costs vanish, small enough to stay in cache.
 pub const CHUNK: usize = 256 * 1024;

@@ -31,7 +31,7 @@ use flate2::read::MultiGzDecoder;
 
 use super::identity::{self, Fingerprint, Found, FP_MAX};
 use super::lines::{Line, LineSplitter};
-use super::{ingest, CHUNK};
+use super::{ingest, Routes, CHUNK};
 use crate::aggregate::{Aggregator, LineResult, Position, RotationKind, SourceId, SourceState};
 use crate::parse::Format;
 
@@ -161,6 +161,7 @@ pub struct Tailer {
     /// Until the first poll: where the last run left off (`None`: a first start).
     resume: Option<Resume>,
     first_poll: bool,
+    routes: Routes,
     buf: Vec<u8>,
 }
 
@@ -176,8 +177,15 @@ impl Tailer {
             draining: Vec::new(),
             resume,
             first_poll: true,
+            routes: Routes::new(source, Vec::new()),
             buf: vec![0; CHUNK],
         }
+    }
+
+    /// Sends the lines of configured MTA instances to their own sources.
+    pub fn with_routes(mut self, routes: Routes) -> Self {
+        self.routes = routes;
+        self
     }
 
     /// Reads whatever is new. Returns the number of bytes read.
@@ -341,9 +349,10 @@ impl Tailer {
                 .partition(finished);
             for mut d in done {
                 // A finished file's last line without a newline is still a line.
-                d.open
-                    .splitter
-                    .finish(|l| ingest(&mut g, self.source, self.format, l));
+                d.open.splitter.finish(|l| {
+                    let src = self.routes.pick(&l);
+                    ingest(&mut g, src, self.format, l)
+                });
             }
             self.draining = keep;
             self.publish(&mut g, Some(SourceState::Following));
@@ -486,9 +495,10 @@ impl Tailer {
             let mut g = lock(agg);
             g.add_bytes(self.source, n as u64);
             let mut lines = 0u64;
+            let routes = &self.routes;
             open.splitter.feed(&self.buf[..n], |l: Line<'_>| {
                 lines += 1;
-                ingest(&mut g, self.source, self.format, l)
+                ingest(&mut g, routes.pick(&l), self.format, l)
             });
             if lines > 0 {
                 g.set_last_line(self.source, unix_now());
