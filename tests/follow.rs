@@ -37,6 +37,22 @@ fn lines(n: std::ops::Range<usize>) -> String {
         .collect()
 }
 
+/// A tailer already following an empty `mail.log` in a new temporary directory.
+fn following_empty_log() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    Mutex<Aggregator>,
+    Tailer,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mail.log");
+    fs::write(&log, "").unwrap();
+    let agg = aggregator();
+    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
+    t.poll(&agg);
+    (dir, log, agg, t)
+}
+
 /// Lines read, whatever their result.
 fn total(agg: &Mutex<Aggregator>) -> u64 {
     agg.lock().unwrap().total_lines().iter().sum()
@@ -64,12 +80,7 @@ fn first_start_follows_from_the_end_and_skips_a_partial_line() {
 
 #[test]
 fn a_line_is_held_until_its_newline_arrives() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("mail.log");
-    fs::write(&log, "").unwrap();
-    let agg = aggregator();
-    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
-    t.poll(&agg);
+    let (_dir, log, agg, mut t) = following_empty_log();
     let line = lines(0..1);
     for b in line.as_bytes().chunks(7) {
         append(&log, std::str::from_utf8(b).unwrap());
@@ -80,12 +91,7 @@ fn a_line_is_held_until_its_newline_arrives() {
 
 #[test]
 fn rename_rotation_with_a_tiny_old_file_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("mail.log");
-    fs::write(&log, "").unwrap();
-    let agg = aggregator();
-    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
-    t.poll(&agg);
+    let (dir, log, agg, mut t) = following_empty_log();
     append(&log, &lines(0..2));
     // Rotate before the exporter has seen the last lines, keep writing to the old file after
     // the rename (as syslog does until it is told to reopen), then write the new file.
@@ -104,12 +110,7 @@ fn rename_rotation_with_a_tiny_old_file_loses_nothing() {
 
 #[test]
 fn copytruncate_reads_again_from_the_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("mail.log");
-    fs::write(&log, "").unwrap();
-    let agg = aggregator();
-    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
-    t.poll(&agg);
+    let (dir, log, agg, mut t) = following_empty_log();
     append(&log, &lines(0..20));
     t.poll(&agg);
     fs::copy(&log, dir.path().join("mail.log.1")).unwrap();
@@ -142,12 +143,7 @@ fn a_file_missing_at_start_is_waited_for_and_read_from_its_start() {
 
 #[test]
 fn restart_resumes_at_the_saved_position() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("mail.log");
-    fs::write(&log, "").unwrap();
-    let agg = aggregator();
-    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
-    t.poll(&agg);
+    let (_dir, log, agg, mut t) = following_empty_log();
     append(&log, &lines(0..5));
     append(&log, "Nov 22 22:50:40 mx postfix/qmgr[1]: Q5: rem");
     t.poll(&agg);
@@ -201,12 +197,7 @@ fn gzip(from: &Path, to: &Path) {
 #[test]
 fn rotation_while_down_finishes_the_old_file_first() {
     for compress in [false, true] {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("mail.log");
-        fs::write(&log, "").unwrap();
-        let agg = aggregator();
-        let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
-        t.poll(&agg);
+        let (dir, log, agg, mut t) = following_empty_log();
         append(&log, &lines(0..10));
         let snap = run_and_snapshot(&mut t, &agg);
         drop(t);
@@ -229,12 +220,7 @@ fn rotation_while_down_finishes_the_old_file_first() {
 
 #[test]
 fn a_crash_while_draining_a_rotated_file_resumes_both_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("mail.log");
-    fs::write(&log, "").unwrap();
-    let agg = aggregator();
-    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
-    t.poll(&agg);
+    let (dir, log, agg, mut t) = following_empty_log();
     append(&log, &lines(0..4));
     fs::rename(&log, dir.path().join("mail.log.1")).unwrap();
     append(&log, &lines(4..6));
@@ -253,12 +239,7 @@ fn a_crash_while_draining_a_rotated_file_resumes_both_files() {
 
 #[test]
 fn truncation_while_down_regrown_past_the_old_offset_reads_from_the_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("mail.log");
-    fs::write(&log, "").unwrap();
-    let agg = aggregator();
-    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
-    t.poll(&agg);
+    let (_dir, log, agg, mut t) = following_empty_log();
     append(&log, &lines(0..3));
     let snap = run_and_snapshot(&mut t, &agg);
     drop(t);
@@ -278,12 +259,7 @@ fn truncation_while_down_regrown_past_the_old_offset_reads_from_the_start() {
 
 #[test]
 fn a_long_copytruncate_rewrite_between_polls_is_noticed() {
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("mail.log");
-    fs::write(&log, "").unwrap();
-    let agg = aggregator();
-    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
-    t.poll(&agg);
+    let (_dir, log, agg, mut t) = following_empty_log();
     append(&log, &lines(0..3));
     t.poll(&agg);
     OpenOptions::new()
