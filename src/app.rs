@@ -14,6 +14,7 @@ use crate::config::{self, ConfigError, FormatChoice};
 use crate::expose::{self, BuildInfo};
 use crate::http;
 use crate::parse::Format;
+use crate::source::journal::{self, JournalSpec, Origin};
 use crate::source::{replay, tail, Routes};
 use crate::state::{self, StateFile};
 
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         None => serve(&cli.serve),
         Some(Command::Replay(r)) => run_replay(&cli.serve.common, r),
         Some(Command::CheckConfig(_)) => check_config(&cli.serve.common),
+        Some(Command::Explain(e)) => run_explain(e),
     }
 }
 
@@ -84,6 +86,8 @@ pub struct Settings {
     pub listen_address: String,
     pub telemetry_path: String,
     pub sources: Vec<SourceSpec>,
+    /// `--journal`: the systemd journal, read instead of files (`sources` is then empty).
+    pub journal: Option<JournalSpec>,
     pub bounds: Bounds,
     pub state_file: PathBuf,
     /// Given by flag or config: failing to use it is an error, not a warning.
@@ -119,7 +123,10 @@ impl Settings {
     pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
         let file = load_config(&args.common)?;
         let flag_fmt = flag_format(&args.common)?;
-        let sources = if !args.log_path.is_empty() {
+        let journal = journal_spec(args, flag_fmt.resolve())?;
+        let sources = if journal.is_some() {
+            Vec::new()
+        } else if !args.log_path.is_empty() {
             let fmt = flag_fmt.resolve();
             let n = args.log_path.len();
             args.log_path
@@ -184,6 +191,7 @@ impl Settings {
                 .unwrap_or_else(|| config::DEFAULT_LISTEN.to_owned()),
             telemetry_path,
             sources,
+            journal,
             bounds: bounds(&file),
             state_file_explicit: args.state_file.is_some() || file.state.file.is_some(),
             state_file: args
@@ -209,7 +217,13 @@ impl Settings {
             }
             routes.push(Routes::new(primary, by_name));
         }
+        if let Some(j) = &self.journal {
+            names.push((j.name.clone(), Some(j.format)));
+        }
         let mut agg = Aggregator::new(names, &self.bounds);
+        if let (Some(j), Some(s)) = (&self.journal, agg.sources.last_mut()) {
+            s.location = j.location();
+        }
         for (spec, r) in self.sources.iter().zip(&routes) {
             let location = spec.path.display().to_string();
             if let Some(s) = agg.sources.get_mut(r.primary()) {
@@ -227,6 +241,41 @@ impl Settings {
         }
         (agg, routes)
     }
+}
+
+/// The journal source of `--journal` and its flags; `None` without `--journal`.
+fn journal_spec(args: &ServeArgs, format: Format) -> anyhow::Result<Option<JournalSpec>> {
+    if !args.journal {
+        return Ok(None);
+    }
+    for m in &args.journal_match {
+        journal::check_match(m).map_err(|e| ConfigError(format!("--journal.match: {e}")))?;
+    }
+    // journalctl --follow cannot watch a relative --file.
+    let absolute = |p: &PathBuf| {
+        std::path::absolute(p).with_context(|| format!("{}: cannot make it absolute", p.display()))
+    };
+    let origin = match (&args.journal_file, &args.journal_directory) {
+        (Some(f), _) => Origin::File(absolute(f)?),
+        (None, Some(d)) => Origin::Directory(absolute(d)?),
+        (None, None) => Origin::System,
+    };
+    let matches = if args.journal_unit.is_empty() && args.journal_match.is_empty() {
+        vec![journal::DEFAULT_MATCH.to_owned()]
+    } else {
+        args.journal_match.clone()
+    };
+    Ok(Some(JournalSpec {
+        name: format.name().to_owned(),
+        format,
+        journalctl: args
+            .journalctl
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("journalctl")),
+        origin,
+        units: args.journal_unit.clone(),
+        matches,
+    }))
 }
 
 /// A configured path: itself, or the files a glob matches now, each with its source name
@@ -310,7 +359,21 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
                 .with_routes(routes)
         })
         .collect();
+    // The journal source is the one whose location is the journal's; restored or first start.
+    let journal_start = settings.journal.as_ref().and_then(|j| {
+        let location = j.location();
+        let id = agg.sources.iter().position(|s| s.location == location)?;
+        Some((
+            j.clone(),
+            id,
+            agg.sources.get(id).is_some_and(|s| s.restored),
+        ))
+    });
     let agg = Arc::new(Mutex::new(agg));
+    let journal = match journal_start {
+        Some((spec, id, restored)) => Some(journal::start(spec, id, restored, Arc::clone(&agg))?),
+        None => None,
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let reader = {
         let (agg, stop) = (Arc::clone(&agg), Arc::clone(&stop));
@@ -341,6 +404,12 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
                 .sources
                 .iter()
                 .map(|s| format!("{}={}", s.name, s.path.display()))
+                .chain(settings.journal.iter().map(|j| format!(
+                    "{}={} ({})",
+                    j.name,
+                    j.location(),
+                    j.filter()
+                )))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -363,6 +432,10 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     })?;
     tracing::info!("shutting down");
     stop.store(true, Ordering::Relaxed);
+    if let Some(j) = journal {
+        // Kills journalctl too.
+        j.stop();
+    }
     let _ = reader.join();
     if let Some(state) = &state {
         state
@@ -507,4 +580,26 @@ fn check_config(common: &CommonArgs) -> anyhow::Result<()> {
         file.domains.max
     );
     Ok(())
+}
+
+/// `explain CODE...`: what each code found in the arguments means and what to do; exit 2
+/// when there is none.
+fn run_explain(args: &crate::cli::ExplainArgs) -> anyhow::Result<()> {
+    let json = args.format == crate::cli::ExplainFormat::Json;
+    let Some(out) = crate::codes::explain::run(&args.codes, json) else {
+        let given = if args.codes.is_empty() {
+            "explain: nothing to explain".to_owned()
+        } else {
+            format!("explain: no SMTP code found in {:?}", args.codes.join(" "))
+        };
+        return Err(ConfigError(format!("{given}: {}", crate::codes::explain::ACCEPTED)).into());
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("cannot write to standard output"),
+    }
 }

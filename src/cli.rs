@@ -27,6 +27,9 @@ pub enum Command {
     /// Check a configuration file and exit (0: fine, 2: what to fix is printed).
     #[command(name = "check-config")]
     CheckConfig(CheckConfigArgs),
+    /// What reply codes mean and what to do: `explain 550`, `explain 5.7.26`,
+    /// `explain "421 4.7.0"`, or a whole log line.
+    Explain(ExplainArgs),
 }
 
 /// Flags shared by every command that reads logs.
@@ -66,6 +69,41 @@ pub struct ServeArgs {
     /// lines [default: /var/lib/smtp-status-exporter/state.json].
     #[arg(long = "state.file", value_name = "PATH")]
     pub state_file: Option<PathBuf>,
+    /// Read the systemd journal (through journalctl) instead of log files. Without
+    /// --journal.unit or --journal.match it reads the syslog facility mail
+    /// (SYSLOG_FACILITY=2: every Postfix program and instance, as /var/log/mail.log has them).
+    #[arg(long = "journal", conflicts_with = "log_path")]
+    pub journal: bool,
+    /// With --journal: read the entries of this unit (journalctl -u; a glob such as 'postfix*'
+    /// is matched when journalctl starts, against the units already in the journal); repeat
+    /// for several. Replaces the default filter.
+    #[arg(long = "journal.unit", value_name = "UNIT", requires = "journal")]
+    pub journal_unit: Vec<String>,
+    /// With --journal: a journal match FIELD=VALUE, as journalctl takes it (values of one field
+    /// are ORed, fields ANDed, a `+` ORs the groups around it); repeat for several. Replaces the
+    /// default filter.
+    #[arg(
+        long = "journal.match",
+        value_name = "FIELD=VALUE",
+        requires = "journal"
+    )]
+    pub journal_match: Vec<String>,
+    /// With --journal: read this journal file (journalctl --file) instead of the system
+    /// journal.
+    #[arg(
+        long = "journal.file",
+        value_name = "PATH",
+        requires = "journal",
+        conflicts_with = "journal_directory"
+    )]
+    pub journal_file: Option<PathBuf>,
+    /// With --journal: read the journal files in this directory (journalctl --directory)
+    /// instead of the system journal.
+    #[arg(long = "journal.directory", value_name = "DIR", requires = "journal")]
+    pub journal_directory: Option<PathBuf>,
+    /// With --journal: the journalctl program to run [default: journalctl, found in PATH].
+    #[arg(long = "journal.journalctl", value_name = "PATH", requires = "journal")]
+    pub journalctl: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -88,3 +126,19 @@ pub enum ReplayFormat {
 
 #[derive(Debug, Args)]
 pub struct CheckConfigArgs {}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ExplainFormat::Text)]
+    pub format: ExplainFormat,
+    /// Codes (550, 5.1.1, "550 5.1.1", 4.7.28) or log lines that contain them.
+    #[arg(value_name = "CODE")]
+    pub codes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExplainFormat {
+    Text,
+    Json,
+}

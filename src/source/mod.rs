@@ -3,6 +3,7 @@
 //! lines become events and events become counts.
 
 pub mod identity;
+pub mod journal;
 pub mod lines;
 pub mod replay;
 pub mod tail;
