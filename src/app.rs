@@ -342,7 +342,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
 
     let (mut agg, routes) = settings.aggregator();
     let state = open_state(&settings, &mut agg)?;
-    let tailers = settings
+    let tailers: Vec<_> = settings
         .sources
         .iter()
         .zip(routes)
@@ -375,12 +375,17 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         None => None,
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let reader = {
+    // No thread polling for files when only the journal is read.
+    let reader = if tailers.is_empty() {
+        None
+    } else {
         let (agg, stop) = (Arc::clone(&agg), Arc::clone(&stop));
-        std::thread::Builder::new()
-            .name("tail".into())
-            .spawn(move || tail::run(tailers, agg, stop))
-            .context("cannot start the log reader thread")?
+        Some(
+            std::thread::Builder::new()
+                .name("tail".into())
+                .spawn(move || tail::run(tailers, agg, stop))
+                .context("cannot start the log reader thread")?,
+        )
     };
 
     let shared = Arc::new(http::Shared {
@@ -436,7 +441,9 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         // Kills journalctl too.
         j.stop();
     }
-    let _ = reader.join();
+    if let Some(reader) = reader {
+        let _ = reader.join();
+    }
     if let Some(state) = &state {
         state
             .save_with(|| lock(&agg).snapshot())

@@ -165,35 +165,41 @@ fn landing_page(agg: &Aggregator, shared: &Shared) -> String {
         );
     }
     h.push_str("</table><h2>Codes seen</h2>");
+    codes_table(&mut h, agg);
+    h.push_str("</body></html>\n");
+    h
+}
+
+/// The live table of the codes seen, most frequent first, with the knowledge base's meaning
+/// and what to do: readable without Grafana.
+fn codes_table(h: &mut String, agg: &Aggregator) {
     let mut by_code = std::collections::BTreeMap::new();
     for (k, v) in &agg.replies {
         *by_code.entry((k.code, k.enhanced)).or_insert(0u64) += v;
     }
     if by_code.is_empty() {
         h.push_str("<p>No replies counted yet.</p>");
-    } else {
-        h.push_str(
-            "<table><tr><th>class</th><th>code</th><th>enhanced</th><th>replies</th><th>meaning</th></tr>",
-        );
-        for ((code, enh), n) in by_code {
-            let meaning = match (enh, code) {
-                (Some(e), _) => codes::enhanced_meaning(e),
-                (None, Some(c)) => codes::basic_meaning(c),
-                (None, None) => "no code logged".to_owned(),
-            };
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{n}</td><td>{}</td></tr>",
-                codes::class_label(code, enh),
-                code.map(|c| c.to_string()).unwrap_or_default(),
-                enh.map(|c| c.to_string()).unwrap_or_default(),
-                html_escape(&meaning)
-            );
-        }
-        h.push_str("</table>");
+        return;
     }
-    h.push_str("</body></html>\n");
-    h
+    let mut rows: Vec<_> = by_code.into_iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    h.push_str(
+        "<table><tr><th>replies</th><th>class</th><th>code</th><th>enhanced</th>\
+         <th>meaning</th><th>what to do</th></tr>",
+    );
+    for ((code, enh), n) in rows {
+        let d = codes::describe_reply(code, enh);
+        let _ = write!(
+            h,
+            "<tr><td>{n}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            codes::class_label(code, enh),
+            code.map(|c| c.to_string()).unwrap_or_default(),
+            enh.map(|c| c.to_string()).unwrap_or_default(),
+            html_escape(&d.meaning),
+            html_escape(&d.action),
+        );
+    }
+    h.push_str("</table>");
 }
 
 /// Serves connections on an already bound listener until `shutdown` resolves.

@@ -169,6 +169,8 @@ pub fn families(agg: &Aggregator, build: &BuildInfo) -> Vec<MetricFamily> {
             .collect(),
     ));
 
+    // The knowledge base's meaning of each code seen (one line, label-safe: the table's
+    // shape test holds every entry to that).
     let (basic, enhanced) = agg.codes_seen();
     let info = basic
         .iter()
@@ -177,7 +179,7 @@ pub fn families(agg: &Aggregator, build: &BuildInfo) -> Vec<MetricFamily> {
                 c.to_string(),
                 codes::class_label(Some(*c), None),
                 "",
-                codes::basic_meaning(*c),
+                codes::basic_meaning(*c).into_owned(),
             )
         })
         .chain(enhanced.iter().map(|e| {
@@ -185,7 +187,7 @@ pub fn families(agg: &Aggregator, build: &BuildInfo) -> Vec<MetricFamily> {
                 e.to_string(),
                 codes::class_label(None, Some(*e)),
                 codes::subject_label(Some(*e)),
-                codes::enhanced_meaning(*e),
+                codes::enhanced_meaning(*e).into_owned(),
             )
         }))
         .map(|(code, class, subject, meaning)| {

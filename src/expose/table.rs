@@ -1,5 +1,9 @@
-//! `replay --format table` (the default): a report for a person, in the spirit of pflogsumm,
-//! with what each code means.
+//! `replay --format table` (the default): the report a postmaster reads instead of
+//! pflogsumm's — totals by outcome, the top deferral, bounce and rejection codes with what they
+//! mean, the domains with the most deferrals and bounces, and the lines not recognised.
+//!
+//! Plain aligned columns, no colour (the output is as readable in a pager or a mail as on a
+//! terminal).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -8,8 +12,12 @@ use crate::aggregate::Aggregator;
 use crate::codes;
 use crate::parse::{BasicCode, Direction, EnhancedCode, Outcome};
 
-/// How many domains the "failures by domain" section lists.
+/// How many codes each "top codes" section lists.
+const TOP_CODES: usize = 10;
+/// How many domains the domain section lists.
 const TOP_DOMAINS: usize = 20;
+
+type CodePair = (Option<BasicCode>, Option<EnhancedCode>);
 
 pub fn encode(agg: &Aggregator) -> String {
     let mut out = String::new();
@@ -17,98 +25,149 @@ pub fn encode(agg: &Aggregator) -> String {
     let total = counted + ignored + unrecognised;
     let _ = writeln!(
         out,
-        "Lines read: {total} ({counted} counted, {ignored} ignored, {unrecognised} unrecognised)"
+        "Lines read: {total} ({counted} counted, {ignored} ignored, {unrecognised} not recognised)"
     );
     let expired: u64 = agg.sources.iter().map(|s| s.expired).sum();
     let replies: u64 = agg.replies.values().sum();
     let _ = writeln!(out, "Replies: {replies}    Expired messages: {expired}");
 
     let mut by_outcome: BTreeMap<(Direction, Outcome), u64> = BTreeMap::new();
-    let mut by_code: BTreeMap<(Option<BasicCode>, Option<EnhancedCode>), u64> = BTreeMap::new();
-    let mut by_domain: BTreeMap<String, [u64; 2]> = BTreeMap::new();
+    let mut deferred: BTreeMap<CodePair, u64> = BTreeMap::new();
+    let mut bounced: BTreeMap<CodePair, u64> = BTreeMap::new();
+    let mut rejected: BTreeMap<CodePair, u64> = BTreeMap::new();
+    let mut by_domain: BTreeMap<&str, [u64; 2]> = BTreeMap::new();
     for (k, v) in &agg.replies {
         *by_outcome.entry((k.direction, k.outcome)).or_default() += v;
-        *by_code.entry((k.code, k.enhanced)).or_default() += v;
-        let class = codes::class_label(k.code, k.enhanced);
-        let slot = match class {
-            "4xx" => Some(0),
-            "5xx" => Some(1),
-            _ => None,
-        };
-        if let Some(i) = slot {
-            by_domain
-                .entry(agg.domains.name(k.domain).to_owned())
-                .or_default()[i] += v;
+        let pair = (k.code, k.enhanced);
+        match (k.direction, k.outcome) {
+            (Direction::Outbound, Outcome::Deferred) => {
+                *deferred.entry(pair).or_default() += v;
+                by_domain.entry(agg.domains.name(k.domain)).or_default()[0] += v;
+            }
+            (Direction::Outbound, Outcome::Bounced) => {
+                *bounced.entry(pair).or_default() += v;
+                by_domain.entry(agg.domains.name(k.domain)).or_default()[1] += v;
+            }
+            (Direction::Inbound, Outcome::Rejected) => *rejected.entry(pair).or_default() += v,
+            _ => {}
         }
     }
 
-    let rows: Vec<Vec<String>> = by_outcome
+    let rows = by_outcome
         .iter()
         .map(|((d, o), n)| vec![d.as_str().into(), o.as_str().into(), n.to_string()])
         .collect();
     section(
         &mut out,
         "Replies by direction and outcome",
-        &["direction", "outcome", "replies"],
+        &[("direction", Left), ("outcome", Left), ("replies", Right)],
         rows,
     );
 
-    let mut codes_sorted: Vec<_> = by_code.into_iter().collect();
-    codes_sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let rows = codes_sorted
+    for (title, counts) in [
+        ("Top deferral codes (outbound, deferred)", deferred),
+        ("Top bounce codes (outbound, bounced)", bounced),
+        ("Top rejection codes (inbound, rejected)", rejected),
+    ] {
+        code_section(&mut out, title, counts);
+    }
+
+    let mut domains: Vec<_> = by_domain.into_iter().collect();
+    domains.sort_by(|a, b| (b.1[0] + b.1[1]).cmp(&(a.1[0] + a.1[1])).then(a.0.cmp(b.0)));
+    let rows = domains
         .iter()
-        .map(|((code, enh), n)| {
-            let meaning = match (enh, code) {
-                (Some(e), _) => codes::enhanced_meaning(*e),
-                (None, Some(c)) => codes::basic_meaning(*c),
-                (None, None) => "no code logged (timeout, local delivery, ...)".to_owned(),
-            };
+        .take(TOP_DOMAINS)
+        .map(|(d, [deferred, bounced])| {
+            let name = if d.is_empty() { "(none)" } else { d };
+            vec![name.to_owned(), deferred.to_string(), bounced.to_string()]
+        })
+        .collect();
+    section(
+        &mut out,
+        &format!("Top domains by deferrals and bounces (top {TOP_DOMAINS})"),
+        &[("domain", Left), ("deferred", Right), ("bounced", Right)],
+        rows,
+    );
+
+    let rows = agg
+        .sources
+        .iter()
+        .filter(|s| s.lines[2] > 0)
+        .map(|s| {
             vec![
-                codes::class_label(*code, *enh).to_owned(),
-                code.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
-                enh.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
-                n.to_string(),
-                meaning,
+                s.name.clone(),
+                s.lines[2].to_string(),
+                s.lines.iter().sum::<u64>().to_string(),
             ]
         })
         .collect();
     section(
         &mut out,
-        "Replies by code",
-        &["class", "code", "enhanced", "replies", "meaning"],
+        "Lines not recognised",
+        &[
+            ("source", Left),
+            ("not recognised", Right),
+            ("lines read", Right),
+        ],
         rows,
     );
-
-    let mut domains: Vec<_> = by_domain.into_iter().collect();
-    domains.sort_by(|a, b| {
-        (b.1[0] + b.1[1])
-            .cmp(&(a.1[0] + a.1[1]))
-            .then(a.0.cmp(&b.0))
-    });
-    let rows = domains
-        .iter()
-        .take(TOP_DOMAINS)
-        .map(|(d, [t, p])| {
-            let name = if d.is_empty() { "(none)" } else { d };
-            vec![name.to_owned(), t.to_string(), p.to_string()]
-        })
-        .collect();
-    section(
-        &mut out,
-        "Failures by recipient domain (top 20)",
-        &["domain", "4xx", "5xx"],
-        rows,
+    let _ = writeln!(
+        out,
+        "\nWhat to do about a code: smtp-status-exporter explain CODE (e.g. explain 4.7.28)"
     );
     out
 }
 
-fn section(out: &mut String, title: &str, header: &[&str], rows: Vec<Vec<String>>) {
+/// The most frequent codes of one kind of failure, with the knowledge base's meaning.
+fn code_section(out: &mut String, title: &str, counts: BTreeMap<CodePair, u64>) {
+    let mut sorted: Vec<_> = counts.into_iter().collect();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let title = if sorted.len() > TOP_CODES {
+        format!("{title}, top {TOP_CODES} of {}", sorted.len())
+    } else {
+        title.to_owned()
+    };
+    let rows = sorted
+        .iter()
+        .take(TOP_CODES)
+        .map(|((code, enh), n)| {
+            vec![
+                n.to_string(),
+                codes::class_label(*code, *enh).to_owned(),
+                code.map_or_else(|| "-".into(), |c| c.to_string()),
+                enh.map_or_else(|| "-".into(), |c| c.to_string()),
+                codes::describe_reply(*code, *enh).meaning.into_owned(),
+            ]
+        })
+        .collect();
+    section(
+        out,
+        &title,
+        &[
+            ("replies", Right),
+            ("class", Left),
+            ("code", Left),
+            ("enhanced", Left),
+            ("meaning", Left),
+        ],
+        rows,
+    );
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Align {
+    Left,
+    Right,
+}
+use Align::{Left, Right};
+
+fn section(out: &mut String, title: &str, header: &[(&str, Align)], rows: Vec<Vec<String>>) {
     let _ = writeln!(out, "\n{title}");
     if rows.is_empty() {
         let _ = writeln!(out, "  (none)");
         return;
     }
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    let mut widths: Vec<usize> = header.iter().map(|(h, _)| h.chars().count()).collect();
     for r in &rows {
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.chars().count());
@@ -116,13 +175,51 @@ fn section(out: &mut String, title: &str, header: &[&str], rows: Vec<Vec<String>
     }
     let line = |out: &mut String, cells: &mut dyn Iterator<Item = &str>| {
         let mut s = String::from(" ");
-        for (c, w) in cells.zip(&widths) {
-            let _ = write!(s, " {c:<w$}");
+        for ((c, w), (_, align)) in cells.zip(&widths).zip(header) {
+            let _ = match align {
+                Left => write!(s, " {c:<w$}"),
+                Right => write!(s, " {c:>w$}"),
+            };
         }
         let _ = writeln!(out, "{}", s.trim_end());
     };
-    line(out, &mut header.iter().copied());
+    line(out, &mut header.iter().map(|(h, _)| *h));
     for r in &rows {
         line(out, &mut r.iter().map(String::as_str));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::Bounds;
+    use crate::parse::Format;
+
+    #[test]
+    fn report_sections() {
+        let mut agg = Aggregator::new(
+            vec![("postfix".into(), Some(Format::Postfix))],
+            &Bounds {
+                domains_max: 10,
+                ..Bounds::default()
+            },
+        );
+        let lines = [
+            "Nov 23 02:12:58 mx postfix/smtp[1]: 1A: to=<a@example.net>, relay=mx.example.net[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=5.1.1, status=bounced (host mx.example.net[192.0.2.1] said: 550 5.1.1 no such user (in reply to RCPT TO command))",
+            "Nov 23 02:12:58 mx postfix/smtp[1]: 1B: to=<b@gmail.com>, relay=gmail-smtp-in.l.google.com[192.0.2.2]:25, delay=1, delays=0/0/0/1, dsn=4.7.28, status=deferred (host gmail-smtp-in.l.google.com[192.0.2.2] said: 421 4.7.28 slow down (in reply to end of DATA command))",
+            "this is not a postfix line at all",
+        ];
+        for l in lines {
+            let parsed = Format::Postfix.parse(l.as_bytes());
+            agg.record(0, &parsed);
+        }
+        let text = encode(&agg);
+        assert!(text.contains("Top deferral codes"), "{text}");
+        let gmail = codes::enhanced_meaning(EnhancedCode::parse(b"4.7.28").unwrap());
+        assert!(text.contains(gmail.as_ref()), "{text}");
+        let nouser = codes::enhanced_meaning(EnhancedCode::parse(b"5.1.1").unwrap());
+        assert!(text.contains(nouser.as_ref()), "{text}");
+        assert!(text.contains("gmail.com"), "{text}");
+        assert!(!text.contains('\x1b'), "no colour");
     }
 }

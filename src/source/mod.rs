@@ -1,6 +1,6 @@
 //! Sources: where lines come from. `replay` reads files once from their first byte; `tail`
-//! follows a live log across rotation. Both hand each line to [`ingest`], the one place where
-//! lines become events and events become counts.
+//! follows live log files across rotation; `journal` follows the systemd journal. All hand each
+//! line to [`ingest`], the one place where lines become events and events become counts.
 
 pub mod identity;
 pub mod journal;
