@@ -124,6 +124,18 @@ impl Settings {
         let file = load_config(&args.common)?;
         let flag_fmt = flag_format(&args.common)?;
         let journal = journal_spec(args, flag_fmt.resolve())?;
+        if !file.sources.is_empty() && (journal.is_some() || !args.log_path.is_empty()) {
+            // Flags win over the file; say so rather than leave configured sources unread.
+            let flag = if journal.is_some() {
+                "--journal"
+            } else {
+                "--log.path"
+            };
+            tracing::warn!(
+                "{flag} given: the {} source(s) of the configuration file are not read",
+                file.sources.len()
+            );
+        }
         let sources = if journal.is_some() {
             Vec::new()
         } else if !args.log_path.is_empty() {
