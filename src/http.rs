@@ -53,29 +53,11 @@ pub fn route(method: &Method, path: &str, accept: Option<&str>, shared: &Shared)
             .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
+    if path == shared.telemetry_path {
+        return metrics(accept, shared);
+    }
     let agg = shared.agg.lock().unwrap_or_else(|e| e.into_inner());
     match path {
-        p if p == shared.telemetry_path => {
-            let format = expose::Format::negotiate(accept);
-            let families = expose::families(&agg, &shared.build);
-            let snapshot = shared.state.as_ref().map(|_| agg.snapshot());
-            drop(agg);
-            // Saved before it is answered: no value a scraper has seen can go backwards after
-            // a restart.
-            if let (Some(state), Some(snap)) = (&shared.state, snapshot) {
-                if let Err(e) = state.save_with(|| snap) {
-                    tracing::error!("{e:#}");
-                }
-            }
-            match expose::encode(&families, format) {
-                Ok(body) => text(StatusCode::OK, format.content_type(), body),
-                Err(e) => text(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "text/plain; charset=utf-8",
-                    format!("cannot encode metrics: {e:#}\n"),
-                ),
-            }
-        }
         "/" => text(
             StatusCode::OK,
             "text/html; charset=utf-8",
@@ -110,6 +92,39 @@ pub fn route(method: &Method, path: &str, accept: Option<&str>, shared: &Shared)
                 "not found: try {} for metrics or / for the landing page\n",
                 shared.telemetry_path
             ),
+        ),
+    }
+}
+
+/// `/metrics`: the counters, saved to the state file before they are answered, so that no
+/// value a scraper has seen can go backwards after a restart. The snapshot is taken inside the
+/// state writer's lock (then the counters' lock, the order every saver uses), so snapshots
+/// reach the disk in the order they were taken and a later one is never overwritten by an
+/// earlier one.
+fn metrics(accept: Option<&str>, shared: &Shared) -> Resp {
+    let format = expose::Format::negotiate(accept);
+    let lock = || shared.agg.lock().unwrap_or_else(|e| e.into_inner());
+    let families = match &shared.state {
+        Some(state) => {
+            let mut families = Vec::new();
+            let saved = state.save_with(|| {
+                let agg = lock();
+                families = expose::families(&agg, &shared.build);
+                agg.snapshot()
+            });
+            if let Err(e) = saved {
+                tracing::error!("{e:#}");
+            }
+            families
+        }
+        None => expose::families(&lock(), &shared.build),
+    };
+    match expose::encode(&families, format) {
+        Ok(body) => text(StatusCode::OK, format.content_type(), body),
+        Err(e) => text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/plain; charset=utf-8",
+            format!("cannot encode metrics: {e:#}\n"),
         ),
     }
 }

@@ -214,7 +214,14 @@ fn rotation_while_down_finishes_the_old_file_first() {
         let (agg2, mut t2) = restart(&snap, &log);
         t2.poll(&agg2);
         assert_eq!(total(&agg2), 18, "compressed: {compress}");
-        assert_eq!(agg2.lock().unwrap().sources[0].rotations, [1, 0]);
+        let [rename, truncate] = agg2.lock().unwrap().sources[0].rotations;
+        if compress {
+            // Compressing deleted the renamed file, so the new mail.log may have got its inode
+            // back: then it looks like a copytruncate. Either way one rotation, no line lost.
+            assert_eq!(rename + truncate, 1);
+        } else {
+            assert_eq!((rename, truncate), (1, 0));
+        }
     }
 }
 

@@ -75,30 +75,45 @@ pub enum Found {
 /// Looks for the file of `pos` at `path` and among its rotated names in the same directory
 /// (`mail.log.1`, `mail.log.2.gz`, `mail.log-20261122`, `mail.log-20261122.gz`, …).
 pub fn locate(path: &Path, pos: &Position) -> Option<Found> {
-    let fp = Fingerprint::of(pos);
-    let same_plain = |p: &Path| {
-        File::open(p).is_ok_and(|f| {
-            f.metadata()
-                .is_ok_and(|m| (m.dev(), m.ino()) == (pos.dev, pos.ino) && m.len() >= pos.offset)
-                && fp.matches_file(&f)
-        })
-    };
-    if same_plain(path) {
+    if is_same_file(path, pos) {
         return Some(Found::Plain(path.to_path_buf()));
     }
+    locate_elsewhere(path, pos)
+}
+
+/// Like [`locate`], but only among the rotated names: the file renamed away, or the copy
+/// `copytruncate` made of it before emptying it (another inode, the same first bytes, at least
+/// as long as what was read), compressed or not.
+pub fn locate_elsewhere(path: &Path, pos: &Position) -> Option<Found> {
+    let fp = Fingerprint::of(pos);
     let candidates = rotated_names(path);
-    if let Some(p) = candidates.iter().find(|p| same_plain(p)) {
+    if let Some(p) = candidates.iter().find(|p| is_same_file(p, pos)) {
         return Some(Found::Plain(p.clone()));
     }
-    // Without fingerprinted bytes a compressed file cannot be told from another one.
+    // Without fingerprinted bytes a copy cannot be told from another file.
     if fp.len == 0 {
         return None;
     }
-    candidates
+    let is_copy = |p: &Path| {
+        File::open(p)
+            .is_ok_and(|f| f.metadata().is_ok_and(|m| m.len() >= pos.offset) && fp.matches_file(&f))
+    };
+    let (gz, plain): (Vec<PathBuf>, Vec<PathBuf>) = candidates
         .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "gz"))
-        .find(|p| fp.matches_gz(p))
-        .map(Found::Gzip)
+        .partition(|p| p.extension().is_some_and(|e| e == "gz"));
+    if let Some(p) = plain.into_iter().find(|p| is_copy(p)) {
+        return Some(Found::Plain(p));
+    }
+    gz.into_iter().find(|p| fp.matches_gz(p)).map(Found::Gzip)
+}
+
+/// The same inode, at least as long as what was read, with the same first bytes.
+fn is_same_file(p: &Path, pos: &Position) -> bool {
+    File::open(p).is_ok_and(|f| {
+        f.metadata()
+            .is_ok_and(|m| (m.dev(), m.ino()) == (pos.dev, pos.ino) && m.len() >= pos.offset)
+            && Fingerprint::of(pos).matches_file(&f)
+    })
 }
 
 /// Files in the directory of `path` whose names are `path`'s name followed by `.`, `-` or `_`
@@ -183,6 +198,22 @@ mod tests {
         enc.finish().unwrap();
         std::fs::remove_file(&rotated).unwrap();
         assert_eq!(locate(&log, &pos), Some(Found::Gzip(gz)));
+    }
+
+    #[test]
+    fn finds_the_copy_copytruncate_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("mail.log");
+        std::fs::write(&log, "Nov 22 first\nNov 22 second\n").unwrap();
+        let pos = position_of(&log, 13);
+        let copy = dir.path().join("mail.log.1");
+        std::fs::copy(&log, &copy).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&log)
+            .unwrap();
+        assert_eq!(locate(&log, &pos), Some(Found::Plain(copy)));
     }
 
     #[test]

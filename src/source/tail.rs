@@ -256,8 +256,9 @@ impl Tailer {
                 return;
             }
             Some(found) => {
-                // Rotated while the exporter was down: finish it, then the new file.
-                lock(agg).add_rotation(self.source, RotationKind::Rename);
+                // Rotated while the exporter was down (renamed, or copied and truncated):
+                // finish it, then the file at the path.
+                lock(agg).add_rotation(self.source, self.kind_at_path(&pos));
                 let opened = match &found {
                     Found::Plain(p) => OpenFile::plain(p, pos.offset, false),
                     Found::Gzip(p) => OpenFile::gzip(p, &pos),
@@ -274,14 +275,7 @@ impl Tailer {
                 // Not found anywhere: rewritten in place, or gone. The inode alone cannot tell
                 // a truncated file from a new file that reused it, but either way the file at
                 // the path is read from its start.
-                let same_inode = std::fs::metadata(&self.path)
-                    .is_ok_and(|m| (m.dev(), m.ino()) == (pos.dev, pos.ino));
-                let kind = if same_inode {
-                    RotationKind::Truncate
-                } else {
-                    RotationKind::Rename
-                };
-                lock(agg).add_rotation(self.source, kind);
+                lock(agg).add_rotation(self.source, self.kind_at_path(&pos));
                 tracing::warn!(
                     path = %self.path.display(),
                     "the log file read before the restart was truncated, or rotated and deleted, while the exporter was down: reading the file at the path from its start; lines written to the old file after byte {} are not counted",
@@ -290,6 +284,18 @@ impl Tailer {
             }
         }
         self.open_new(agg, false);
+    }
+
+    /// The kind of rotation that left `pos`'s file elsewhere: the same inode still at the path
+    /// means it was emptied in place (copytruncate), another one that it was renamed away.
+    fn kind_at_path(&self, pos: &Position) -> RotationKind {
+        let same_inode =
+            std::fs::metadata(&self.path).is_ok_and(|m| (m.dev(), m.ino()) == (pos.dev, pos.ino));
+        if same_inode {
+            RotationKind::Truncate
+        } else {
+            RotationKind::Rename
+        }
     }
 
     /// Opens the file a saved position belongs to, wherever it is now.
@@ -381,11 +387,31 @@ impl Tailer {
             return;
         };
         tracing::info!(path = %self.path.display(), "log file truncated: reading again from its start");
+        // copytruncate copies the file before emptying it: what was not read yet is in the
+        // copy, at the same offsets. Finish it there first.
+        let pos = cur.position();
+        let copy = identity::locate_elsewhere(&self.path, &pos).and_then(|found| {
+            let opened = match &found {
+                Found::Plain(p) => OpenFile::plain(p, pos.offset, false),
+                Found::Gzip(p) => OpenFile::gzip(p, &pos),
+            };
+            opened.ok()
+        });
         let mut g = lock(agg);
         g.add_rotation(self.source, RotationKind::Truncate);
-        if cur.splitter.pending() > 0 {
+        match copy {
+            Some(open) => {
+                tracing::info!(path = %open.path.display(), offset = pos.offset, "finishing the copy of the truncated log file");
+                self.draining.push(Draining {
+                    open,
+                    quiet_since: Instant::now(),
+                });
+            }
             // Half a line that will never be completed.
-            g.count_line(self.source, LineResult::Unrecognised);
+            None if cur.splitter.pending() > 0 => {
+                g.count_line(self.source, LineResult::Unrecognised);
+            }
+            None => {}
         }
         drop(g);
         match OpenFile::plain(&self.path, 0, false) {

@@ -78,6 +78,128 @@ impl Exporter {
         }
     }
 
+    /// Starts `smtp-status-exporter --log.path LOG… --state.file STATE --web.listen-address
+    /// 127.0.0.1:0 [extra…]`, learns the port it bound from its `listening on http://ADDR/metrics`
+    /// line (no race for a free port), and waits until `GET /-/ready` answers 200. Its stderr is
+    /// APPENDED to `stderr_path`, so a test that restarts the exporter keeps every run's log.
+    pub fn start_any_port(
+        logs: &[&Path],
+        state_file: &Path,
+        stderr_path: &Path,
+        extra: &[&str],
+    ) -> Result<Exporter, String> {
+        let before = fs::metadata(stderr_path).map_or(0, |m| m.len());
+        let err_file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(stderr_path)
+            .map_err(|e| format!("{}: {e}", stderr_path.display()))?;
+        let mut cmd = Command::new(binary());
+        for l in logs {
+            cmd.arg("--log.path").arg(l);
+        }
+        cmd.arg("--web.listen-address")
+            .arg("127.0.0.1:0")
+            .arg("--state.file")
+            .arg(state_file)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(err_file));
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", binary()))?;
+        let mut exp = Exporter {
+            child,
+            addr: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)),
+            stderr: stderr_path.to_path_buf(),
+        };
+        let this_run = |p: &Path| {
+            let all = fs::read(p).unwrap_or_default();
+            String::from_utf8_lossy(all.get(before as usize..).unwrap_or_default()).into_owned()
+        };
+        let started = wait_for(Duration::from_secs(20), Duration::from_millis(5), || {
+            if let Ok(Some(status)) = exp.child.try_wait() {
+                return Some(Err(format!(
+                    "the exporter exited with {status} before it listened"
+                )));
+            }
+            let text = this_run(stderr_path);
+            let addr = text
+                .split("listening on http://")
+                .nth(1)?
+                .split('/')
+                .next()?
+                .parse::<SocketAddr>()
+                .ok()?;
+            Some(Ok(addr))
+        });
+        exp.addr = match started {
+            Some(Ok(a)) => a,
+            Some(Err(e)) => return Err(format!("{e}; its stderr:\n{}", this_run(stderr_path))),
+            None => {
+                return Err(format!(
+                    "the exporter logged no `listening on http://ADDR/metrics` within 20 s; its \
+                     stderr:\n{}",
+                    this_run(stderr_path)
+                ))
+            }
+        };
+        let ready = wait_for(Duration::from_secs(20), Duration::from_millis(5), || {
+            if let Ok(Some(status)) = exp.child.try_wait() {
+                return Some(Err(format!(
+                    "the exporter exited with {status} before it was ready"
+                )));
+            }
+            match http_get(exp.addr, "/-/ready") {
+                Ok(r) if r.status == 200 => Some(Ok(())),
+                _ => None,
+            }
+        });
+        match ready {
+            Some(Ok(())) => Ok(exp),
+            Some(Err(e)) => Err(format!("{e}; its stderr:\n{}", this_run(stderr_path))),
+            None => Err(format!(
+                "`GET http://{}/-/ready` did not answer 200 within 20 s; the exporter's stderr:\n{}",
+                exp.addr,
+                this_run(stderr_path)
+            )),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM (the graceful stop that saves state) and waits for the exit, at most 20 s.
+    pub fn terminate(&mut self) -> Result<std::process::ExitStatus, String> {
+        let pid = self.child.id().to_string();
+        let (ok, said) = super::util::run(Command::new("kill").args(["-TERM", &pid]));
+        if !ok {
+            return Err(format!("kill -TERM {pid}: {said}"));
+        }
+        let status = wait_for(Duration::from_secs(20), Duration::from_millis(5), || {
+            self.child.try_wait().ok().flatten()
+        });
+        status.ok_or_else(|| {
+            let _ = self.child.kill();
+            format!("the exporter (pid {pid}) did not exit within 20 s of SIGTERM")
+        })
+    }
+
+    /// SIGKILL: a crash, with no chance to save anything; waits for the exit.
+    pub fn kill_hard(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The last `n` lines of the exporter's stderr, for failure messages.
+    pub fn stderr_tail(&self, n: usize) -> String {
+        let text = self.stderr_text();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
     pub fn stderr_text(&self) -> String {
         fs::read_to_string(&self.stderr).unwrap_or_default()
     }

@@ -3,6 +3,9 @@
 //! scripted SMTP [`sink::Sink`] and receiving from a scripted [`client::SmtpClient`], while the
 //! exporter under test ([`exporter::Exporter`]) tails its log.
 //!
+//! For the tailing tests (tests/rotation.rs, tests/chaos.rs), [`maillog`] writes a live log the
+//! way syslog does, drives the real `logrotate`, and reads the exporter's counters back.
+//!
 //! Use from a test file with `mod harness;`. The tests that need root and the MTA packages are
 //! `#[ignore]`d and run by `sudo scripts/test` (which first runs `scripts/install-test-deps`);
 //! when something is missing they fail with a message saying so, they never skip silently.
@@ -10,6 +13,7 @@
 
 pub mod client;
 pub mod exporter;
+pub mod maillog;
 pub mod metrics;
 pub mod postfix;
 pub mod sink;
