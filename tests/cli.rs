@@ -4,10 +4,9 @@
 // A test crate: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_smtp-status-exporter");
@@ -88,83 +87,27 @@ fn replay_of_a_missing_file_exits_1_naming_it() {
     );
 }
 
-/// A running exporter, killed on drop.
-struct Exporter {
-    child: Child,
-    addr: String,
+mod harness;
+
+use harness::exporter::Exporter;
+
+/// Starts the exporter on a free port (its stderr appended to `dir/exporter.stderr`) and waits
+/// until it is ready.
+fn start(dir: &Path, args: &[&str]) -> Exporter {
+    let state = dir.join("state.json");
+    Exporter::start_any_port(&[], &state, &dir.join("exporter.stderr"), args)
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
-impl Exporter {
-    fn start(log: &Path, state: &Path) -> Exporter {
-        let mut child = Command::new(BIN)
-            .args(["--web.listen-address", "127.0.0.1:0", "--log.path"])
-            .arg(log)
-            .arg("--state.file")
-            .arg(state)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        // The exporter logs the address it bound; port 0 means no race for a free port.
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut addr = None;
-        let mut line = String::new();
-        while addr.is_none() {
-            line.clear();
-            assert!(err.read_line(&mut line).unwrap() > 0, "exporter exited");
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                addr = rest.split('/').next().map(str::to_owned);
-            }
-        }
-        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-        let e = Exporter {
-            child,
-            addr: addr.unwrap(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while get(&e.addr, "/-/ready").0 != 200 {
-            assert!(Instant::now() < deadline, "never ready");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        e
-    }
-
-    fn stop(mut self) {
-        // SIGTERM: the graceful path that saves state.
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let _ = self.child.wait();
+/// `GET path`: the status and the body.
+fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    match harness::metrics::http_get(addr, path) {
+        Ok(r) => (r.status, String::from_utf8_lossy(&r.body).into_owned()),
+        Err(_) => (0, String::new()),
     }
 }
 
-impl Drop for Exporter {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn get(addr: &str, path: &str) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect(addr) else {
-        return (0, String::new());
-    };
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let status = resp
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    (status, body)
-}
-
-fn lines_read(addr: &str) -> u64 {
+fn lines_read(addr: std::net::SocketAddr) -> u64 {
     let (_, body) = get(addr, "/metrics");
     body.lines()
         .filter(|l| l.starts_with("smtp_status_exporter_lines_total{"))
@@ -172,7 +115,7 @@ fn lines_read(addr: &str) -> u64 {
         .sum()
 }
 
-fn wait_for(addr: &str, want: u64) {
+fn wait_for(addr: std::net::SocketAddr, want: u64) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let n = lines_read(addr);
@@ -212,20 +155,20 @@ fn a_busy_port_exits_1_with_a_hint() {
 fn counters_survive_a_restart_and_lines_written_while_down_count_once() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("mail.log");
-    let state = dir.path().join("state.json");
+    let log_arg = log.to_str().unwrap();
     append(&log, 0..3); // before the first start: not counted (followed from the end)
 
-    let e = Exporter::start(&log, &state);
+    let mut e = start(dir.path(), &["--log.path", log_arg]);
     append(&log, 3..10);
-    wait_for(&e.addr, 7);
-    e.stop();
+    wait_for(e.addr, 7);
+    e.terminate().unwrap();
 
     append(&log, 10..15); // while down
-    let e = Exporter::start(&log, &state);
-    wait_for(&e.addr, 12);
+    let e = start(dir.path(), &["--log.path", log_arg]);
+    wait_for(e.addr, 12);
     append(&log, 15..16);
-    wait_for(&e.addr, 13);
-    let (status, landing) = get(&e.addr, "/");
+    wait_for(e.addr, 13);
+    let (status, landing) = get(e.addr, "/");
     assert_eq!(status, 200);
     assert!(landing.contains("following"), "{landing}");
 }
@@ -237,7 +180,7 @@ fn sent_line(tag: &str, i: usize) -> String {
 }
 
 /// Sum of `smtp_replies_total` per `source` label.
-fn replies_by_source(addr: &str) -> std::collections::BTreeMap<String, u64> {
+fn replies_by_source(addr: std::net::SocketAddr) -> std::collections::BTreeMap<String, u64> {
     let (_, body) = get(addr, "/metrics");
     let mut out = std::collections::BTreeMap::new();
     for l in body
@@ -273,30 +216,7 @@ fn globs_and_instances_get_sources_of_their_own() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(BIN)
-        .args(["--web.listen-address", "127.0.0.1:0", "--config.file"])
-        .arg(&config)
-        .arg("--state.file")
-        .arg(dir.path().join("state.json"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let addr = loop {
-        line.clear();
-        assert!(err.read_line(&mut line).unwrap() > 0, "exporter exited");
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split('/').next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-    let e = Exporter { child, addr };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while get(&e.addr, "/-/ready").0 != 200 {
-        assert!(Instant::now() < deadline, "never ready");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let e = start(dir.path(), &["--config.file", config.to_str().unwrap()]);
     let mut text = String::new();
     for i in 0..3 {
         text += &sent_line("postfix/smtp", i);
@@ -314,12 +234,11 @@ fn globs_and_instances_get_sources_of_their_own() {
     .into();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let got = replies_by_source(&e.addr);
+        let got = replies_by_source(e.addr);
         if got == want {
             break;
         }
         assert!(Instant::now() < deadline, "got {got:?}, want {want:?}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    e.stop();
 }
