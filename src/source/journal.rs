@@ -366,36 +366,15 @@ fn rebuild(out: &mut Vec<u8>, e: &Entry<'_>) -> bool {
 
 /// Microseconds since the epoch as `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
 fn write_rfc3339(out: &mut Vec<u8>, micros: u64) {
-    let secs = micros / 1_000_000;
-    let (mut y, mut mo, mut d) = civil_from_days(secs / 86_400);
-    let mut sod = secs % 86_400;
-    if y > 9999 {
-        // Not a time a journal holds; keep the header readable.
-        (y, mo, d, sod) = (1970, 1, 1, 0);
+    let at = UNIX_EPOCH
+        .checked_add(Duration::from_micros(micros))
+        .unwrap_or(UNIX_EPOCH);
+    let start = out.len();
+    if write!(out, "{}", humantime::format_rfc3339_micros(at)).is_err() {
+        // Past year 9999: not a time a journal holds; keep the header readable.
+        out.truncate(start);
+        let _ = write!(out, "{}", humantime::format_rfc3339_micros(UNIX_EPOCH));
     }
-    let _ = write!(
-        out,
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
-        sod / 3600,
-        sod / 60 % 60,
-        sod % 60,
-        micros % 1_000_000
-    );
-}
-
-/// (year, month, day) of a day counted from 1970-01-01 (proleptic Gregorian calendar).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    // Howard Hinnant's `civil_from_days`, for days on or after the epoch.
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + u64::from(m <= 2);
-    (y, m, d)
 }
 
 // ---------------------------------------------------------------------------------------------
