@@ -6,15 +6,22 @@
 //! For the tailing tests (tests/rotation.rs, tests/chaos.rs), [`maillog`] writes a live log the
 //! way syslog does, drives the real `logrotate`, and reads the exporter's counters back.
 //!
+//! For the dashboards and alerts (tests/alerting.rs, tests/dashboards.rs), [`prometheus`] and
+//! [`alertmanager`] run the real servers on loopback, [`alertmanager::Webhook`] receives their
+//! notifications, and [`promql`] checks PromQL text against the metrics the exporter serves.
+//!
 //! Use from a test file with `mod harness;`. The tests that need root and the MTA packages are
 //! `#[ignore]`d and run by `sudo scripts/test` (which first runs `scripts/install-test-deps`);
 //! when something is missing they fail with a message saying so, they never skip silently.
 #![allow(dead_code)]
 
+pub mod alertmanager;
 pub mod client;
 pub mod exporter;
 pub mod maillog;
 pub mod metrics;
 pub mod postfix;
+pub mod prometheus;
+pub mod promql;
 pub mod sink;
 pub mod util;
