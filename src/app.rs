@@ -10,10 +10,10 @@ use anyhow::Context;
 
 use crate::aggregate::{Aggregator, Bounds};
 use crate::cli::{Cli, Command, CommonArgs, ReplayArgs, ReplayFormat, ServeArgs};
-use crate::config::{self, ConfigError, FormatChoice};
+use crate::config::{self, ConfigError};
 use crate::expose::{self, BuildInfo};
 use crate::http;
-use crate::parse::Format;
+use crate::parse::Parser;
 use crate::source::journal::{self, JournalSpec, Origin};
 use crate::source::{replay, tail, Routes};
 use crate::state::{self, StateFile};
@@ -75,8 +75,10 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
 pub struct SourceSpec {
     pub name: String,
     pub path: PathBuf,
-    pub format: Format,
-    /// Syslog name → source name, for several MTA instances logging to one file.
+    /// The parser of the file's format (each file read gets a fresh copy).
+    pub parser: Parser,
+    /// Instance key (Postfix syslog name, PowerMTA virtual MTA) → source name, for several
+    /// MTA instances logging to one file.
     pub instances: Vec<(String, String)>,
 }
 
@@ -101,8 +103,10 @@ fn load_config(common: &CommonArgs) -> anyhow::Result<config::File> {
     }
 }
 
-fn flag_format(common: &CommonArgs) -> anyhow::Result<FormatChoice> {
-    FormatChoice::parse(common.log_format.as_deref().unwrap_or("auto"))
+/// The parser of `--log.format`: a built-in format, `auto`, or a format the config file
+/// defines.
+fn flag_parser(common: &CommonArgs, file: &config::File) -> anyhow::Result<Parser> {
+    config::parser_named(common.log_format.as_deref().unwrap_or("auto"), file)
         .map_err(|e| ConfigError(format!("--log.format: {e}")).into())
 }
 
@@ -122,8 +126,8 @@ fn bounds(file: &config::File) -> Bounds {
 impl Settings {
     pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
         let file = load_config(&args.common)?;
-        let flag_fmt = flag_format(&args.common)?;
-        let journal = journal_spec(args, flag_fmt.resolve())?;
+        let flag_parser = flag_parser(&args.common, &file)?;
+        let journal = journal_spec(args, &flag_parser)?;
         if !file.sources.is_empty() && (journal.is_some() || !args.log_path.is_empty()) {
             // Flags win over the file; say so rather than leave configured sources unread.
             let flag = if journal.is_some() {
@@ -139,7 +143,7 @@ impl Settings {
         let sources = if journal.is_some() {
             Vec::new()
         } else if !args.log_path.is_empty() {
-            let fmt = flag_fmt.resolve();
+            let mta = flag_parser.mta();
             let n = args.log_path.len();
             args.log_path
                 .iter()
@@ -148,12 +152,12 @@ impl Settings {
                     // Several paths of one format need names of their own, or their series
                     // would collide.
                     name: if n == 1 {
-                        fmt.name().to_owned()
+                        mta.to_owned()
                     } else {
-                        format!("{}-{}", fmt.name(), i + 1)
+                        format!("{mta}-{}", i + 1)
                     },
                     path: p.clone(),
-                    format: fmt,
+                    parser: flag_parser.clone(),
                     instances: Vec::new(),
                 })
                 .collect()
@@ -161,9 +165,9 @@ impl Settings {
             let mut specs = Vec::new();
             for s in &file.sources {
                 // Checked when the file was loaded.
-                let fmt = FormatChoice::parse(s.format.as_deref().unwrap_or("auto"))
-                    .map_or(Format::Postfix, FormatChoice::resolve);
-                let name = s.name.clone().unwrap_or_else(|| fmt.name().to_owned());
+                let parser = config::parser_named(s.format.as_deref().unwrap_or("auto"), &file)
+                    .unwrap_or(Parser::Postfix);
+                let name = s.name.clone().unwrap_or_else(|| parser.mta().to_owned());
                 let instances: Vec<_> = s
                     .instances
                     .iter()
@@ -173,18 +177,17 @@ impl Settings {
                     specs.push(SourceSpec {
                         name,
                         path,
-                        format: fmt,
+                        parser: parser.clone(),
                         instances: instances.clone(),
                     });
                 }
             }
             specs
         } else {
-            let fmt = flag_fmt.resolve();
             vec![SourceSpec {
-                name: fmt.name().to_owned(),
+                name: flag_parser.mta().to_owned(),
                 path: config::default_log_path(),
-                format: fmt,
+                parser: flag_parser.clone(),
                 instances: Vec::new(),
             }]
         };
@@ -221,16 +224,17 @@ impl Settings {
         let mut routes = Vec::new();
         for spec in &self.sources {
             let primary = names.len();
-            names.push((spec.name.clone(), Some(spec.format)));
+            let mta = spec.parser.mta();
+            names.push((spec.name.clone(), mta.to_owned()));
             let mut by_name = Vec::new();
-            for (syslog_name, label) in &spec.instances {
-                by_name.push((syslog_name.clone().into_bytes(), names.len()));
-                names.push((label.clone(), Some(spec.format)));
+            for (key, label) in &spec.instances {
+                by_name.push((key.clone().into_bytes(), names.len()));
+                names.push((label.clone(), mta.to_owned()));
             }
             routes.push(Routes::new(primary, by_name));
         }
         if let Some(j) = &self.journal {
-            names.push((j.name.clone(), Some(j.format)));
+            names.push((j.name.clone(), j.parser.mta().to_owned()));
         }
         let mut agg = Aggregator::new(names, &self.bounds);
         if let (Some(j), Some(s)) = (&self.journal, agg.sources.last_mut()) {
@@ -256,7 +260,7 @@ impl Settings {
 }
 
 /// The journal source of `--journal` and its flags; `None` without `--journal`.
-fn journal_spec(args: &ServeArgs, format: Format) -> anyhow::Result<Option<JournalSpec>> {
+fn journal_spec(args: &ServeArgs, parser: &Parser) -> anyhow::Result<Option<JournalSpec>> {
     if !args.journal {
         return Ok(None);
     }
@@ -278,8 +282,8 @@ fn journal_spec(args: &ServeArgs, format: Format) -> anyhow::Result<Option<Journ
         args.journal_match.clone()
     };
     Ok(Some(JournalSpec {
-        name: format.name().to_owned(),
-        format,
+        name: parser.mta().to_owned(),
+        parser: parser.clone(),
         journalctl: args
             .journalctl
             .clone()
@@ -367,7 +371,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
                     position: st.position,
                     draining: st.draining.clone(),
                 });
-            tail::Tailer::new(routes.primary(), s.path.clone(), s.format, resume)
+            tail::Tailer::new(routes.primary(), s.path.clone(), s.parser.clone(), resume)
                 .with_routes(routes)
         })
         .collect();
@@ -547,9 +551,9 @@ async fn shutdown_signal() {
 
 fn run_replay(common: &CommonArgs, args: &ReplayArgs) -> anyhow::Result<()> {
     let file = load_config(common)?;
-    let format = flag_format(common)?.resolve();
+    let parser = flag_parser(common, &file)?;
     let mut agg = Aggregator::new(
-        vec![(format.name().to_owned(), Some(format))],
+        vec![(parser.mta().to_owned(), parser.mta().to_owned())],
         &bounds(&file),
     );
     if let Some(s) = agg.sources.first_mut() {
@@ -561,7 +565,7 @@ fn run_replay(common: &CommonArgs, args: &ReplayArgs) -> anyhow::Result<()> {
             .join(" ");
     }
     for path in &args.files {
-        replay::replay_file(path, 0, format, &mut agg)?;
+        replay::replay_file(path, 0, &parser, &mut agg)?;
     }
     let out = match args.format {
         ReplayFormat::Json => expose::json::encode(&agg),
@@ -592,8 +596,14 @@ fn check_config(common: &CommonArgs) -> anyhow::Result<()> {
         return Ok(());
     };
     let file = config::load(path)?;
+    let formats = if file.formats.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<_> = file.formats.iter().map(|f| f.name.as_str()).collect();
+        format!(", user-defined format(s) {}", names.join(", "))
+    };
     println!(
-        "{}: OK ({} source(s), domains.max {})",
+        "{}: OK ({} source(s), domains.max {}{formats})",
         path.display(),
         file.sources.len(),
         file.domains.max

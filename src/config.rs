@@ -4,10 +4,12 @@
 //! `serde_yaml` stays inside this module so a future swap of YAML crate touches one file.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::parse::Format;
+use crate::parse::custom::{CustomFormat, CustomParser, FormatConfig};
+use crate::parse::{Format, Parser};
 
 /// A configuration mistake the user must fix; the binary exits with code 2 on it.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,13 @@ pub struct File {
     pub domains: Domains,
     #[serde(default)]
     pub state: State,
+    /// User-defined formats: regexes with named groups, usable by name as a source's
+    /// `format:` or as `--log.format`.
+    #[serde(default)]
+    pub formats: Vec<FormatConfig>,
+    /// `formats`, compiled (by [`parse`]).
+    #[serde(skip)]
+    pub compiled: Vec<Arc<CustomFormat>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -66,9 +75,10 @@ pub struct SourceConfig {
     /// A format name, or `auto` (the default).
     #[serde(default)]
     pub format: Option<String>,
-    /// Several MTA instances in one log: syslog name (Postfix `syslog_name`, the part of the
-    /// tag before the program, e.g. `postfix-out`) → the `source` label for its lines. Lines of
-    /// other syslog names keep the source's own name.
+    /// Several MTA instances in one log: instance key → the `source` label for its lines.
+    /// The key is the syslog name for Postfix (`syslog_name`, the part of the tag before the
+    /// program, e.g. `postfix-out`) and the virtual MTA (`vmta` column) for PowerMTA. Lines of
+    /// other keys keep the source's own name.
     #[serde(default)]
     pub instances: std::collections::BTreeMap<String, String>,
 }
@@ -124,9 +134,29 @@ pub fn parse(text: &str) -> Result<File, String> {
     if text.trim().is_empty() {
         return Ok(File::default());
     }
-    let file: File = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    let mut file: File = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    file.compiled = compile_formats(&file.formats)?;
     check(&file)?;
     Ok(file)
+}
+
+/// Compiles the user-defined formats; an error names the format and the field.
+fn compile_formats(formats: &[FormatConfig]) -> Result<Vec<Arc<CustomFormat>>, String> {
+    let mut out: Vec<Arc<CustomFormat>> = Vec::new();
+    for (i, f) in formats.iter().enumerate() {
+        let at = format!("formats[{i}] ({})", f.name);
+        CustomFormat::check_name(&f.name).map_err(|e| format!("{at}.name: {e}"))?;
+        if out.iter().any(|c| c.name() == f.name) {
+            return Err(format!(
+                "{at}.name: a format named {:?} is defined twice",
+                f.name
+            ));
+        }
+        out.push(Arc::new(
+            CustomFormat::compile(f).map_err(|e| format!("{at}.{e}"))?,
+        ));
+    }
+    Ok(out)
 }
 
 fn check(file: &File) -> Result<(), String> {
@@ -135,26 +165,30 @@ fn check(file: &File) -> Result<(), String> {
     }
     let mut names = std::collections::BTreeSet::new();
     for (i, s) in file.sources.iter().enumerate() {
-        let format = FormatChoice::parse(s.format.as_deref().unwrap_or("auto"))
+        let parser = parser_named(s.format.as_deref().unwrap_or("auto"), file)
             .map_err(|e| format!("sources[{i}].format: {e}"))?;
         if s.path.as_os_str().is_empty() {
             return Err(format!("sources[{i}].path: must not be empty"));
         }
-        let name = s
-            .name
-            .clone()
-            .unwrap_or_else(|| format.resolve().name().to_owned());
+        let name = s.name.clone().unwrap_or_else(|| parser.mta().to_owned());
         check_label_value(&name).map_err(|e| format!("sources[{i}].name: {e}"))?;
         if is_glob(&s.path) {
             glob::Pattern::new(&s.path.to_string_lossy())
                 .map_err(|e| format!("sources[{i}].path: invalid glob: {e}"))?;
         }
-        for (syslog_name, label) in &s.instances {
-            check_label_value(label)
-                .map_err(|e| format!("sources[{i}].instances.{syslog_name}: {e}"))?;
-            if syslog_name.is_empty() || syslog_name.contains(char::is_whitespace) {
+        let kind = parser.instance_kind();
+        if let (None, Some(key)) = (kind, s.instances.keys().next()) {
+            return Err(format!(
+                "sources[{i}].instances.{key}: the {} format has no instances (only postfix, by syslog name, and powermta, by virtual MTA)",
+                parser.mta()
+            ));
+        }
+        for (key, label) in &s.instances {
+            check_label_value(label).map_err(|e| format!("sources[{i}].instances.{key}: {e}"))?;
+            if key.is_empty() || key.contains(char::is_whitespace) {
                 return Err(format!(
-                    "sources[{i}].instances: {syslog_name:?} is not a syslog name (e.g. postfix-out)"
+                    "sources[{i}].instances: {key:?} is not a {}",
+                    kind.unwrap_or("name")
                 ));
             }
         }
@@ -196,6 +230,27 @@ fn check_label_value(v: &str) -> Result<(), String> {
             "{v:?} is not a usable label value: use 1 to 64 letters, digits, '-', '_', '.', ':' or '/'"
         ))
     }
+}
+
+/// The parser a format name stands for: `auto`, a built-in format, or a user-defined format of
+/// `file`.
+pub fn parser_named(name: &str, file: &File) -> Result<Parser, String> {
+    if let Some(f) = file.compiled.iter().find(|f| f.name() == name) {
+        return Ok(Parser::Custom(CustomParser::new(Arc::clone(f))));
+    }
+    FormatChoice::parse(name)
+        .map(|c| Parser::from(c.resolve()))
+        .map_err(|e| {
+            if file.formats.is_empty() {
+                format!("{e} (or define a format of that name under formats: in the config file)")
+            } else {
+                let own: Vec<_> = file.formats.iter().map(|f| f.name.as_str()).collect();
+                format!(
+                    "{e}, or one of the formats the config file defines: {}",
+                    own.join(", ")
+                )
+            }
+        })
 }
 
 /// `--log.format`: a format by name, or `auto`.

@@ -283,11 +283,10 @@ pub fn parse_listen_address(s: &str) -> Result<Vec<SocketAddr>, String> {
 mod tests {
     use super::*;
     use crate::aggregate::Bounds;
-    use crate::parse::Format;
 
     fn shared() -> Shared {
         let mut agg = Aggregator::new(
-            vec![("postfix".into(), Some(Format::Postfix))],
+            vec![("postfix".into(), "postfix".into())],
             &Bounds::default(),
         );
         agg.sources[0].location = "/var/log/mail.log".into();

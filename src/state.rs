@@ -150,7 +150,7 @@ mod tests {
     fn saved_state_loads_back() {
         let dir = tempfile::tempdir().unwrap();
         let sf = StateFile::new(dir.path().join("sub/state.json")).unwrap();
-        let agg = Aggregator::new(vec![("postfix".into(), None)], &Bounds::default());
+        let agg = Aggregator::new(vec![("postfix".into(), String::new())], &Bounds::default());
         sf.save_with(|| agg.snapshot()).unwrap();
         match load(sf.path()).unwrap() {
             Loaded::Restored(s) => assert_eq!(s, agg.snapshot()),

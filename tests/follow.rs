@@ -15,7 +15,7 @@ use smtp_status_exporter::source::tail::{Resume, Tailer};
 
 fn aggregator() -> Mutex<Aggregator> {
     Mutex::new(Aggregator::new(
-        vec![("postfix".into(), Some(Format::Postfix))],
+        vec![("postfix".into(), "postfix".into())],
         &Bounds {
             domains_max: 100,
             ..Bounds::default()

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use smtp_status_exporter::aggregate::{Aggregator, Bounds};
-use smtp_status_exporter::parse::Format;
+use smtp_status_exporter::parse::{Format, Parser};
 use smtp_status_exporter::source::replay::replay_file;
 
 /// `COUNT {k="v",...}` per reply series (labels sorted by name) and `expired N`.
@@ -70,13 +70,13 @@ fn every_golden_file_matches() {
     let mut failures = String::new();
     for (format, log) in cases {
         let mut agg = Aggregator::new(
-            vec![(format.name().to_owned(), Some(format))],
+            vec![(format.name().to_owned(), format.name().to_owned())],
             &Bounds {
                 domains_max: 100,
                 ..Bounds::default()
             },
         );
-        replay_file(&log, 0, format, &mut agg).unwrap();
+        replay_file(&log, 0, &Parser::from(format), &mut agg).unwrap();
         let got = render(&agg);
         let want =
             parse_expected(&std::fs::read_to_string(log.with_extension("expected")).unwrap());

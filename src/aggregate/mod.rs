@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::parse::{BasicCode, Direction, EnhancedCode, Event, Format, Outcome, Parsed, Reply};
+use crate::parse::{BasicCode, Direction, EnhancedCode, Event, Outcome, Parsed, Reply};
 use domain::{DomainId, DomainTable};
 
 /// Index of a configured source.
@@ -127,7 +127,8 @@ impl SourceState {
 #[derive(Debug, Clone, Default)]
 pub struct SourceStats {
     pub name: String,
-    pub format: Option<Format>,
+    /// The `mta` label: the format's name, or a user-defined format's (empty: unknown).
+    pub mta: String,
     /// What is read: a path, or a description.
     pub location: String,
     pub state: SourceState,
@@ -181,8 +182,8 @@ impl Aggregator {
 
 impl SourceStats {
     /// The `mta` label.
-    pub fn mta(&self) -> &'static str {
-        self.format.map_or("", Format::name)
+    pub fn mta(&self) -> &str {
+        &self.mta
     }
 }
 
@@ -206,13 +207,14 @@ pub struct Aggregator {
 }
 
 impl Aggregator {
-    pub fn new(sources: Vec<(String, Option<Format>)>, bounds: &Bounds) -> Self {
+    /// `sources`: each source's name (the `source` label) and its `mta` label.
+    pub fn new(sources: Vec<(String, String)>, bounds: &Bounds) -> Self {
         Aggregator {
             sources: sources
                 .into_iter()
-                .map(|(name, format)| SourceStats {
+                .map(|(name, mta)| SourceStats {
                     name,
-                    format,
+                    mta,
                     ..SourceStats::default()
                 })
                 .collect(),
@@ -237,6 +239,18 @@ impl Aggregator {
             Parsed::Event(Event::Expired) => {
                 if let Some(s) = self.sources.get_mut(source) {
                     s.expired += 1;
+                }
+                LineResult::Counted
+            }
+            Parsed::Event(Event::ExpiredPerRecipient(r)) => {
+                if let Some(s) = self.sources.get_mut(source) {
+                    s.expired += r.count() as u64;
+                }
+                LineResult::Counted
+            }
+            Parsed::Event(Event::Paired(p)) => {
+                for r in p.replies() {
+                    self.record_reply(source, &r);
                 }
                 LineResult::Counted
             }
@@ -396,7 +410,7 @@ mod tests {
 
     fn agg(max: usize) -> Aggregator {
         Aggregator::new(
-            vec![("postfix".into(), Some(Format::Postfix))],
+            vec![("postfix".into(), "postfix".into())],
             &Bounds {
                 domains_max: max,
                 ..Bounds::default()

@@ -192,12 +192,12 @@ fn parse_outcome(s: &str) -> Result<Outcome, String> {
 mod tests {
     use super::*;
     use crate::aggregate::Bounds;
-    use crate::parse::{Event, Format, Parsed, Recipients, Reply};
+    use crate::parse::{Event, Parsed, Recipients, Reply};
 
     #[test]
     fn snapshot_round_trips_through_json() {
         let mut a = Aggregator::new(
-            vec![("postfix".into(), Some(Format::Postfix))],
+            vec![("postfix".into(), "postfix".into())],
             &Bounds {
                 domains_max: 10,
                 ..Bounds::default()
@@ -228,7 +228,7 @@ mod tests {
         let back: Snapshot = serde_json::from_str(&json).unwrap();
 
         let mut b = Aggregator::new(
-            vec![("postfix".into(), Some(Format::Postfix))],
+            vec![("postfix".into(), "postfix".into())],
             &Bounds {
                 domains_max: 10,
                 ..Bounds::default()
@@ -241,8 +241,8 @@ mod tests {
 
     #[test]
     fn a_renamed_source_is_not_restored() {
-        let a = Aggregator::new(vec![("old".into(), None)], &Bounds::default());
-        let mut b = Aggregator::new(vec![("new".into(), None)], &Bounds::default());
+        let a = Aggregator::new(vec![("old".into(), String::new())], &Bounds::default());
+        let mut b = Aggregator::new(vec![("new".into(), String::new())], &Bounds::default());
         assert_eq!(b.restore(&a.snapshot()), Ok(vec!["old".to_owned()]));
     }
 }

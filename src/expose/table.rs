@@ -198,7 +198,7 @@ mod tests {
     #[test]
     fn report_sections() {
         let mut agg = Aggregator::new(
-            vec![("postfix".into(), Some(Format::Postfix))],
+            vec![("postfix".into(), "postfix".into())],
             &Bounds {
                 domains_max: 10,
                 ..Bounds::default()

@@ -3,10 +3,18 @@
 //! Every parser returns the same event type so that the aggregator never needs to know which MTA
 //! wrote a line. Events borrow from the line: the hot path allocates nothing per line.
 
+pub mod csv;
+pub mod custom;
+pub mod exchange;
+pub mod kumomta;
+mod parser;
 pub mod postfix;
+pub mod powermta;
 pub mod syslog;
 
 use std::fmt;
+
+pub use parser::Parser;
 
 /// What one line of a log turned out to be. Every line read is exactly one of these, and each
 /// maps onto one value of `smtp_status_exporter_lines_total{result}`.
@@ -27,6 +35,74 @@ pub enum Event<'a> {
     Reply(Reply<'a>),
     /// Mail given up because its queue lifetime ran out (`smtp_expired_total`), never a reply.
     Expired,
+    /// Expiry records, one per recipient of the line (Exchange `FAIL` with `QUEUE.Expired`).
+    ExpiredPerRecipient(Recipients<'a>),
+    /// Replies for several recipients, each with a status of its own, side by side in the line.
+    Paired(PairedReplies<'a>),
+}
+
+/// The replies of a line that lists several recipients and, in the same order, a status for
+/// each (Exchange: `recipient-address` `a@x;b@y`, `recipient-status`
+/// `250 2.1.5 Recipient OK;550 5.1.1 Unknown`). One reply per recipient, with the codes of its
+/// own status, read as [`exchange::status_codes`] reads them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PairedReplies<'a> {
+    pub direction: Direction,
+    pub outcome: Outcome,
+    /// The recipients, separated by `sep`.
+    pub recipients: &'a [u8],
+    pub sep: u8,
+    /// The statuses, as many as recipients, separated as [`reply_list`] splits them.
+    pub statuses: &'a [u8],
+}
+
+impl<'a> PairedReplies<'a> {
+    /// One reply per recipient.
+    pub fn replies(self) -> impl Iterator<Item = Reply<'a>> {
+        let (direction, outcome, sep) = (self.direction, self.outcome, self.sep);
+        self.recipients
+            .split(move |&c| c == sep)
+            .zip(reply_list(self.statuses))
+            .map(move |(rcpt, status)| {
+                let (code, enhanced) = exchange::status_codes(status);
+                Reply {
+                    direction,
+                    outcome,
+                    code,
+                    enhanced,
+                    recipients: Recipients::One(rcpt),
+                    delay: None,
+                }
+            })
+    }
+}
+
+/// Splits replies joined by `;` (`250 2.1.5 Recipient OK;250 2.1.5 Recipient OK`). A `;`
+/// inside the text of one reply (`550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not
+/// found`) does not start another: only a `;` followed by a reply code does.
+pub fn reply_list(text: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let cur = rest?;
+        let mut from = 0;
+        loop {
+            match memchr::memchr(b';', cur.get(from..)?) {
+                Some(k) => {
+                    let at = from + k;
+                    let next = cur.get(at + 1..).unwrap_or_default();
+                    if leading_reply_codes(next) != (None, None) {
+                        rest = Some(next);
+                        return cur.get(..at);
+                    }
+                    from = at + 1;
+                }
+                None => {
+                    rest = None;
+                    return Some(cur);
+                }
+            }
+        }
+    })
 }
 
 /// One SMTP reply as the log line reports it.
@@ -57,6 +133,11 @@ pub enum Recipients<'a> {
     One(&'a [u8]),
     /// Several addresses separated by `sep` (Sendmail's `to=a@x,b@y`), each counted once.
     List(&'a [u8], u8),
+    /// A bare domain, not an address (a user-defined format's `domain` group).
+    Domain(&'a [u8]),
+    /// Raw JSON text: one string or an array of strings (KumoMTA's `recipient`), each string
+    /// an address.
+    Json(&'a [u8]),
 }
 
 impl<'a> Recipients<'a> {
@@ -65,24 +146,49 @@ impl<'a> Recipients<'a> {
     pub fn domains(self) -> impl Iterator<Item = &'a [u8]> {
         let (all, sep): (&'a [u8], Option<u8>) = match self {
             Recipients::None => (&[], None),
-            Recipients::One(a) => (a, None),
+            Recipients::One(a) | Recipients::Domain(a) | Recipients::Json(a) => (a, None),
             Recipients::List(a, s) => (a, Some(s)),
         };
+        let bare = matches!(self, Recipients::Domain(_));
+        let json = matches!(self, Recipients::Json(_));
         let mut rest = Some(all);
         std::iter::from_fn(move || {
             let cur = rest?;
+            if json {
+                let (item, next) = next_json_string(cur)?;
+                rest = Some(next);
+                return Some(domain_of(item));
+            }
             let (item, next) = match sep.and_then(|s| memchr::memchr(s, cur)) {
                 Some(i) => (&cur[..i], Some(&cur[i + 1..])),
                 None => (cur, None),
             };
             rest = next;
-            Some(domain_of(item))
+            Some(if bare {
+                item.trim_ascii()
+            } else {
+                domain_of(item)
+            })
         })
     }
 
     /// How many replies this line counts for.
     pub fn count(self) -> usize {
         self.domains().count()
+    }
+}
+
+/// The content of the next JSON string in `raw` (escapes left as they are) and what follows
+/// it; `None` when there is none, or it is not closed.
+fn next_json_string(raw: &[u8]) -> Option<(&[u8], &[u8])> {
+    let start = memchr::memchr(b'"', raw)? + 1;
+    let mut i = start;
+    loop {
+        match raw.get(i)? {
+            b'\\' => i += 2,
+            b'"' => return Some((raw.get(start..i)?, raw.get(i + 1..)?)),
+            _ => i += 1,
+        }
     }
 }
 
@@ -294,15 +400,28 @@ pub fn leading_reply_codes(text: &[u8]) -> (Option<BasicCode>, Option<EnhancedCo
 #[serde(rename_all = "lowercase")]
 pub enum Format {
     Postfix,
+    Exchange,
+    #[serde(rename = "powermta")]
+    PowerMta,
+    #[serde(rename = "kumomta")]
+    KumoMta,
 }
 
 impl Format {
-    pub const ALL: [Format; 1] = [Format::Postfix];
+    pub const ALL: [Format; 4] = [
+        Format::Postfix,
+        Format::Exchange,
+        Format::PowerMta,
+        Format::KumoMta,
+    ];
 
     /// The value of the `mta` label and of `--log.format`.
     pub fn name(self) -> &'static str {
         match self {
             Format::Postfix => "postfix",
+            Format::Exchange => "exchange",
+            Format::PowerMta => "powermta",
+            Format::KumoMta => "kumomta",
         }
     }
 
@@ -310,10 +429,12 @@ impl Format {
         Self::ALL.into_iter().find(|f| f.name() == s)
     }
 
-    /// Reads one line (without its newline).
+    /// Reads one line (without its newline) with a fresh [`Parser`]: fine for formats whose
+    /// lines stand alone; a header-driven format read this way has seen no header.
     pub fn parse(self, line: &[u8]) -> Parsed<'_> {
         match self {
             Format::Postfix => postfix::parse(line),
+            _ => Parser::from(self).parse(line),
         }
     }
 }

@@ -45,7 +45,7 @@ use serde::Deserialize;
 use super::lines::{Line, LineSplitter, MAX_LINE};
 use super::{ingest, CHUNK};
 use crate::aggregate::{Aggregator, LineResult, SourceId, SourceState};
-use crate::parse::Format;
+use crate::parse::Parser;
 
 /// The filter without `--journal.unit`/`--journal.match`: the syslog facility `mail`, i.e. what
 /// rsyslog writes to `/var/log/mail.log`. It catches every Postfix program and instance
@@ -87,7 +87,8 @@ pub enum Origin {
 #[derive(Debug, Clone)]
 pub struct JournalSpec {
     pub name: String,
-    pub format: Format,
+    /// The parser of the rebuilt syslog lines.
+    pub parser: Parser,
     pub journalctl: PathBuf,
     pub origin: Origin,
     /// `journalctl -u` values (globs allowed).
@@ -385,7 +386,7 @@ fn write_rfc3339(out: &mut Vec<u8>, micros: u64) {
 #[derive(Debug)]
 struct EntryCounter {
     source: SourceId,
-    format: Format,
+    parser: Parser,
     splitter: LineSplitter,
     /// The rebuilt syslog line, reused.
     line: Vec<u8>,
@@ -395,10 +396,10 @@ struct EntryCounter {
 }
 
 impl EntryCounter {
-    fn new(source: SourceId, format: Format) -> Self {
+    fn new(source: SourceId, parser: impl Into<Parser>) -> Self {
         EntryCounter {
             source,
-            format,
+            parser: parser.into(),
             splitter: LineSplitter::new(MAX_JSON_LINE),
             line: Vec::with_capacity(1024),
             skip: None,
@@ -416,12 +417,12 @@ impl EntryCounter {
     fn consume(&mut self, g: &mut Aggregator, chunk: &[u8]) {
         g.add_bytes(self.source, chunk.len() as u64);
         let mut lines = 0u64;
-        let (source, format) = (self.source, self.format);
-        let (line, skip) = (&mut self.line, &mut self.skip);
+        let source = self.source;
+        let (line, skip, parser) = (&mut self.line, &mut self.skip, &mut self.parser);
         self.splitter.feed(chunk, |l| {
             lines += 1;
             match l {
-                Line::Complete(json) => count_entry(g, source, format, line, skip, json),
+                Line::Complete(json) => count_entry(g, source, parser, line, skip, json),
                 Line::TooLong => {
                     skip.take();
                     g.count_line(source, LineResult::Unrecognised);
@@ -438,7 +439,7 @@ impl EntryCounter {
 fn count_entry(
     g: &mut Aggregator,
     source: SourceId,
-    format: Format,
+    parser: &mut Parser,
     line: &mut Vec<u8>,
     skip: &mut Option<String>,
     json: &[u8],
@@ -455,9 +456,9 @@ fn count_entry(
         g.count_line(source, LineResult::Unrecognised);
     } else if line.len() > MAX_LINE {
         // As a line of a file over the cap.
-        ingest(g, source, format, Line::TooLong);
+        ingest(g, source, parser, Line::TooLong);
     } else {
-        ingest(g, source, format, Line::Complete(line));
+        ingest(g, source, parser, Line::Complete(line));
     }
     if let (Some(c), Some(s)) = (&entry.cursor, g.sources.get_mut(source)) {
         // Reuses the saved cursor's allocation.
@@ -489,7 +490,7 @@ pub fn start(
     let stop = Arc::new(AtomicBool::new(false));
     let child = Arc::new(Mutex::new(None));
     let worker = Worker {
-        counter: EntryCounter::new(source, spec.format),
+        counter: EntryCounter::new(source, spec.parser.clone()),
         spec,
         source,
         from_end: !restored,
@@ -788,7 +789,7 @@ mod tests {
 
     fn agg() -> Aggregator {
         Aggregator::new(
-            vec![("postfix".into(), Some(Format::Postfix))],
+            vec![("postfix".into(), "postfix".into())],
             &Bounds {
                 domains_max: 10,
                 ..Bounds::default()
@@ -815,7 +816,7 @@ mod tests {
             line,
             format!("2023-11-14T22:13:20.123456Z mx postfix/smtp[123]: {SENT}")
         );
-        let parsed = Format::Postfix.parse(line.as_bytes());
+        let parsed = crate::parse::Format::Postfix.parse(line.as_bytes());
         assert!(
             matches!(parsed, crate::parse::Parsed::Event(_)),
             "{parsed:?}"
@@ -894,7 +895,7 @@ mod tests {
         let b = text.as_bytes();
         for cut in 0..=b.len() {
             let mut a = agg();
-            let mut c = EntryCounter::new(0, Format::Postfix);
+            let mut c = EntryCounter::new(0, crate::parse::Format::Postfix);
             c.consume(&mut a, &b[..cut]);
             // Every complete line is counted, with the cursor of the last complete entry.
             let complete = b[..cut].iter().filter(|&&x| x == b'\n').count() as u64;
@@ -914,7 +915,7 @@ mod tests {
     fn the_entry_at_the_start_cursor_is_not_counted_again() {
         let text = format!("{}\n{}\n", json_entry(1, "\"x\""), json_entry(2, "\"y\""));
         let mut a = agg();
-        let mut c = EntryCounter::new(0, Format::Postfix);
+        let mut c = EntryCounter::new(0, crate::parse::Format::Postfix);
         c.restart(Some("s=ab;i=1".into()));
         c.consume(&mut a, text.as_bytes());
         assert_eq!(a.sources[0].lines.iter().sum::<u64>(), 1);
@@ -929,7 +930,7 @@ mod tests {
     #[test]
     fn an_overlong_json_line_is_one_unrecognised_line() {
         let mut a = agg();
-        let mut c = EntryCounter::new(0, Format::Postfix);
+        let mut c = EntryCounter::new(0, crate::parse::Format::Postfix);
         let long = format!("{{\"MESSAGE\":\"{}\"}}\n", "x".repeat(MAX_JSON_LINE));
         c.consume(&mut a, long.as_bytes());
         let ignored = serde_json::to_string(IGNORED).unwrap();
@@ -957,7 +958,7 @@ mod tests {
     fn journalctl_arguments() {
         let spec = JournalSpec {
             name: "postfix".into(),
-            format: Format::Postfix,
+            parser: Parser::Postfix,
             journalctl: "journalctl".into(),
             origin: Origin::File("/j/x.journal".into()),
             units: vec!["postfix*".into()],

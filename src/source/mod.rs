@@ -9,22 +9,23 @@ pub mod replay;
 pub mod tail;
 
 use crate::aggregate::{Aggregator, LineResult, SourceId};
-use crate::parse::Format;
+use crate::parse::Parser;
 use lines::Line;
 
-/// Parses one line of `source` and counts it.
+/// Parses one line of `source` with the parser of its file and counts it.
 #[inline]
-pub fn ingest(agg: &mut Aggregator, source: SourceId, format: Format, line: Line<'_>) {
+pub fn ingest(agg: &mut Aggregator, source: SourceId, parser: &mut Parser, line: Line<'_>) {
     match line {
         Line::Complete(l) => {
-            agg.record(source, &format.parse(l));
+            agg.record(source, &parser.parse(l));
         }
         Line::TooLong => agg.count_line(source, LineResult::Unrecognised),
     }
 }
 
-/// Where the lines of one file go: to its source, or, for the syslog names of configured
-/// instances (several MTA instances logging to one file), to theirs.
+/// Where the lines of one file go: to its source, or, for the instance keys of configured
+/// instances (several MTA instances logging to one file: Postfix syslog names, PowerMTA
+/// virtual MTAs), to theirs.
 #[derive(Debug, Clone, Default)]
 pub struct Routes {
     primary: SourceId,
@@ -44,23 +45,20 @@ impl Routes {
         self.by_name.iter().map(|(n, id)| (n.as_slice(), *id))
     }
 
-    /// The source of a line: by its syslog name, the tag before the program's name
-    /// (`postfix-out` of `postfix-out/smtp`, `postfix/submission` of
-    /// `postfix/submission/smtpd`). Costs nothing when no instances are configured.
+    /// The source of a line: by its instance key ([`Parser::instance_key`]), e.g. the syslog
+    /// name, the tag before the program's name (`postfix-out` of `postfix-out/smtp`,
+    /// `postfix/submission` of `postfix/submission/smtpd`). Costs nothing when no instances
+    /// are configured.
     #[inline]
-    pub fn pick(&self, line: &Line<'_>) -> SourceId {
+    pub fn pick(&self, parser: &Parser, line: &Line<'_>) -> SourceId {
         if self.by_name.is_empty() {
             return self.primary;
         }
         let Line::Complete(l) = line else {
             return self.primary;
         };
-        let Some(h) = crate::parse::syslog::split(l) else {
+        let Some(name) = parser.instance_key(l) else {
             return self.primary;
-        };
-        let name = match memchr::memrchr(b'/', h.tag) {
-            Some(i) => &h.tag[..i],
-            None => h.tag,
         };
         self.by_name
             .iter()

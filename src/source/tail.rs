@@ -33,7 +33,7 @@ use super::identity::{self, Fingerprint, Found, FP_MAX};
 use super::lines::{Line, LineSplitter};
 use super::{ingest, Routes, CHUNK};
 use crate::aggregate::{Aggregator, LineResult, Position, RotationKind, SourceId, SourceState};
-use crate::parse::Format;
+use crate::parse::Parser;
 
 /// How often an idle source looks for new data.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -57,14 +57,32 @@ struct OpenFile {
     /// Bytes consumed (of the decompressed content, for gzip).
     offset: u64,
     splitter: LineSplitter,
+    /// This file's parser (a header-driven format learns its columns from the file's header).
+    parser: Parser,
 }
 
+/// How much of a file's start is shown to a header-driven parser that starts inside the file.
+const HEAD_MAX: u64 = 64 * 1024;
+
 impl OpenFile {
-    /// Opens a plain file at `offset`; `skip_partial`: the offset may be inside a line.
-    fn plain(path: &Path, offset: u64, skip_partial: bool) -> std::io::Result<OpenFile> {
+    /// Opens a plain file at `offset` with a fresh copy of `parser`; `skip_partial`: the offset
+    /// may be inside a line.
+    fn plain(
+        path: &Path,
+        offset: u64,
+        skip_partial: bool,
+        parser: &Parser,
+    ) -> std::io::Result<OpenFile> {
         let mut file = File::open(path)?;
         let meta = file.metadata()?;
         let fp = Fingerprint::read(&file, meta.len())?;
+        let mut parser = parser.clone();
+        if offset > 0 && parser.reads_header() {
+            // Starting inside the file: the header line at its top was read before.
+            let mut head = vec![0u8; offset.min(HEAD_MAX) as usize];
+            let n = read_full_at(&file, &mut head)?;
+            parser.prime(&head[..n]);
+        }
         let mut splitter = LineSplitter::default();
         if skip_partial && offset > 0 {
             // Starting inside a line would count its tail as a line of its own.
@@ -81,13 +99,26 @@ impl OpenFile {
             fp,
             offset,
             splitter,
+            parser,
         })
     }
 
     /// Opens the compressed form of the file of `pos` and skips what was counted.
-    fn gzip(path: &Path, pos: &Position) -> std::io::Result<OpenFile> {
+    fn gzip(path: &Path, pos: &Position, parser: &Parser) -> std::io::Result<OpenFile> {
         let mut dec = MultiGzDecoder::new(File::open(path)?);
-        let skipped = std::io::copy(&mut (&mut dec).take(pos.offset), &mut std::io::sink())?;
+        let mut parser = parser.clone();
+        let mut skipped = 0;
+        if parser.reads_header() {
+            let mut head = Vec::new();
+            skipped += (&mut dec)
+                .take(pos.offset.min(HEAD_MAX))
+                .read_to_end(&mut head)? as u64;
+            parser.prime(&head);
+        }
+        skipped += std::io::copy(
+            &mut (&mut dec).take(pos.offset - skipped),
+            &mut std::io::sink(),
+        )?;
         if skipped < pos.offset {
             return Err(std::io::Error::new(
                 ErrorKind::UnexpectedEof,
@@ -101,6 +132,7 @@ impl OpenFile {
             fp: Fingerprint::of(pos),
             offset: pos.offset,
             splitter: LineSplitter::default(),
+            parser,
         })
     }
 
@@ -155,7 +187,8 @@ enum Slot {
 pub struct Tailer {
     source: SourceId,
     path: PathBuf,
-    format: Format,
+    /// The parser each newly opened file gets a fresh copy of.
+    parser: Parser,
     current: Option<OpenFile>,
     draining: Vec<Draining>,
     /// Until the first poll: where the last run left off (`None`: a first start).
@@ -168,11 +201,16 @@ pub struct Tailer {
 impl Tailer {
     /// `resume`: what an earlier run saved, or `None` on a first start (the file, if it
     /// exists, is followed from its end).
-    pub fn new(source: SourceId, path: PathBuf, format: Format, resume: Option<Resume>) -> Self {
+    pub fn new(
+        source: SourceId,
+        path: PathBuf,
+        parser: impl Into<Parser>,
+        resume: Option<Resume>,
+    ) -> Self {
         Tailer {
             source,
             path,
-            format,
+            parser: parser.into(),
             current: None,
             draining: Vec::new(),
             resume,
@@ -245,7 +283,7 @@ impl Tailer {
     fn resume_current(&mut self, pos: Position, agg: &Mutex<Aggregator>) {
         match identity::locate(&self.path, &pos) {
             Some(Found::Plain(p)) if p == self.path => {
-                match OpenFile::plain(&p, pos.offset, false) {
+                match OpenFile::plain(&p, pos.offset, false, &self.parser) {
                     Ok(open) => {
                         tracing::info!(path = %p.display(), offset = pos.offset, "following log file from the saved position");
                         self.current = Some(open);
@@ -260,8 +298,8 @@ impl Tailer {
                 // finish it, then the file at the path.
                 lock(agg).add_rotation(self.source, self.kind_at_path(&pos));
                 let opened = match &found {
-                    Found::Plain(p) => OpenFile::plain(p, pos.offset, false),
-                    Found::Gzip(p) => OpenFile::gzip(p, &pos),
+                    Found::Plain(p) => OpenFile::plain(p, pos.offset, false, &self.parser),
+                    Found::Gzip(p) => OpenFile::gzip(p, &pos, &self.parser),
                 };
                 match opened {
                     Ok(open) => {
@@ -301,8 +339,8 @@ impl Tailer {
     /// Opens the file a saved position belongs to, wherever it is now.
     fn find_saved(&self, pos: &Position, agg: &Mutex<Aggregator>) -> Option<OpenFile> {
         let opened = match identity::locate(&self.path, pos) {
-            Some(Found::Plain(p)) => OpenFile::plain(&p, pos.offset, false),
-            Some(Found::Gzip(p)) => OpenFile::gzip(&p, pos),
+            Some(Found::Plain(p)) => OpenFile::plain(&p, pos.offset, false, &self.parser),
+            Some(Found::Gzip(p)) => OpenFile::gzip(&p, pos, &self.parser),
             None => {
                 tracing::warn!(
                     path = %self.path.display(),
@@ -355,9 +393,10 @@ impl Tailer {
                 .partition(finished);
             for mut d in done {
                 // A finished file's last line without a newline is still a line.
+                let parser = &mut d.open.parser;
                 d.open.splitter.finish(|l| {
-                    let src = self.routes.pick(&l);
-                    ingest(&mut g, src, self.format, l)
+                    let src = self.routes.pick(parser, &l);
+                    ingest(&mut g, src, parser, l)
                 });
             }
             self.draining = keep;
@@ -392,8 +431,8 @@ impl Tailer {
         let pos = cur.position();
         let copy = identity::locate_elsewhere(&self.path, &pos).and_then(|found| {
             let opened = match &found {
-                Found::Plain(p) => OpenFile::plain(p, pos.offset, false),
-                Found::Gzip(p) => OpenFile::gzip(p, &pos),
+                Found::Plain(p) => OpenFile::plain(p, pos.offset, false, &self.parser),
+                Found::Gzip(p) => OpenFile::gzip(p, &pos, &self.parser),
             };
             opened.ok()
         });
@@ -414,7 +453,7 @@ impl Tailer {
             None => {}
         }
         drop(g);
-        match OpenFile::plain(&self.path, 0, false) {
+        match OpenFile::plain(&self.path, 0, false, &self.parser) {
             Ok(open) => {
                 self.current = Some(open);
                 self.publish(&mut lock(agg), Some(SourceState::Following));
@@ -427,7 +466,7 @@ impl Tailer {
     /// saved state. Returns whether a new file is open.
     fn rotate(&mut self, agg: &Mutex<Aggregator>) -> bool {
         tracing::info!(path = %self.path.display(), "log file rotated: finishing the old file, reading the new one from its start");
-        let new = OpenFile::plain(&self.path, 0, false);
+        let new = OpenFile::plain(&self.path, 0, false, &self.parser);
         let mut g = lock(agg);
         g.add_rotation(self.source, RotationKind::Rename);
         if let Some(old) = self.current.take() {
@@ -464,7 +503,7 @@ impl Tailer {
         } else {
             0
         };
-        match OpenFile::plain(&self.path, offset, at_end) {
+        match OpenFile::plain(&self.path, offset, at_end, &self.parser) {
             Ok(open) => {
                 let from = if at_end { "its end" } else { "its start" };
                 tracing::info!(path = %self.path.display(), "following log file from {from}");
@@ -522,9 +561,10 @@ impl Tailer {
             g.add_bytes(self.source, n as u64);
             let mut lines = 0u64;
             let routes = &self.routes;
+            let parser = &mut open.parser;
             open.splitter.feed(&self.buf[..n], |l: Line<'_>| {
                 lines += 1;
-                ingest(&mut g, routes.pick(&l), self.format, l)
+                ingest(&mut g, routes.pick(parser, &l), parser, l)
             });
             if lines > 0 {
                 g.set_last_line(self.source, unix_now());
@@ -581,6 +621,20 @@ fn lock(agg: &Mutex<Aggregator>) -> MutexGuard<'_, Aggregator> {
     // more than stopping the exporter would; keep serving.
     agg.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Reads from the start of `file` until `buf` is full or the file ends.
+fn read_full_at(file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 fn unix_now() -> f64 {

@@ -1,0 +1,529 @@
+//! User-defined formats: a name, an optional literal prefilter, and regexes with named groups,
+//! declared under `formats:` in the configuration file and compiled once at start.
+//!
+//! ```yaml
+//! formats:
+//!   - name: haraka                       # the `mta` label and the name sources use
+//!     prefilter: "[outbound] "           # optional: lines without it are ignored at once
+//!     patterns:
+//!       - regex: 'recipient <(?P<recipient>[^>]*)> (?P<outcome>deferred|rejected): (?P<code>\d{3}(?: \d\.\d{1,3}\.\d{1,3})?)'
+//!       - regex: 'delivered file=\S+ domain=(?P<domain>\S+)'
+//!         outcome: delivered             # a fixed outcome, for a regex without an `outcome` group
+//!     outcomes:                          # captured words → outcomes
+//!       rejected: bounced
+//! ```
+//!
+//! Named groups (all optional but the outcome):
+//! - `code`: the basic code (`550`); when it captures `550 5.1.1`, the enhanced code too.
+//! - `enhanced`: the enhanced code (`5.1.1`); wins over one inside `code`.
+//! - `recipient`: the address (or, with `recipient_separator`, several); or `domain`: a bare
+//!   domain. One reply per recipient; without either, one reply with an empty domain.
+//! - `outcome`: a word mapped through `outcomes:`, else taken when it is itself one of
+//!   `delivered`, `deferred`, `bounced`, `rejected`, `warned`, `held`, `discarded`,
+//!   `deliverable`, `undeliverable` — or `expired` (an expiry, never a reply) or `ignored`.
+//!   A pattern without an `outcome` group must give `outcome:`.
+//! - `direction`: a word mapped through `directions:`, else `outbound` or `inbound`; without
+//!   the group, the pattern's `direction:` (default `outbound`).
+//!
+//! A captured word that maps to nothing makes the line [`Parsed::Unrecognised`]: no captured
+//! text ever becomes a label value. Codes go through the same validation as every parser's
+//! (`999` is no code). The first pattern that matches reads the line. A line without the
+//! prefilter is [`Parsed::Ignored`]; one with it that no pattern matches is
+//! [`Parsed::Unrecognised`]. Without a prefilter, a line no pattern matches is ignored (there
+//! is nothing to tell a line of ours from another).
+//!
+//! Compiled with `regex::bytes` (linear time, no backreferences or look-around: a hostile log
+//! line cannot make matching slow). Per line, the prefilter is a `memmem` search and each
+//! pattern a match into capture slots owned by the parser: nothing is allocated.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use memchr::memmem::Finder;
+use regex::bytes::{CaptureLocations, Regex};
+use serde::Deserialize;
+
+use super::{
+    leading_reply_codes, BasicCode, Direction, EnhancedCode, Event, Format, Outcome, Parsed,
+    Recipients, Reply,
+};
+
+/// A user-defined format as the configuration file writes it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormatConfig {
+    /// The `mta` label of its sources, and the name `format:` and `--log.format` use.
+    pub name: String,
+    /// A literal every line of the format holds.
+    #[serde(default)]
+    pub prefilter: Option<String>,
+    pub patterns: Vec<PatternConfig>,
+    /// Words an `outcome` group captures → outcome (or `expired`, `ignored`).
+    #[serde(default)]
+    pub outcomes: BTreeMap<String, String>,
+    /// Words a `direction` group captures → `outbound` or `inbound`.
+    #[serde(default)]
+    pub directions: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatternConfig {
+    pub regex: String,
+    /// The outcome of the lines it matches, for a regex without an `outcome` group.
+    #[serde(default)]
+    pub outcome: Option<String>,
+    /// The direction of the lines it matches, for a regex without a `direction` group
+    /// (default `outbound`).
+    #[serde(default)]
+    pub direction: Option<String>,
+    /// The separator of several recipients in the `recipient` group (one character).
+    #[serde(default)]
+    pub recipient_separator: Option<String>,
+}
+
+/// What a line comes to, once its outcome word is mapped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mapped {
+    Reply(Outcome),
+    Expired,
+    Ignored,
+}
+
+/// The group names a pattern may use.
+const GROUPS: [&str; 6] = [
+    "code",
+    "enhanced",
+    "recipient",
+    "domain",
+    "outcome",
+    "direction",
+];
+
+#[derive(Debug)]
+struct Pattern {
+    re: Regex,
+    /// Capture-group index of each of [`GROUPS`].
+    groups: [Option<usize>; 6],
+    outcome: Option<Mapped>,
+    direction: Direction,
+    separator: Option<u8>,
+}
+
+/// A compiled user-defined format.
+#[derive(Debug)]
+pub struct CustomFormat {
+    name: String,
+    prefilter: Option<Finder<'static>>,
+    patterns: Vec<Pattern>,
+    outcomes: Vec<(Vec<u8>, Mapped)>,
+    directions: Vec<(Vec<u8>, Direction)>,
+}
+
+fn outcome_word(w: &str) -> Option<Mapped> {
+    Some(match w {
+        "expired" => Mapped::Expired,
+        "ignored" => Mapped::Ignored,
+        _ => Mapped::Reply(Outcome::ALL.into_iter().find(|o| o.as_str() == w)?),
+    })
+}
+
+fn direction_word(w: &str) -> Option<Direction> {
+    Direction::ALL.into_iter().find(|d| d.as_str() == w)
+}
+
+const OUTCOMES: &str = "delivered, deferred, bounced, rejected, warned, held, discarded, deliverable, undeliverable, expired or ignored";
+
+impl CustomFormat {
+    /// Compiles and checks a format; the error names the field to fix (relative to the
+    /// format, e.g. `patterns[1].regex: …`).
+    pub fn compile(cfg: &FormatConfig) -> Result<CustomFormat, String> {
+        if let Some(p) = &cfg.prefilter {
+            if p.is_empty() {
+                return Err("prefilter: must not be empty (leave it out instead)".into());
+            }
+        }
+        if cfg.patterns.is_empty() {
+            return Err("patterns: list at least one pattern with a regex".into());
+        }
+        let mut outcomes = Vec::new();
+        for (word, to) in &cfg.outcomes {
+            let m = outcome_word(to)
+                .ok_or_else(|| format!("outcomes.{word}: {to:?} is not one of {OUTCOMES}"))?;
+            outcomes.push((word.clone().into_bytes(), m));
+        }
+        let mut directions = Vec::new();
+        for (word, to) in &cfg.directions {
+            let d = direction_word(to).ok_or_else(|| {
+                format!("directions.{word}: {to:?} is not a direction: use outbound or inbound")
+            })?;
+            directions.push((word.clone().into_bytes(), d));
+        }
+        let mut patterns = Vec::new();
+        for (i, p) in cfg.patterns.iter().enumerate() {
+            patterns.push(compile_pattern(p).map_err(|e| format!("patterns[{i}].{e}"))?);
+        }
+        Ok(CustomFormat {
+            name: cfg.name.clone(),
+            prefilter: cfg
+                .prefilter
+                .as_ref()
+                .map(|p| Finder::new(p.as_bytes()).into_owned()),
+            patterns,
+            outcomes,
+            directions,
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Whether `name` may name a user-defined format: a usable label value that is no
+    /// built-in format's name.
+    pub fn check_name(name: &str) -> Result<(), String> {
+        if name == "auto" || Format::from_name(name).is_some() {
+            return Err(format!(
+                "{name:?} is the name of a built-in format: choose another"
+            ));
+        }
+        let ok = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "{name:?} is not a usable format name: use 1 to 64 letters, digits, '-', '_' or '.'"
+            ))
+        }
+    }
+
+    fn outcome_of(&self, word: &[u8]) -> Option<Mapped> {
+        self.outcomes
+            .iter()
+            .find(|(w, _)| w.as_slice() == word)
+            .map(|(_, m)| *m)
+            .or_else(|| outcome_word(std::str::from_utf8(word).ok()?))
+    }
+
+    fn direction_of(&self, word: &[u8]) -> Option<Direction> {
+        self.directions
+            .iter()
+            .find(|(w, _)| w.as_slice() == word)
+            .map(|(_, d)| *d)
+            .or_else(|| direction_word(std::str::from_utf8(word).ok()?))
+    }
+}
+
+fn compile_pattern(p: &PatternConfig) -> Result<Pattern, String> {
+    let re = Regex::new(&p.regex).map_err(|e| format!("regex: {e}"))?;
+    let mut groups = [None; 6];
+    for (i, name) in re.capture_names().enumerate() {
+        let Some(name) = name else { continue };
+        let k = GROUPS.iter().position(|g| *g == name).ok_or_else(|| {
+            format!(
+                "regex: the group (?P<{name}>…) means nothing here: name groups {}",
+                GROUPS.join(", ")
+            )
+        })?;
+        if let Some(slot) = groups.get_mut(k) {
+            *slot = Some(i);
+        }
+    }
+    let [_, _, recipient, domain, outcome_group, direction_group] = groups;
+    if recipient.is_some() && domain.is_some() {
+        return Err("regex: has both a recipient and a domain group: keep one".into());
+    }
+    let outcome = match (&p.outcome, outcome_group) {
+        (Some(_), Some(_)) => {
+            return Err(
+                "outcome: the regex has an outcome group already: drop one of the two".into(),
+            )
+        }
+        (Some(o), None) => Some(
+            outcome_word(o).ok_or_else(|| format!("outcome: {o:?} is not one of {OUTCOMES}"))?,
+        ),
+        (None, Some(_)) => None,
+        (None, None) => {
+            return Err(
+                "regex: has no group named outcome: capture the status word with (?P<outcome>…), or give the pattern a fixed outcome:"
+                    .into(),
+            )
+        }
+    };
+    let direction = match (&p.direction, direction_group) {
+        (Some(_), Some(_)) => {
+            return Err(
+                "direction: the regex has a direction group already: drop one of the two".into(),
+            )
+        }
+        (Some(d), None) => direction_word(d).ok_or_else(|| {
+            format!("direction: {d:?} is not a direction: use outbound or inbound")
+        })?,
+        _ => Direction::Outbound,
+    };
+    let separator = match p.recipient_separator.as_deref() {
+        None => None,
+        Some(s) if s.len() == 1 && recipient.is_some() => s.bytes().next(),
+        Some(_) if recipient.is_none() => {
+            return Err("recipient_separator: the regex has no recipient group".into())
+        }
+        Some(s) => {
+            return Err(format!(
+                "recipient_separator: {s:?} must be one ASCII character, e.g. \",\""
+            ))
+        }
+    };
+    Ok(Pattern {
+        re,
+        groups,
+        outcome,
+        direction,
+        separator,
+    })
+}
+
+/// The parser of a user-defined format: the compiled format and capture slots of its own.
+#[derive(Debug)]
+pub struct CustomParser {
+    format: Arc<CustomFormat>,
+    slots: Vec<CaptureLocations>,
+}
+
+impl Clone for CustomParser {
+    fn clone(&self) -> Self {
+        CustomParser::new(Arc::clone(&self.format))
+    }
+}
+
+impl CustomParser {
+    pub fn new(format: Arc<CustomFormat>) -> Self {
+        let slots = format
+            .patterns
+            .iter()
+            .map(|p| p.re.capture_locations())
+            .collect();
+        CustomParser { format, slots }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.format.name
+    }
+
+    /// Reads one line (without its newline). Allocation-free; never panics.
+    pub fn parse<'a>(&mut self, line: &'a [u8]) -> Parsed<'a> {
+        let f = &*self.format;
+        if let Some(pre) = &f.prefilter {
+            if pre.find(line).is_none() {
+                return Parsed::Ignored;
+            }
+        }
+        for (p, locs) in f.patterns.iter().zip(self.slots.iter_mut()) {
+            if p.re.captures_read(locs, line).is_none() {
+                continue;
+            }
+            let group = |k: usize| -> Option<&'a [u8]> {
+                let i = (*p.groups.get(k)?)?;
+                let (s, e) = locs.get(i)?;
+                line.get(s..e)
+            };
+            return read(f, p, group).unwrap_or(Parsed::Unrecognised);
+        }
+        if f.prefilter.is_some() {
+            Parsed::Unrecognised
+        } else {
+            Parsed::Ignored
+        }
+    }
+}
+
+/// A matched line; `None` when a captured word maps to nothing.
+fn read<'a>(
+    f: &CustomFormat,
+    p: &Pattern,
+    group: impl Fn(usize) -> Option<&'a [u8]>,
+) -> Option<Parsed<'a>> {
+    let [code, enhanced, recipient, domain, outcome, direction] =
+        [0, 1, 2, 3, 4, 5].map(|k| group(k).map(<[u8]>::trim_ascii));
+    let mapped = match outcome {
+        Some(w) => f.outcome_of(w)?,
+        // A pattern with an outcome group whose group did not take part: nothing to say.
+        None => p.outcome?,
+    };
+    let outcome = match mapped {
+        Mapped::Ignored => return Some(Parsed::Ignored),
+        Mapped::Expired => return Some(Parsed::Event(Event::Expired)),
+        Mapped::Reply(o) => o,
+    };
+    let direction = match direction {
+        Some(w) => f.direction_of(w)?,
+        None => p.direction,
+    };
+    let (basic, in_code): (Option<BasicCode>, Option<EnhancedCode>) =
+        code.map_or((None, None), leading_reply_codes);
+    let enhanced = enhanced.and_then(EnhancedCode::parse).or(in_code);
+    let recipients = match (recipient, domain, p.separator) {
+        (Some(r), _, Some(sep)) if !r.is_empty() => Recipients::List(r, sep),
+        (Some(r), _, None) if !r.is_empty() => Recipients::One(r),
+        (_, Some(d), _) if !d.is_empty() => Recipients::Domain(d),
+        _ => Recipients::None,
+    };
+    Some(Parsed::Event(Event::Reply(Reply {
+        direction,
+        outcome,
+        code: basic,
+        enhanced,
+        recipients,
+        delay: None,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn format(yaml: &str) -> Result<CustomFormat, String> {
+        let cfg: FormatConfig = serde_yaml::from_str(yaml).map_err(|e| e.to_string())?;
+        CustomFormat::compile(&cfg)
+    }
+
+    fn render(p: &Parsed<'_>) -> String {
+        match p {
+            Parsed::Ignored => "Ignored".into(),
+            Parsed::Unrecognised => "Unrecognised".into(),
+            Parsed::Event(Event::Expired) => "Expired".into(),
+            Parsed::Event(Event::Reply(r)) => format!(
+                "{} {} {} {} {}",
+                r.direction.as_str(),
+                r.outcome.as_str(),
+                r.code.map_or("-".into(), |c| c.to_string()),
+                r.enhanced.map_or("-".into(), |c| c.to_string()),
+                r.recipients
+                    .domains()
+                    .map(|d| String::from_utf8_lossy(d).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            other => format!("{other:?}"),
+        }
+    }
+
+    const HARAKA: &str = r#"
+name: haraka
+prefilter: "] [outbound] "
+patterns:
+  - regex: 'recipient <(?P<recipient>[^>]*)> (?P<outcome>deferred|rejected): (?P<code>\d{3}(?: \d\.\d{1,3}\.\d{1,3})?)'
+  - regex: 'delivered file=\S+ domain=(?P<domain>\S+)'
+    outcome: delivered
+outcomes:
+  rejected: bounced
+"#;
+
+    #[test]
+    fn cases() {
+        let mut p = CustomParser::new(Arc::new(format(HARAKA).unwrap()));
+        let cases = [
+            (
+                "[NOTICE] [-] [outbound] recipient <bob@Example.org> deferred: 451 4.7.1 Greylisted, try again in 5 minutes",
+                "outbound deferred 451 4.7.1 Example.org",
+            ),
+            (
+                "[NOTICE] [-] [outbound] recipient <nouser@example.net> rejected: 550 5.1.1 <nouser@example.net>: Recipient address rejected: User unknown",
+                "outbound bounced 550 5.1.1 example.net",
+            ),
+            (
+                "[NOTICE] [-] [outbound] recipient <x@example.net> rejected: 999 9.9.9 nonsense",
+                "outbound bounced - - example.net",
+            ),
+            (
+                "[NOTICE] [-] [outbound] delivered file=1710148467123_1710148467123_0_85212_Wj8xq0_1_mx1 domain=gmail.com host=gmail-smtp-in.l.google.com ip=142.250.102.27 port=25 mode=SMTP tls=Y auth=N response=\"OK  1710148467 a1si123 - gsmtp\" delay=1.21 fails=0 rcpts=1/0/0",
+                "outbound delivered - - gmail.com",
+            ),
+            ("[INFO] [-] [outbound] Temp failing 1710148467123_1710148467123_0_85212_Wj8xq0_1_mx1 for 64 seconds: Upstream error: 421 4.7.0 Try again later", "Unrecognised"),
+            ("[NOTICE] [8E1B3A2C-0C5E-4A5B-9D0E-3F2A1B0C9D8E.1] [core] disconnect ip=192.0.2.8 rdns=client.example helo=client.example relay=N early=N esmtp=Y tls=Y pipe=N errors=0 txns=1 rcpts=1/0/0 msgs=1/0/0 bytes=4410 lr=\"\" time=0.513", "Ignored"),
+            ("", "Ignored"),
+        ];
+        for (line, want) in cases {
+            assert_eq!(render(&p.parse(line.as_bytes())), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn unmapped_words_are_unrecognised_never_labels() {
+        let mut p = CustomParser::new(Arc::new(
+            format(
+                "name: x\npatterns:\n  - regex: 'to=(?P<recipient>\\S+) (?P<direction>\\w+) (?P<outcome>\\w+)'\noutcomes:\n  OK: delivered\n  EXP: expired\n  SKIP: ignored\ndirections:\n  in: inbound\n",
+            )
+            .unwrap(),
+        ));
+        for (line, want) in [
+            ("to=a@b.example in OK", "inbound delivered - - b.example"),
+            (
+                "to=a@b.example outbound bounced",
+                "outbound bounced - - b.example",
+            ),
+            ("to=a@b.example in MAYBE", "Unrecognised"),
+            ("to=a@b.example sideways OK", "Unrecognised"),
+            ("to=a@b.example in EXP", "Expired"),
+            ("to=a@b.example in SKIP", "Ignored"),
+            ("nothing to see", "Ignored"),
+        ] {
+            assert_eq!(render(&p.parse(line.as_bytes())), want, "{line}");
+        }
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let cases = [
+            (
+                "name: x\npatterns:\n  - regex: '(?P<code>\\d{3}'\n",
+                "patterns[0].regex: ",
+            ),
+            (
+                "name: x\npatterns:\n  - regex: '(?P<code>\\d{3})'\n",
+                "patterns[0].regex: has no group named outcome",
+            ),
+            (
+                "name: x\npatterns:\n  - regex: '(?P<rcpt>\\S+) (?P<outcome>\\w+)'\n",
+                "patterns[0].regex: the group (?P<rcpt>…) means nothing here",
+            ),
+            (
+                "name: x\npatterns:\n  - regex: 'x'\n    outcome: sent\n",
+                "patterns[0].outcome: \"sent\" is not one of",
+            ),
+            (
+                "name: x\npatterns:\n  - regex: '(?P<outcome>\\w+)'\noutcomes:\n  sent: ok\n",
+                "outcomes.sent: \"ok\" is not one of",
+            ),
+            ("name: x\npatterns: []\n", "patterns: list at least one"),
+            (
+                "name: x\nprefilter: ''\npatterns:\n  - regex: 'x'\n    outcome: delivered\n",
+                "prefilter",
+            ),
+        ];
+        for (yaml, want) in cases {
+            let err = format(yaml).expect_err(yaml);
+            assert!(err.contains(want), "{yaml}: {err:?} lacks {want:?}");
+        }
+        assert!(CustomFormat::check_name("postfix").is_err());
+        assert!(CustomFormat::check_name("bad name").is_err());
+        assert!(CustomFormat::check_name("haraka").is_ok());
+    }
+
+    #[test]
+    fn recipient_lists() {
+        let mut p = CustomParser::new(Arc::new(
+            format(
+                "name: x\npatterns:\n  - regex: 'to=(?P<recipient>\\S+) (?P<code>\\d{3} \\d\\.\\d\\.\\d)'\n    recipient_separator: ','\n    outcome: bounced\n",
+            )
+            .unwrap(),
+        ));
+        assert_eq!(
+            render(&p.parse(b"to=a@x.example,b@y.example 550 5.1.1")),
+            "outbound bounced 550 5.1.1 x.example,y.example"
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! [`Parser`]: the parser of one file, a per-source value — a format plus what it learnt from
+//! the file (header columns) or what the configuration compiled (a user-defined format's
+//! regexes).
+
+use super::{custom, exchange, kumomta, postfix, powermta, syslog, Format, Parsed};
+
+/// The parser of one file (or journal): a format plus what it has learnt from the file so far
+/// (the columns of a header line) or what the configuration compiled (the regexes of a
+/// user-defined format). Each reader owns one per file it reads; cloning gives a parser in
+/// the same state, so a fresh clone of a configured parser is the parser of a new file.
+///
+/// The match on the variant is the only cost the enum adds per line.
+#[derive(Debug, Clone)]
+pub enum Parser {
+    Postfix,
+    Exchange(exchange::Columns),
+    PowerMta(powermta::Columns),
+    KumoMta,
+    /// A user-defined format of the configuration file.
+    Custom(custom::CustomParser),
+}
+
+impl From<Format> for Parser {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Postfix => Parser::Postfix,
+            Format::Exchange => Parser::Exchange(exchange::Columns::default()),
+            Format::PowerMta => Parser::PowerMta(powermta::Columns::default()),
+            Format::KumoMta => Parser::KumoMta,
+        }
+    }
+}
+
+impl Parser {
+    /// Reads one line (without its newline). A header line updates the parser's columns and is
+    /// [`Parsed::Ignored`].
+    #[inline]
+    pub fn parse<'a>(&mut self, line: &'a [u8]) -> Parsed<'a> {
+        match self {
+            Parser::Postfix => postfix::parse(line),
+            Parser::Exchange(c) => c.parse(line),
+            Parser::PowerMta(c) => c.parse(line),
+            Parser::KumoMta => kumomta::parse(line),
+            Parser::Custom(c) => c.parse(line),
+        }
+    }
+
+    /// The `mta` label: the format's name, or the name of a user-defined format.
+    pub fn mta(&self) -> &str {
+        match self {
+            Parser::Postfix => Format::Postfix.name(),
+            Parser::Exchange(_) => Format::Exchange.name(),
+            Parser::PowerMta(_) => Format::PowerMta.name(),
+            Parser::KumoMta => Format::KumoMta.name(),
+            Parser::Custom(c) => c.name(),
+        }
+    }
+
+    /// Whether lines can only be read after a header line at the top of the file: a reader
+    /// that starts inside a file (a restart, a first start at the end) then shows the parser
+    /// the file's first bytes with [`Parser::prime`].
+    pub fn reads_header(&self) -> bool {
+        match self {
+            Parser::Postfix => false,
+            Parser::Exchange(_) | Parser::PowerMta(_) => true,
+            Parser::KumoMta | Parser::Custom(_) => false,
+        }
+    }
+
+    /// Learns the header of a file from its first bytes (`head`, complete lines only are
+    /// used), counting nothing.
+    pub fn prime(&mut self, head: &[u8]) {
+        if !self.reads_header() {
+            return;
+        }
+        let mut rest = head;
+        while let Some(i) = memchr::memchr(b'\n', rest) {
+            let line = &rest[..i];
+            let _ = self.parse(line.strip_suffix(b"\r").unwrap_or(line));
+            rest = &rest[i + 1..];
+        }
+    }
+
+    /// What the key of `instances:` is for this format (`None`: the format has no instances).
+    pub fn instance_kind(&self) -> Option<&'static str> {
+        match self {
+            Parser::Postfix => Some("syslog name (e.g. postfix-out)"),
+            Parser::PowerMta(_) => Some("virtual MTA name (the vmta column)"),
+            Parser::Exchange(_) | Parser::KumoMta | Parser::Custom(_) => None,
+        }
+    }
+
+    /// The key that routes a line to a configured instance's source (the `instances:` of a
+    /// source): for Postfix the syslog name (`postfix-out` of `postfix-out/smtp`,
+    /// `postfix/submission` of `postfix/submission/smtpd`), for PowerMTA the virtual MTA
+    /// (`vmta`). `None`: the file's own source.
+    pub fn instance_key<'a>(&self, line: &'a [u8]) -> Option<&'a [u8]> {
+        match self {
+            Parser::Postfix => {
+                let h = syslog::split(line)?;
+                Some(match memchr::memrchr(b'/', h.tag) {
+                    Some(i) => &h.tag[..i],
+                    None => h.tag,
+                })
+            }
+            Parser::Exchange(_) | Parser::KumoMta | Parser::Custom(_) => None,
+            Parser::PowerMta(c) => c.vmta(line),
+        }
+    }
+}
