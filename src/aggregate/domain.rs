@@ -138,13 +138,17 @@ impl DomainTable {
             .map(|(i, n)| (DomainId(i as u32), n.as_str()))
     }
 
-    /// Re-interns a label value read back from saved state, so restored counters keep their
-    /// label. Counts towards the bound like a first sighting.
-    pub fn restore(&mut self, name: &str) -> DomainId {
-        match name {
-            "" => DomainId::NONE,
-            "other" => DomainId::OTHER,
-            _ => self.lookup(name.as_bytes()).id,
+    /// Re-interns a label value (read back from saved state, or counted by another table with
+    /// the same settings): an existing label keeps its id — `""`, `other`, a group's name, a
+    /// domain already seen — and any other value is looked up as a domain, counting towards the
+    /// bound like a first sighting.
+    pub fn restore(&mut self, name: &str) -> Lookup {
+        match self.names.iter().position(|n| n == name) {
+            Some(i) => Lookup {
+                id: DomainId(i as u32),
+                overflowed: false,
+            },
+            None => self.lookup(name.as_bytes()),
         }
     }
 }

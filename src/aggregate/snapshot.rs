@@ -137,7 +137,7 @@ impl Aggregator {
                 outcome: parse_outcome(&r.outcome)?,
                 code: optional(&r.code, BasicCode::parse, "code")?,
                 enhanced: optional(&r.enhanced, EnhancedCode::parse, "enhanced code")?,
-                domain: self.domains.restore(&r.domain),
+                domain: self.domains.restore(&r.domain).id,
             };
             *self.replies.entry(key).or_default() += r.value;
         }

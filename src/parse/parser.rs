@@ -32,6 +32,12 @@ impl From<Format> for Parser {
 }
 
 impl Parser {
+    /// Whether each line can be read without the lines before it (no header to learn), so a
+    /// file may be cut anywhere between lines and its parts read apart.
+    pub fn lines_stand_alone(&self) -> bool {
+        !matches!(self, Parser::Exchange(_) | Parser::PowerMta(_))
+    }
+
     /// Reads one line (without its newline). A header line updates the parser's columns and is
     /// [`Parsed::Ignored`].
     #[inline]
