@@ -390,26 +390,7 @@ mod tests {
         CustomFormat::compile(&cfg)
     }
 
-    fn render(p: &Parsed<'_>) -> String {
-        match p {
-            Parsed::Ignored => "Ignored".into(),
-            Parsed::Unrecognised => "Unrecognised".into(),
-            Parsed::Event(Event::Expired) => "Expired".into(),
-            Parsed::Event(Event::Reply(r)) => format!(
-                "{} {} {} {} {}",
-                r.direction.as_str(),
-                r.outcome.as_str(),
-                r.code.map_or("-".into(), |c| c.to_string()),
-                r.enhanced.map_or("-".into(), |c| c.to_string()),
-                r.recipients
-                    .domains()
-                    .map(|d| String::from_utf8_lossy(d).into_owned())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            ),
-            other => format!("{other:?}"),
-        }
-    }
+    use crate::parse::render_for_tests as render;
 
     const HARAKA: &str = r#"
 name: haraka

@@ -439,6 +439,30 @@ impl Format {
     }
 }
 
+/// A parsed line as one short string (`direction outcome code enhanced domains`), for the
+/// CASES tables of the parsers' tests.
+#[cfg(test)]
+pub(crate) fn render_for_tests(p: &Parsed<'_>) -> String {
+    match p {
+        Parsed::Ignored => "Ignored".into(),
+        Parsed::Unrecognised => "Unrecognised".into(),
+        Parsed::Event(Event::Expired) => "Expired".into(),
+        Parsed::Event(Event::Reply(r)) => format!(
+            "{} {} {} {} {}",
+            r.direction.as_str(),
+            r.outcome.as_str(),
+            r.code.map_or("-".into(), |c| c.to_string()),
+            r.enhanced.map_or("-".into(), |c| c.to_string()),
+            r.recipients
+                .domains()
+                .map(|d| String::from_utf8_lossy(d).into_owned())
+                .collect::<Vec<_>>()
+                .join(",")
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
