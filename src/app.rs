@@ -579,12 +579,16 @@ fn run_replay(common: &CommonArgs, args: &ReplayArgs) -> anyhow::Result<()> {
             expose::encode(&expose::families(&agg, &BuildInfo::CURRENT), fmt)?
         }
     };
+    print_out(&out)
+}
+
+/// Writes a command's output; a reader that stopped early (`replay … | head`) is fine.
+fn print_out(out: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(out.as_bytes())
         .and_then(|()| stdout.flush())
     {
-        // `replay ... | head` is fine.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r.context("cannot write to standard output"),
     }
@@ -623,12 +627,5 @@ fn run_explain(args: &crate::cli::ExplainArgs) -> anyhow::Result<()> {
         };
         return Err(ConfigError(format!("{given}: {}", crate::codes::explain::ACCEPTED)).into());
     };
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => r.context("cannot write to standard output"),
-    }
+    print_out(&out)
 }

@@ -14,6 +14,31 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_smtp-status-exporter")
 }
 
+/// `smtp-status-exporter --log.path LOG… --web.listen-address LISTEN --state.file STATE
+/// [extra…]`, its stderr to `err`.
+fn spawn(
+    logs: &[&Path],
+    listen: &str,
+    state_file: &Path,
+    extra: &[&str],
+    err: fs::File,
+) -> Result<Child, String> {
+    let mut cmd = Command::new(binary());
+    for l in logs {
+        cmd.arg("--log.path").arg(l);
+    }
+    cmd.arg("--web.listen-address")
+        .arg(listen)
+        .arg("--state.file")
+        .arg(state_file)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(err));
+    cmd.spawn()
+        .map_err(|e| format!("cannot start {}: {e}", binary()))
+}
+
 /// A running `smtp-status-exporter`; killed on drop.
 pub struct Exporter {
     child: Child,
@@ -37,21 +62,7 @@ impl Exporter {
         let stderr = work_dir.join("exporter.stderr");
         let err_file =
             fs::File::create(&stderr).map_err(|e| format!("{}: {e}", stderr.display()))?;
-        let mut cmd = Command::new(binary());
-        for l in logs {
-            cmd.arg("--log.path").arg(l);
-        }
-        cmd.arg("--web.listen-address")
-            .arg(addr.to_string())
-            .arg("--state.file")
-            .arg(state_file)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(err_file));
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binary()))?;
+        let child = spawn(logs, &addr.to_string(), state_file, extra, err_file)?;
         let mut exp = Exporter {
             child,
             addr,
@@ -94,21 +105,7 @@ impl Exporter {
             .append(true)
             .open(stderr_path)
             .map_err(|e| format!("{}: {e}", stderr_path.display()))?;
-        let mut cmd = Command::new(binary());
-        for l in logs {
-            cmd.arg("--log.path").arg(l);
-        }
-        cmd.arg("--web.listen-address")
-            .arg("127.0.0.1:0")
-            .arg("--state.file")
-            .arg(state_file)
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(err_file));
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", binary()))?;
+        let child = spawn(logs, "127.0.0.1:0", state_file, extra, err_file)?;
         let mut exp = Exporter {
             child,
             addr: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)),
