@@ -490,6 +490,7 @@ mod tests {
             enhanced: EnhancedCode::parse(enh.as_bytes()),
             recipients: rcpt,
             delay: Some(2.0),
+            text: b"",
         }))
     }
 

@@ -213,6 +213,7 @@ mod tests {
                 enhanced: EnhancedCode::parse(b"5.7.1"),
                 recipients: Recipients::One(b"x@example.org"),
                 delay: Some(3.0),
+                text: b"",
             })),
         );
         a.record(0, &Parsed::Ignored);

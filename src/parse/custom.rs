@@ -378,6 +378,7 @@ fn read<'a>(
         enhanced,
         recipients,
         delay: None,
+        text: b"",
     })))
 }
 

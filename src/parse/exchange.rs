@@ -142,6 +142,7 @@ fn reply(
         enhanced,
         recipients,
         delay: None,
+        text: b"",
     }))
 }
 

@@ -122,6 +122,7 @@ pub fn parse(line: &[u8]) -> Parsed<'_> {
         enhanced,
         recipients,
         delay: None,
+        text: b"",
     }))
 }
 

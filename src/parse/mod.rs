@@ -72,6 +72,7 @@ impl<'a> PairedReplies<'a> {
                     enhanced,
                     recipients: Recipients::One(rcpt),
                     delay: None,
+                    text: b"",
                 }
             })
     }
@@ -119,6 +120,10 @@ pub struct Reply<'a> {
     pub recipients: Recipients<'a>,
     /// Total delay of the delivery attempt in seconds, where the line gives it.
     pub delay: Option<f64>,
+    /// The reply text as logged (`550 5.1.1 <u@example.com>: Recipient address rejected`,
+    /// or the MTA's own words where it gives no remote reply), for the reason classes; empty
+    /// where the line has none. Never a label value.
+    pub text: &'a [u8],
 }
 
 /// The recipient addresses (or bare domains) a line names, as raw bytes of the line.

@@ -362,6 +362,7 @@ fn inbound<'a>(
         enhanced,
         recipients,
         delay: None,
+        text: b"",
     }))
 }
 
@@ -562,6 +563,7 @@ fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
         enhanced,
         recipients: Recipients::One(rcpt),
         delay,
+        text: b"",
     })))
 }
 
@@ -726,6 +728,7 @@ mod tests {
                 enhanced: enhanced.and_then(|e| EnhancedCode::parse(e.as_bytes())),
                 recipients: rcpt.map_or(Recipients::None, Recipients::One),
                 delay,
+                text: b"",
             })),
         }
     }

@@ -91,6 +91,7 @@ impl Columns {
                 Recipients::One(rcpt)
             },
             delay: None,
+            text: b"",
         }))
     }
 
