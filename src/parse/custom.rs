@@ -24,6 +24,8 @@
 //!   A pattern without an `outcome` group must give `outcome:`.
 //! - `direction`: a word mapped through `directions:`, else `outbound` or `inbound`; without
 //!   the group, the pattern's `direction:` (default `outbound`).
+//! - `text`: the reply text (`550 5.1.1 User unknown`), read by the reason classes of
+//!   `smtp_failures_total`; without it, what `code` captured. Never a label value.
 //!
 //! A captured word that maps to nothing makes the line [`Parsed::Unrecognised`]: no captured
 //! text ever becomes a label value. Codes go through the same validation as every parser's
@@ -91,20 +93,21 @@ enum Mapped {
 }
 
 /// The group names a pattern may use.
-const GROUPS: [&str; 6] = [
+const GROUPS: [&str; 7] = [
     "code",
     "enhanced",
     "recipient",
     "domain",
     "outcome",
     "direction",
+    "text",
 ];
 
 #[derive(Debug)]
 struct Pattern {
     re: Regex,
     /// Capture-group index of each of [`GROUPS`].
-    groups: [Option<usize>; 6],
+    groups: [Option<usize>; 7],
     outcome: Option<Mapped>,
     direction: Direction,
     separator: Option<u8>,
@@ -220,7 +223,7 @@ impl CustomFormat {
 
 fn compile_pattern(p: &PatternConfig) -> Result<Pattern, String> {
     let re = Regex::new(&p.regex).map_err(|e| format!("regex: {e}"))?;
-    let mut groups = [None; 6];
+    let mut groups = [None; 7];
     for (i, name) in re.capture_names().enumerate() {
         let Some(name) = name else { continue };
         let k = GROUPS.iter().position(|g| *g == name).ok_or_else(|| {
@@ -233,7 +236,7 @@ fn compile_pattern(p: &PatternConfig) -> Result<Pattern, String> {
             *slot = Some(i);
         }
     }
-    let [_, _, recipient, domain, outcome_group, direction_group] = groups;
+    let [_, _, recipient, domain, outcome_group, direction_group, _] = groups;
     if recipient.is_some() && domain.is_some() {
         return Err("regex: has both a recipient and a domain group: keep one".into());
     }
@@ -346,8 +349,8 @@ fn read<'a>(
     p: &Pattern,
     group: impl Fn(usize) -> Option<&'a [u8]>,
 ) -> Option<Parsed<'a>> {
-    let [code, enhanced, recipient, domain, outcome, direction] =
-        [0, 1, 2, 3, 4, 5].map(|k| group(k).map(<[u8]>::trim_ascii));
+    let [code, enhanced, recipient, domain, outcome, direction, text] =
+        [0, 1, 2, 3, 4, 5, 6].map(|k| group(k).map(<[u8]>::trim_ascii));
     let mapped = match outcome {
         Some(w) => f.outcome_of(w)?,
         // A pattern with an outcome group whose group did not take part: nothing to say.
@@ -378,7 +381,8 @@ fn read<'a>(
         enhanced,
         recipients,
         delay: None,
-        text: b"",
+        // Without a `text` group, what the `code` group took is all the format says.
+        text: text.or(code).unwrap_or_default(),
     })))
 }
 
@@ -508,4 +512,20 @@ outcomes:
             "outbound bounced 550 5.1.1 x.example,y.example"
         );
     }
+
+    #[test]
+    fn reply_texts() {
+        let mut p = CustomParser::new(Arc::new(format(HARAKA).unwrap()));
+        let line = b"[NOTICE] [-] [outbound] recipient <bob@Example.org> deferred: 451 4.7.1 Greylisted, try again in 5 minutes";
+        // Without a `text` group: what `code` captured.
+        assert_eq!(crate::parse::text_of(&p.parse(line)), Some("451 4.7.1"));
+        let mut p = CustomParser::new(Arc::new(
+            format("name: t\npatterns:\n  - regex: 'to=(?P<recipient>\\S+) (?P<outcome>\\w+): (?P<text>(?P<code>\\d{3}) .*)'\n").unwrap(),
+        ));
+        assert_eq!(
+            crate::parse::text_of(&p.parse(b"to=a@b.example bounced: 550 5.1.1 User unknown")),
+            Some("550 5.1.1 User unknown")
+        );
+    }
+
 }

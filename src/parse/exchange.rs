@@ -103,13 +103,14 @@ fn read_event<'a>(event: &[u8], rcpt: &'a [u8], status: &'a [u8]) -> Parsed<'a> 
         return Parsed::Event(Event::ExpiredPerRecipient(recipients));
     }
     if event == b"DELIVER" {
-        return reply(outcome, (None, None), recipients);
+        return reply(outcome, (None, None), recipients, b"");
     }
     if let Recipients::List(list, sep) = recipients {
         // One status per recipient: each reply gets the codes of its own, when they differ.
         let n = recipients.count();
         let mut statuses = reply_list(status);
-        let first = statuses.next().map(status_codes).unwrap_or_default();
+        let first_text = statuses.next().unwrap_or_default();
+        let first = status_codes(first_text);
         let mut count = 1;
         let mut same = true;
         for s in statuses {
@@ -125,16 +126,17 @@ fn read_event<'a>(event: &[u8], rcpt: &'a [u8], status: &'a [u8]) -> Parsed<'a> 
                 statuses: status,
             }));
         }
-        return reply(outcome, first, recipients);
+        return reply(outcome, first, recipients, first_text);
     }
-    reply(outcome, status_codes(status), recipients)
+    reply(outcome, status_codes(status), recipients, status)
 }
 
-fn reply(
+fn reply<'a>(
     outcome: Outcome,
     (code, enhanced): (Option<BasicCode>, Option<EnhancedCode>),
-    recipients: Recipients<'_>,
-) -> Parsed<'_> {
+    recipients: Recipients<'a>,
+    text: &'a [u8],
+) -> Parsed<'a> {
     Parsed::Event(Event::Reply(Reply {
         direction: Direction::Outbound,
         outcome,
@@ -142,7 +144,7 @@ fn reply(
         enhanced,
         recipients,
         delay: None,
-        text: b"",
+        text,
     }))
 }
 
@@ -296,4 +298,31 @@ mod tests {
             }
         }
     }
+
+    /// The recipient's status is the reply text; each recipient of a paired line has its own.
+    #[test]
+    fn reply_texts() {
+        let mut p = Parser::from(super::super::Format::Exchange);
+        p.parse(HEADER.as_bytes());
+        let texts = |i: usize, p: &mut Parser| -> Vec<String> {
+            match p.parse(CASES[i].0.as_bytes()) {
+                Parsed::Event(Event::Reply(r)) => vec![String::from_utf8_lossy(r.text).into()],
+                Parsed::Event(Event::Paired(pr)) => pr
+                    .replies()
+                    .map(|r| String::from_utf8_lossy(r.text).into_owned())
+                    .collect(),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            texts(4, &mut p),
+            ["550 5.1.1 User unknown", "552 5.2.2 Mailbox full; try later"]
+        );
+        assert_eq!(
+            texts(6, &mut p),
+            ["550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup"]
+        );
+        assert_eq!(texts(3, &mut p), ["250 2.1.5 Recipient OK"]);
+    }
+
 }

@@ -56,6 +56,9 @@ struct Response<'a> {
     code: Option<u16>,
     #[serde(default)]
     enhanced_code: Option<Enhanced>,
+    /// The reply text, as raw JSON (escapes left as they are: no allocation).
+    #[serde(borrow, default)]
+    content: Option<&'a RawValue>,
     #[serde(borrow, default)]
     command: Option<&'a RawValue>,
 }
@@ -97,6 +100,16 @@ pub fn parse(line: &[u8]) -> Parsed<'_> {
         | "XferIn" => return Parsed::Ignored,
         _ => return Parsed::Unrecognised,
     };
+    let text = rec
+        .response
+        .as_ref()
+        .and_then(|r| r.content)
+        .map_or(&b""[..], |c| {
+            let raw = c.get().as_bytes();
+            raw.strip_prefix(b"\"")
+                .and_then(|r| r.strip_suffix(b"\""))
+                .unwrap_or(b"")
+        });
     let (code, enhanced, command) = match &rec.response {
         Some(r) => (
             r.code.and_then(BasicCode::new),
@@ -122,7 +135,7 @@ pub fn parse(line: &[u8]) -> Parsed<'_> {
         enhanced,
         recipients,
         delay: None,
-        text: b"",
+        text,
     }))
 }
 
@@ -254,4 +267,18 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn reply_texts() {
+        let text = |line: &str| crate::parse::text_of(&parse(line.as_bytes())).map(str::to_owned);
+        assert_eq!(
+            text(r#"{"type":"Bounce","recipient":"a@b.example","response":{"code":550,"content":"Recipient address rejected: \"User\" unknown","command":"RCPT TO:<a@b.example>"}}"#).as_deref(),
+            Some(r#"Recipient address rejected: \"User\" unknown"#)
+        );
+        assert_eq!(
+            text(r#"{"type":"Bounce","recipient":"a@b.example","response":{"code":550,"content":null}}"#).as_deref(),
+            Some("")
+        );
+    }
+
 }

@@ -330,6 +330,7 @@ fn parse_kind(daemon: Daemon, kind: Kind, rest: &[u8]) -> Option<Parsed<'_>> {
                         outcome,
                         leading_reply_codes(body),
                         Recipients::None,
+                        body,
                     ))
                 }?;
                 Some(keep_if_coded(parsed, needs_code))
@@ -354,6 +355,7 @@ fn inbound<'a>(
     outcome: Outcome,
     (code, enhanced): (Option<BasicCode>, Option<EnhancedCode>),
     recipients: Recipients<'a>,
+    text: &'a [u8],
 ) -> Parsed<'a> {
     Parsed::Event(Event::Reply(Reply {
         direction: Direction::Inbound,
@@ -362,8 +364,17 @@ fn inbound<'a>(
         enhanced,
         recipients,
         delay: None,
-        text: b"",
+        text,
     }))
+}
+
+/// The reply of an smtpd-format refusal without its `; from=<…> to=<…>` trailer (the
+/// addresses are the client's, not the reply's words).
+fn without_trailer(seg: &[u8]) -> &[u8] {
+    match finder_rev_semi_from().rfind(seg) {
+        Some(p) => seg.get(..p).unwrap_or(seg),
+        None => seg,
+    }
 }
 
 /// `TEXT; from=<s> to=<r> proto=ESMTP helo=<h>` (smtpd, milter, proxy) or
@@ -394,7 +405,12 @@ fn smtpd_reply(daemon: Daemon, body: &[u8], outcome: Outcome, cleanup: bool) -> 
         }
         None => return None,
     };
-    Some(inbound(outcome, leading_reply_codes(seg), recipients))
+    Some(inbound(
+        outcome,
+        leading_reply_codes(seg),
+        recipients,
+        without_trailer(seg),
+    ))
 }
 
 /// The `r` of a ` to=<r>` that ends `seg`, or `Recipients::None`.
@@ -458,7 +474,9 @@ fn cleanup_action(rest: &[u8], outcome: Outcome, needs_code: bool) -> Option<Par
         // reject always carries a text (`5.7.1 …`), except for mime errors, which end with
         // ` to=<r>` (the recipient or `unknown`); hold/discard without a text do not count.
         return if mime_error && fields_end == rest.len() && recipients != Recipients::None {
-            Some(inbound(outcome, (None, None), recipients))
+            // The MTA's own words: `mime-error improper use of 8-bit data …`.
+            let own = finder_from().find(rest).map_or(rest, |p| &rest[..p]);
+            Some(inbound(outcome, (None, None), recipients, own))
         } else if needs_code {
             Some(Parsed::Ignored)
         } else {
@@ -474,7 +492,7 @@ fn cleanup_action(rest: &[u8], outcome: Outcome, needs_code: bool) -> Option<Par
             None
         };
     }
-    Some(inbound(outcome, codes, recipients))
+    Some(inbound(outcome, codes, recipients, text.trim_ascii()))
 }
 
 /// Codes at the start of a text that may run to the end of a cut line: `complete` only when a
@@ -551,10 +569,10 @@ fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
         _ => return None,
     };
     let reason = status.get(space..)?.strip_prefix(b" (")?;
-    let code = match reason.strip_suffix(b")") {
-        Some(reason) => reason_code(reason, false),
+    let (code, text) = match reason.strip_suffix(b")") {
+        Some(reason) => (reason_code(reason, false), reason),
         // Cut inside the reason: good only if a whole code was read before the cut.
-        None => Some(reason_code(reason, true)?),
+        None => (Some(reason_code(reason, true)?), reason),
     };
     Some(Parsed::Event(Event::Reply(Reply {
         direction: Direction::Outbound,
@@ -563,7 +581,7 @@ fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
         enhanced,
         recipients: Recipients::One(rcpt),
         delay,
-        text: b"",
+        text,
     })))
 }
 
@@ -651,10 +669,12 @@ finder!(finder_semi_from, b"; from=<");
 finder_rev!(finder_rev_proto, b" proto=");
 finder_rev!(finder_rev_to, b" to=<");
 finder_rev!(finder_rev_helo, b" helo=<");
+finder_rev!(finder_rev_semi_from, b"; from=<");
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::parse::{text_of, without_text};
 
     /// What a line must parse to.
     #[derive(Debug, Clone, Copy)]
@@ -983,7 +1003,7 @@ mod tests {
     fn table() {
         for (line, w) in CASES {
             assert_eq!(
-                parse(line),
+                without_text(parse(line)),
                 want(*w),
                 "line: {}",
                 String::from_utf8_lossy(line)
@@ -1002,7 +1022,7 @@ mod tests {
     fn every_cut_is_unrecognised_or_right() {
         let mut checked = 0;
         for (line, w) in CASES {
-            let full = parse(line);
+            let full = without_text(parse(line));
             let cut_may_ignore = matches!(
                 w,
                 W::R {
@@ -1011,7 +1031,7 @@ mod tests {
                 }
             );
             for n in 0..line.len() {
-                let got = parse(&line[..n]);
+                let got = without_text(parse(&line[..n]));
                 if !is_countable(*w) {
                     continue;
                 }
@@ -1029,6 +1049,31 @@ mod tests {
         assert!(checked > 10_000);
     }
 
+    /// The reply text of each kind of line: the reason in parentheses of a delivery status,
+    /// the reply of a refusal without its trailer, cleanup's text after the fields.
+    #[test]
+    fn reply_texts() {
+        let cases: &[(&str, &str)] = &[
+            ("Nov 23 02:12:58 mx postfix/smtp[10731]: 1B0E698C15E: to=<nouser1@remote.example>, relay=127.0.0.1[127.0.0.1]:12600, delay=0.06, delays=0.01/0.01/0/0.03, dsn=5.1.1, status=bounced (host 127.0.0.1[127.0.0.1] said: 550 5.1.1 <nouser1>: Recipient address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command))",
+                "host 127.0.0.1[127.0.0.1] said: 550 5.1.1 <nouser1>: Recipient address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command)"),
+            ("Nov 23 02:12:58 mx postfix/smtp[10731]: 22EBD98C042: to=<someone@closed.example>, relay=none, delay=0.02, delays=0.02/0.01/0/0, dsn=4.4.1, status=deferred (connect to 127.0.0.1[127.0.0.1]:12603: Connection refused)",
+                "connect to 127.0.0.1[127.0.0.1]:12603: Connection refused"),
+            ("Nov 23 02:13:27 mx postfix/smtpd[12391]: NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 554 5.7.1 <victim@elsewhere.example>: Relay access denied; from=<someone@outside.example> to=<victim@elsewhere.example> proto=ESMTP helo=<client.example>",
+                "554 5.7.1 <victim@elsewhere.example>: Relay access denied"),
+            ("Nov 23 02:17:43 mx postfix/postscreen[23445]: NOQUEUE: reject: RCPT from [127.0.0.9]:52643: 550 5.3.2 Service currently unavailable; from=<someone@outside.example>, to=<sseuser@sse-test.example>, proto=ESMTP, helo=<client.example>",
+                "550 5.3.2 Service currently unavailable"),
+            ("Nov 23 02:19:33 mx postfix/postscreen[26768]: NOQUEUE: reject: CONNECT from [127.0.0.7]:59857: too many connections",
+                "too many connections"),
+            ("Nov 23 02:13:27 mx postfix/cleanup[10739]: 0C0BD98C24A: reject: body BODY-REJECT-MARKER here from localhost[127.0.0.1]; from=<someone@outside.example> to=<sseuser@sse-test.example> proto=ESMTP helo=<client.example>: 5.7.1 Body contains forbidden content",
+                "5.7.1 Body contains forbidden content"),
+            ("Nov 23 02:17:32 mx postfix/smtpd[23283]: proxy-reject: END-OF-MESSAGE: 554 5.7.1 Rejected by content filter: spam score 12.3; from=<someone@outside.example> to=<sseuser@sse-test.example> proto=ESMTP helo=<client.example>",
+                "554 5.7.1 Rejected by content filter: spam score 12.3"),
+        ];
+        for (line, text) in cases {
+            assert_eq!(text_of(&parse(line.as_bytes())), Some(*text), "{line}");
+        }
+    }
+
     #[test]
     fn long_lines() {
         let filler = "x".repeat(8000);
@@ -1036,7 +1081,7 @@ mod tests {
             "Nov 23 02:12:58 mx postfix/smtp[10731]: 1B0E698C15E: to=<multi1@remote.example>, relay=127.0.0.1[127.0.0.1]:12600, delay=0.05, delays=0.01/0.01/0/0.03, dsn=5.1.1, status=bounced (host 127.0.0.1[127.0.0.1] said: 550-5.1.1 {filler} 550 5.1.1 {filler} (in reply to RCPT TO command))"
         );
         assert_eq!(
-            parse(status.as_bytes()),
+            without_text(parse(status.as_bytes())),
             want(out(
                 Bounced,
                 Some(550),
@@ -1048,7 +1093,7 @@ mod tests {
         // The same line cut by a syslog daemon's size limit (e.g. 1024 bytes): still read,
         // since its code came before the cut.
         assert_eq!(
-            parse(&status.as_bytes()[..1024]),
+            without_text(parse(&status.as_bytes()[..1024])),
             want(out(
                 Bounced,
                 Some(550),
@@ -1061,7 +1106,7 @@ mod tests {
             "Nov 23 02:13:27 mx postfix/smtpd[12391]: NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 554 5.7.1 <victim@elsewhere.example>: Relay access denied; from=<{filler}@outside.example> to=<victim@elsewhere.example> proto=ESMTP helo=<{filler}>"
         );
         assert_eq!(
-            parse(reject.as_bytes()),
+            without_text(parse(reject.as_bytes())),
             want(inb(
                 Rejected,
                 Some(554),

@@ -80,10 +80,11 @@ impl Columns {
             return Parsed::Event(Event::Expired);
         }
         let rcpt = rcpt.trim_ascii();
+        let diag = diagnostic(diag).trim_ascii();
         Parsed::Event(Event::Reply(Reply {
             direction: Direction::Outbound,
             outcome,
-            code: leading_reply_codes(diagnostic(diag)).0,
+            code: leading_reply_codes(diag).0,
             enhanced: enhanced(status),
             recipients: if rcpt.is_empty() {
                 Recipients::None
@@ -91,7 +92,12 @@ impl Columns {
                 Recipients::One(rcpt)
             },
             delay: None,
-            text: b"",
+            // The remote's reply; where there is none, the status with its description.
+            text: if diag.is_empty() {
+                status.trim_ascii()
+            } else {
+                diag
+            },
         }))
     }
 
@@ -265,4 +271,24 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn reply_texts() {
+        let mut p = Parser::from(Format::PowerMta);
+        p.parse(HEADER.as_bytes());
+        let text = |line: &str, p: &mut Parser| {
+            crate::parse::text_of(&p.parse(line.as_bytes())).map(str::to_owned)
+        };
+        assert_eq!(
+            text(CASES[1].0, &mut p).as_deref(),
+            Some("421 4.7.0 [TSS04] Messages from 10.0.0.11 temporarily deferred due to unexpected volume or user complaints")
+        );
+        // No dsnDiag: the status and its description.
+        p.parse(b"type,rcpt,dsnStatus");
+        assert_eq!(
+            text("b,u@d.example,5.7.1 (delivery not authorized)", &mut p).as_deref(),
+            Some("5.7.1 (delivery not authorized)")
+        );
+    }
+
 }
