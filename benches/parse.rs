@@ -291,5 +291,40 @@ fn by_program(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, per_line, pipeline, by_program);
+/// The reason classes of `smtp_failures_total`: one classification per 4xx/5xx reply, against
+/// the parse of the same line (the reference in the same run).
+fn reasons(c: &mut Criterion) {
+    use smtp_status_exporter::codes::reasons::Reasons;
+    use smtp_status_exporter::parse::Event;
+    let lines = fixture_lines();
+    let bounce = pick(&lines, &["status=bounced", "said: 550-5.1.1"]);
+    let refused = pick(&lines, &["status=deferred", "Connection refused"]);
+    let reject = pick(&lines, &["postfix/smtpd[", "NOQUEUE: reject: RCPT"]);
+    let spamhaus: &[u8] = b"554 5.7.1 Service unavailable; Client host [192.0.2.10] blocked using zen.spamhaus.org; https://www.spamhaus.org/query/ip/192.0.2.10";
+    let table = Reasons::default();
+    let mut g = c.benchmark_group("reason");
+    g.throughput(Throughput::Elements(1));
+    for (name, line) in [
+        ("outbound_bounced_multiline", bounce),
+        ("outbound_deferred_connection_refused", refused),
+        ("inbound_smtpd_reject", reject),
+    ] {
+        let Parsed::Event(Event::Reply(r)) = postfix::parse(line) else {
+            panic!("{name}: not a reply");
+        };
+        g.bench_function(format!("postfix_parse/{name}"), |b| {
+            b.iter(|| postfix::parse(black_box(line)));
+        });
+        g.bench_function(format!("classify/{name}"), |b| {
+            b.iter(|| table.classify(r.code, r.enhanced, black_box(r.text)));
+        });
+    }
+    let (code, enhanced) = smtp_status_exporter::parse::leading_reply_codes(spamhaus);
+    g.bench_function("classify/spamhaus_reply", |b| {
+        b.iter(|| table.classify(code, enhanced, black_box(spamhaus)));
+    });
+    g.finish();
+}
+
+criterion_group!(benches, per_line, pipeline, by_program, reasons);
 criterion_main!(benches);

@@ -25,7 +25,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         None => serve(&cli.serve),
         Some(Command::Replay(r)) => run_replay(&cli.serve.common, r),
         Some(Command::CheckConfig(_)) => check_config(&cli.serve.common),
-        Some(Command::Explain(e)) => run_explain(e),
+        Some(Command::Explain(e)) => run_explain(&cli.serve.common, e),
     }
 }
 
@@ -120,6 +120,7 @@ fn bounds(file: &config::File) -> Bounds {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        reasons: Arc::clone(&file.compiled_reasons),
     }
 }
 
@@ -606,8 +607,13 @@ fn check_config(common: &CommonArgs) -> anyhow::Result<()> {
         let names: Vec<_> = file.formats.iter().map(|f| f.name.as_str()).collect();
         format!(", user-defined format(s) {}", names.join(", "))
     };
+    let reasons = if file.reasons.is_empty() {
+        String::new()
+    } else {
+        format!(", {} reason rule(s)", file.reasons.len())
+    };
     println!(
-        "{}: OK ({} source(s), domains.max {}{formats})",
+        "{}: OK ({} source(s), domains.max {}{formats}{reasons})",
         path.display(),
         file.sources.len(),
         file.domains.max
@@ -617,9 +623,11 @@ fn check_config(common: &CommonArgs) -> anyhow::Result<()> {
 
 /// `explain CODE...`: what each code found in the arguments means and what to do; exit 2
 /// when there is none.
-fn run_explain(args: &crate::cli::ExplainArgs) -> anyhow::Result<()> {
+fn run_explain(common: &CommonArgs, args: &crate::cli::ExplainArgs) -> anyhow::Result<()> {
     let json = args.format == crate::cli::ExplainFormat::Json;
-    let Some(out) = crate::codes::explain::run(&args.codes, json) else {
+    // With --config.file, the user's reason rules count too.
+    let reasons = load_config(common)?.compiled_reasons;
+    let Some(out) = crate::codes::explain::run(&args.codes, json, &reasons) else {
         let given = if args.codes.is_empty() {
             "explain: nothing to explain".to_owned()
         } else {

@@ -56,6 +56,12 @@ pub struct File {
     /// `formats`, compiled (by [`parse`]).
     #[serde(skip)]
     pub compiled: Vec<Arc<CustomFormat>>,
+    /// Reason rules of `smtp_failures_total`, evaluated before the built-in table.
+    #[serde(default)]
+    pub reasons: Vec<crate::codes::reasons::UserRule>,
+    /// `reasons` and the built-in table, compiled (by [`parse`]).
+    #[serde(skip)]
+    pub compiled_reasons: Arc<crate::codes::reasons::Reasons>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -136,6 +142,7 @@ pub fn parse(text: &str) -> Result<File, String> {
     }
     let mut file: File = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
     file.compiled = compile_formats(&file.formats)?;
+    file.compiled_reasons = Arc::new(crate::codes::reasons::Reasons::new(&file.reasons)?);
     check(&file)?;
     Ok(file)
 }
@@ -318,6 +325,18 @@ mod tests {
             ("domains:\n  max: -1\n", "domains.max"),
             ("web:\n  telemetry_path: /-/x\n", "web.telemetry_path"),
             ("domains:\n  groups:\n    ms: []\n", "domains.groups.ms"),
+            (
+                "reasons:\n  - reason: quota\n    match: '(unclosed'\n",
+                "reasons[0] (quota).match: invalid regex",
+            ),
+            (
+                "reasons:\n  - reason: Mailbox Full\n    match: x\n",
+                "reasons[0] (Mailbox Full).reason",
+            ),
+            (
+                "reasons:\n  - reason: x\n    regex: y\n",
+                "unknown field `regex`",
+            ),
             ("sources:\n  - path: \"/var/log/[a-\"\n", "invalid glob"),
             (
                 "sources:\n  - path: /a\n    instances:\n      postfix-out: postfix\n",

@@ -43,6 +43,15 @@ fn bad_configs_exit_2_and_name_the_mistake() {
             "sources[0].format",
         ),
         ("domains: [1, 2]\n", "domains"),
+        // A reason rule with a bad regex, or a name that is no label value: named.
+        (
+            "reasons:\n  - reason: quota_de\n    match: 'Postfach (voll'\n",
+            "reasons[0] (quota_de).match: invalid regex",
+        ),
+        (
+            "reasons:\n  - reason: quota_de\n    match: voll\n  - reason: \"Quota DE!\"\n    match: x\n",
+            "reasons[1] (Quota DE!).reason",
+        ),
     ];
     for (i, (text, want)) in cases.iter().enumerate() {
         let p = dir.path().join(format!("bad{i}.yaml"));
@@ -74,6 +83,61 @@ fn a_good_config_checks_fine() {
     .unwrap();
     let o = run(&["check-config", "--config.file", p.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// A user's reason rule comes before the built-in table: `explain` (with the config) and
+/// `replay` both use it.
+#[test]
+fn user_reason_rules_are_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("reasons.yaml");
+    std::fs::write(
+        &cfg,
+        "reasons:\n  - reason: quota_de\n    match: 'postfach (ist )?voll'\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let o = run(&["check-config", "--config.file", cfg]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("1 reason rule(s)"));
+    let reply = "552 5.2.2 Postfach ist voll";
+    let json = |args: &[&str]| -> serde_json::Value {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let builtin = json(&["explain", "--format", "json", reply]);
+    assert_eq!(builtin[0]["reason"], "mailbox_full", "{builtin}");
+    let user = json(&["explain", "--format", "json", "--config.file", cfg, reply]);
+    assert_eq!(user[0]["reason"], "quota_de", "{user}");
+    // Text output names the reason of the whole line.
+    let o = run(&[
+        "explain",
+        "550 5.7.1 Service unavailable; client host blocked using Spamhaus",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("reason:     blocklisted"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // replay counts the failure under the user's reason.
+    let log = dir.path().join("mail.log");
+    std::fs::write(
+        &log,
+        "Nov 23 02:12:58 mx postfix/smtp[10731]: 1B0E698C15E: to=<u@example.net>, relay=127.0.0.1[127.0.0.1]:25, delay=0.04, delays=0.01/0.01/0/0.01, dsn=5.2.2, status=bounced (host 127.0.0.1[127.0.0.1] said: 552 5.2.2 Postfach ist voll (in reply to RCPT TO command))\n",
+    )
+    .unwrap();
+    let r = json(&[
+        "replay",
+        "--format",
+        "json",
+        "--config.file",
+        cfg,
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(r["failures"][0]["labels"]["reason"], "quota_de", "{r}");
+    assert_eq!(r["failures"][0]["labels"]["domain"], "example.net", "{r}");
+    assert_eq!(r["failures"][0]["value"], 1, "{r}");
 }
 
 #[test]

@@ -230,10 +230,45 @@ fn reply_labels(
     ])
 }
 
+/// The reason class each failure of this test must get (`smtp_failures_total{reason}`),
+/// written by hand from the replies the sink and the private smtpd give (see `phrase` in
+/// harness/sink.rs and the access maps above), not computed by the exporter's table.
+fn expected_reason(code: &str, enhanced: &str, text: &str) -> &'static str {
+    if enhanced == "4.4.1" {
+        // Postfix's own "connect to …: Connection refused".
+        return "connection_failed";
+    }
+    if text.contains("Relay access denied") {
+        return "relay_denied";
+    }
+    if text.contains("Message content rejected") {
+        return "spam_content";
+    }
+    match (code, enhanced) {
+        // "Too many concurrent connections, try again later"
+        ("421", "4.7.0") => "rate_limited",
+        // "Mailbox unavailable, try again later" / "Mailbox busy, try again later": a
+        // transient mailbox status that says nothing more specific.
+        ("450", "4.2.0") => "other",
+        // "Local error in processing, try again later"
+        ("451", _) => "server_error",
+        // "Insufficient system storage" with 4.2.2, "Mailbox full" with 5.2.2
+        ("452", "4.2.2") | ("552", "5.2.2") => "mailbox_full",
+        // "No such user here", "does not exist", "Mailbox name not allowed" (5.1.3)
+        ("550", _) | ("553", "5.1.3") => "invalid_recipient",
+        // "Rejected by policy", "Client host rejected", "Refused by local policy",
+        // "Would be refused (test mode)"
+        ("554", "5.7.1") => "policy",
+        other => panic!("no expected reason for {other:?} {text:?}: extend the test's table"),
+    }
+}
+
 /// The expected counters, built from the test's own records.
 #[derive(Default)]
 struct Expected {
     replies: BTreeMap<Labels, f64>,
+    /// `smtp_failures_total`: every 4xx/5xx reply by its reason.
+    failures: BTreeMap<Labels, f64>,
     expired: f64,
     /// Delivery status notifications the sink received (for the progress line).
     notices: usize,
@@ -242,6 +277,24 @@ struct Expected {
 impl Expected {
     fn add(&mut self, l: Labels) {
         *self.replies.entry(l).or_default() += 1.0;
+    }
+
+    /// A reply and, when it failed, its failure with the reason it must get.
+    fn add_reply(&mut self, l: Labels, text: &str) {
+        let class = l["class"].clone();
+        if class == "4xx" || class == "5xx" {
+            let reason = expected_reason(&l["code"], &l["enhanced"], text);
+            let f = metrics::labels(&[
+                ("source", "postfix"),
+                ("mta", "postfix"),
+                ("direction", &l["direction"]),
+                ("class", &class),
+                ("reason", reason),
+                ("domain", &l["domain"]),
+            ]);
+            *self.failures.entry(f).or_default() += 1.0;
+        }
+        self.add(l);
     }
 
     fn sum(&self, direction: &str, outcome: &str) -> f64 {
@@ -434,13 +487,10 @@ fn expectations(
             .clone()
             .unwrap_or_else(|| format!("{}.0.0", r.code / 100));
         let code = r.code.to_string();
-        exp.add(reply_labels(
-            "outbound",
-            outcome,
-            &code,
-            &dsn,
-            &domain_of(&r.recipient),
-        ));
+        exp.add_reply(
+            reply_labels("outbound", outcome, &code, &dsn, &domain_of(&r.recipient)),
+            "",
+        );
     }
 
     // Exactly one delivery attempt per recipient (no retries): each reached the sink once,
@@ -457,13 +507,10 @@ fn expectations(
             let seen = per_rcpt.get(r.as_str()).copied().unwrap_or(0);
             if domain_of(r) == DOWN_DOMAIN {
                 assert_eq!(seen, 0, "{r} is routed to a closed port");
-                exp.add(reply_labels(
-                    "outbound",
-                    "deferred",
-                    "",
-                    "4.4.1",
-                    DOWN_DOMAIN,
-                ));
+                exp.add_reply(
+                    reply_labels("outbound", "deferred", "", "4.4.1", DOWN_DOMAIN),
+                    "Connection refused",
+                );
                 deferred_msgs.insert(&m.id);
             } else {
                 assert_eq!(seen, 1, "{r} must get exactly one delivery attempt");
@@ -509,13 +556,17 @@ fn expectations(
                 // one per refused RCPT (client, relay and recipient restrictions alike).
                 let code = reply.code.to_string();
                 let enhanced = reply.enhanced().unwrap_or_default();
-                exp.add(reply_labels(
-                    "inbound", "rejected", &code, &enhanced, &domain,
-                ));
+                exp.add_reply(
+                    reply_labels("inbound", "rejected", &code, &enhanced, &domain),
+                    &reply.text(),
+                );
             } else if rcpt.eq_ignore_ascii_case(WARN_RCPT) {
                 // smtpd "reject_warning: RCPT from …: 554 5.7.1 …" and the RCPT is accepted.
                 let (code, enhanced) = WARN_REPLY;
-                exp.add(reply_labels("inbound", "warned", code, enhanced, &domain));
+                exp.add_reply(
+                    reply_labels("inbound", "warned", code, enhanced, &domain),
+                    "Would be refused (test mode)",
+                );
             }
         }
         match &sub.data {
@@ -533,13 +584,10 @@ fn expectations(
                 // names the LAST recipient the client gave (cleanup_addr.c keeps the latest).
                 let last = sub.accepted().last().unwrap_or_default();
                 let enhanced = d.enhanced().unwrap_or_default();
-                exp.add(reply_labels(
-                    "inbound",
-                    "rejected",
-                    "",
-                    &enhanced,
-                    &domain_of(last),
-                ));
+                exp.add_reply(
+                    reply_labels("inbound", "rejected", "", &enhanced, &domain_of(last)),
+                    &d.text(),
+                );
             }
             None => {}
         }
@@ -762,6 +810,18 @@ fn postfix_real_mta_end_to_end() {
             diff(&exp.replies, &got)
         ));
     }
+    let got_failures = nonzero(metrics::series(&samples, "smtp_failures_total"));
+    if got_failures != exp.failures {
+        failures.push(format!(
+            "smtp_failures_total differs from the reasons the test expects for the replies \
+             given (expected {} failures in {} series, got {} in {}):\n{}",
+            exp.failures.values().sum::<f64>(),
+            exp.failures.len(),
+            got_failures.values().sum::<f64>() + 0.0,
+            got_failures.len(),
+            diff(&exp.failures, &got_failures)
+        ));
+    }
     let postfix = metrics::labels(&[("source", "postfix"), ("mta", "postfix")]);
     let expired = nonzero(metrics::series(&samples, "smtp_expired_total"));
     let want_expired = nonzero(BTreeMap::from([(postfix, exp.expired)]));
@@ -813,6 +873,14 @@ fn postfix_real_mta_end_to_end() {
                 Ok(r) => failures.push(format!(
                     "`replay --format json` reply counts differ:\n{}",
                     diff(&exp.replies, &r)
+                )),
+                Err(e) => failures.push(format!("replay: {e}")),
+            }
+            match replay_series(&replay, "failures").map(nonzero) {
+                Ok(f) if f == exp.failures => {}
+                Ok(f) => failures.push(format!(
+                    "`replay --format json` failure counts differ:\n{}",
+                    diff(&exp.failures, &f)
                 )),
                 Err(e) => failures.push(format!("replay: {e}")),
             }

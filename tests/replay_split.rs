@@ -34,6 +34,7 @@ fn count(path: &Path, threads: usize, min_part: u64, part_domains: usize) -> Agg
         domains_max: 7,
         domains_keep: vec!["r3.example".into()],
         domain_groups: vec![("grp".into(), vec!["r5.example".into(), "r6.example".into()])],
+        ..Bounds::default()
     };
     let mut agg = Aggregator::new(vec![("postfix".into(), "postfix".into())], &bounds);
     let split = Split {
@@ -51,6 +52,10 @@ fn summary(a: &Aggregator) -> String {
     for (k, v) in a.sorted_replies() {
         s += &format!("{:?} {v}\n", a.reply_labels(&k));
     }
+    for (k, v) in a.sorted_failures() {
+        s += &format!("{:?} {v}\n", a.failure_labels(&k));
+    }
+    assert!(!a.failures.is_empty(), "the capture has failures");
     let src = &a.sources[0];
     s += &format!(
         "lines {:?} bytes {} expired {} overflow {:?}\n",

@@ -35,6 +35,13 @@ pub const REPLIES: Spec = Spec {
     ],
 };
 
+pub const FAILURES: Spec = Spec {
+    name: "smtp_failures_total",
+    kind: Kind::Counter,
+    help: "4xx/5xx replies by reason class (an ordered rule table on codes and reply text, user-extendable).",
+    labels: &["source", "mta", "direction", "class", "reason", "domain"],
+};
+
 pub const EXPIRED: Spec = Spec {
     name: "smtp_expired_total",
     kind: Kind::Counter,
@@ -118,6 +125,7 @@ pub const ALL: &[Spec] = &[
     LABEL_OVERFLOW,
     LAST_LINE,
     BUILD_INFO,
+    FAILURES,
 ];
 
 /// Upper bounds of the delay histogram: seconds to days, since mail can wait in the queue.

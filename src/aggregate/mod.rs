@@ -9,10 +9,12 @@ pub mod metrics;
 pub mod snapshot;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use crate::codes::reasons::{ReasonId, Reasons};
 use crate::parse::{BasicCode, Direction, EnhancedCode, Event, Outcome, Parsed, Reply};
 use domain::{DomainId, DomainTable};
 
@@ -57,6 +59,17 @@ pub struct ReplyKey {
     pub outcome: Outcome,
     pub code: Option<BasicCode>,
     pub enhanced: Option<EnhancedCode>,
+    pub domain: DomainId,
+}
+
+/// The label set of one `smtp_failures_total` series, as ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FailureKey {
+    pub source: SourceId,
+    pub direction: Direction,
+    /// The class digit: 4 or 5.
+    pub class: u8,
+    pub reason: ReasonId,
     pub domain: DomainId,
 }
 
@@ -193,6 +206,8 @@ pub struct Bounds {
     pub domains_max: usize,
     pub domains_keep: Vec<String>,
     pub domain_groups: Vec<(String, Vec<String>)>,
+    /// The reason rules of `smtp_failures_total` (built-in, plus the user's).
+    pub reasons: Arc<Reasons>,
 }
 
 /// All counters of the exporter.
@@ -200,6 +215,8 @@ pub struct Bounds {
 pub struct Aggregator {
     pub sources: Vec<SourceStats>,
     pub replies: FxHashMap<ReplyKey, u64>,
+    /// `smtp_failures_total`: the 4xx/5xx replies by reason class.
+    pub failures: FxHashMap<FailureKey, u64>,
     pub delays: FxHashMap<(SourceId, Outcome), Histogram>,
     pub domains: DomainTable,
     /// `smtp_status_exporter_label_overflow_total`, by label name.
@@ -220,6 +237,7 @@ impl Aggregator {
                 })
                 .collect(),
             replies: FxHashMap::default(),
+            failures: FxHashMap::default(),
             delays: FxHashMap::default(),
             domains: DomainTable::new(
                 bounds.domains_max,
@@ -282,6 +300,14 @@ impl Aggregator {
                 ..k
             };
             *self.replies.entry(key).or_default() += v;
+        }
+        for (k, v) in later.failures {
+            // Its overflow was counted once, with the reply series above.
+            let key = FailureKey {
+                domain: ids.get(&k.domain).copied().unwrap_or(DomainId::OTHER),
+                ..k
+            };
+            *self.failures.entry(key).or_default() += v;
         }
         for (k, h) in later.delays {
             let mine = self.delays.entry(k).or_default();
@@ -350,6 +376,17 @@ impl Aggregator {
     }
 
     fn record_reply(&mut self, source: SourceId, r: &Reply<'_>) {
+        // Classified once per line, not per recipient; only failures have a reason.
+        let class = r
+            .code
+            .map(BasicCode::class_digit)
+            .or(r.enhanced.map(EnhancedCode::class_digit));
+        let failure = match class {
+            Some(c @ (4 | 5)) => {
+                Some((c, self.bounds.reasons.classify(r.code, r.enhanced, r.text)))
+            }
+            _ => None,
+        };
         for raw in r.recipients.domains() {
             let found = self.domains.lookup(raw);
             if found.overflowed {
@@ -364,6 +401,16 @@ impl Aggregator {
                 domain: found.id,
             };
             *self.replies.entry(key).or_default() += 1;
+            if let Some((class, reason)) = failure {
+                let key = FailureKey {
+                    source,
+                    direction: r.direction,
+                    class,
+                    reason,
+                    domain: found.id,
+                };
+                *self.failures.entry(key).or_default() += 1;
+            }
         }
         if let Some(d) = r.delay.filter(|d| d.is_finite() && *d >= 0.0) {
             self.delays
@@ -455,6 +502,49 @@ impl Aggregator {
         ]
     }
 
+    /// Failure series sorted by their label values, for stable output.
+    pub fn sorted_failures(&self) -> Vec<(FailureKey, u64)> {
+        let mut v: Vec<_> = self.failures.iter().map(|(k, v)| (*k, *v)).collect();
+        v.sort_unstable_by(|a, b| {
+            let (ka, kb) = (&a.0, &b.0);
+            (ka.source, ka.direction, ka.class)
+                .cmp(&(kb.source, kb.direction, kb.class))
+                .then_with(|| self.reason_name(ka.reason).cmp(self.reason_name(kb.reason)))
+                .then_with(|| {
+                    self.domains
+                        .name(ka.domain)
+                        .cmp(self.domains.name(kb.domain))
+                })
+        });
+        v
+    }
+
+    /// The label value of a reason.
+    pub fn reason_name(&self, id: ReasonId) -> &str {
+        self.bounds.reasons.name(id)
+    }
+
+    /// The rule table counting failures.
+    pub fn reasons(&self) -> &Reasons {
+        &self.bounds.reasons
+    }
+
+    /// The label values of one failure series, in the order of [`metrics::FAILURES`].
+    pub fn failure_labels(&self, k: &FailureKey) -> [(&'static str, String); 6] {
+        let s = self.sources.get(k.source);
+        [
+            ("source", s.map(|s| s.name.clone()).unwrap_or_default()),
+            (
+                "mta",
+                s.map(SourceStats::mta).unwrap_or_default().to_owned(),
+            ),
+            ("direction", k.direction.as_str().to_owned()),
+            ("class", format!("{}xx", k.class)),
+            ("reason", self.reason_name(k.reason).to_owned()),
+            ("domain", self.domains.name(k.domain).to_owned()),
+        ]
+    }
+
     /// Every distinct code seen in any reply (for `smtp_code_info`).
     pub fn codes_seen(&self) -> (Vec<BasicCode>, Vec<EnhancedCode>) {
         let mut basic: Vec<_> = self.replies.keys().filter_map(|k| k.code).collect();
@@ -492,6 +582,47 @@ mod tests {
             delay: Some(2.0),
             text: b"",
         }))
+    }
+
+    #[test]
+    fn failures_have_a_reason_per_recipient_and_successes_none() {
+        let mut a = agg(100);
+        let blocked = Parsed::Event(Event::Reply(Reply {
+            direction: Direction::Inbound,
+            outcome: Outcome::Rejected,
+            code: BasicCode::parse(b"554"),
+            enhanced: EnhancedCode::parse(b"5.7.1"),
+            recipients: Recipients::List(b"a@x.example,b@y.example", b','),
+            delay: None,
+            text: b"554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
+        }));
+        a.record(0, &blocked);
+        a.record(0, &reply("250", "2.0.0", Recipients::One(b"u@x.example")));
+        a.record(0, &reply("450", "", Recipients::One(b"u@x.example")));
+        let got: Vec<_> = a
+            .sorted_failures()
+            .iter()
+            .map(|(k, v)| {
+                let l = a.failure_labels(k);
+                format!("{} {} {} {} {v}", l[2].1, l[3].1, l[4].1, l[5].1)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "outbound 4xx other x.example 1",
+                "inbound 5xx blocklisted x.example 1",
+                "inbound 5xx blocklisted y.example 1",
+            ]
+        );
+        // Every 4xx/5xx reply is a failure, and nothing else is.
+        let failed: u64 = a
+            .replies
+            .iter()
+            .filter(|(k, _)| matches!(crate::codes::class_label(k.code, k.enhanced), "4xx" | "5xx"))
+            .map(|(_, v)| v)
+            .sum();
+        assert_eq!(failed, a.failures.values().sum::<u64>());
     }
 
     fn agg(max: usize) -> Aggregator {

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Aggregator, Histogram, Position, ReplyKey, SourceId};
+use super::{Aggregator, FailureKey, Histogram, Position, ReplyKey, SourceId};
 use crate::parse::{BasicCode, Direction, EnhancedCode, Outcome};
 
 /// Identifies the file as ours, so a foreign JSON file is never taken for state.
@@ -42,6 +42,20 @@ pub struct SourceSnapshot {
     pub expired: u64,
     pub replies: Vec<ReplySnapshot>,
     pub delays: Vec<(String, Histogram)>,
+    /// `smtp_failures_total` (absent in state written before it existed).
+    #[serde(default)]
+    pub failures: Vec<FailureSnapshot>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureSnapshot {
+    pub direction: String,
+    /// `4xx` or `5xx`.
+    pub class: String,
+    pub reason: String,
+    pub domain: String,
+    pub value: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +88,7 @@ impl Aggregator {
                 expired: s.expired,
                 replies: Vec::new(),
                 delays: Vec::new(),
+                failures: Vec::new(),
             })
             .collect();
         for (k, v) in self.sorted_replies() {
@@ -83,6 +98,17 @@ impl Aggregator {
                     outcome: k.outcome.as_str().to_owned(),
                     code: k.code.map(|c| c.to_string()).unwrap_or_default(),
                     enhanced: k.enhanced.map(|c| c.to_string()).unwrap_or_default(),
+                    domain: self.domains.name(k.domain).to_owned(),
+                    value: v,
+                });
+            }
+        }
+        for (k, v) in self.sorted_failures() {
+            if let Some(s) = sources.get_mut(k.source) {
+                s.failures.push(FailureSnapshot {
+                    direction: k.direction.as_str().to_owned(),
+                    class: format!("{}xx", k.class),
+                    reason: self.reason_name(k.reason).to_owned(),
                     domain: self.domains.name(k.domain).to_owned(),
                     value: v,
                 });
@@ -140,6 +166,26 @@ impl Aggregator {
                 domain: self.domains.restore(&r.domain).id,
             };
             *self.replies.entry(key).or_default() += r.value;
+        }
+        for f in &saved.failures {
+            let class = match f.class.as_str() {
+                "4xx" => 4,
+                "5xx" => 5,
+                other => return Err(format!("invalid failure class {other:?}")),
+            };
+            // A reason of a user rule since removed: still counted, as `other`.
+            let reason = self
+                .reasons()
+                .id_of(&f.reason)
+                .unwrap_or(crate::codes::reasons::OTHER);
+            let key = FailureKey {
+                source: id,
+                direction: parse_direction(&f.direction)?,
+                class,
+                reason,
+                domain: self.domains.restore(&f.domain).id,
+            };
+            *self.failures.entry(key).or_default() += f.value;
         }
         for (outcome, h) in &saved.delays {
             let outcome = parse_outcome(outcome)?;
@@ -213,7 +259,7 @@ mod tests {
                 enhanced: EnhancedCode::parse(b"5.7.1"),
                 recipients: Recipients::One(b"x@example.org"),
                 delay: Some(3.0),
-                text: b"",
+                text: b"554 5.7.1 Relay access denied",
             })),
         );
         a.record(0, &Parsed::Ignored);
@@ -238,6 +284,11 @@ mod tests {
         b.sources[0].location = "/var/log/mail.log".into();
         assert_eq!(b.restore(&back), Ok(vec![]));
         assert_eq!(b.snapshot(), snap);
+        assert_eq!(snap.sources[0].failures[0].reason, "relay_denied");
+        // State written before smtp_failures_total existed still loads.
+        let old = json.replace(r#","failures":[{"direction":"inbound","class":"5xx","reason":"relay_denied","domain":"example.org","value":1}]"#, "");
+        assert_ne!(old, json);
+        let _: Snapshot = serde_json::from_str(&old).unwrap();
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
+use super::reasons::Reasons;
 use super::{describe_basic, describe_enhanced, number_class, subject_label};
 use crate::parse::{BasicCode, EnhancedCode};
 
@@ -35,6 +36,10 @@ pub struct Explanation {
     pub meaning: String,
     pub action: String,
     pub source: String,
+    /// For a 4xx/5xx code: the reason class (`smtp_failures_total{reason}`) of the whole
+    /// argument it was found in, read as a reply (codes and text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -137,6 +142,7 @@ pub fn explain(found: Found) -> Explanation {
                 meaning: d.meaning.into_owned(),
                 action: d.action.into_owned(),
                 source: d.source.into_owned(),
+                reason: None,
             }
         }
         Found::Enhanced(e) => {
@@ -150,15 +156,51 @@ pub fn explain(found: Found) -> Explanation {
                 meaning: d.meaning.into_owned(),
                 action: d.action.into_owned(),
                 source: d.source.into_owned(),
+                reason: None,
             }
         }
     }
 }
 
+/// The reason class of one argument read as a reply: its first valid basic code, its first
+/// enhanced code and its whole text; `None` unless that is a 4xx/5xx failure.
+pub fn reason_of(arg: &str, reasons: &Reasons) -> Option<String> {
+    let found = find_codes(arg);
+    let code = found.iter().find_map(|f| match f {
+        Found::Basic(n) => BasicCode::new(*n),
+        Found::Enhanced(_) => None,
+    });
+    let enhanced = found.iter().find_map(|f| match f {
+        Found::Enhanced(e) => Some(*e),
+        Found::Basic(_) => None,
+    });
+    let class = code
+        .map(BasicCode::class_digit)
+        .or(enhanced.map(EnhancedCode::class_digit));
+    matches!(class, Some(4 | 5)).then(|| {
+        reasons
+            .name(reasons.classify(code, enhanced, arg.as_bytes()))
+            .to_owned()
+    })
+}
+
 /// The command: the explanations of every code in `args`, as text or as JSON; `None` when
 /// the arguments hold no code.
-pub fn run<S: AsRef<str>>(args: &[S], json: bool) -> Option<String> {
-    let list: Vec<Explanation> = find_in_args(args).into_iter().map(explain).collect();
+pub fn run<S: AsRef<str>>(args: &[S], json: bool, reasons: &Reasons) -> Option<String> {
+    let list: Vec<Explanation> = find_in_args(args)
+        .into_iter()
+        .map(|f| {
+            let mut x = explain(f);
+            // The reason of the first argument the code is in, for a failure code.
+            let class_fails = matches!(x.class, "4xx" | "5xx");
+            x.reason = args
+                .iter()
+                .find(|a| find_codes(a.as_ref()).contains(&f))
+                .filter(|_| class_fails)
+                .and_then(|a| reason_of(a.as_ref(), reasons));
+            x
+        })
+        .collect();
     if list.is_empty() {
         return None;
     }
@@ -200,6 +242,15 @@ pub fn render_text(list: &[Explanation]) -> String {
         wrapped(&mut out, "meaning:    ", &x.meaning);
         wrapped(&mut out, "what to do: ", &x.action);
         wrapped(&mut out, "source:     ", &x.source);
+        if let Some(r) = &x.reason {
+            wrapped(
+                &mut out,
+                "reason:     ",
+                &format!(
+                    "{r} (the reason class of the whole reply, as smtp_failures_total counts it)"
+                ),
+            );
+        }
     }
     out
 }
@@ -293,9 +344,24 @@ mod tests {
     }
 
     #[test]
+    fn reasons_of_whole_replies() {
+        let r = Reasons::default();
+        let spamhaus = "550 5.7.1 Service unavailable; client host blocked using Spamhaus";
+        assert_eq!(reason_of(spamhaus, &r).as_deref(), Some("blocklisted"));
+        assert_eq!(reason_of("250 2.0.0 Ok", &r), None);
+        let json = run(&[spamhaus], true, &r).unwrap();
+        let v: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+        assert_eq!(v.len(), 2);
+        assert!(v.iter().all(|x| x["reason"] == "blocklisted"), "{json}");
+        let text = run(&[spamhaus], false, &r).unwrap();
+        assert!(text.contains("reason:     blocklisted"), "{text}");
+    }
+
+    #[test]
     fn nothing_found() {
-        assert!(run(&["nothing here"], false).is_none());
-        let text = run(&["550", "550 5.1.1"], false).unwrap();
+        let r = Reasons::default();
+        assert!(run(&["nothing here"], false, &r).is_none());
+        let text = run(&["550", "550 5.1.1"], false, &r).unwrap();
         assert_eq!(text.matches("550: basic code").count(), 1, "{text}");
         assert!(text.contains("5.1.1: enhanced code"));
     }

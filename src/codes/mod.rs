@@ -12,6 +12,7 @@
 
 mod data;
 pub mod explain;
+pub mod reasons;
 
 use std::borrow::Cow;
 use std::sync::LazyLock;

@@ -1,5 +1,6 @@
-//! `replay --format json`: one object with every reply series, the expiry counts and the line
-//! results (DESIGN.md §3), so counts can be compared by a program.
+//! `replay --format json`: one object with every reply series, the failure series by reason,
+//! the expiry counts and the line results (DESIGN.md §3), so counts can be compared by a
+//! program.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -15,6 +16,8 @@ struct Series {
 #[derive(Serialize)]
 struct Report {
     replies: Vec<Series>,
+    /// The series of `smtp_failures_total` (a later addition to DESIGN.md §3's object).
+    failures: Vec<Series>,
     expired: Vec<Series>,
     lines: Map<String, Value>,
 }
@@ -26,6 +29,18 @@ pub fn encode(agg: &Aggregator) -> String {
         .map(|(k, v)| Series {
             labels: agg
                 .reply_labels(k)
+                .into_iter()
+                .map(|(l, v)| (l.to_owned(), Value::String(v)))
+                .collect(),
+            value: *v,
+        })
+        .collect();
+    let failures = agg
+        .sorted_failures()
+        .iter()
+        .map(|(k, v)| Series {
+            labels: agg
+                .failure_labels(k)
                 .into_iter()
                 .map(|(l, v)| (l.to_owned(), Value::String(v)))
                 .collect(),
@@ -52,6 +67,7 @@ pub fn encode(agg: &Aggregator) -> String {
         .collect();
     let report = Report {
         replies,
+        failures,
         expired,
         lines,
     };

@@ -123,6 +123,14 @@ pub fn families(agg: &Aggregator, build: &BuildInfo) -> Vec<MetricFamily> {
     ));
 
     out.push(family(
+        &metrics::FAILURES,
+        agg.sorted_failures()
+            .iter()
+            .map(|(k, v)| counter(agg.failure_labels(k), *v))
+            .collect(),
+    ));
+
+    out.push(family(
         &metrics::EXPIRED,
         agg.sources
             .iter()

@@ -89,6 +89,26 @@ pub fn encode(agg: &Aggregator) -> String {
         rows,
     );
 
+    // Why mail failed: the reason classes of smtp_failures_total, most frequent first.
+    let mut by_reason: BTreeMap<(&str, String), u64> = BTreeMap::new();
+    for (k, v) in &agg.failures {
+        *by_reason
+            .entry((k.direction.as_str(), agg.reason_name(k.reason).to_owned()))
+            .or_default() += v;
+    }
+    let mut reasons: Vec<_> = by_reason.into_iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let rows = reasons
+        .into_iter()
+        .map(|((d, r), n)| vec![d.to_owned(), r, n.to_string()])
+        .collect();
+    section(
+        &mut out,
+        "Failures (4xx and 5xx) by reason",
+        &[("direction", Left), ("reason", Left), ("replies", Right)],
+        rows,
+    );
+
     let rows = agg
         .sources
         .iter()

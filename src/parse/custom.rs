@@ -527,5 +527,4 @@ outcomes:
             Some("550 5.1.1 User unknown")
         );
     }
-
 }

@@ -316,7 +316,10 @@ mod tests {
         };
         assert_eq!(
             texts(4, &mut p),
-            ["550 5.1.1 User unknown", "552 5.2.2 Mailbox full; try later"]
+            [
+                "550 5.1.1 User unknown",
+                "552 5.2.2 Mailbox full; try later"
+            ]
         );
         assert_eq!(
             texts(6, &mut p),
@@ -324,5 +327,4 @@ mod tests {
         );
         assert_eq!(texts(3, &mut p), ["250 2.1.5 Recipient OK"]);
     }
-
 }

@@ -290,5 +290,4 @@ mod tests {
             Some("5.7.1 (delivery not authorized)")
         );
     }
-
 }
