@@ -94,6 +94,10 @@ pub struct Settings {
     pub state_file: PathBuf,
     /// Given by flag or config: failing to use it is an error, not a warning.
     pub state_file_explicit: bool,
+    /// The MTA queues read at scrape time.
+    pub queues: Vec<crate::queue::QueueSpec>,
+    pub queue_timeout: std::time::Duration,
+    pub queue_cache: std::time::Duration,
 }
 
 fn load_config(common: &CommonArgs) -> anyhow::Result<config::File> {
@@ -141,6 +145,8 @@ impl Settings {
                 file.sources.len()
             );
         }
+        // Each log source with its `queue:` (config-file sources only; the first file of a glob).
+        let mut queue_sources: Vec<crate::queue::SourceQueue> = Vec::new();
         let sources = if journal.is_some() {
             Vec::new()
         } else if !args.log_path.is_empty() {
@@ -164,7 +170,7 @@ impl Settings {
                 .collect()
         } else if !file.sources.is_empty() {
             let mut specs = Vec::new();
-            for s in &file.sources {
+            for (i, s) in file.sources.iter().enumerate() {
                 // Checked when the file was loaded.
                 let parser = config::parser_named(s.format.as_deref().unwrap_or("auto"), &file)
                     .unwrap_or(Parser::Postfix);
@@ -174,7 +180,13 @@ impl Settings {
                     .iter()
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
-                for (path, name) in expand(&s.path, &name)? {
+                for (k, (path, name)) in expand(&s.path, &name)?.into_iter().enumerate() {
+                    queue_sources.push(crate::queue::SourceQueue {
+                        name: name.clone(),
+                        mta: parser.mta().to_owned(),
+                        config: if k == 0 { s.queue.clone() } else { None },
+                        what: format!("sources[{i}]"),
+                    });
                     specs.push(SourceSpec {
                         name,
                         path,
@@ -192,6 +204,50 @@ impl Settings {
                 instances: Vec::new(),
             }]
         };
+        if queue_sources.is_empty() {
+            queue_sources = sources
+                .iter()
+                .map(|s| (s.name.clone(), s.parser.mta().to_owned()))
+                .chain(
+                    journal
+                        .iter()
+                        .map(|j| (j.name.clone(), j.parser.mta().to_owned())),
+                )
+                .map(|(name, mta)| crate::queue::SourceQueue {
+                    what: format!("source {name}"),
+                    name,
+                    mta,
+                    config: None,
+                })
+                .collect();
+        }
+        let queues = crate::queue::plan(
+            &queue_sources,
+            &crate::queue::QueueFlags {
+                postfix_config_dir: args.queue_postfix_config_dir.clone(),
+                postqueue: args.queue_postqueue.clone(),
+                disable: args.queue_disable,
+            },
+        )
+        .map_err(ConfigError)?;
+        let duration = |flag: &str, v: &Option<String>, default| match v {
+            None => Ok(default),
+            Some(t) => humantime::parse_duration(t)
+                .map_err(|e| ConfigError(format!("{flag} {t:?}: {e}; write e.g. 5s, 500ms or 1m"))),
+        };
+        let queue_timeout = duration(
+            "--queue.timeout",
+            &args.queue_timeout,
+            crate::queue::DEFAULT_TIMEOUT,
+        )?;
+        let queue_cache = duration(
+            "--queue.cache",
+            &args.queue_cache,
+            crate::queue::DEFAULT_CACHE,
+        )?;
+        if queue_timeout.is_zero() {
+            return Err(ConfigError("--queue.timeout: must be more than 0s".into()).into());
+        }
         let telemetry_path = args
             .telemetry_path
             .clone()
@@ -215,6 +271,9 @@ impl Settings {
                 .clone()
                 .or(file.state.file.clone())
                 .unwrap_or_else(|| PathBuf::from(config::DEFAULT_STATE_FILE)),
+            queues,
+            queue_timeout,
+            queue_cache,
         })
     }
 
@@ -410,6 +469,11 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         telemetry_path: settings.telemetry_path.clone(),
         build: BuildInfo::CURRENT,
         state: state.clone(),
+        queues: Arc::new(crate::queue::Queues::new(
+            settings.queues.clone(),
+            settings.queue_timeout,
+            settings.queue_cache,
+        )),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -435,6 +499,13 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        for q in &settings.queues {
+            tracing::info!(
+                "reading the queue of source {} at each scrape: {}",
+                q.source,
+                q.kind.describe()
+            );
+        }
         if let Some(state) = saver_state {
             let agg = saver_agg;
             tokio::spawn(async move {

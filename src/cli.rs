@@ -104,6 +104,28 @@ pub struct ServeArgs {
     /// With --journal: the journalctl program to run [default: journalctl, found in PATH].
     #[arg(long = "journal.journalctl", value_name = "PATH", requires = "journal")]
     pub journalctl: Option<PathBuf>,
+    /// Read the queue of the Postfix instance with this configuration directory (postqueue -c
+    /// DIR -j) at each scrape, for the first Postfix source [default: the default instance's
+    /// queue when there is one Postfix source and /etc/postfix/main.cf and postqueue exist].
+    #[arg(long = "queue.postfix-config-dir", value_name = "DIR")]
+    pub queue_postfix_config_dir: Option<PathBuf>,
+    /// The postqueue program [default: postqueue in PATH, else /usr/sbin/postqueue].
+    #[arg(long = "queue.postqueue", value_name = "PATH")]
+    pub queue_postqueue: Option<PathBuf>,
+    /// Read no MTA queue.
+    #[arg(
+        long = "queue.disable",
+        conflicts_with_all = ["queue_postfix_config_dir", "queue_postqueue"]
+    )]
+    pub queue_disable: bool,
+    /// Give up a queue read after this long (the child is killed; the scrape is answered
+    /// without that queue's gauges) [default: 5s].
+    #[arg(long = "queue.timeout", value_name = "DURATION")]
+    pub queue_timeout: Option<String>,
+    /// Reuse a queue reading for this long, so several scrapers at once cost one read
+    /// [default: 5s; 0s reads at every scrape].
+    #[arg(long = "queue.cache", value_name = "DURATION")]
+    pub queue_cache: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -87,6 +87,9 @@ pub struct SourceConfig {
     /// other keys keep the source's own name.
     #[serde(default)]
     pub instances: std::collections::BTreeMap<String, String>,
+    /// The MTA queue to read at scrape time for this source (see `crate::queue::plan`).
+    #[serde(default)]
+    pub queue: Option<crate::queue::QueueConfig>,
 }
 
 /// Whether a configured path is a glob pattern.
@@ -336,6 +339,10 @@ mod tests {
             (
                 "reasons:\n  - reason: x\n    regex: y\n",
                 "unknown field `regex`",
+            ),
+            (
+                "sources:\n  - path: /a\n    queue:\n      config_dir: /etc/postfix\n",
+                "unknown field `config_dir`",
             ),
             ("sources:\n  - path: \"/var/log/[a-\"\n", "invalid glob"),
             (

@@ -29,6 +29,8 @@ pub struct Shared {
     pub build: BuildInfo,
     /// Where counters are saved before each scrape is answered.
     pub state: Option<Arc<crate::state::StateFile>>,
+    /// The MTA queues read at scrape time (see [`crate::queue`]).
+    pub queues: Arc<crate::queue::Queues>,
 }
 
 type Resp = Response<Full<Bytes>>;
@@ -119,6 +121,9 @@ fn metrics(accept: Option<&str>, shared: &Shared) -> Resp {
         }
         None => expose::families(&lock(), &shared.build),
     };
+    // The queues were read (or their cached reading kept) before this request was routed.
+    let mut families = families;
+    families.extend(expose::queue_families(&shared.queues));
     match expose::encode(&families, format) {
         Ok(body) => text(StatusCode::OK, format.content_type(), body),
         Err(e) => text(
@@ -179,10 +184,44 @@ fn landing_page(agg: &Aggregator, shared: &Shared) -> String {
             s.lines[2]
         );
     }
-    h.push_str("</table><h2>Codes seen</h2>");
+    h.push_str("</table>");
+    queues_section(&mut h, &shared.queues);
+    h.push_str("<h2>Codes seen</h2>");
     codes_table(&mut h, agg);
     h.push_str("</body></html>\n");
     h
+}
+
+/// One line per queue read: what it holds, or why it cannot be read.
+fn queues_section(h: &mut String, queues: &crate::queue::Queues) {
+    if queues.is_empty() {
+        return;
+    }
+    h.push_str("<h2>Queues</h2><ul>");
+    for r in &queues.readers {
+        let s = &r.spec;
+        let state = match r.last() {
+            None => "not read yet (read at each scrape)".to_owned(),
+            Some(Ok(reading)) => {
+                let per: Vec<String> = reading
+                    .queues
+                    .iter()
+                    .map(|q| format!("{} {}", q.queue, q.messages))
+                    .collect();
+                format!("{} message(s): {}", reading.total(), per.join(", "))
+            }
+            Some(Err(e)) => format!("cannot be read: {e}"),
+        };
+        let _ = write!(
+            h,
+            "<li>{} ({}): {} &mdash; {} read error(s) so far</li>",
+            html_escape(&s.source),
+            html_escape(&s.kind.describe()),
+            html_escape(&state),
+            r.errors()
+        );
+    }
+    h.push_str("</ul>");
 }
 
 /// The live table of the codes seen, most frequent first, with the knowledge base's meaning
@@ -243,6 +282,10 @@ pub async fn serve(
                 let shared = Arc::clone(&shared);
                 async move {
                     let accept = req.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
+                    if req.uri().path() == shared.telemetry_path && !shared.queues.is_empty() {
+                        // Bounded by --queue.timeout; a failure only shows as a self-metric.
+                        shared.queues.refresh().await;
+                    }
                     // Encoding takes well under a millisecond per thousand series: no need to
                     // move it off the runtime.
                     let resp = route(req.method(), req.uri().path(), accept, &shared);
@@ -295,6 +338,7 @@ mod tests {
             telemetry_path: "/metrics".into(),
             build: BuildInfo::CURRENT,
             state: None,
+            queues: Arc::default(),
         }
     }
 

@@ -11,5 +11,6 @@ pub mod config;
 pub mod expose;
 pub mod http;
 pub mod parse;
+pub mod queue;
 pub mod source;
 pub mod state;

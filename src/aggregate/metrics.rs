@@ -112,6 +112,44 @@ pub const BUILD_INFO: Spec = Spec {
     labels: &["version", "revision", "rustc"],
 };
 
+pub const QUEUE_MESSAGES: Spec = Spec {
+    name: "smtp_queue_messages",
+    kind: Kind::Gauge,
+    help: "Messages in each queue of the MTA, read at scrape time.",
+    labels: &["source", "mta", "queue"],
+};
+
+pub const QUEUE_OLDEST: Spec = Spec {
+    name: "smtp_queue_oldest_message_age_seconds",
+    kind: Kind::Gauge,
+    help:
+        "Age of the oldest message in each queue (0 when the queue is empty), read at scrape time.",
+    labels: &["source", "mta", "queue"],
+};
+
+pub const QUEUE_AGE: Spec = Spec {
+    name: "smtp_queue_message_age_seconds",
+    kind: Kind::Histogram,
+    help:
+        "Ages of the messages in each queue at the time of the scrape (a snapshot, not a counter).",
+    labels: &["source", "mta", "queue"],
+};
+
+pub const QUEUE_SIZE: Spec = Spec {
+    name: "smtp_queue_message_size_bytes",
+    kind: Kind::Histogram,
+    help:
+        "Sizes of the messages in each queue at the time of the scrape (a snapshot, not a counter).",
+    labels: &["source", "mta", "queue"],
+};
+
+pub const QUEUE_READ_ERRORS: Spec = Spec {
+    name: "smtp_status_exporter_queue_read_errors_total",
+    kind: Kind::Counter,
+    help: "Failed or timed-out reads of the MTA's queue (the queue gauges of that source are left out of that scrape).",
+    labels: &["source"],
+};
+
 /// All families, in exposition order.
 pub const ALL: &[Spec] = &[
     REPLIES,
@@ -126,6 +164,11 @@ pub const ALL: &[Spec] = &[
     LAST_LINE,
     BUILD_INFO,
     FAILURES,
+    QUEUE_MESSAGES,
+    QUEUE_OLDEST,
+    QUEUE_AGE,
+    QUEUE_SIZE,
+    QUEUE_READ_ERRORS,
 ];
 
 /// Upper bounds of the delay histogram: seconds to days, since mail can wait in the queue.

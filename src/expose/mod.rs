@@ -291,3 +291,61 @@ pub fn families(agg: &Aggregator, build: &BuildInfo) -> Vec<MetricFamily> {
     out.retain(|f| !f.get_metric().is_empty());
     out
 }
+
+fn histogram<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, String)>,
+    b: &crate::queue::Buckets,
+) -> Metric {
+    let mut ph = PHistogram::default();
+    ph.set_sample_count(b.count);
+    ph.set_sample_sum(b.sum);
+    ph.set_bucket(
+        b.cumulative()
+            .map(|(bound, c)| {
+                let mut pb = Bucket::default();
+                pb.set_upper_bound(bound);
+                pb.set_cumulative_count(c);
+                pb
+            })
+            .collect(),
+    );
+    let mut m = Metric::from_label(labels(pairs));
+    m.set_histogram(ph);
+    m
+}
+
+/// The queue gauges and histograms of the last reading of each queue (left out where it
+/// failed), and the read errors of every queue reader.
+pub fn queue_families(queues: &crate::queue::Queues) -> Vec<MetricFamily> {
+    let (mut messages, mut oldest, mut ages, mut sizes, mut errors) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in &queues.readers {
+        let s = &r.spec;
+        errors.push(counter([("source", s.source.clone())], r.errors()));
+        let Some(Ok(reading)) = r.last() else {
+            continue;
+        };
+        for q in &reading.queues {
+            let l = || {
+                [
+                    ("source", s.source.clone()),
+                    ("mta", s.mta.clone()),
+                    ("queue", q.queue.to_owned()),
+                ]
+            };
+            messages.push(gauge(l(), q.messages as f64));
+            oldest.push(gauge(l(), q.oldest_age));
+            ages.push(histogram(l(), &q.ages));
+            sizes.push(histogram(l(), &q.sizes));
+        }
+    }
+    let mut out = vec![
+        family(&metrics::QUEUE_MESSAGES, messages),
+        family(&metrics::QUEUE_OLDEST, oldest),
+        family(&metrics::QUEUE_AGE, ages),
+        family(&metrics::QUEUE_SIZE, sizes),
+        family(&metrics::QUEUE_READ_ERRORS, errors),
+    ];
+    out.retain(|f| !f.get_metric().is_empty());
+    out
+}
