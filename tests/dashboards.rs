@@ -4,8 +4,8 @@
 //!   and every query uses, unique panel ids, every `$variable` defined;
 //! - only metrics and labels the exporter serves (src/aggregate/metrics.rs);
 //! - every panel's PromQL runs on a REAL Prometheus (Debian's package) that scrapes the exporter
-//!   following real Postfix lines, with the template variables filled in as Grafana would, and
-//!   returns data; every variable's `label_values(…)` query finds the test's values. The same
+//!   following real Postfix lines and reading the queue of a REAL private Postfix (for the queue
+//!   panels), with the template variables filled in as Grafana would, and returns data; every variable's `label_values(…)` query finds the test's values. The same
 //!   exporter is scraped as two instances, so that joins (the code meanings of
 //!   `smtp_code_info`, served by every exporter) must hold with a fleet.
 //!
@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use harness::exporter::Exporter;
+use harness::postfix::{PostfixConfig, PostfixInstance};
 use harness::prometheus::Prometheus;
 use harness::promql;
 use harness::util::{require_tool, TestDir};
@@ -112,8 +113,8 @@ fn dashboards_are_importable_with_a_datasource_input_and_their_variables() {
     let all = dashboards();
     assert_eq!(
         all.len(),
-        3,
-        "three dashboards: {:?}",
+        4,
+        "four dashboards: {:?}",
         all.iter().map(|d| &d.0).collect::<Vec<_>>()
     );
     let mut uids = BTreeSet::new();
@@ -274,18 +275,23 @@ fn parse_label_values(q: &str) -> (String, String) {
 }
 
 #[test]
-#[ignore = "needs prometheus: run by scripts/test"]
+#[ignore = "needs root, prometheus and a real Postfix: run by scripts/test"]
 fn every_dashboard_query_runs_on_a_real_prometheus_and_returns_data() {
+    harness::util::require_root();
     require_tool("prometheus");
     let t0 = Instant::now();
     let dir = TestDir::new("sse-dashboards-");
     let log = dir.path().join("mail.log");
     fs::write(&log, "").unwrap();
+    // A private Postfix whose (empty) queue the exporter reads: the queue panels' series.
+    let postfix = PostfixInstance::start(&dir.subdir("postfix"), &PostfixConfig::default())
+        .unwrap_or_else(|e| panic!("starting the private Postfix: {e}"));
+    let conf = postfix.config_dir().to_str().unwrap().to_owned();
     let exporter = Exporter::start_any_port(
         &[&log],
         &dir.path().join("state.json"),
         &dir.path().join("exporter.stderr"),
-        &[],
+        &["--queue.postfix-config-dir", &conf, "--queue.cache", "0s"],
     )
     .unwrap_or_else(|e| panic!("{e}"));
     // One exporter, scraped as two instances of a fleet.
@@ -337,6 +343,8 @@ fn every_dashboard_query_runs_on_a_real_prometheus_and_returns_data() {
         "smtp_delivery_delay_seconds_bucket",
         "smtp_status_exporter_lines_total",
         "smtp_status_exporter_bytes_read_total",
+        "smtp_failures_total",
+        "smtp_status_exporter_queue_read_errors_total",
     ] {
         prom.wait_for_samples(
             &format!(r#"absent(count_over_time({metric}{{job="smtp"}}[1m]) < 2)"#),
