@@ -10,6 +10,7 @@ pub mod kumomta;
 mod parser;
 pub mod postfix;
 pub mod powermta;
+pub mod sendmail;
 pub mod syslog;
 
 use std::fmt;
@@ -410,14 +411,16 @@ pub enum Format {
     PowerMta,
     #[serde(rename = "kumomta")]
     KumoMta,
+    Sendmail,
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [
+    pub const ALL: [Format; 5] = [
         Format::Postfix,
         Format::Exchange,
         Format::PowerMta,
         Format::KumoMta,
+        Format::Sendmail,
     ];
 
     /// The value of the `mta` label and of `--log.format`.
@@ -427,6 +430,7 @@ impl Format {
             Format::Exchange => "exchange",
             Format::PowerMta => "powermta",
             Format::KumoMta => "kumomta",
+            Format::Sendmail => "sendmail",
         }
     }
 

@@ -23,5 +23,7 @@ pub mod metrics;
 pub mod postfix;
 pub mod prometheus;
 pub mod promql;
+pub mod sendmail;
 pub mod sink;
+pub mod syslogd;
 pub mod util;

@@ -1,0 +1,683 @@
+//! End-to-end: a REAL Sendmail (Debian 12's `sendmail-bin` 8.17.1, unpacked by
+//! `scripts/install-test-deps`) as a private daemon on loopback, logging through syslog(3) to
+//! the test's own syslog receiver, relaying to the scripted SMTP sink and receiving from the
+//! test's client, while the exporter tails the log. Every `smtp_replies_total` series and
+//! `smtp_expired_total` must equal what the sink and the client recorded.
+//!
+//! Run with `sudo scripts/test`. How Sendmail runs without an init system: see
+//! tests/harness/sendmail.rs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use harness::client::{Reply, SmtpClient, Submission};
+use harness::exporter::{self, Exporter};
+use harness::metrics::{self, Labels};
+use harness::sendmail::{SendmailConfig, SendmailInstance, HOSTNAME};
+use harness::sink::{Script, Sink, SinkRecord};
+use harness::util::{self, wait_for, TestDir};
+
+const SINK_DOMAINS: [(&str, Ipv4Addr); 3] = [
+    ("d1.test", Ipv4Addr::new(127, 0, 0, 2)),
+    ("d2.test", Ipv4Addr::new(127, 0, 0, 3)),
+    ("d3.test", Ipv4Addr::new(127, 0, 0, 4)),
+];
+/// The senders' domain: delivery status notifications go back to the sink there.
+const SENDER_DOMAIN: (&str, Ipv4Addr) = ("snd.test", Ipv4Addr::new(127, 0, 0, 7));
+/// Accepted from anyone (access `To:in.test RELAY`) and relayed to the sink.
+const INBOUND_DOMAIN: (&str, Ipv4Addr) = ("in.test", Ipv4Addr::new(127, 0, 0, 8));
+/// Routed to a closed port.
+const DOWN_DOMAIN: &str = "down.test";
+/// Not allowed to relay (only 127.0.0.1 is): the inbound client.
+const INBOUND_CLIENT: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 10);
+/// Refused at connect (access `Connect:127.0.0.9 REJECT`).
+const BLOCKED_CLIENT: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 9);
+const QUEUE_RETURN_SECS: u64 = 20;
+const OUTBOUND_MESSAGES: usize = 60;
+
+/// The replies the sink is scripted to give, with weights. No 421 (Sendmail would then defer
+/// the recipients it has not yet sent, which the sink never sees) and no 452.
+fn catalogue() -> Vec<(Script, u32)> {
+    vec![
+        (Script::accept(), 12),
+        (Script::rcpt(450, Some("4.2.0")), 1),
+        (Script::rcpt(451, Some("4.7.1")), 2),
+        (Script::rcpt(550, Some("5.1.1")), 2),
+        (Script::rcpt(550, Some("5.1.1")).multiline(), 1),
+        (Script::rcpt(552, Some("5.2.2")), 1),
+        (Script::rcpt(553, Some("5.1.3")), 1),
+        (Script::rcpt(554, Some("5.7.1")), 1),
+        // Basic code only: Sendmail logs its own dsn=5.1.1 for a 550 to RCPT (EX_NOUSER).
+        (Script::rcpt(550, None), 1),
+        (Script::accept().data(554, Some("5.7.1")), 1),
+    ]
+}
+
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+struct Outbound {
+    id: String,
+    sender: String,
+    rcpts: Vec<String>,
+}
+
+fn outbound_plan() -> Vec<Outbound> {
+    let cat = catalogue();
+    let total: u32 = cat.iter().map(|(_, w)| w).sum();
+    let mut rng = Lcg(0x5e4d_3a11);
+    let mut nth = 0usize;
+    (0..OUTBOUND_MESSAGES)
+        .map(|m| {
+            let id = format!("m{m:04}");
+            let n = if rng.below(10) < 5 {
+                1
+            } else {
+                2 + rng.below(3) as usize
+            };
+            let rcpts = (0..n)
+                .map(|i| {
+                    nth += 1;
+                    let mut pick = rng.below(u64::from(total)) as u32;
+                    let script = cat
+                        .iter()
+                        .find(|(_, w)| {
+                            if pick < *w {
+                                true
+                            } else {
+                                pick -= w;
+                                false
+                            }
+                        })
+                        .map(|(s, _)| s.clone())
+                        .unwrap_or_else(Script::accept);
+                    let local = script.local_part(&format!("{id}r{i}"));
+                    let domain = if rng.below(12) == 0 {
+                        DOWN_DOMAIN.to_owned()
+                    } else {
+                        SINK_DOMAINS[rng.below(3) as usize].0.to_owned()
+                    };
+                    let domain = match nth % 7 {
+                        0 => domain.to_ascii_uppercase(),
+                        _ => domain,
+                    };
+                    format!("{local}@{domain}")
+                })
+                .collect();
+            Outbound {
+                sender: format!("r250-sender-{id}@{}", SENDER_DOMAIN.0),
+                id,
+                rcpts,
+            }
+        })
+        .collect()
+}
+
+fn domain_of(addr: &str) -> String {
+    addr.rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn class_of(code: &str, enhanced: &str) -> String {
+    let digit = code.chars().next().or_else(|| enhanced.chars().next());
+    digit.map(|d| format!("{d}xx")).unwrap_or_default()
+}
+
+fn subject_of(enhanced: &str) -> &'static str {
+    match enhanced.split('.').nth(1) {
+        Some("0") => "other",
+        Some("1") => "addressing",
+        Some("2") => "mailbox",
+        Some("3") => "mail_system",
+        Some("4") => "network",
+        Some("5") => "protocol",
+        Some("6") => "content",
+        Some("7") => "policy",
+        _ => "",
+    }
+}
+
+fn reply_labels(dir: &str, outcome: &str, code: &str, enhanced: &str, domain: &str) -> Labels {
+    metrics::labels(&[
+        ("source", "sendmail"),
+        ("mta", "sendmail"),
+        ("direction", dir),
+        ("outcome", outcome),
+        ("class", &class_of(code, enhanced)),
+        ("code", code),
+        ("enhanced", enhanced),
+        ("subject", subject_of(enhanced)),
+        ("domain", domain),
+    ])
+}
+
+#[derive(Default)]
+struct Expected {
+    replies: BTreeMap<Labels, f64>,
+    expired: f64,
+}
+
+impl Expected {
+    fn add(&mut self, l: Labels) {
+        *self.replies.entry(l).or_default() += 1.0;
+    }
+    fn sum(&self, dir: &str, outcome: &str) -> f64 {
+        self.replies
+            .iter()
+            .filter(|(l, _)| l["direction"] == dir && l["outcome"] == outcome)
+            .map(|(_, v)| v)
+            .sum()
+    }
+    fn dump(&self) -> String {
+        let mut s = format!("expired {}\n", self.expired);
+        for (l, v) in &self.replies {
+            let l: Vec<String> = l.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+            s.push_str(&format!("{v} {{{}}}\n", l.join(",")));
+        }
+        s
+    }
+}
+
+/// What the inbound client did, for the expectations.
+struct Inbound {
+    /// Sessions of allowed clients.
+    submissions: Vec<Submission>,
+    /// Replies the blocked client got (one session).
+    blocked: Vec<Reply>,
+}
+
+fn send_outbound(sm: &SendmailInstance, plan: &[Outbound]) {
+    for chunk in plan.chunks(20) {
+        let mut c = SmtpClient::connect(sm.addr, None).unwrap();
+        c.ehlo("client.e2e.test").unwrap();
+        for m in chunk {
+            let sub = c
+                .send(
+                    &m.sender,
+                    &m.rcpts,
+                    &[
+                        ("From", format!("<{}>", m.sender)),
+                        ("Subject", format!("e2e outbound {}", m.id)),
+                        ("Message-ID", format!("<{}@client.e2e.test>", m.id)),
+                    ],
+                    "Hello from the smtp-status-exporter end-to-end test.\n",
+                )
+                .unwrap_or_else(|e| panic!("submitting {}: {e}", m.id));
+            assert!(
+                sub.queued() && sub.rcpts.iter().all(|(_, r)| r.code == 250),
+                "sendmail must accept {} whole from 127.0.0.1: {sub:?}",
+                m.id
+            );
+        }
+        let _ = c.quit();
+    }
+}
+
+fn send_inbound(sm: &SendmailInstance) -> Inbound {
+    let mut submissions = Vec::new();
+    for k in 0..3 {
+        let mut c = SmtpClient::connect(sm.addr, Some(INBOUND_CLIENT)).unwrap();
+        c.ehlo("client.e2e.test").unwrap();
+        let sub = c
+            .send(
+                &format!("r250-in-{k}@{}", SENDER_DOMAIN.0),
+                &[
+                    format!("r250-in-a{k}@{}", INBOUND_DOMAIN.0),
+                    format!("nouser@{}", INBOUND_DOMAIN.0),
+                    format!("later@{}", INBOUND_DOMAIN.0),
+                    format!("relay-a{k}@elsewhere.test"),
+                    format!("nosuchuser{k}@{HOSTNAME}"),
+                ],
+                &[("Subject", "inbound".into())],
+                "Inbound test message.\n",
+            )
+            .unwrap();
+        let _ = c.quit();
+        submissions.push(sub);
+    }
+    let mut blocked = Vec::new();
+    let mut c = SmtpClient::connect(sm.addr, Some(BLOCKED_CLIENT)).unwrap();
+    blocked.push(c.greeting.clone());
+    for cmd in [
+        "EHLO client.e2e.test".to_owned(),
+        format!("MAIL FROM:<r250-blocked@{}>", SENDER_DOMAIN.0),
+        format!("RCPT TO:<r250-b1@{}>", INBOUND_DOMAIN.0),
+        format!("RCPT TO:<r250-b2@{}>", INBOUND_DOMAIN.0),
+    ] {
+        blocked.push(c.command(&cmd).unwrap());
+    }
+    let _ = c.quit();
+    Inbound {
+        submissions,
+        blocked,
+    }
+}
+
+/// The replies the configuration asks for; otherwise the test's set-up is wrong.
+fn check_inbound_replies(inbound: &Inbound) {
+    for sub in &inbound.submissions {
+        for (rcpt, reply) in &sub.rcpts {
+            let want = if rcpt.starts_with("r250-") {
+                format!("250 2.1.5 <{rcpt}>... Recipient ok")
+            } else if rcpt.starts_with("nouser@") {
+                format!("550 5.1.1 <{rcpt}>... Mailbox does not exist")
+            } else if rcpt.starts_with("later@") {
+                format!("450 4.2.0 <{rcpt}>... Mailbox busy")
+            } else if rcpt.starts_with("relay-") {
+                format!("550 5.7.1 <{rcpt}>... Relaying denied. IP name lookup failed [{INBOUND_CLIENT}]")
+            } else {
+                format!("550 5.1.1 <{rcpt}>... User unknown")
+            };
+            assert_eq!(reply.text(), want, "RCPT TO:<{rcpt}>");
+        }
+        assert!(sub.queued(), "{sub:?}");
+    }
+    assert!(
+        inbound.blocked.iter().any(|r| r.code == 550),
+        "the blocked client must be refused: {:?}",
+        inbound.blocked
+    );
+}
+
+/// The expected counters from what the sink and the client recorded, with Sendmail's
+/// documented behaviour (each rule where it is applied).
+fn expectations(plan: &[Outbound], records: &[SinkRecord], inbound: &Inbound) -> Expected {
+    let mut exp = Expected::default();
+    // Outbound, from the sink: one reply per recipient per attempt. A delivered recipient
+    // counts with Sendmail's dsn=2.0.0 and no basic code (Sendmail logs `stat=Sent (text)`
+    // without the remote code); a refused one with the remote codes (`reply=`, `dsn=`);
+    // a 550 without an enhanced code gets Sendmail's dsn=5.1.1.
+    for r in records {
+        let domain = domain_of(&r.recipient);
+        match r.code / 100 {
+            2 => exp.add(reply_labels("outbound", "delivered", "", "2.0.0", &domain)),
+            c => {
+                let outcome = if c == 4 { "deferred" } else { "bounced" };
+                let enh = r.enhanced.clone().unwrap_or_else(|| {
+                    assert_eq!(
+                        r.code, 550,
+                        "the catalogue has no other code without enhanced"
+                    );
+                    "5.1.1".into()
+                });
+                exp.add(reply_labels(
+                    "outbound",
+                    outcome,
+                    &r.code.to_string(),
+                    &enh,
+                    &domain,
+                ));
+            }
+        }
+    }
+    // Every recipient reached the sink once (first attempt) and, if it was deferred, once more
+    // in the one queue run; down.test recipients never reach it: two deferrals each,
+    // `stat=Deferred: Connection refused by [127.0.0.1]`, dsn=4.4.1, no code.
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in records {
+        *seen.entry(r.recipient.as_str()).or_default() += 1;
+    }
+    let deferred_rcpts: BTreeSet<&str> = records
+        .iter()
+        .filter(|r| r.code / 100 == 4)
+        .map(|r| r.recipient.as_str())
+        .collect();
+    let mut expired_msgs = BTreeSet::new();
+    for m in plan {
+        for r in &m.rcpts {
+            let n = seen.get(r.as_str()).copied().unwrap_or(0);
+            if domain_of(r) == DOWN_DOMAIN {
+                assert_eq!(n, 0, "{r} is routed to a closed port");
+                for _ in 0..2 {
+                    exp.add(reply_labels(
+                        "outbound",
+                        "deferred",
+                        "",
+                        "4.4.1",
+                        DOWN_DOMAIN,
+                    ));
+                }
+                expired_msgs.insert(m.id.as_str());
+            } else if deferred_rcpts.contains(r.as_str()) {
+                assert_eq!(n, 2, "{r}: a deferred recipient is tried twice");
+                expired_msgs.insert(m.id.as_str());
+            } else {
+                assert_eq!(n, 1, "{r} must get exactly one delivery attempt");
+            }
+        }
+    }
+    // The queue run after Timeout.queuereturn gives up on every message with a deferred
+    // recipient: one `DSN: Cannot send message for 20 seconds` each.
+    exp.expired = expired_msgs.len() as f64;
+
+    // Inbound, from the client: one `ruleset=check_rcpt … reject=` per refused RCPT, with its
+    // codes; `<addr>... User unknown` (a local user that does not exist) carries no code.
+    for sub in &inbound.submissions {
+        for (rcpt, reply) in &sub.rcpts {
+            if reply.code / 100 == 2 {
+                continue;
+            }
+            if domain_of(rcpt) == HOSTNAME {
+                exp.add(reply_labels("inbound", "rejected", "", "", HOSTNAME));
+            } else {
+                exp.add(reply_labels(
+                    "inbound",
+                    "rejected",
+                    &reply.code.to_string(),
+                    &reply.enhanced().unwrap_or_default(),
+                    &domain_of(rcpt),
+                ));
+            }
+        }
+    }
+    // The blocked client: check_relay refuses the session once (`reject=550 5.7.1 Access
+    // denied`, no recipient), however many commands follow.
+    exp.add(reply_labels("inbound", "rejected", "550", "5.7.1", ""));
+    exp
+}
+
+/// Counts in the log by kind of line (independent of the exporter), to tell a wrong model
+/// from an exporter bug.
+fn log_tally(log: &str) -> BTreeMap<&'static str, usize> {
+    let to_lines = |l: &&str| l.contains(": to=") && !l.ends_with("stat=queued");
+    let rcpts = |l: &str| {
+        let list = l.split(": to=").nth(1).unwrap_or("");
+        let list = list.split(", ").next().unwrap_or("");
+        list.split(',').count()
+    };
+    let mut t = BTreeMap::from([
+        ("sent", 0),
+        ("deferred", 0),
+        ("bounced", 0),
+        ("expired", 0),
+        ("reject", 0),
+        ("user_unknown", 0),
+    ]);
+    for l in log.lines() {
+        if to_lines(&l) {
+            let k = if l.contains(", stat=Sent") {
+                "sent"
+            } else if l.contains(", stat=Deferred") || l.contains(", dsn=4.") {
+                "deferred"
+            } else {
+                "bounced"
+            };
+            *t.get_mut(k).unwrap() += rcpts(l);
+        } else if l.contains(": DSN: Cannot send message for ") {
+            *t.get_mut("expired").unwrap() += 1;
+        } else if l.contains(": ruleset=check_") && l.contains(", reject=") {
+            *t.get_mut("reject").unwrap() += 1;
+        } else if l.ends_with(">... User unknown") {
+            *t.get_mut("user_unknown").unwrap() += 1;
+        }
+    }
+    t
+}
+
+fn expected_tally(exp: &Expected) -> BTreeMap<&'static str, usize> {
+    let n = |d, o| exp.sum(d, o) as usize;
+    let unknown = exp
+        .replies
+        .iter()
+        .filter(|(l, _)| l["direction"] == "inbound" && l["code"].is_empty())
+        .map(|(_, v)| *v as usize)
+        .sum::<usize>();
+    BTreeMap::from([
+        ("sent", n("outbound", "delivered")),
+        ("deferred", n("outbound", "deferred")),
+        ("bounced", n("outbound", "bounced")),
+        ("expired", exp.expired as usize),
+        ("reject", n("inbound", "rejected") - unknown),
+        ("user_unknown", unknown),
+    ])
+}
+
+fn diff(expected: &BTreeMap<Labels, f64>, got: &BTreeMap<Labels, f64>) -> String {
+    let keys: BTreeSet<&Labels> = expected.keys().chain(got.keys()).collect();
+    let mut s = String::new();
+    for k in keys {
+        let (e, g) = (expected.get(k), got.get(k));
+        if e != g {
+            let l: Vec<String> = k.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+            let show = |v: Option<&f64>| v.map_or("-".to_owned(), |v| v.to_string());
+            s.push_str(&format!(
+                "  expected {:>5}  got {:>5}  {{{}}}\n",
+                show(e),
+                show(g),
+                l.join(",")
+            ));
+        }
+    }
+    s
+}
+
+fn nonzero(m: BTreeMap<Labels, f64>) -> BTreeMap<Labels, f64> {
+    m.into_iter().filter(|(_, v)| *v != 0.0).collect()
+}
+
+#[test]
+#[ignore = "needs root and Debian's sendmail-bin unpacked by scripts/install-test-deps: run by scripts/test"]
+fn sendmail_real_mta_end_to_end() {
+    let t0 = Instant::now();
+    let phase = |what: &str| eprintln!("[{:>6.2}s] {what}", t0.elapsed().as_secs_f64());
+    util::require_root();
+    util::require_tool("unshare");
+    util::require_tool("m4");
+
+    let dir = TestDir::new("sse-sendmail-e2e-");
+    eprintln!(
+        "work dir: {} (E2E_KEEP=1 keeps it: maillog, expected.txt, scrape.txt)",
+        dir.path().display()
+    );
+    let sink_addrs: Vec<Ipv4Addr> = SINK_DOMAINS
+        .iter()
+        .chain([&SENDER_DOMAIN, &INBOUND_DOMAIN])
+        .map(|(_, ip)| *ip)
+        .collect();
+    let sink = Sink::start(&sink_addrs).unwrap();
+    let cfg = SendmailConfig {
+        sink_port: sink.port(),
+        sink_routes: SINK_DOMAINS
+            .iter()
+            .chain([&SENDER_DOMAIN, &INBOUND_DOMAIN])
+            .map(|(d, ip)| ((*d).to_owned(), *ip))
+            .collect(),
+        down_domains: vec![DOWN_DOMAIN.into()],
+        closed_port: util::closed_port(),
+        access: vec![
+            ("Connect:127.0.0.1".into(), "RELAY".into()),
+            (format!("Connect:{BLOCKED_CLIENT}"), "REJECT".into()),
+            (
+                format!("To:nouser@{}", INBOUND_DOMAIN.0),
+                "ERROR:550 5.1.1 Mailbox does not exist".into(),
+            ),
+            (
+                format!("To:later@{}", INBOUND_DOMAIN.0),
+                "ERROR:450 4.2.0 Mailbox busy".into(),
+            ),
+            (format!("To:{}", INBOUND_DOMAIN.0), "RELAY".into()),
+        ],
+        queue_return_secs: QUEUE_RETURN_SECS,
+    };
+    let mut sm = SendmailInstance::start(&dir.subdir("sendmail"), &cfg)
+        .unwrap_or_else(|e| panic!("starting the private sendmail: {e}"));
+    phase("sendmail started");
+
+    let state = dir.path().join("state.json");
+    let exporter = Exporter::start(
+        &[sm.log_path()],
+        &state,
+        dir.path(),
+        &["--log.format", "sendmail"],
+    );
+    if let Err(e) = &exporter {
+        eprintln!("WARNING: the exporter did not start ({e}); running the MTA side anyway");
+    }
+    phase("exporter started");
+
+    let plan = outbound_plan();
+    send_outbound(&sm, &plan);
+    let inbound = send_inbound(&sm);
+    let submitted = Instant::now();
+    check_inbound_replies(&inbound);
+    phase("mail submitted");
+
+    // First attempts: every recipient (and every notice for a bounce) has its line.
+    let all_rcpts: Vec<String> = plan.iter().flat_map(|m| m.rcpts.iter().cloned()).collect();
+    let first_done = wait_for(Duration::from_secs(120), Duration::from_millis(250), || {
+        let log = sm.log();
+        all_rcpts
+            .iter()
+            .all(|r| log.contains(&format!("<{r}>")))
+            .then_some(())
+    });
+    assert!(
+        first_done.is_some(),
+        "not every recipient was tried:\n{}",
+        sm.log()
+    );
+    // Let the queue lifetime run out for every message, then one queue run.
+    let wait = Duration::from_secs(QUEUE_RETURN_SECS + 3).saturating_sub(submitted.elapsed());
+    wait_for(
+        wait + Duration::from_secs(5),
+        Duration::from_millis(250),
+        || {
+            (sink.open_sessions() == 0
+                && submitted.elapsed() >= Duration::from_secs(QUEUE_RETURN_SECS + 3))
+            .then_some(())
+        },
+    );
+    sm.run_queue().unwrap_or_else(|e| panic!("{e}"));
+    let drained = wait_for(Duration::from_secs(60), Duration::from_millis(250), || {
+        (sm.queue_len() == 0 && sink.open_sessions() == 0).then_some(())
+    });
+    assert!(
+        drained.is_some(),
+        "the queue did not drain: {} left",
+        sm.queue_len()
+    );
+    phase("queue run done, queue empty");
+
+    let exp = expectations(&plan, &sink.records(), &inbound);
+    std::fs::write(dir.path().join("expected.txt"), exp.dump()).unwrap();
+    let want_tally = expected_tally(&exp);
+    let settled = wait_for(Duration::from_secs(15), Duration::from_millis(100), || {
+        (log_tally(&sm.log()) == want_tally).then_some(())
+    });
+    let log = sm.log();
+    if settled.is_none() {
+        assert_eq!(
+            log_tally(&log),
+            want_tally,
+            "the log ({}) lacks lines the test expects: a problem of the test's model or of \
+             the Sendmail set-up, not of the exporter",
+            sm.log_path().display()
+        );
+    }
+    if let Ok(p) = std::env::var("E2E_SAVE_MAILLOG") {
+        std::fs::copy(sm.log_path(), &p).unwrap();
+    }
+    phase(&format!(
+        "log settled: {} lines; expecting {} replies in {} series, {} expired",
+        log.lines().count(),
+        exp.replies.values().sum::<f64>(),
+        exp.replies.len(),
+        exp.expired
+    ));
+
+    let exporter = exporter.unwrap_or_else(|e| panic!("the exporter could not be started: {e}"));
+    // Wait until the exporter has counted as much as expected (it may count more: that shows
+    // in the comparison below).
+    let want_total: f64 = exp.replies.values().sum::<f64>() + exp.expired;
+    let caught_up = wait_for(Duration::from_secs(30), Duration::from_millis(200), || {
+        let s = metrics::parse_exposition(&exporter.scrape().ok()?).ok()?;
+        let counted: f64 = metrics::series(&s, "smtp_replies_total")
+            .values()
+            .chain(metrics::series(&s, "smtp_expired_total").values())
+            .sum();
+        (counted >= want_total).then_some(())
+    });
+    if caught_up.is_none() {
+        eprintln!("WARNING: the exporter did not count {want_total} events within 30 s; comparing what it has");
+    }
+    let text = exporter.scrape().unwrap();
+    std::fs::write(dir.path().join("scrape.txt"), &text).unwrap();
+    let samples = metrics::parse_exposition(&text).unwrap();
+
+    let mut failures = Vec::new();
+    let got = nonzero(metrics::series(&samples, "smtp_replies_total"));
+    if got != exp.replies {
+        failures.push(format!(
+            "smtp_replies_total differs from what the sink and the client recorded:\n{}",
+            diff(&exp.replies, &got)
+        ));
+    }
+    let key = metrics::labels(&[("source", "sendmail"), ("mta", "sendmail")]);
+    let expired = nonzero(metrics::series(&samples, "smtp_expired_total"));
+    let want_expired = nonzero(BTreeMap::from([(key, exp.expired)]));
+    if expired != want_expired {
+        failures.push(format!(
+            "smtp_expired_total: expected {want_expired:?}, got {expired:?}"
+        ));
+    }
+    let lines = metrics::series(&samples, "smtp_status_exporter_lines_total");
+    let unrec = metrics::labels(&[("source", "sendmail"), ("result", "unrecognised")]);
+    if lines.get(&unrec) != Some(&0.0) {
+        failures.push(format!("unrecognised lines: {lines:?}"));
+    }
+    if let Err(e) = metrics::promtool_check(&text) {
+        failures.push(e);
+    }
+    // `replay` of the same log gives the same counts.
+    let out = std::process::Command::new(exporter::binary())
+        .args(["replay", "--log.format", "sendmail", "--format", "json"])
+        .arg(sm.log_path())
+        .output()
+        .unwrap();
+    match serde_json::from_slice::<serde_json::Value>(&out.stdout) {
+        Err(e) => failures.push(format!(
+            "replay printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )),
+        Ok(v) => {
+            let unrec = v.pointer("/lines/unrecognised").and_then(|v| v.as_f64());
+            if unrec != Some(0.0) {
+                failures.push(format!("replay: lines.unrecognised {unrec:?}"));
+            }
+            let replies: f64 = v["replies"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|r| r["value"].as_f64()).sum())
+                .unwrap_or(-1.0);
+            let want: f64 = exp.replies.values().sum();
+            if replies != want {
+                failures.push(format!("replay: {replies} replies, expected {want}"));
+            }
+        }
+    }
+    drop(exporter);
+    sm.stop();
+    assert!(
+        failures.is_empty(),
+        "{} check(s) of the exporter failed (the MTA side and the test's model passed):\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+    phase("done: the exporter counted exactly what Sendmail logged");
+}
