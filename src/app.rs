@@ -412,6 +412,9 @@ fn bind(addr: &str) -> anyhow::Result<std::net::TcpListener> {
 
 fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let settings = Settings::resolve(args)?;
+    let web = Arc::new(
+        http::webconfig::WebHandle::open(args.web_config_file.clone()).map_err(ConfigError)?,
+    );
     let listener = bind(&settings.listen_address)?;
     let local: SocketAddr = listener.local_addr()?;
     listener.set_nonblocking(true)?;
@@ -483,9 +486,18 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let (saver_state, saver_agg) = (state.clone(), Arc::clone(&agg));
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::from_std(listener)?;
+        web.reload_on_sighup()
+            .context("cannot watch for SIGHUP (web config reload)")?;
+        let config = web.current();
         tracing::info!(
-            "listening on http://{local}{} (sources: {})",
+            "listening on {}://{local}{} ({}; sources: {})",
+            if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
             settings.telemetry_path,
+            config.describe(),
             settings
                 .sources
                 .iter()
@@ -520,7 +532,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
                 }
             });
         }
-        http::serve(listener, shared, shutdown_signal()).await;
+        http::server::serve(listener, shared, web, shutdown_signal()).await;
         anyhow::Ok(())
     })?;
     tracing::info!("shutting down");

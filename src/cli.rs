@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// Path under which metrics are served [default: /metrics].
     #[arg(long = "web.telemetry-path", value_name = "PATH")]
     pub telemetry_path: Option<String>,
+    /// TLS and basic authentication, in the Prometheus exporter-toolkit's format
+    /// (tls_server_config, basic_auth_users with bcrypt hashes); read again on SIGHUP.
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    pub web_config_file: Option<PathBuf>,
     /// Mail log to follow; repeat for several [default: /var/log/mail.log, or
     /// /var/log/maillog where only that exists].
     #[arg(long = "log.path", value_name = "PATH")]

@@ -3,22 +3,24 @@
 //! Routing is a plain function ([`route`]) from method, path and `Accept` header to a response,
 //! testable without a socket; [`serve`] only moves bytes.
 
-use std::convert::Infallible;
 use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ACCEPT, ALLOW, CONTENT_TYPE};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
+use hyper::{Method, Response, StatusCode};
 use tokio::net::TcpListener;
 
 use crate::aggregate::{Aggregator, SourceState};
+
+// --web.config.file (TLS, basic auth) and the bounds on connections: issue 10.
+pub mod auth;
+pub mod limits;
+pub mod server;
+pub mod tls;
+pub mod webconfig;
 use crate::codes;
 use crate::expose::{self, BuildInfo};
 
@@ -256,52 +258,15 @@ fn codes_table(h: &mut String, agg: &Aggregator) {
     h.push_str("</table>");
 }
 
-/// Serves connections on an already bound listener until `shutdown` resolves.
+/// Serves connections on an already bound listener until `shutdown` resolves: plain HTTP, no
+/// authentication, with the limits of [`limits`] ([`server::serve`] takes a web config).
 pub async fn serve(
     listener: TcpListener,
     shared: Arc<Shared>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    tokio::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = &mut shutdown => return,
-            accepted = listener.accept() => match accepted {
-                Ok(x) => x,
-                Err(e) => {
-                    // Out of descriptors and the like: wait a little rather than spin.
-                    tracing::warn!("cannot accept a connection: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        let shared = Arc::clone(&shared);
-        tokio::spawn(async move {
-            let service = service_fn(move |req: Request<Incoming>| {
-                let shared = Arc::clone(&shared);
-                async move {
-                    let accept = req.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
-                    if req.uri().path() == shared.telemetry_path && !shared.queues.is_empty() {
-                        // Bounded by --queue.timeout; a failure only shows as a self-metric.
-                        shared.queues.refresh().await;
-                    }
-                    // Encoding takes well under a millisecond per thousand series: no need to
-                    // move it off the runtime.
-                    let resp = route(req.method(), req.uri().path(), accept, &shared);
-                    Ok::<_, Infallible>(resp)
-                }
-            });
-            if let Err(e) = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(std::time::Duration::from_secs(10))
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(%peer, "connection ended with an error: {e}");
-            }
-        });
-    }
+    let web = Arc::new(webconfig::WebHandle::default());
+    server::serve(listener, shared, web, shutdown).await;
 }
 
 /// Parses `--web.listen-address`: `:9978` (every interface), `127.0.0.1:9978`, `[::1]:9978`.
