@@ -15,7 +15,7 @@ use crate::expose::{self, BuildInfo};
 use crate::http;
 use crate::parse::Parser;
 use crate::source::journal::{self, JournalSpec, Origin};
-use crate::source::{replay, tail, Routes};
+use crate::source::{replay, stdin, tail, Routes};
 use crate::state::{self, StateFile};
 
 /// Runs the command the user asked for.
@@ -191,6 +191,12 @@ impl Settings {
                 instances: Vec::new(),
             }]
         };
+        if sources.iter().filter(|s| stdin::is_stdin(&s.path)).count() > 1 {
+            return Err(ConfigError(
+                "standard input (`-`) can be read by one source only: name it once".into(),
+            )
+            .into());
+        }
         let telemetry_path = args
             .telemetry_path
             .clone()
@@ -241,7 +247,11 @@ impl Settings {
             s.location = j.location();
         }
         for (spec, r) in self.sources.iter().zip(&routes) {
-            let location = spec.path.display().to_string();
+            let location = if stdin::is_stdin(&spec.path) {
+                stdin::LOCATION.to_owned()
+            } else {
+                spec.path.display().to_string()
+            };
             if let Some(s) = agg.sources.get_mut(r.primary()) {
                 s.location.clone_from(&location);
             }
@@ -358,10 +368,18 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
 
     let (mut agg, routes) = settings.aggregator();
     let state = open_state(&settings, &mut agg)?;
+    let mut from_stdin = None;
     let tailers: Vec<_> = settings
         .sources
         .iter()
         .zip(routes)
+        .filter(|(s, routes)| {
+            if !stdin::is_stdin(&s.path) {
+                return true;
+            }
+            from_stdin = Some((routes.clone(), s.parser.clone()));
+            false
+        })
         .map(|(s, routes)| {
             let resume = agg
                 .sources
@@ -390,6 +408,9 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         Some((spec, id, restored)) => Some(journal::start(spec, id, restored, Arc::clone(&agg))?),
         None => None,
     };
+    if let Some((routes, parser)) = from_stdin {
+        stdin::start(routes, parser, Arc::clone(&agg))?;
+    }
     let stop = Arc::new(AtomicBool::new(false));
     // No thread polling for files when only the journal is read.
     let reader = if tailers.is_empty() {
@@ -560,12 +581,28 @@ fn run_replay(common: &CommonArgs, args: &ReplayArgs) -> anyhow::Result<()> {
         s.location = args
             .files
             .iter()
-            .map(|p| p.display().to_string())
+            .map(|p| {
+                if stdin::is_stdin(p) {
+                    stdin::LOCATION.to_owned()
+                } else {
+                    p.display().to_string()
+                }
+            })
             .collect::<Vec<_>>()
             .join(" ");
     }
     for path in &args.files {
-        replay::replay_file(path, 0, &parser, &mut agg)?;
+        if stdin::is_stdin(path) {
+            replay::replay_reader(
+                &mut std::io::stdin().lock(),
+                0,
+                &mut parser.clone(),
+                &mut agg,
+            )
+            .context("error while reading standard input")?;
+        } else {
+            replay::replay_file(path, 0, &parser, &mut agg)?;
+        }
     }
     let out = match args.format {
         ReplayFormat::Json => expose::json::encode(&agg),

@@ -110,6 +110,8 @@ pub enum SourceState {
     Following,
     /// The last attempt to read failed; retried at every poll.
     Failing(String),
+    /// Standard input reached its end: the counts are final (the endpoint keeps serving them).
+    Ended,
 }
 
 impl SourceState {
@@ -119,6 +121,7 @@ impl SourceState {
             SourceState::Waiting => "waiting for the file to appear".into(),
             SourceState::Following => "following".into(),
             SourceState::Failing(e) => format!("failing: {e}"),
+            SourceState::Ended => "end of input: every line was counted, no more will come".into(),
         }
     }
 }

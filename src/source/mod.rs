@@ -6,6 +6,7 @@ pub mod identity;
 pub mod journal;
 pub mod lines;
 pub mod replay;
+pub mod stdin;
 pub mod tail;
 
 use crate::aggregate::{Aggregator, LineResult, SourceId};
