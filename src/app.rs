@@ -15,6 +15,7 @@ use crate::expose::{self, BuildInfo};
 use crate::http;
 use crate::parse::Parser;
 use crate::source::journal::{self, JournalSpec, Origin};
+use crate::source::listen::{self, ListenerSpec};
 use crate::source::{replay, stdin, tail, Routes};
 use crate::state::{self, StateFile};
 
@@ -90,6 +91,8 @@ pub struct Settings {
     pub sources: Vec<SourceSpec>,
     /// `--journal`: the systemd journal, read instead of files (`sources` is then empty).
     pub journal: Option<JournalSpec>,
+    /// `--syslog.listen-address` (or `syslog:` of the file): syslog listeners, read besides.
+    pub listeners: Vec<ListenerSpec>,
     pub bounds: Bounds,
     pub state_file: PathBuf,
     /// Given by flag or config: failing to use it is an error, not a warning.
@@ -128,6 +131,7 @@ impl Settings {
         let file = load_config(&args.common)?;
         let flag_parser = flag_parser(&args.common, &file)?;
         let journal = journal_spec(args, &flag_parser)?;
+        let listeners = syslog_listeners(args, &file, &flag_parser)?;
         if !file.sources.is_empty() && (journal.is_some() || !args.log_path.is_empty()) {
             // Flags win over the file; say so rather than leave configured sources unread.
             let flag = if journal.is_some() {
@@ -183,6 +187,9 @@ impl Settings {
                 }
             }
             specs
+        } else if !listeners.is_empty() {
+            // Only listeners asked for: no default mail log to wait for.
+            Vec::new()
         } else {
             vec![SourceSpec {
                 name: flag_parser.mta().to_owned(),
@@ -213,6 +220,7 @@ impl Settings {
             telemetry_path,
             sources,
             journal,
+            listeners,
             bounds: bounds(&file),
             state_file_explicit: args.state_file.is_some() || file.state.file.is_some(),
             state_file: args
@@ -242,7 +250,19 @@ impl Settings {
         if let Some(j) = &self.journal {
             names.push((j.name.clone(), j.parser.mta().to_owned()));
         }
+        let first_listener = names.len();
+        for l in &self.listeners {
+            names.push((l.name.clone(), l.parser.mta().to_owned()));
+        }
         let mut agg = Aggregator::new(names, &self.bounds);
+        for (l, s) in self
+            .listeners
+            .iter()
+            .zip(agg.sources.iter_mut().skip(first_listener))
+        {
+            s.location = l.location();
+            s.dropped = Some([0; 3]);
+        }
         if let (Some(j), Some(s)) = (&self.journal, agg.sources.last_mut()) {
             s.location = j.location();
         }
@@ -267,6 +287,81 @@ impl Settings {
         }
         (agg, routes)
     }
+}
+
+/// The syslog listeners: of `--syslog.listen-address` when given (in the format of
+/// `--log.format`), else of the file's `syslog:`.
+fn syslog_listeners(
+    args: &ServeArgs,
+    file: &config::File,
+    flag_parser: &Parser,
+) -> anyhow::Result<Vec<ListenerSpec>> {
+    for (flag, v) in [
+        ("--syslog.queue-size", args.syslog_queue_size),
+        ("--syslog.max-message-size", args.syslog_max_message_size),
+        ("--syslog.max-connections", args.syslog_max_connections),
+    ] {
+        if v == Some(0) {
+            return Err(ConfigError(format!("{flag}: must be at least 1")).into());
+        }
+    }
+    let d = listen::Limits::default();
+    let limits = |q: Option<usize>, m: Option<usize>, c: Option<usize>| listen::Limits {
+        queue: q.or(args.syslog_queue_size).unwrap_or(d.queue),
+        max_message: m.or(args.syslog_max_message_size).unwrap_or(d.max_message),
+        max_connections: c
+            .or(args.syslog_max_connections)
+            .unwrap_or(d.max_connections),
+    };
+    let mut out = Vec::new();
+    if !args.syslog_listen.is_empty() {
+        if !file.syslog.is_empty() {
+            tracing::warn!(
+                "--syslog.listen-address given: the {} syslog listener(s) of the configuration file are not started",
+                file.syslog.len()
+            );
+        }
+        let n = args.syslog_listen.len();
+        for (i, url) in args.syslog_listen.iter().enumerate() {
+            let endpoint = listen::Endpoint::parse(url)
+                .map_err(|e| ConfigError(format!("--syslog.listen-address: {e}")))?;
+            out.push(ListenerSpec {
+                name: config::syslog_default_name(i, n),
+                endpoint,
+                parser: flag_parser.clone(),
+                limits: limits(None, None, None),
+            });
+        }
+    } else {
+        let n = file.syslog.len();
+        for (i, s) in file.syslog.iter().enumerate() {
+            // Both checked when the file was loaded.
+            let parser = config::parser_named(s.format.as_deref().unwrap_or("auto"), file)
+                .unwrap_or(Parser::Postfix);
+            let endpoint = listen::Endpoint::parse(&s.listen_address)
+                .map_err(|e| ConfigError(format!("syslog[{i}].listen_address: {e}")))?;
+            out.push(ListenerSpec {
+                name: s
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| config::syslog_default_name(i, n)),
+                endpoint,
+                parser,
+                limits: limits(s.queue_size, s.max_message_size, s.max_connections),
+            });
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for l in &out {
+        if !seen.insert(l.endpoint.to_string()) {
+            return Err(ConfigError(format!(
+                "syslog listener {} is given twice: name each address once",
+                l.endpoint
+            ))
+            .into());
+        }
+    }
+    Ok(out)
 }
 
 /// The journal source of `--journal` and its flags; `None` without `--journal`.
@@ -366,6 +461,12 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let local: SocketAddr = listener.local_addr()?;
     listener.set_nonblocking(true)?;
 
+    // Bound before anything starts, like the HTTP port: a busy address fails at once.
+    let bound: Vec<listen::Bound> = settings
+        .listeners
+        .iter()
+        .map(|l| listen::bind(l.clone()))
+        .collect::<anyhow::Result<_>>()?;
     let (mut agg, routes) = settings.aggregator();
     let state = open_state(&settings, &mut agg)?;
     let mut from_stdin = None;
@@ -411,6 +512,19 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     if let Some((routes, parser)) = from_stdin {
         stdin::start(routes, parser, Arc::clone(&agg))?;
     }
+    let mut listening = Vec::new();
+    for b in bound {
+        let location = b.spec().location();
+        let Some(id) = lock(&agg)
+            .sources
+            .iter()
+            .position(|s| s.location == location)
+        else {
+            continue;
+        };
+        tracing::info!("syslog source {} listening on {}", b.spec().name, b.local());
+        listening.push(listen::start(b, id, Arc::clone(&agg))?);
+    }
     let stop = Arc::new(AtomicBool::new(false));
     // No thread polling for files when only the journal is read.
     let reader = if tailers.is_empty() {
@@ -452,6 +566,12 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
                     j.location(),
                     j.filter()
                 )))
+                .chain(
+                    settings
+                        .listeners
+                        .iter()
+                        .map(|l| format!("{}={}", l.name, l.location()))
+                )
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -480,6 +600,9 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(reader) = reader {
         let _ = reader.join();
+    }
+    for l in listening {
+        l.stop();
     }
     if let Some(state) = &state {
         state

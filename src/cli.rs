@@ -104,6 +104,23 @@ pub struct ServeArgs {
     /// With --journal: the journalctl program to run [default: journalctl, found in PATH].
     #[arg(long = "journal.journalctl", value_name = "PATH", requires = "journal")]
     pub journalctl: Option<PathBuf>,
+    /// Receive syslog messages (RFC 3164 or RFC 5424) forwarded by rsyslog, syslog-ng or
+    /// logger: udp://IP:PORT, tcp://IP:PORT (octet-counted or newline-framed) or
+    /// unix:///PATH (a datagram socket); repeat for several. Read besides --log.path or
+    /// --journal, in the format of --log.format.
+    #[arg(long = "syslog.listen-address", value_name = "URL")]
+    pub syslog_listen: Vec<String>,
+    /// Messages waiting for the parser per syslog listener, at most; more are dropped and
+    /// counted [default: 10000].
+    #[arg(long = "syslog.queue-size", value_name = "N")]
+    pub syslog_queue_size: Option<usize>,
+    /// Bytes of one syslog message, at most; longer ones are dropped and counted
+    /// [default: 65536].
+    #[arg(long = "syslog.max-message-size", value_name = "BYTES")]
+    pub syslog_max_message_size: Option<usize>,
+    /// TCP connections served at once per syslog listener, at most [default: 64].
+    #[arg(long = "syslog.max-connections", value_name = "N")]
+    pub syslog_max_connections: Option<usize>,
 }
 
 #[derive(Debug, Args)]

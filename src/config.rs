@@ -56,6 +56,37 @@ pub struct File {
     /// `formats`, compiled (by [`parse`]).
     #[serde(skip)]
     pub compiled: Vec<Arc<CustomFormat>>,
+    /// Syslog listeners (besides `sources`): messages forwarded by rsyslog, syslog-ng, logger.
+    #[serde(default)]
+    pub syslog: Vec<SyslogConfig>,
+}
+
+/// One syslog listener of the configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogConfig {
+    /// The `source` label; default: `syslog` (`syslog-N` when there are several).
+    pub name: Option<String>,
+    /// `udp://IP:PORT`, `tcp://IP:PORT` or `unix:///PATH`.
+    pub listen_address: String,
+    /// A format name, or `auto` (the default).
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Messages waiting for the parser, at most (default 10000).
+    pub queue_size: Option<usize>,
+    /// Bytes of one message, at most (default 65536).
+    pub max_message_size: Option<usize>,
+    /// TCP connections at once, at most (default 64).
+    pub max_connections: Option<usize>,
+}
+
+/// The `source` name of the `i`-th of `n` syslog listeners without a name of their own.
+pub fn syslog_default_name(i: usize, n: usize) -> String {
+    if n == 1 {
+        "syslog".to_owned()
+    } else {
+        format!("syslog-{}", i + 1)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -200,6 +231,31 @@ fn check(file: &File) -> Result<(), String> {
             }
         }
     }
+    for (i, s) in file.syslog.iter().enumerate() {
+        parser_named(s.format.as_deref().unwrap_or("auto"), file)
+            .map_err(|e| format!("syslog[{i}].format: {e}"))?;
+        crate::source::listen::Endpoint::parse(&s.listen_address)
+            .map_err(|e| format!("syslog[{i}].listen_address: {e}"))?;
+        let name = s
+            .name
+            .clone()
+            .unwrap_or_else(|| syslog_default_name(i, file.syslog.len()));
+        check_label_value(&name).map_err(|e| format!("syslog[{i}].name: {e}"))?;
+        if !names.insert(name.clone()) {
+            return Err(format!(
+                "syslog[{i}]: the source name {name:?} is used twice; give each source and listener its own name"
+            ));
+        }
+        for (key, v) in [
+            ("queue_size", s.queue_size),
+            ("max_message_size", s.max_message_size),
+            ("max_connections", s.max_connections),
+        ] {
+            if v == Some(0) {
+                return Err(format!("syslog[{i}].{key}: must be at least 1"));
+            }
+        }
+    }
     for (label, members) in &file.domains.groups {
         check_label_value(label).map_err(|e| format!("domains.groups.{label}: {e}"))?;
         if members.is_empty() {
@@ -321,6 +377,18 @@ mod tests {
             ("sources:\n  - path: \"/var/log/[a-\"\n", "invalid glob"),
             (
                 "sources:\n  - path: /a\n    instances:\n      postfix-out: postfix\n",
+                "used twice",
+            ),
+            (
+                "syslog:\n  - listen_address: udp://localhost:514\n",
+                "syslog[0].listen_address",
+            ),
+            (
+                "syslog:\n  - listen_address: tcp://127.0.0.1:514\n    queue_size: 0\n",
+                "syslog[0].queue_size",
+            ),
+            (
+                "sources:\n  - path: /a\n    name: syslog\nsyslog:\n  - listen_address: unix:///run/x\n",
                 "used twice",
             ),
         ];

@@ -105,6 +105,13 @@ pub const BUILD_INFO: Spec = Spec {
     labels: &["version", "revision", "rustc"],
 };
 
+pub const DROPPED: Spec = Spec {
+    name: "smtp_status_exporter_dropped_messages_total",
+    kind: Kind::Counter,
+    help: "Messages a syslog listener received but dropped unread, by reason (queue_full: the parser fell behind; too_large; truncated: cut by the end of a connection).",
+    labels: &["source", "reason"],
+};
+
 /// All families, in exposition order.
 pub const ALL: &[Spec] = &[
     REPLIES,
@@ -118,6 +125,7 @@ pub const ALL: &[Spec] = &[
     LABEL_OVERFLOW,
     LAST_LINE,
     BUILD_INFO,
+    DROPPED,
 ];
 
 /// Upper bounds of the delay histogram: seconds to days, since mail can wait in the queue.

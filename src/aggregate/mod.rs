@@ -154,6 +154,9 @@ pub struct SourceStats {
     pub parent: Option<SourceId>,
     /// For a journal source: the cursor of the last entry counted (the journal's position).
     pub cursor: Option<String>,
+    /// For a source that can drop messages (a syslog listener): messages dropped, by
+    /// [`DropReason`](crate::source::listen::DropReason). `None` for the others.
+    pub dropped: Option<[u64; 3]>,
 }
 
 /// A read position in a file known by device and inode.

@@ -42,6 +42,9 @@ pub struct SourceSnapshot {
     pub expired: u64,
     pub replies: Vec<ReplySnapshot>,
     pub delays: Vec<(String, Histogram)>,
+    /// Syslog listeners: messages dropped, by reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<[u64; 3]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +77,7 @@ impl Aggregator {
                 expired: s.expired,
                 replies: Vec::new(),
                 delays: Vec::new(),
+                dropped: s.dropped,
             })
             .collect();
         for (k, v) in self.sorted_replies() {
@@ -161,6 +165,9 @@ impl Aggregator {
         s.rotations = saved.rotations;
         s.read_errors = saved.read_errors;
         s.expired = saved.expired;
+        if saved.dropped.is_some() {
+            s.dropped = saved.dropped;
+        }
         Ok(())
     }
 }

@@ -2,9 +2,11 @@
 //! follows live log files across rotation; `journal` follows the systemd journal. All hand each
 //! line to [`ingest`], the one place where lines become events and events become counts.
 
+pub mod framing;
 pub mod identity;
 pub mod journal;
 pub mod lines;
+pub mod listen;
 pub mod replay;
 pub mod stdin;
 pub mod tail;
