@@ -353,7 +353,9 @@ fn syslog_listeners(
     }
     let mut seen = std::collections::BTreeSet::new();
     for l in &out {
-        if !seen.insert(l.endpoint.to_string()) {
+        // Port 0: each listener gets a port of its own.
+        let any_port = matches!(&l.endpoint, listen::Endpoint::Udp(a) | listen::Endpoint::Tcp(a) if a.port() == 0);
+        if !any_port && !seen.insert(l.endpoint.to_string()) {
             return Err(ConfigError(format!(
                 "syslog listener {} is given twice: name each address once",
                 l.endpoint
@@ -514,12 +516,12 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     let mut listening = Vec::new();
     for b in bound {
-        let location = b.spec().location();
-        let Some(id) = lock(&agg)
+        let (name, location) = (&b.spec().name, b.spec().location());
+        let found = lock(&agg)
             .sources
             .iter()
-            .position(|s| s.location == location)
-        else {
+            .position(|s| s.location == location && s.name == *name);
+        let Some(id) = found else {
             continue;
         };
         tracing::info!("syslog source {} listening on {}", b.spec().name, b.local());
