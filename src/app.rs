@@ -16,7 +16,7 @@ use crate::http;
 use crate::parse::Parser;
 use crate::source::journal::{self, JournalSpec, Origin};
 use crate::source::listen::{self, ListenerSpec};
-use crate::source::{replay, stdin, tail, Routes};
+use crate::source::{replay, stdin, tail, wrapper, Routes};
 use crate::state::{self, StateFile};
 
 /// Runs the command the user asked for.
@@ -106,6 +106,29 @@ fn load_config(common: &CommonArgs) -> anyhow::Result<config::File> {
     }
 }
 
+/// The container log wrapper of `--log.wrapper` (`None`: not given, chosen by path).
+fn flag_wrapper(common: &CommonArgs) -> anyhow::Result<Option<wrapper::Kind>> {
+    common
+        .log_wrapper
+        .as_deref()
+        .map(wrapper::Kind::parse)
+        .transpose()
+        .map_err(|e| ConfigError(format!("--log.wrapper: {e}")).into())
+}
+
+/// `parser` behind the wrapper of `path`: the one given, or the default for the path (none
+/// for standard input, whose lines come from `docker logs`, already unwrapped).
+fn wrapped(parser: &Parser, given: Option<wrapper::Kind>, path: &std::path::Path) -> Parser {
+    let kind = given.unwrap_or_else(|| {
+        if stdin::is_stdin(path) {
+            wrapper::Kind::None
+        } else {
+            wrapper::Kind::default_for(path)
+        }
+    });
+    kind.wrap(parser.clone())
+}
+
 /// The parser of `--log.format`: a built-in format, `auto`, or a format the config file
 /// defines.
 fn flag_parser(common: &CommonArgs, file: &config::File) -> anyhow::Result<Parser> {
@@ -130,6 +153,7 @@ impl Settings {
     pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
         let file = load_config(&args.common)?;
         let flag_parser = flag_parser(&args.common, &file)?;
+        let flag_wrapper = flag_wrapper(&args.common)?;
         let journal = journal_spec(args, &flag_parser)?;
         let listeners = syslog_listeners(args, &file, &flag_parser)?;
         if !file.sources.is_empty() && (journal.is_some() || !args.log_path.is_empty()) {
@@ -161,7 +185,7 @@ impl Settings {
                         format!("{mta}-{}", i + 1)
                     },
                     path: p.clone(),
-                    parser: flag_parser.clone(),
+                    parser: wrapped(&flag_parser, flag_wrapper, p),
                     instances: Vec::new(),
                 })
                 .collect()
@@ -177,11 +201,16 @@ impl Settings {
                     .iter()
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
+                // Checked when the file was loaded.
+                let given = s
+                    .wrapper
+                    .as_deref()
+                    .and_then(|w| wrapper::Kind::parse(w).ok());
                 for (path, name) in expand(&s.path, &name)? {
                     specs.push(SourceSpec {
                         name,
+                        parser: wrapped(&parser, given, &path),
                         path,
-                        parser: parser.clone(),
                         instances: instances.clone(),
                     });
                 }
@@ -191,10 +220,11 @@ impl Settings {
             // Only listeners asked for: no default mail log to wait for.
             Vec::new()
         } else {
+            let path = config::default_log_path();
             vec![SourceSpec {
                 name: flag_parser.mta().to_owned(),
-                path: config::default_log_path(),
-                parser: flag_parser.clone(),
+                parser: wrapped(&flag_parser, flag_wrapper, &path),
+                path,
                 instances: Vec::new(),
             }]
         };
@@ -698,6 +728,7 @@ async fn shutdown_signal() {
 fn run_replay(common: &CommonArgs, args: &ReplayArgs) -> anyhow::Result<()> {
     let file = load_config(common)?;
     let parser = flag_parser(common, &file)?;
+    let given_wrapper = flag_wrapper(common)?;
     let mut agg = Aggregator::new(
         vec![(parser.mta().to_owned(), parser.mta().to_owned())],
         &bounds(&file),
@@ -717,6 +748,7 @@ fn run_replay(common: &CommonArgs, args: &ReplayArgs) -> anyhow::Result<()> {
             .join(" ");
     }
     for path in &args.files {
+        let parser = wrapped(&parser, given_wrapper, path);
         if stdin::is_stdin(path) {
             replay::replay_reader(
                 &mut std::io::stdin().lock(),

@@ -41,6 +41,11 @@ pub struct CommonArgs {
     /// Log format of --log.path: a format name or `auto` [default: auto].
     #[arg(long = "log.format", value_name = "NAME", global = true)]
     pub log_format: Option<String>,
+    /// Container log wrapper of --log.path, unwrapped before the MTA's parser: docker
+    /// (Docker's json-file), cri (containerd, CRI-O), auto (told per line) or none [default:
+    /// auto for /var/log/containers/, /var/log/pods/ and *-json.log, else none].
+    #[arg(long = "log.wrapper", value_name = "KIND", global = true)]
+    pub log_wrapper: Option<String>,
     /// The exporter's own log level (error, warn, info, debug, trace).
     #[arg(
         long = "log.level",

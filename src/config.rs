@@ -112,6 +112,10 @@ pub struct SourceConfig {
     /// other keys keep the source's own name.
     #[serde(default)]
     pub instances: std::collections::BTreeMap<String, String>,
+    /// Container log wrapper: docker, cri, auto or none (default: auto for the container
+    /// runtimes' log files, else none).
+    #[serde(default)]
+    pub wrapper: Option<String>,
 }
 
 /// Whether a configured path is a glob pattern.
@@ -206,6 +210,15 @@ fn check(file: &File) -> Result<(), String> {
         if is_glob(&s.path) {
             glob::Pattern::new(&s.path.to_string_lossy())
                 .map_err(|e| format!("sources[{i}].path: invalid glob: {e}"))?;
+        }
+        if let Some(w) = &s.wrapper {
+            let k = crate::source::wrapper::Kind::parse(w)
+                .map_err(|e| format!("sources[{i}].wrapper: {e}"))?;
+            if k != crate::source::wrapper::Kind::None && !s.instances.is_empty() {
+                return Err(format!(
+                    "sources[{i}].instances: not available behind a container log wrapper; name one source per container instead"
+                ));
+            }
         }
         let kind = parser.instance_kind();
         if let (None, Some(key)) = (kind, s.instances.keys().next()) {
@@ -378,6 +391,10 @@ mod tests {
             (
                 "sources:\n  - path: /a\n    instances:\n      postfix-out: postfix\n",
                 "used twice",
+            ),
+            (
+                "sources:\n  - path: /a\n    wrapper: podman\n",
+                "sources[0].wrapper: unknown log wrapper",
             ),
             (
                 "syslog:\n  - listen_address: udp://localhost:514\n",

@@ -10,6 +10,7 @@ pub mod listen;
 pub mod replay;
 pub mod stdin;
 pub mod tail;
+pub mod wrapper;
 
 use crate::aggregate::{Aggregator, LineResult, SourceId};
 use crate::parse::Parser;
@@ -18,6 +19,11 @@ use lines::Line;
 /// Parses one line of `source` with the parser of its file and counts it.
 #[inline]
 pub fn ingest(agg: &mut Aggregator, source: SourceId, parser: &mut Parser, line: Line<'_>) {
+    if let Parser::Wrapped(w) = parser {
+        // A container runtime's log: unwrapped (and pieces joined) before the MTA's parser.
+        w.ingest(agg, source, line);
+        return;
+    }
     match line {
         Line::Complete(l) => {
             agg.record(source, &parser.parse(l));
