@@ -800,8 +800,13 @@ fn check_config(common: &CommonArgs) -> anyhow::Result<()> {
         let names: Vec<_> = file.formats.iter().map(|f| f.name.as_str()).collect();
         format!(", user-defined format(s) {}", names.join(", "))
     };
+    let listeners = if file.syslog.is_empty() {
+        String::new()
+    } else {
+        format!(", {} syslog listener(s)", file.syslog.len())
+    };
     println!(
-        "{}: OK ({} source(s), domains.max {}{formats})",
+        "{}: OK ({} source(s){listeners}, domains.max {}{formats})",
         path.display(),
         file.sources.len(),
         file.domains.max

@@ -198,7 +198,7 @@ fn rsyslog_forwards_over_udp_and_tcp_in_both_formats() {
             "--syslog.listen-address",
             "tcp://127.0.0.1:0",
             "--syslog.listen-address",
-            "tcp://[::1]:0",
+            "tcp://127.0.0.1:0",
         ],
     )
     .unwrap();
@@ -210,7 +210,7 @@ fn rsyslog_forwards_over_udp_and_tcp_in_both_formats() {
     // - classic messages (as Postfix's syslog(3) calls send them) forwarded over UDP in the
     //   RFC 5424 template and in the traditional one;
     // - RFC 5424 messages forwarded over TCP, octet-counted, in the RFC 5424 template;
-    // - classic messages forwarded over TCP (IPv6 loopback), newline-framed, traditional.
+    // - classic messages forwarded over TCP, newline-framed, traditional.
     // (rsyslog's traditional template of a message it received in RFC 5424 has no colon after
     // the tag, `postfix/smtp[1] msg`: not a syslog header; the README says to forward RFC 5424.)
     let (in_udp, in_tcp, in_tcp_classic) = (
@@ -238,7 +238,7 @@ ruleset(name="to_tcp") {{
 }}
 ruleset(name="to_tcp_classic") {{
   if $syslogfacility-text == "mail" then {{
-    action(type="omfwd" target="::1" port="{t2}" protocol="tcp" template="RSYSLOG_TraditionalForwardFormat")
+    action(type="omfwd" target="127.0.0.1" port="{t2}" protocol="tcp" template="RSYSLOG_TraditionalForwardFormat")
   }}
 }}
 "#,
