@@ -131,3 +131,111 @@ fn standard_input_twice_is_a_usage_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("standard input"), "{err}");
 }
+
+/// Writes the fixture's lines as journal entries (as Postfix's syslog(3) calls leave them:
+/// `SYSLOG_IDENTIFIER`, `_PID`, `MESSAGE`) into a journal file with the real
+/// `systemd-journal-remote`. (tests/journal.rs has a fuller writer for its own cases.)
+fn journal_file_of(fixture: &std::path::Path, out: &std::path::Path) {
+    let tool = [
+        "/usr/lib/systemd/systemd-journal-remote",
+        "/lib/systemd/systemd-journal-remote",
+    ]
+    .into_iter()
+    .map(std::path::PathBuf::from)
+    .find(|p| p.is_file())
+    .unwrap_or_else(|| {
+        panic!(
+            "systemd-journal-remote is not installed: {}",
+            harness::util::INSTALL_HINT
+        )
+    });
+    let text = std::fs::read_to_string(fixture).unwrap();
+    let mut export = Vec::new();
+    let mut clock: u64 = 1_700_000_000_000_000;
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let rest = &line[16..];
+        let rest = &rest[rest.find(' ').unwrap() + 1..];
+        let colon = rest.find(": ").unwrap();
+        let (tag, pid) = rest[..colon].split_once('[').unwrap();
+        clock += 1000;
+        for (k, v) in [
+            ("__REALTIME_TIMESTAMP", clock.to_string()),
+            ("__MONOTONIC_TIMESTAMP", (clock / 1000).to_string()),
+            ("_BOOT_ID", "0123456789abcdef0123456789abcdef".to_owned()),
+            ("_HOSTNAME", "mta".to_owned()),
+            ("SYSLOG_FACILITY", "2".to_owned()),
+            ("SYSLOG_IDENTIFIER", tag.to_owned()),
+            ("_PID", pid.trim_end_matches(']').to_owned()),
+            ("MESSAGE", rest[colon + 2..].to_owned()),
+        ] {
+            export.extend_from_slice(format!("{k}={v}\n").as_bytes());
+        }
+        export.push(b'\n');
+    }
+    let mut child = Command::new(&tool)
+        .arg(format!("--output={}", out.display()))
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&export).unwrap();
+    let done = child.wait_with_output().unwrap();
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+}
+
+/// The README's `journalctl -o short-iso … | smtp-status-exporter --log.path -`, with the real
+/// journalctl on a journal file of the fixture's entries: every line counted as from the file;
+/// and `-o cat`, which drops the program names: every line unrecognised, nothing counted.
+#[test]
+#[ignore = "needs systemd-journal-remote and journalctl (Debian packages): run by scripts/test"]
+fn journalctl_piped_in_short_iso_counts_and_cat_does_not() {
+    let journalctl = harness::util::require_tool("journalctl");
+    let dir = TestDir::new("sse-stdin-journal-");
+    let (log, want) = postfix_fixture();
+    let journal = dir.path().join("mail.journal");
+    journal_file_of(&log, &journal);
+    for (output, counts) in [("short-iso", true), ("cat", false)] {
+        let sub = dir.subdir(output);
+        let mut fed = Fed::start(&sub, &["--log.path", "-"]).unwrap();
+        let mut pipe = fed.stdin.take().unwrap();
+        let out = Command::new(&journalctl)
+            .arg("--file")
+            .arg(&journal)
+            .args(["--no-pager", "-o", output])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        pipe.write_all(&out.stdout).unwrap();
+        drop(pipe);
+        let ended = wait_for(Duration::from_secs(30), Duration::from_millis(50), || {
+            fed.get("/-/ready").1.contains("end of input").then_some(())
+        });
+        assert!(ended.is_some(), "{}", fed.stderr_text());
+        let lines = fed.lines("postfix");
+        if counts {
+            assert_eq!(lines, lines_of_file(&log), "-o {output}");
+            assert_eq!(
+                rendered(&fed.samples(), "postfix", "postfix"),
+                expected(&want),
+                "-o {output}"
+            );
+        } else {
+            assert_eq!(
+                lines["counted"] + lines["ignored"],
+                0.0,
+                "-o {output}: {lines:?}"
+            );
+            assert_eq!(lines["unrecognised"], 3083.0, "-o {output}: {lines:?}");
+        }
+    }
+}
