@@ -211,14 +211,15 @@ fn check(file: &File) -> Result<(), String> {
             glob::Pattern::new(&s.path.to_string_lossy())
                 .map_err(|e| format!("sources[{i}].path: invalid glob: {e}"))?;
         }
-        if let Some(w) = &s.wrapper {
-            let k = crate::source::wrapper::Kind::parse(w)
-                .map_err(|e| format!("sources[{i}].wrapper: {e}"))?;
-            if k != crate::source::wrapper::Kind::None && !s.instances.is_empty() {
-                return Err(format!(
-                    "sources[{i}].instances: not available behind a container log wrapper; name one source per container instead"
-                ));
-            }
+        let wrapper = match &s.wrapper {
+            Some(w) => crate::source::wrapper::Kind::parse(w)
+                .map_err(|e| format!("sources[{i}].wrapper: {e}"))?,
+            None => crate::source::wrapper::Kind::default_for(&s.path),
+        };
+        if wrapper != crate::source::wrapper::Kind::None && !s.instances.is_empty() {
+            return Err(format!(
+                "sources[{i}].instances: not available behind a container log wrapper (wrapper: none to read the file as it is); name one source per container instead"
+            ));
         }
         let kind = parser.instance_kind();
         if let (None, Some(key)) = (kind, s.instances.keys().next()) {
@@ -395,6 +396,10 @@ mod tests {
             (
                 "sources:\n  - path: /a\n    wrapper: podman\n",
                 "sources[0].wrapper: unknown log wrapper",
+            ),
+            (
+                "sources:\n  - path: /var/log/containers/x.log\n    instances:\n      postfix-out: out\n",
+                "sources[0].instances: not available behind a container log wrapper",
             ),
             (
                 "syslog:\n  - listen_address: udp://localhost:514\n",

@@ -445,3 +445,43 @@ fn bad_listen_addresses_are_usage_errors() {
         assert!(err.contains(want), "{arg}: {err}");
     }
 }
+
+#[test]
+fn connections_over_the_limit_are_closed_and_the_first_is_served() {
+    let dir = TestDir::new("sse-conns-");
+    let fed = Fed::start(
+        dir.path(),
+        &[
+            "--syslog.listen-address",
+            "tcp://127.0.0.1:0",
+            "--syslog.max-connections",
+            "1",
+        ],
+    )
+    .unwrap();
+    let port = port_of(&listening(&fed)["syslog"]);
+    let mut first = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    first.write_all(&flood_message(1)).unwrap();
+    // Counted: the first connection's thread runs.
+    fed.wait_lines("syslog", 1.0, Duration::from_secs(30));
+    let mut second = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let n = std::io::Read::read(&mut second, &mut buf);
+    assert!(
+        matches!(n, Ok(0)) || n.is_err(),
+        "the second connection was not closed: {n:?}"
+    );
+    let refused = wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
+        fed.stderr_text()
+            .contains("already 1 connections")
+            .then_some(())
+    });
+    assert!(refused.is_some(), "{}", fed.stderr_text());
+    // The first is still served.
+    first.write_all(&flood_message(2)).unwrap();
+    fed.wait_lines("syslog", 2.0, Duration::from_secs(30));
+    assert_eq!(fed.lines("syslog")["counted"], 2.0);
+}
