@@ -15,7 +15,8 @@ use crate::expose::{self, BuildInfo};
 use crate::http;
 use crate::parse::Parser;
 use crate::source::journal::{self, JournalSpec, Origin};
-use crate::source::{replay, tail, Routes};
+use crate::source::listen::{self, ListenerSpec};
+use crate::source::{replay, stdin, tail, wrapper, Routes};
 use crate::state::{self, StateFile};
 
 /// Runs the command the user asked for.
@@ -90,6 +91,8 @@ pub struct Settings {
     pub sources: Vec<SourceSpec>,
     /// `--journal`: the systemd journal, read instead of files (`sources` is then empty).
     pub journal: Option<JournalSpec>,
+    /// `--syslog.listen-address` (or `syslog:` of the file): syslog listeners, read besides.
+    pub listeners: Vec<ListenerSpec>,
     pub bounds: Bounds,
     pub state_file: PathBuf,
     /// Given by flag or config: failing to use it is an error, not a warning.
@@ -105,6 +108,29 @@ fn load_config(common: &CommonArgs) -> anyhow::Result<config::File> {
         Some(p) => config::load(p),
         None => Ok(config::File::default()),
     }
+}
+
+/// The container log wrapper of `--log.wrapper` (`None`: not given, chosen by path).
+fn flag_wrapper(common: &CommonArgs) -> anyhow::Result<Option<wrapper::Kind>> {
+    common
+        .log_wrapper
+        .as_deref()
+        .map(wrapper::Kind::parse)
+        .transpose()
+        .map_err(|e| ConfigError(format!("--log.wrapper: {e}")).into())
+}
+
+/// `parser` behind the wrapper of `path`: the one given, or the default for the path (none
+/// for standard input, whose lines come from `docker logs`, already unwrapped).
+fn wrapped(parser: &Parser, given: Option<wrapper::Kind>, path: &std::path::Path) -> Parser {
+    let kind = given.unwrap_or_else(|| {
+        if stdin::is_stdin(path) {
+            wrapper::Kind::None
+        } else {
+            wrapper::Kind::default_for(path)
+        }
+    });
+    kind.wrap(parser.clone())
 }
 
 /// The parser of `--log.format`: a built-in format, `auto`, or a format the config file
@@ -132,7 +158,9 @@ impl Settings {
     pub fn resolve(args: &ServeArgs) -> anyhow::Result<Settings> {
         let file = load_config(&args.common)?;
         let flag_parser = flag_parser(&args.common, &file)?;
+        let flag_wrapper = flag_wrapper(&args.common)?;
         let journal = journal_spec(args, &flag_parser)?;
+        let listeners = syslog_listeners(args, &file, &flag_parser)?;
         if !file.sources.is_empty() && (journal.is_some() || !args.log_path.is_empty()) {
             // Flags win over the file; say so rather than leave configured sources unread.
             let flag = if journal.is_some() {
@@ -164,7 +192,7 @@ impl Settings {
                         format!("{mta}-{}", i + 1)
                     },
                     path: p.clone(),
-                    parser: flag_parser.clone(),
+                    parser: wrapped(&flag_parser, flag_wrapper, p),
                     instances: Vec::new(),
                 })
                 .collect()
@@ -180,6 +208,11 @@ impl Settings {
                     .iter()
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
+                // Checked when the file was loaded.
+                let given = s
+                    .wrapper
+                    .as_deref()
+                    .and_then(|w| wrapper::Kind::parse(w).ok());
                 for (k, (path, name)) in expand(&s.path, &name)?.into_iter().enumerate() {
                     queue_sources.push(crate::queue::SourceQueue {
                         name: name.clone(),
@@ -189,21 +222,31 @@ impl Settings {
                     });
                     specs.push(SourceSpec {
                         name,
+                        parser: wrapped(&parser, given, &path),
                         path,
-                        parser: parser.clone(),
                         instances: instances.clone(),
                     });
                 }
             }
             specs
+        } else if !listeners.is_empty() {
+            // Only listeners asked for: no default mail log to wait for.
+            Vec::new()
         } else {
+            let path = config::default_log_path();
             vec![SourceSpec {
                 name: flag_parser.mta().to_owned(),
-                path: config::default_log_path(),
-                parser: flag_parser.clone(),
+                parser: wrapped(&flag_parser, flag_wrapper, &path),
+                path,
                 instances: Vec::new(),
             }]
         };
+        if sources.iter().filter(|s| stdin::is_stdin(&s.path)).count() > 1 {
+            return Err(ConfigError(
+                "standard input (`-`) can be read by one source only: name it once".into(),
+            )
+            .into());
+        }
         if queue_sources.is_empty() {
             queue_sources = sources
                 .iter()
@@ -264,6 +307,7 @@ impl Settings {
             telemetry_path,
             sources,
             journal,
+            listeners,
             bounds: bounds(&file),
             state_file_explicit: args.state_file.is_some() || file.state.file.is_some(),
             state_file: args
@@ -296,12 +340,28 @@ impl Settings {
         if let Some(j) = &self.journal {
             names.push((j.name.clone(), j.parser.mta().to_owned()));
         }
+        let first_listener = names.len();
+        for l in &self.listeners {
+            names.push((l.name.clone(), l.parser.mta().to_owned()));
+        }
         let mut agg = Aggregator::new(names, &self.bounds);
+        for (l, s) in self
+            .listeners
+            .iter()
+            .zip(agg.sources.iter_mut().skip(first_listener))
+        {
+            s.location = l.location();
+            s.dropped = Some([0; 3]);
+        }
         if let (Some(j), Some(s)) = (&self.journal, agg.sources.last_mut()) {
             s.location = j.location();
         }
         for (spec, r) in self.sources.iter().zip(&routes) {
-            let location = spec.path.display().to_string();
+            let location = if stdin::is_stdin(&spec.path) {
+                stdin::LOCATION.to_owned()
+            } else {
+                spec.path.display().to_string()
+            };
             if let Some(s) = agg.sources.get_mut(r.primary()) {
                 s.location.clone_from(&location);
             }
@@ -317,6 +377,83 @@ impl Settings {
         }
         (agg, routes)
     }
+}
+
+/// The syslog listeners: of `--syslog.listen-address` when given (in the format of
+/// `--log.format`), else of the file's `syslog:`.
+fn syslog_listeners(
+    args: &ServeArgs,
+    file: &config::File,
+    flag_parser: &Parser,
+) -> anyhow::Result<Vec<ListenerSpec>> {
+    for (flag, v) in [
+        ("--syslog.queue-size", args.syslog_queue_size),
+        ("--syslog.max-message-size", args.syslog_max_message_size),
+        ("--syslog.max-connections", args.syslog_max_connections),
+    ] {
+        if v == Some(0) {
+            return Err(ConfigError(format!("{flag}: must be at least 1")).into());
+        }
+    }
+    let d = listen::Limits::default();
+    let limits = |q: Option<usize>, m: Option<usize>, c: Option<usize>| listen::Limits {
+        queue: q.or(args.syslog_queue_size).unwrap_or(d.queue),
+        max_message: m.or(args.syslog_max_message_size).unwrap_or(d.max_message),
+        max_connections: c
+            .or(args.syslog_max_connections)
+            .unwrap_or(d.max_connections),
+    };
+    let mut out = Vec::new();
+    if !args.syslog_listen.is_empty() {
+        if !file.syslog.is_empty() {
+            tracing::warn!(
+                "--syslog.listen-address given: the {} syslog listener(s) of the configuration file are not started",
+                file.syslog.len()
+            );
+        }
+        let n = args.syslog_listen.len();
+        for (i, url) in args.syslog_listen.iter().enumerate() {
+            let endpoint = listen::Endpoint::parse(url)
+                .map_err(|e| ConfigError(format!("--syslog.listen-address: {e}")))?;
+            out.push(ListenerSpec {
+                name: config::syslog_default_name(i, n),
+                endpoint,
+                parser: flag_parser.clone(),
+                limits: limits(None, None, None),
+            });
+        }
+    } else {
+        let n = file.syslog.len();
+        for (i, s) in file.syslog.iter().enumerate() {
+            // Both checked when the file was loaded.
+            let parser = config::parser_named(s.format.as_deref().unwrap_or("auto"), file)
+                .unwrap_or(Parser::Postfix);
+            let endpoint = listen::Endpoint::parse(&s.listen_address)
+                .map_err(|e| ConfigError(format!("syslog[{i}].listen_address: {e}")))?;
+            out.push(ListenerSpec {
+                name: s
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| config::syslog_default_name(i, n)),
+                endpoint,
+                parser,
+                limits: limits(s.queue_size, s.max_message_size, s.max_connections),
+            });
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for l in &out {
+        // Port 0: each listener gets a port of its own.
+        let any_port = matches!(&l.endpoint, listen::Endpoint::Udp(a) | listen::Endpoint::Tcp(a) if a.port() == 0);
+        if !any_port && !seen.insert(l.endpoint.to_string()) {
+            return Err(ConfigError(format!(
+                "syslog listener {} is given twice: name each address once",
+                l.endpoint
+            ))
+            .into());
+        }
+    }
+    Ok(out)
 }
 
 /// The journal source of `--journal` and its flags; `None` without `--journal`.
@@ -419,12 +556,26 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let local: SocketAddr = listener.local_addr()?;
     listener.set_nonblocking(true)?;
 
+    // Bound before anything starts, like the HTTP port: a busy address fails at once.
+    let bound: Vec<listen::Bound> = settings
+        .listeners
+        .iter()
+        .map(|l| listen::bind(l.clone()))
+        .collect::<anyhow::Result<_>>()?;
     let (mut agg, routes) = settings.aggregator();
     let state = open_state(&settings, &mut agg)?;
+    let mut from_stdin = None;
     let tailers: Vec<_> = settings
         .sources
         .iter()
         .zip(routes)
+        .filter(|(s, routes)| {
+            if !stdin::is_stdin(&s.path) {
+                return true;
+            }
+            from_stdin = Some((routes.clone(), s.parser.clone()));
+            false
+        })
         .map(|(s, routes)| {
             let resume = agg
                 .sources
@@ -453,6 +604,22 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         Some((spec, id, restored)) => Some(journal::start(spec, id, restored, Arc::clone(&agg))?),
         None => None,
     };
+    if let Some((routes, parser)) = from_stdin {
+        stdin::start(routes, parser, Arc::clone(&agg))?;
+    }
+    let mut listening = Vec::new();
+    for b in bound {
+        let (name, location) = (&b.spec().name, b.spec().location());
+        let found = lock(&agg)
+            .sources
+            .iter()
+            .position(|s| s.location == location && s.name == *name);
+        let Some(id) = found else {
+            continue;
+        };
+        tracing::info!("syslog source {} listening on {}", b.spec().name, b.local());
+        listening.push(listen::start(b, id, Arc::clone(&agg))?);
+    }
     let stop = Arc::new(AtomicBool::new(false));
     // No thread polling for files when only the journal is read.
     let reader = if tailers.is_empty() {
@@ -508,6 +675,12 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
                     j.location(),
                     j.filter()
                 )))
+                .chain(
+                    settings
+                        .listeners
+                        .iter()
+                        .map(|l| format!("{}={}", l.name, l.location()))
+                )
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -543,6 +716,9 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(reader) = reader {
         let _ = reader.join();
+    }
+    for l in listening {
+        l.stop();
     }
     if let Some(state) = &state {
         state
@@ -636,6 +812,7 @@ async fn shutdown_signal() {
 fn run_replay(common: &CommonArgs, args: &ReplayArgs) -> anyhow::Result<()> {
     let file = load_config(common)?;
     let parser = flag_parser(common, &file)?;
+    let given_wrapper = flag_wrapper(common)?;
     let mut agg = Aggregator::new(
         vec![(parser.mta().to_owned(), parser.mta().to_owned())],
         &bounds(&file),
@@ -644,12 +821,29 @@ fn run_replay(common: &CommonArgs, args: &ReplayArgs) -> anyhow::Result<()> {
         s.location = args
             .files
             .iter()
-            .map(|p| p.display().to_string())
+            .map(|p| {
+                if stdin::is_stdin(p) {
+                    stdin::LOCATION.to_owned()
+                } else {
+                    p.display().to_string()
+                }
+            })
             .collect::<Vec<_>>()
             .join(" ");
     }
     for path in &args.files {
-        replay::replay_file(path, 0, &parser, &mut agg)?;
+        let parser = wrapped(&parser, given_wrapper, path);
+        if stdin::is_stdin(path) {
+            replay::replay_reader(
+                &mut std::io::stdin().lock(),
+                0,
+                &mut parser.clone(),
+                &mut agg,
+            )
+            .context("error while reading standard input")?;
+        } else {
+            replay::replay_file(path, 0, &parser, &mut agg)?;
+        }
     }
     let out = match args.format {
         ReplayFormat::Json => expose::json::encode(&agg),
@@ -695,8 +889,13 @@ fn check_config(common: &CommonArgs) -> anyhow::Result<()> {
     } else {
         format!(", {} reason rule(s)", file.reasons.len())
     };
+    let listeners = if file.syslog.is_empty() {
+        String::new()
+    } else {
+        format!(", {} syslog listener(s)", file.syslog.len())
+    };
     println!(
-        "{}: OK ({} source(s), domains.max {}{formats}{reasons})",
+        "{}: OK ({} source(s){listeners}, domains.max {}{formats}{reasons})",
         path.display(),
         file.sources.len(),
         file.domains.max

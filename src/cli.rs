@@ -41,6 +41,11 @@ pub struct CommonArgs {
     /// Log format of --log.path: a format name or `auto` [default: auto].
     #[arg(long = "log.format", value_name = "NAME", global = true)]
     pub log_format: Option<String>,
+    /// Container log wrapper of --log.path, unwrapped before the MTA's parser: docker
+    /// (Docker's json-file), cri (containerd, CRI-O), auto (told per line) or none [default:
+    /// auto for /var/log/containers/, /var/log/pods/ and *-json.log, else none].
+    #[arg(long = "log.wrapper", value_name = "KIND", global = true)]
+    pub log_wrapper: Option<String>,
     /// The exporter's own log level (error, warn, info, debug, trace).
     #[arg(
         long = "log.level",
@@ -130,6 +135,23 @@ pub struct ServeArgs {
     /// [default: 5s; 0s reads at every scrape].
     #[arg(long = "queue.cache", value_name = "DURATION")]
     pub queue_cache: Option<String>,
+    /// Receive syslog messages (RFC 3164 or RFC 5424) forwarded by rsyslog, syslog-ng or
+    /// logger: udp://IP:PORT, tcp://IP:PORT (octet-counted or newline-framed) or
+    /// unix:///PATH (a datagram socket); repeat for several. Read besides --log.path or
+    /// --journal, in the format of --log.format.
+    #[arg(long = "syslog.listen-address", value_name = "URL")]
+    pub syslog_listen: Vec<String>,
+    /// Messages waiting for the parser per syslog listener, at most; more are dropped and
+    /// counted [default: 10000].
+    #[arg(long = "syslog.queue-size", value_name = "N")]
+    pub syslog_queue_size: Option<usize>,
+    /// Bytes of one syslog message, at most; longer ones are dropped and counted
+    /// [default: 65536].
+    #[arg(long = "syslog.max-message-size", value_name = "BYTES")]
+    pub syslog_max_message_size: Option<usize>,
+    /// TCP connections served at once per syslog listener, at most [default: 64].
+    #[arg(long = "syslog.max-connections", value_name = "N")]
+    pub syslog_max_connections: Option<usize>,
 }
 
 #[derive(Debug, Args)]

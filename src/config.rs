@@ -62,6 +62,37 @@ pub struct File {
     /// `reasons` and the built-in table, compiled (by [`parse`]).
     #[serde(skip)]
     pub compiled_reasons: Arc<crate::codes::reasons::Reasons>,
+    /// Syslog listeners (besides `sources`): messages forwarded by rsyslog, syslog-ng, logger.
+    #[serde(default)]
+    pub syslog: Vec<SyslogConfig>,
+}
+
+/// One syslog listener of the configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogConfig {
+    /// The `source` label; default: `syslog` (`syslog-N` when there are several).
+    pub name: Option<String>,
+    /// `udp://IP:PORT`, `tcp://IP:PORT` or `unix:///PATH`.
+    pub listen_address: String,
+    /// A format name, or `auto` (the default).
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Messages waiting for the parser, at most (default 10000).
+    pub queue_size: Option<usize>,
+    /// Bytes of one message, at most (default 65536).
+    pub max_message_size: Option<usize>,
+    /// TCP connections at once, at most (default 64).
+    pub max_connections: Option<usize>,
+}
+
+/// The `source` name of the `i`-th of `n` syslog listeners without a name of their own.
+pub fn syslog_default_name(i: usize, n: usize) -> String {
+    if n == 1 {
+        "syslog".to_owned()
+    } else {
+        format!("syslog-{}", i + 1)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -90,6 +121,10 @@ pub struct SourceConfig {
     /// The MTA queue to read at scrape time for this source (see `crate::queue::plan`).
     #[serde(default)]
     pub queue: Option<crate::queue::QueueConfig>,
+    /// Container log wrapper: docker, cri, auto or none (default: auto for the container
+    /// runtimes' log files, else none).
+    #[serde(default)]
+    pub wrapper: Option<String>,
 }
 
 /// Whether a configured path is a glob pattern.
@@ -186,6 +221,16 @@ fn check(file: &File) -> Result<(), String> {
             glob::Pattern::new(&s.path.to_string_lossy())
                 .map_err(|e| format!("sources[{i}].path: invalid glob: {e}"))?;
         }
+        let wrapper = match &s.wrapper {
+            Some(w) => crate::source::wrapper::Kind::parse(w)
+                .map_err(|e| format!("sources[{i}].wrapper: {e}"))?,
+            None => crate::source::wrapper::Kind::default_for(&s.path),
+        };
+        if wrapper != crate::source::wrapper::Kind::None && !s.instances.is_empty() {
+            return Err(format!(
+                "sources[{i}].instances: not available behind a container log wrapper (wrapper: none to read the file as it is); name one source per container instead"
+            ));
+        }
         let kind = parser.instance_kind();
         if let (None, Some(key)) = (kind, s.instances.keys().next()) {
             return Err(format!(
@@ -207,6 +252,31 @@ fn check(file: &File) -> Result<(), String> {
                 return Err(format!(
                     "sources[{i}]: the source name {n:?} is used twice; give each source and instance its own name"
                 ));
+            }
+        }
+    }
+    for (i, s) in file.syslog.iter().enumerate() {
+        parser_named(s.format.as_deref().unwrap_or("auto"), file)
+            .map_err(|e| format!("syslog[{i}].format: {e}"))?;
+        crate::source::listen::Endpoint::parse(&s.listen_address)
+            .map_err(|e| format!("syslog[{i}].listen_address: {e}"))?;
+        let name = s
+            .name
+            .clone()
+            .unwrap_or_else(|| syslog_default_name(i, file.syslog.len()));
+        check_label_value(&name).map_err(|e| format!("syslog[{i}].name: {e}"))?;
+        if !names.insert(name.clone()) {
+            return Err(format!(
+                "syslog[{i}]: the source name {name:?} is used twice; give each source and listener its own name"
+            ));
+        }
+        for (key, v) in [
+            ("queue_size", s.queue_size),
+            ("max_message_size", s.max_message_size),
+            ("max_connections", s.max_connections),
+        ] {
+            if v == Some(0) {
+                return Err(format!("syslog[{i}].{key}: must be at least 1"));
             }
         }
     }
@@ -347,6 +417,26 @@ mod tests {
             ("sources:\n  - path: \"/var/log/[a-\"\n", "invalid glob"),
             (
                 "sources:\n  - path: /a\n    instances:\n      postfix-out: postfix\n",
+                "used twice",
+            ),
+            (
+                "sources:\n  - path: /a\n    wrapper: podman\n",
+                "sources[0].wrapper: unknown log wrapper",
+            ),
+            (
+                "sources:\n  - path: /var/log/containers/x.log\n    instances:\n      postfix-out: out\n",
+                "sources[0].instances: not available behind a container log wrapper",
+            ),
+            (
+                "syslog:\n  - listen_address: udp://localhost:514\n",
+                "syslog[0].listen_address",
+            ),
+            (
+                "syslog:\n  - listen_address: tcp://127.0.0.1:514\n    queue_size: 0\n",
+                "syslog[0].queue_size",
+            ),
+            (
+                "sources:\n  - path: /a\n    name: syslog\nsyslog:\n  - listen_address: unix:///run/x\n",
                 "used twice",
             ),
         ];

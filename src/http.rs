@@ -75,12 +75,17 @@ pub fn route(method: &Method, path: &str, accept: Option<&str>, shared: &Shared)
                 .enumerate()
                 .filter_map(|(i, s)| {
                     let state = agg.state_of(i)?;
-                    (*state != SourceState::Following)
+                    // An input that ended keeps its final counts served: still ready.
+                    (!matches!(state, SourceState::Following | SourceState::Ended))
                         .then(|| format!("{} ({}): {}", s.name, s.location, state.describe()))
                 })
                 .collect();
             if not_ready.is_empty() {
-                text(StatusCode::OK, "text/plain; charset=utf-8", "OK\n")
+                text(
+                    StatusCode::OK,
+                    "text/plain; charset=utf-8",
+                    ready_text(&agg),
+                )
             } else {
                 text(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -98,6 +103,23 @@ pub fn route(method: &Method, path: &str, accept: Option<&str>, shared: &Shared)
             ),
         ),
     }
+}
+
+/// `OK`, and which inputs have ended (standard input after its last line).
+fn ready_text(agg: &Aggregator) -> String {
+    let mut t = String::from("OK\n");
+    for (i, s) in agg.sources.iter().enumerate() {
+        if agg.state_of(i) == Some(&SourceState::Ended) {
+            let _ = writeln!(
+                t,
+                "{} ({}): {}",
+                s.name,
+                s.location,
+                SourceState::Ended.describe()
+            );
+        }
+    }
+    t
 }
 
 /// `/metrics`: the counters, saved to the state file before they are answered, so that no

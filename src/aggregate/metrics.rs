@@ -150,6 +150,13 @@ pub const QUEUE_READ_ERRORS: Spec = Spec {
     labels: &["source"],
 };
 
+pub const DROPPED: Spec = Spec {
+    name: "smtp_status_exporter_dropped_messages_total",
+    kind: Kind::Counter,
+    help: "Messages a syslog listener received but dropped unread, by reason (queue_full: the parser fell behind; too_large; truncated: cut by the end of a connection).",
+    labels: &["source", "reason"],
+};
+
 /// All families, in exposition order.
 pub const ALL: &[Spec] = &[
     REPLIES,
@@ -169,6 +176,7 @@ pub const ALL: &[Spec] = &[
     QUEUE_AGE,
     QUEUE_SIZE,
     QUEUE_READ_ERRORS,
+    DROPPED,
 ];
 
 /// Upper bounds of the delay histogram: seconds to days, since mail can wait in the queue.

@@ -123,6 +123,8 @@ pub enum SourceState {
     Following,
     /// The last attempt to read failed; retried at every poll.
     Failing(String),
+    /// Standard input reached its end: the counts are final (the endpoint keeps serving them).
+    Ended,
 }
 
 impl SourceState {
@@ -132,6 +134,7 @@ impl SourceState {
             SourceState::Waiting => "waiting for the file to appear".into(),
             SourceState::Following => "following".into(),
             SourceState::Failing(e) => format!("failing: {e}"),
+            SourceState::Ended => "end of input: every line was counted, no more will come".into(),
         }
     }
 }
@@ -164,6 +167,9 @@ pub struct SourceStats {
     pub parent: Option<SourceId>,
     /// For a journal source: the cursor of the last entry counted (the journal's position).
     pub cursor: Option<String>,
+    /// For a source that can drop messages (a syslog listener): messages dropped, by
+    /// [`DropReason`](crate::source::listen::DropReason). `None` for the others.
+    pub dropped: Option<[u64; 3]>,
 }
 
 /// A read position in a file known by device and inode.

@@ -45,6 +45,9 @@ pub struct SourceSnapshot {
     /// `smtp_failures_total` (absent in state written before it existed).
     #[serde(default)]
     pub failures: Vec<FailureSnapshot>,
+    /// Syslog listeners: messages dropped, by reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<[u64; 3]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +92,7 @@ impl Aggregator {
                 replies: Vec::new(),
                 delays: Vec::new(),
                 failures: Vec::new(),
+                dropped: s.dropped,
             })
             .collect();
         for (k, v) in self.sorted_replies() {
@@ -207,6 +211,9 @@ impl Aggregator {
         s.rotations = saved.rotations;
         s.read_errors = saved.read_errors;
         s.expired = saved.expired;
+        if saved.dropped.is_some() {
+            s.dropped = saved.dropped;
+        }
         Ok(())
     }
 }

@@ -287,6 +287,27 @@ pub fn families(agg: &Aggregator, build: &BuildInfo) -> Vec<MetricFamily> {
             1.0,
         )],
     ));
+    out.push(family(
+        &metrics::DROPPED,
+        agg.sources
+            .iter()
+            .filter_map(|s| Some((s, s.dropped?)))
+            .flat_map(|(s, dropped)| {
+                crate::source::listen::DropReason::ALL
+                    .into_iter()
+                    .zip(dropped)
+                    .map(|(r, n)| {
+                        counter(
+                            [
+                                ("source", s.name.clone()),
+                                ("reason", r.as_str().to_owned()),
+                            ],
+                            n,
+                        )
+                    })
+            })
+            .collect(),
+    ));
     // A family with no series would be an empty HELP/TYPE block; leave it out.
     out.retain(|f| !f.get_metric().is_empty());
     out

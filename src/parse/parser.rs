@@ -19,6 +19,9 @@ pub enum Parser {
     /// A user-defined format of the configuration file.
     Custom(custom::CustomParser),
     Sendmail,
+    /// Another parser behind a container log wrapper (Docker json-file, CRI): lines are
+    /// unwrapped and their pieces joined by [`crate::source::ingest`], which holds the state.
+    Wrapped(Box<crate::source::wrapper::Wrapped>),
 }
 
 impl From<Format> for Parser {
@@ -37,7 +40,11 @@ impl Parser {
     /// Whether each line can be read without the lines before it (no header to learn), so a
     /// file may be cut anywhere between lines and its parts read apart.
     pub fn lines_stand_alone(&self) -> bool {
-        !matches!(self, Parser::Exchange(_) | Parser::PowerMta(_))
+        // Wrapped: a line's pieces may lie on both sides of a cut.
+        !matches!(
+            self,
+            Parser::Exchange(_) | Parser::PowerMta(_) | Parser::Wrapped(_)
+        )
     }
 
     /// Reads one line (without its newline). A header line updates the parser's columns and is
@@ -51,6 +58,7 @@ impl Parser {
             Parser::KumoMta => kumomta::parse(line),
             Parser::Custom(c) => c.parse(line),
             Parser::Sendmail => sendmail::parse(line),
+            Parser::Wrapped(w) => w.parse_alone(line),
         }
     }
 
@@ -63,6 +71,7 @@ impl Parser {
             Parser::KumoMta => Format::KumoMta.name(),
             Parser::Custom(c) => c.name(),
             Parser::Sendmail => Format::Sendmail.name(),
+            Parser::Wrapped(w) => w.inner().mta(),
         }
     }
 
@@ -75,6 +84,8 @@ impl Parser {
             Parser::Exchange(_) | Parser::PowerMta(_) => true,
             Parser::KumoMta | Parser::Custom(_) => false,
             Parser::Sendmail => false,
+            // No header priming through a wrapper (header-driven formats do not log to stdout).
+            Parser::Wrapped(_) => false,
         }
     }
 
@@ -99,6 +110,8 @@ impl Parser {
             Parser::PowerMta(_) => Some("virtual MTA name (the vmta column)"),
             Parser::Exchange(_) | Parser::KumoMta | Parser::Custom(_) => None,
             Parser::Sendmail => None,
+            // Instances are picked from raw lines; a wrapped line is not one.
+            Parser::Wrapped(_) => None,
         }
     }
 
@@ -118,6 +131,7 @@ impl Parser {
             Parser::Exchange(_) | Parser::KumoMta | Parser::Custom(_) => None,
             Parser::PowerMta(c) => c.vmta(line),
             Parser::Sendmail => None,
+            Parser::Wrapped(_) => None,
         }
     }
 }

@@ -2,11 +2,15 @@
 //! follows live log files across rotation; `journal` follows the systemd journal. All hand each
 //! line to [`ingest`], the one place where lines become events and events become counts.
 
+pub mod framing;
 pub mod identity;
 pub mod journal;
 pub mod lines;
+pub mod listen;
 pub mod replay;
+pub mod stdin;
 pub mod tail;
+pub mod wrapper;
 
 use crate::aggregate::{Aggregator, LineResult, SourceId};
 use crate::parse::Parser;
@@ -15,6 +19,11 @@ use lines::Line;
 /// Parses one line of `source` with the parser of its file and counts it.
 #[inline]
 pub fn ingest(agg: &mut Aggregator, source: SourceId, parser: &mut Parser, line: Line<'_>) {
+    if let Parser::Wrapped(w) = parser {
+        // A container runtime's log: unwrapped (and pieces joined) before the MTA's parser.
+        w.ingest(agg, source, line);
+        return;
+    }
     match line {
         Line::Complete(l) => {
             agg.record(source, &parser.parse(l));

@@ -18,6 +18,7 @@
 pub mod alertmanager;
 pub mod client;
 pub mod exporter;
+pub mod feed;
 pub mod maillog;
 pub mod metrics;
 pub mod postfix;
