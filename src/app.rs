@@ -15,6 +15,7 @@ use crate::expose::{self, BuildInfo};
 use crate::http;
 use crate::parse::Parser;
 use crate::source::journal::{self, JournalSpec, Origin};
+use crate::source::mailbox::{self, MailboxSpec};
 use crate::source::{replay, tail, Routes};
 use crate::state::{self, StateFile};
 
@@ -94,6 +95,8 @@ pub struct Settings {
     pub state_file: PathBuf,
     /// Given by flag or config: failing to use it is an error, not a warning.
     pub state_file_explicit: bool,
+    /// Bounce mailboxes (`--mailbox.path`, `mailboxes:`), read besides the logs.
+    pub mailboxes: Vec<MailboxSpec>,
 }
 
 fn load_config(common: &CommonArgs) -> anyhow::Result<config::File> {
@@ -128,6 +131,7 @@ impl Settings {
         let file = load_config(&args.common)?;
         let flag_parser = flag_parser(&args.common, &file)?;
         let journal = journal_spec(args, &flag_parser)?;
+        let mailboxes = mailboxes(args, &file);
         if !file.sources.is_empty() && (journal.is_some() || !args.log_path.is_empty()) {
             // Flags win over the file; say so rather than leave configured sources unread.
             let flag = if journal.is_some() {
@@ -183,6 +187,9 @@ impl Settings {
                 }
             }
             specs
+        } else if !mailboxes.is_empty() {
+            // Only mailboxes asked for: no default log besides them.
+            Vec::new()
         } else {
             vec![SourceSpec {
                 name: flag_parser.mta().to_owned(),
@@ -191,6 +198,17 @@ impl Settings {
                 instances: Vec::new(),
             }]
         };
+        if let Some(m) = mailboxes
+            .iter()
+            .find(|m| sources.iter().any(|s| s.name == m.name))
+        {
+            return Err(ConfigError(format!(
+                "the mailbox {} and a log source are both named {:?}: name the mailbox in the config file (mailboxes: - name:)",
+                m.path.display(),
+                m.name
+            ))
+            .into());
+        }
         let telemetry_path = args
             .telemetry_path
             .clone()
@@ -214,6 +232,7 @@ impl Settings {
                 .clone()
                 .or(file.state.file.clone())
                 .unwrap_or_else(|| PathBuf::from(config::DEFAULT_STATE_FILE)),
+            mailboxes,
         })
     }
 
@@ -240,6 +259,15 @@ impl Settings {
         if let (Some(j), Some(s)) = (&self.journal, agg.sources.last_mut()) {
             s.location = j.location();
         }
+        // Mailboxes last: their ids are the last `mailboxes.len()`.
+        for m in &self.mailboxes {
+            agg.sources.push(crate::aggregate::SourceStats {
+                name: m.name.clone(),
+                mta: crate::parse::dsn::MTA.to_owned(),
+                location: m.location(),
+                ..Default::default()
+            });
+        }
         for (spec, r) in self.sources.iter().zip(&routes) {
             let location = spec.path.display().to_string();
             if let Some(s) = agg.sources.get_mut(r.primary()) {
@@ -257,6 +285,27 @@ impl Settings {
         }
         (agg, routes)
     }
+}
+
+/// The mailboxes of `--mailbox.path`, else of the config file's `mailboxes:`.
+fn mailboxes(args: &ServeArgs, file: &config::File) -> Vec<MailboxSpec> {
+    if !args.mailbox_path.is_empty() {
+        if !file.mailboxes.is_empty() {
+            tracing::warn!(
+                "--mailbox.path given: the {} mailbox(es) of the configuration file are not read",
+                file.mailboxes.len()
+            );
+        }
+        return mailbox::from_flags(&args.mailbox_path);
+    }
+    file.mailboxes
+        .iter()
+        .enumerate()
+        .map(|(i, m)| MailboxSpec {
+            name: config::mailbox_name(file, i),
+            path: m.path.clone(),
+        })
+        .collect()
 }
 
 /// The journal source of `--journal` and its flags; `None` without `--journal`.
@@ -385,6 +434,17 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             agg.sources.get(id).is_some_and(|s| s.restored),
         ))
     });
+    let first_mailbox = agg.sources.len() - settings.mailboxes.len();
+    let followers: Vec<_> = settings
+        .mailboxes
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let id = first_mailbox + i;
+            let restored = agg.sources.get(id).is_some_and(|s| s.restored);
+            mailbox::Follower::new(id, m.path.clone(), restored)
+        })
+        .collect();
     let agg = Arc::new(Mutex::new(agg));
     let journal = match journal_start {
         Some((spec, id, restored)) => Some(journal::start(spec, id, restored, Arc::clone(&agg))?),
@@ -401,6 +461,18 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
                 .name("tail".into())
                 .spawn(move || tail::run(tailers, agg, stop))
                 .context("cannot start the log reader thread")?,
+        )
+    };
+
+    let mailbox_reader = if followers.is_empty() {
+        None
+    } else {
+        let (agg, stop) = (Arc::clone(&agg), Arc::clone(&stop));
+        Some(
+            std::thread::Builder::new()
+                .name("mailbox".into())
+                .spawn(move || mailbox::run(followers, agg, stop))
+                .context("cannot start the mailbox reader thread")?,
         )
     };
 
@@ -431,6 +503,11 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
                     j.location(),
                     j.filter()
                 )))
+                .chain(settings.mailboxes.iter().map(|m| format!(
+                    "{}={} (mailbox)",
+                    m.name,
+                    m.path.display()
+                )))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -458,6 +535,9 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         j.stop();
     }
     if let Some(reader) = reader {
+        let _ = reader.join();
+    }
+    if let Some(reader) = mailbox_reader {
         let _ = reader.join();
     }
     if let Some(state) = &state {
@@ -552,11 +632,26 @@ async fn shutdown_signal() {
 fn run_replay(common: &CommonArgs, args: &ReplayArgs) -> anyhow::Result<()> {
     let file = load_config(common)?;
     let parser = flag_parser(common, &file)?;
-    let mut agg = Aggregator::new(
-        vec![(parser.mta().to_owned(), parser.mta().to_owned())],
-        &bounds(&file),
+    let boxes = mailbox::from_flags(&args.mailbox_path);
+    let mut names = Vec::new();
+    if !args.files.is_empty() {
+        names.push((parser.mta().to_owned(), parser.mta().to_owned()));
+    }
+    let first_mailbox = names.len();
+    names.extend(
+        boxes
+            .iter()
+            .map(|m| (m.name.clone(), crate::parse::dsn::MTA.to_owned())),
     );
-    if let Some(s) = agg.sources.first_mut() {
+    let mut agg = Aggregator::new(names, &bounds(&file));
+    for (i, m) in boxes.iter().enumerate() {
+        let id = first_mailbox + i;
+        if let Some(s) = agg.sources.get_mut(id) {
+            s.location = m.location();
+        }
+        mailbox::replay(&m.path, id, &mut agg)?;
+    }
+    if let Some(s) = agg.sources.first_mut().filter(|_| !args.files.is_empty()) {
         s.location = args
             .files
             .iter()

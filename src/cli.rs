@@ -104,6 +104,11 @@ pub struct ServeArgs {
     /// With --journal: the journalctl program to run [default: journalctl, found in PATH].
     #[arg(long = "journal.journalctl", value_name = "PATH", requires = "journal")]
     pub journalctl: Option<PathBuf>,
+    /// A bounce mailbox to read delivery status notifications from (mta="dsn"): a Maildir
+    /// (a directory with new/, cur/, tmp/) or an mbox file; repeat for several. Read-only.
+    /// Without --log.path (or --journal, or sources in the config file) only mailboxes are read.
+    #[arg(long = "mailbox.path", value_name = "PATH")]
+    pub mailbox_path: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -112,8 +117,12 @@ pub struct ReplayArgs {
     #[arg(long, value_enum, default_value_t = ReplayFormat::Table)]
     pub format: ReplayFormat,
     /// Files to read (plain or gzip-compressed), counted as one source.
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(required_unless_present = "mailbox_path", value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// A bounce mailbox (Maildir or mbox) whose delivery status notifications are counted,
+    /// every message once (source `dsn`); repeat for several.
+    #[arg(long = "mailbox.path", value_name = "PATH")]
+    pub mailbox_path: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

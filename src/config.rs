@@ -56,6 +56,19 @@ pub struct File {
     /// `formats`, compiled (by [`parse`]).
     #[serde(skip)]
     pub compiled: Vec<Arc<CustomFormat>>,
+    /// Bounce mailboxes (Maildir or mbox) whose delivery status notifications are counted
+    /// under `mta="dsn"`.
+    #[serde(default)]
+    pub mailboxes: Vec<MailboxConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxConfig {
+    /// The `source` label; default `dsn` (`dsn-1`, `dsn-2`, … for several).
+    pub name: Option<String>,
+    /// A Maildir (a directory with new/, cur/, tmp/) or an mbox file.
+    pub path: PathBuf,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -200,6 +213,20 @@ fn check(file: &File) -> Result<(), String> {
             }
         }
     }
+    for (i, m) in file.mailboxes.iter().enumerate() {
+        if m.path.as_os_str().is_empty() {
+            return Err(format!("mailboxes[{i}].path: must not be empty"));
+        }
+        if let Some(n) = &m.name {
+            check_label_value(n).map_err(|e| format!("mailboxes[{i}].name: {e}"))?;
+        }
+        let name = mailbox_name(file, i);
+        if !names.insert(name.clone()) {
+            return Err(format!(
+                "mailboxes[{i}]: the source name {name:?} is used twice; give each source and mailbox its own name"
+            ));
+        }
+    }
     for (label, members) in &file.domains.groups {
         check_label_value(label).map_err(|e| format!("domains.groups.{label}: {e}"))?;
         if members.is_empty() {
@@ -207,6 +234,18 @@ fn check(file: &File) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The `source` label of the config file's `i`-th mailbox.
+pub fn mailbox_name(file: &File, i: usize) -> String {
+    let given = file.mailboxes.get(i).and_then(|m| m.name.clone());
+    given.unwrap_or_else(|| {
+        if file.mailboxes.len() == 1 {
+            crate::parse::dsn::MTA.to_owned()
+        } else {
+            format!("{}-{}", crate::parse::dsn::MTA, i + 1)
+        }
+    })
 }
 
 pub fn check_telemetry_path(p: &str) -> Result<(), String> {
@@ -322,6 +361,15 @@ mod tests {
             (
                 "sources:\n  - path: /a\n    instances:\n      postfix-out: postfix\n",
                 "used twice",
+            ),
+            ("mailboxes:\n  - path: \"\"\n", "mailboxes[0].path"),
+            (
+                "mailboxes:\n  - path: /m\n    folder: x\n",
+                "unknown field `folder`",
+            ),
+            (
+                "sources:\n  - path: /a\n    name: dsn\nmailboxes:\n  - path: /m\n",
+                "mailboxes[0]: the source name \"dsn\" is used twice",
             ),
         ];
         for (text, want) in cases {

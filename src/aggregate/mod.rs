@@ -151,6 +151,9 @@ pub struct SourceStats {
     pub parent: Option<SourceId>,
     /// For a journal source: the cursor of the last entry counted (the journal's position).
     pub cursor: Option<String>,
+    /// For a Maildir source: the unique names of the messages already read (each is counted
+    /// once); only names whose files are still there are kept.
+    pub messages: std::collections::BTreeSet<String>,
 }
 
 /// A read position in a file known by device and inode.
@@ -340,6 +343,19 @@ impl Aggregator {
         };
         self.count_line(source, result);
         result
+    }
+
+    /// Counts one record that carries several replies, each with codes of its own (a
+    /// delivery status notification: one block per recipient), as one counted line.
+    pub fn record_replies<'a>(
+        &mut self,
+        source: SourceId,
+        replies: impl IntoIterator<Item = Reply<'a>>,
+    ) {
+        for r in replies {
+            self.record_reply(source, &r);
+        }
+        self.count_line(source, LineResult::Counted);
     }
 
     /// Counts a line without parsing it (one that overflowed the line buffer).

@@ -5,6 +5,7 @@
 pub mod identity;
 pub mod journal;
 pub mod lines;
+pub mod mailbox;
 pub mod replay;
 pub mod tail;
 
