@@ -299,18 +299,28 @@ fn field_groups(body: &[u8]) -> impl Iterator<Item = &[u8]> {
 /// The Exchange and Gmail layouts (2 and 3 of the list at the top). `None`: neither layout;
 /// `Some(empty)`: the layout, but no reply could be read from it.
 fn human_readable(text: &str) -> Option<Vec<DsnReply>> {
-    if text.contains("Remote Server returned '")
-        || text.contains("Diagnostic information for administrators")
-    {
+    if EXCHANGE_MARKERS.iter().any(|m| text.contains(m)) {
         return Some(exchange(text));
     }
-    if text.contains("The response from the remote server was:")
-        || text.contains("The error that the other server returned was:")
-    {
+    if GMAIL_MARKERS.iter().any(|m| text.contains(m)) {
         return Some(gmail(text));
     }
     None
 }
+
+const EXCHANGE_MARKERS: [&str; 4] = [
+    "Remote Server returned '",
+    "Diagnostic information for administrators",
+    "More Info for Email Admins",
+    "Reported error:",
+];
+
+/// The sentences after which Gmail puts the remote reply, on the same line or the next ones.
+const GMAIL_MARKERS: [&str; 3] = [
+    "The response from the remote server was:",
+    "The error that the other server returned was:",
+    "The response was:",
+];
 
 /// Whether a line is one e-mail address and nothing else (`user@example.com`,
 /// `<user@example.com>`, `mailto:user@example.com`).
@@ -327,22 +337,59 @@ fn lone_address(line: &str) -> Option<&str> {
     ok.then_some(l)
 }
 
+/// The address right after one of `markers` in `text`.
+fn address_after<'t>(text: &'t str, markers: &[&str]) -> Option<&'t str> {
+    markers.iter().find_map(|m| {
+        let (_, after) = text.split_once(m)?;
+        let word = after.split_whitespace().next()?;
+        lone_address(word.trim_end_matches(['.', ',', ':', ';']))
+    })
+}
+
+/// The reply on one line of an Exchange notice's administrators' section, if it has one.
+fn exchange_reply(line: &str) -> Option<&str> {
+    if let Some((_, after)) = line.split_once("Remote Server returned '") {
+        // The reply ends at the last quote of the line (the reply may contain quotes).
+        return Some(after.rsplit_once('\'').map_or(after, |(r, _)| r));
+    }
+    if let Some((_, after)) = line.split_once("Reported error:") {
+        return Some(after);
+    }
+    let (_, after) = line.split_once('#')?;
+    if after.starts_with('<') {
+        // `mx.contoso.com #<mx.contoso.com #5.7.1 smtp;530 5.7.1 Client was not
+        // authenticated> #SMTP#`: the remote reply follows `smtp;`.
+        let (_, reply) = after.split_once("smtp;")?;
+        return Some(reply.split_once('>').map_or(reply, |(r, _)| r));
+    }
+    // `#550 5.1.1 RESOLVER.ADR.RecipNotFound; not found ##`
+    after
+        .trim_end()
+        .strip_suffix("##")
+        .filter(|r| leading_reply_codes(r.as_bytes()) != (None, None))
+}
+
 fn exchange(text: &str) -> Vec<DsnReply> {
     let outcome = if text.contains("Delivery is delayed") {
         Outcome::Deferred
     } else {
         Outcome::Bounced
     };
-    // Replies are read in the administrators' section only: the part for the sender repeats
-    // the addresses in prose.
-    let section = text
-        .find("Diagnostic information for administrators")
-        .and_then(|i| text.get(i..))
-        .unwrap_or(text);
-    let section = section
-        .find("Original message headers")
-        .and_then(|i| section.get(..i))
+    // Replies are read in the administrators' section where there is one: the part for the
+    // sender repeats the addresses in prose. The returned headers are not read.
+    let section = [
+        "Diagnostic information for administrators",
+        "More Info for Email Admins",
+    ]
+    .iter()
+    .find_map(|m| text.find(m).and_then(|i| text.get(i..)))
+    .unwrap_or(text);
+    let section = ["Original message headers", "Original Message Headers"]
+        .iter()
+        .find_map(|m| section.find(m).and_then(|i| section.get(..i)))
         .unwrap_or(section);
+    // Microsoft 365's layout names the recipient once, at the top.
+    let named = address_after(text, &["Your message to ", "Delivery has failed to "]);
     let mut out = Vec::new();
     let mut recipient: Option<&str> = None;
     for line in section.lines() {
@@ -350,15 +397,7 @@ fn exchange(text: &str) -> Vec<DsnReply> {
             recipient = Some(a);
             continue;
         }
-        let reply = if let Some((_, after)) = line.split_once("Remote Server returned '") {
-            // The reply ends at the last quote of the line (the reply may contain quotes).
-            after.rsplit_once('\'').map_or(after, |(r, _)| r)
-        } else if let Some((_, after)) = line.split_once('#') {
-            match after.trim_end().strip_suffix("##") {
-                Some(r) if leading_reply_codes(r.as_bytes()) != (None, None) => r,
-                _ => continue,
-            }
-        } else {
+        let Some(reply) = exchange_reply(line) else {
             continue;
         };
         let reply = reply.trim();
@@ -367,7 +406,7 @@ fn exchange(text: &str) -> Vec<DsnReply> {
             outcome,
             code,
             enhanced,
-            recipient: recipient.take().unwrap_or_default().to_owned(),
+            recipient: recipient.take().or(named).unwrap_or_default().to_owned(),
             text: reply.to_owned(),
         });
     }
@@ -375,33 +414,56 @@ fn exchange(text: &str) -> Vec<DsnReply> {
 }
 
 fn gmail(text: &str) -> Vec<DsnReply> {
-    let outcome = if text.contains("temporary problem") || text.contains("will retry") {
+    let outcome = if [
+        "temporary problem",
+        "temporary failure",
+        "will retry",
+        "has been delayed",
+    ]
+    .iter()
+    .any(|m| text.contains(m))
+    {
         Outcome::Deferred
     } else {
         Outcome::Bounced
     };
-    let recipient = gmail_recipient(text).unwrap_or_default();
+    let recipient = address_after(
+        text,
+        &[
+            "wasn't delivered to ",
+            "problem delivering your message to ",
+        ],
+    )
+    .or_else(|| {
+        let (_, after) = text.split_once("Delivery to the following recipient")?;
+        after.lines().skip(1).find_map(lone_address)
+    })
+    .unwrap_or_default();
     let mut out = Vec::new();
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
-        let l = line.trim();
-        if l != "The response from the remote server was:"
-            && l != "The error that the other server returned was:"
-        {
+        let Some((_, same_line)) = GMAIL_MARKERS.iter().find_map(|m| line.split_once(m)) else {
             continue;
+        };
+        // The reply: the rest of the line, or the non-empty lines that follow, joined (a
+        // multi-line reply is one).
+        let mut parts: Vec<&str> = Vec::new();
+        let same_line = same_line.trim();
+        if !same_line.is_empty() {
+            parts.push(same_line);
         }
-        // The reply: the non-empty lines that follow, joined (a multi-line reply is one).
-        let reply: Vec<&str> = lines
+        let follow: Vec<&str> = lines
             .by_ref()
             .map(str::trim)
-            .skip_while(|l| l.is_empty())
+            .skip_while(|l| l.is_empty() && parts.is_empty())
             .take_while(|l| !l.is_empty())
             .collect();
-        let reply = reply.join(" ");
-        let (code, enhanced) = leading_reply_codes(reply.as_bytes());
+        parts.extend(follow);
+        let reply = parts.join(" ");
         if reply.is_empty() {
             continue;
         }
+        let (code, enhanced) = leading_reply_codes(reply.as_bytes());
         out.push(DsnReply {
             outcome,
             code,
@@ -411,24 +473,6 @@ fn gmail(text: &str) -> Vec<DsnReply> {
         });
     }
     out
-}
-
-/// The recipient a Gmail notice names.
-fn gmail_recipient(text: &str) -> Option<&str> {
-    for marker in [
-        "wasn't delivered to ",
-        "problem delivering your message to ",
-    ] {
-        if let Some((_, after)) = text.split_once(marker) {
-            let word = after.split_whitespace().next()?;
-            let word = word.trim_end_matches(['.', ',']);
-            if let Some(a) = lone_address(word) {
-                return Some(a);
-            }
-        }
-    }
-    let (_, after) = text.split_once("Delivery to the following recipient")?;
-    after.lines().skip(1).find_map(lone_address)
 }
 
 #[cfg(test)]
@@ -531,6 +575,125 @@ Diagnostic-Code: smtp; 250 2.0.0 Ok: queued as 4Xyz\r\n\
         assert_eq!(
             v[0].reply().recipients.domains().collect::<Vec<_>>(),
             vec![b"One.test"]
+        );
+    }
+
+    /// Whole messages: real notices of Postfix 3.7.11 (captured by tests/mailbox_e2e.rs) and
+    /// Exchange / Microsoft 365 / Gmail layouts written from their published examples (see
+    /// tests/fixtures/dsn/README.md). Each reply: outcome, code, enhanced code, recipient.
+    const CASES: &[(&str, &[u8], &[&str])] = &[
+        (
+            "postfix: two refused recipients, one multi-line reply",
+            include_bytes!("../../tests/fixtures/dsn/postfix-two-recipients.eml"),
+            &[
+                "bounced 552 5.2.2 r552-5.2.2-am2r0@d2.test",
+                "bounced 550 5.1.1 r550-5.1.1-ml-am2r1@d1.test",
+            ],
+        ),
+        (
+            "postfix: delay warning",
+            include_bytes!("../../tests/fixtures/dsn/postfix-delay-warning.eml"),
+            &["deferred 450 4.2.0 r450-4.2.0-am3r0@d1.test"],
+        ),
+        (
+            "postfix: expired (postsuper -e), the last deferral's reply",
+            include_bytes!("../../tests/fixtures/dsn/postfix-expired.eml"),
+            &["bounced 450 4.2.0 r450-4.2.0-am3r0@d1.test"],
+        ),
+        (
+            "postfix: a basic code only; Status 5.0.0 as the notice states",
+            include_bytes!("../../tests/fixtures/dsn/postfix-basic-code-only.eml"),
+            &["bounced 550 5.0.0 r550-am5r0@d1.test"],
+        ),
+        (
+            "postfix: refused at the end of DATA",
+            include_bytes!("../../tests/fixtures/dsn/postfix-refused-after-data.eml"),
+            &["bounced 554 5.7.1 r250-d554-5.7.1-am6r0@d2.test"],
+        ),
+        (
+            "postfix: a message that is not a notice",
+            include_bytes!("../../tests/fixtures/dsn/not-a-bounce.eml"),
+            &["NotABounce"],
+        ),
+        (
+            "exchange 2010: #…## and #<… smtp;…> diagnostics",
+            include_bytes!("../../tests/fixtures/dsn/exchange-2010-diagnostic.eml"),
+            &[
+                "bounced 550 5.1.1 pat@contoso.example",
+                "bounced 530 5.7.1 lee@fabrikam.example",
+            ],
+        ),
+        (
+            "microsoft 365: HTML only, Remote Server returned '…'",
+            include_bytes!("../../tests/fixtures/dsn/m365-remote-server-returned.eml"),
+            &["bounced 550 5.1.10 nobody@contoso.example"],
+        ),
+        (
+            "microsoft 365: Reported error, recipient named at the top",
+            include_bytes!("../../tests/fixtures/dsn/m365-reported-error.eml"),
+            &["bounced 550 5.1.10 gone@contoso.example"],
+        ),
+        (
+            "exchange: delivery delayed",
+            include_bytes!("../../tests/fixtures/dsn/exchange-delayed.eml"),
+            &["deferred 451 4.7.500 slow@fabrikam.example"],
+        ),
+        (
+            "microsoft 365 with its DSN part: the DSN part only, counted once",
+            include_bytes!("../../tests/fixtures/dsn/m365-with-dsn-part.eml"),
+            &["bounced 550 5.1.10 nobody@contoso.example"],
+        ),
+        (
+            "gmail: address not found, two-line reply",
+            include_bytes!("../../tests/fixtures/dsn/gmail-address-not-found.eml"),
+            &["bounced 550 5.1.1 nobody@example.org"],
+        ),
+        (
+            "gmail: legacy layout, quoted-printable, reply inside the sentence",
+            include_bytes!("../../tests/fixtures/dsn/gmail-legacy-permanent.eml"),
+            &["bounced 550 5.1.1 nobody@example.net"],
+        ),
+        (
+            "gmail: delivery incomplete (temporary)",
+            include_bytes!("../../tests/fixtures/dsn/gmail-delivery-incomplete.eml"),
+            &["deferred 452 4.2.2 full@example.com"],
+        ),
+        (
+            "gmail: The response was, a basic code only",
+            include_bytes!("../../tests/fixtures/dsn/gmail-response-was-basic-only.eml"),
+            &["bounced 550 - joe@example.com"],
+        ),
+    ];
+
+    #[test]
+    fn cases() {
+        for (what, msg, want) in CASES {
+            assert_eq!(render(&parse(msg)), *want, "{what}");
+        }
+    }
+
+    #[test]
+    fn reply_text_is_the_remote_reply_unfolded() {
+        let texts = |msg: &[u8]| match parse(msg) {
+            Report::Replies(v) => v.into_iter().map(|r| r.text).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            texts(include_bytes!("../../tests/fixtures/dsn/postfix-expired.eml")),
+            vec!["450 4.2.0 Mailbox unavailable, try again later <r450-4.2.0-am3r0@d1.test> (e2e sink)"]
+        );
+        assert_eq!(
+            texts(include_bytes!(
+                "../../tests/fixtures/dsn/exchange-2010-diagnostic.eml"
+            )),
+            vec![
+                "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found",
+                "530 5.7.1 Client was not authenticated"
+            ]
+        );
+        assert_eq!(
+            texts(include_bytes!("../../tests/fixtures/dsn/gmail-address-not-found.eml")),
+            vec!["550 5.1.1 <nobody@example.org>: Recipient address rejected: User unknown in virtual mailbox table"]
         );
     }
 
