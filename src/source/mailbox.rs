@@ -116,6 +116,18 @@ pub fn count_message(agg: &mut Aggregator, source: SourceId, message: &[u8]) -> 
     }
 }
 
+/// A Maildir message's bytes; `None` for one over [`MAX_MESSAGE`] (not read at all).
+fn read_message(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    if len > MAX_MESSAGE as u64 {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    f.read_to_end(&mut bytes)?;
+    Ok(Some(bytes))
+}
+
 /// The messages of a Maildir: (unique name, path), `new/` listed before `cur/`, each unique
 /// name once, sorted by name (Maildir names start with the delivery time).
 fn list_maildir(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
@@ -177,18 +189,20 @@ fn lock(agg: &Mutex<Aggregator>) -> MutexGuard<'_, Aggregator> {
 pub fn replay(path: &Path, source: SourceId, agg: &mut Aggregator) -> anyhow::Result<()> {
     if path.is_dir() {
         if !is_maildir(path) {
-            anyhow::bail!(
-                "{}: a directory that is not a Maildir (it needs new/, cur/ and tmp/)",
+            return Err(crate::config::ConfigError(format!(
+                "--mailbox.path {}: a directory that is not a Maildir (it needs new/, cur/ and tmp/)",
                 path.display()
-            );
+            ))
+            .into());
         }
         let list = list_maildir(path).with_context(|| format!("cannot list {}", path.display()))?;
         for (_, file) in list {
-            match fs::read(&file) {
-                Ok(bytes) => {
+            match read_message(&file) {
+                Ok(Some(bytes)) => {
                     agg.add_bytes(source, bytes.len() as u64);
                     count_message(agg, source, &bytes);
                 }
+                Ok(None) => agg.count_line(source, LineResult::Unrecognised),
                 // Moved or deleted since the listing: nothing to read.
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
                 Err(e) => {
@@ -281,11 +295,35 @@ pub struct Follower {
 
 #[derive(Debug)]
 enum Kind {
-    Maildir {
-        /// Names read before whose files were missing from the last listings, and how often.
-        missing: HashMap<String, u8>,
-    },
+    Maildir(MaildirFollow),
     Mbox(MboxFollow),
+}
+
+#[derive(Debug, Default)]
+struct MaildirFollow {
+    /// Names read before whose files were missing from the last listings, and how often.
+    missing: HashMap<String, u8>,
+    /// The modification times of `new/` and `cur/` at the last listing, and when it started.
+    listed: Option<(SystemTime, SystemTime, SystemTime)>,
+}
+
+impl MaildirFollow {
+    /// The modification times of `new/` and `cur/`.
+    fn mtimes(dir: &Path) -> Option<(SystemTime, SystemTime)> {
+        let m = |d: &str| fs::metadata(dir.join(d)).and_then(|m| m.modified()).ok();
+        Some((m("new")?, m("cur")?))
+    }
+
+    /// Whether the directories are unchanged since a listing that started well after their
+    /// last change (a change during that listing would have a later time), with no name
+    /// waiting to be forgotten: then listing again would find nothing new.
+    fn unchanged(&self, now: Option<(SystemTime, SystemTime)>) -> bool {
+        let (Some((n, c, at)), Some(now)) = (self.listed, now) else {
+            return false;
+        };
+        let settled = n.max(c) + Duration::from_secs(1) <= at;
+        now == (n, c) && settled && self.missing.is_empty()
+    }
 }
 
 #[derive(Debug)]
@@ -353,9 +391,7 @@ impl Follower {
                         );
                         return 0;
                     }
-                    self.kind = Some(Kind::Maildir {
-                        missing: HashMap::new(),
-                    });
+                    self.kind = Some(Kind::Maildir(MaildirFollow::default()));
                 }
                 Ok(_) => match self.start_mbox(agg, first) {
                     Some(f) => self.kind = Some(Kind::Mbox(f)),
@@ -380,9 +416,9 @@ impl Follower {
         // A mailbox that already existed at a first start is followed from its end.
         let from_end = first && !self.restored;
         match self.kind.take() {
-            Some(Kind::Maildir { mut missing }) => {
-                let n = self.poll_maildir(agg, &mut missing, from_end);
-                self.kind = Some(Kind::Maildir { missing });
+            Some(Kind::Maildir(mut m)) => {
+                let n = self.poll_maildir(agg, &mut m, from_end);
+                self.kind = Some(Kind::Maildir(m));
                 n
             }
             Some(Kind::Mbox(mut f)) => {
@@ -397,12 +433,19 @@ impl Follower {
     fn poll_maildir(
         &mut self,
         agg: &Mutex<Aggregator>,
-        missing: &mut HashMap<String, u8>,
+        follow: &mut MaildirFollow,
         from_end: bool,
     ) -> usize {
+        let mtimes = MaildirFollow::mtimes(&self.path);
+        if follow.unchanged(mtimes) {
+            return 0;
+        }
+        let started = SystemTime::now();
+        let missing = &mut follow.missing;
         let list = match list_maildir(&self.path) {
             Ok(l) => l,
             Err(e) => {
+                follow.listed = None;
                 self.fail(agg, &e.to_string());
                 return 0;
             }
@@ -440,25 +483,41 @@ impl Follower {
                 .filter(|(n, _)| !s.messages.contains(n))
                 .collect()
         };
+        // Set again below only if every new message could be read: one that could not is
+        // tried again at the next poll, with a new listing.
+        follow.listed = None;
+        let mut all_read = true;
         let mut read = 0;
         for (name, file) in todo {
-            let bytes = match fs::read(&file) {
+            let bytes = match read_message(&file) {
                 Ok(b) => b,
                 // Moved (new/ → cur/) or deleted since the listing: the next listing tells.
-                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    all_read = false;
+                    continue;
+                }
                 Err(e) => {
                     self.fail(agg, &format!("{}: {e}", file.display()));
+                    all_read = false;
                     continue;
                 }
             };
             let mut g = lock(agg);
-            g.add_bytes(self.source, bytes.len() as u64);
-            count_message(&mut g, self.source, &bytes);
+            match bytes {
+                Some(bytes) => {
+                    g.add_bytes(self.source, bytes.len() as u64);
+                    count_message(&mut g, self.source, &bytes);
+                }
+                None => g.count_line(self.source, LineResult::Unrecognised),
+            }
             g.set_last_line(self.source, unix_now());
             if let Some(s) = g.sources.get_mut(self.source) {
                 s.messages.insert(name);
             }
             read += 1;
+        }
+        if all_read {
+            follow.listed = mtimes.map(|(n, c)| (n, c, started));
         }
         read
     }
