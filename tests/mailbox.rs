@@ -91,6 +91,7 @@ fn fixture_series(source: &str) -> BTreeMap<Labels, f64> {
         ("bounced", "550", "5.1.1", "example.net", 1.0),
         ("deferred", "452", "4.2.2", "example.com", 1.0),
         ("bounced", "550", "", "example.com", 1.0),
+        ("delivered", "250", "2.0.0", "d2.test", 1.0),
     ]
     .into_iter()
     .map(|(o, c, e, d, n)| (labels(source, o, c, e, d), n))
@@ -138,7 +139,7 @@ fn replay_counts_every_fixture_once() {
     let dir = tempfile::tempdir().unwrap();
     let md = maildir(dir.path());
     let files = fixtures();
-    assert_eq!(files.len(), 15, "{files:?}");
+    assert_eq!(files.len(), 16, "{files:?}");
     for (i, f) in files.iter().enumerate() {
         deliver(
             &md,
@@ -160,7 +161,7 @@ fn replay_counts_every_fixture_once() {
     let v = replay_json(&md);
     let want = fixture_series("dsn");
     assert_eq!(json_series(&v), want);
-    assert_eq!(v["lines"]["counted"], 14);
+    assert_eq!(v["lines"]["counted"], 15);
     assert_eq!(v["lines"]["ignored"], 1);
     assert_eq!(v["lines"]["unrecognised"], 1);
 }

@@ -1,7 +1,8 @@
 //! The bounce mailbox, end to end, on REAL delivery status notifications: a private Postfix
 //! (Debian's package) relays to the scripted sink, which refuses recipients (550 5.1.1,
 //! 552 5.2.2, 554 5.7.1, a bare 550, multi-line replies) or defers them (450 4.2.0: a delay
-//! warning, then an expiry forced with `postsuper -e`). Postfix returns its notices to the
+//! warning, then an expiry forced with `postsuper -e`), and accepts one submitted with
+//! `sendmail -N success` (a success notice, `Action: relayed`). Postfix returns its notices to the
 //! sender's domain, which its `virtual` agent delivers into a Maildir. The exporter reads that
 //! Maildir (`--mailbox.path`), and every `smtp_replies_total{mta="dsn"}` series must equal what
 //! the sink answered; across a restart with the same state file, and with messages moved from
@@ -114,9 +115,15 @@ fn dsn_labels(source: &str, outcome: &str, code: &str, enhanced: &str, domain: &
 
 /// What the notices must report, from what the sink answered each recipient: a refusal is one
 /// `failed` block; a deferral one `delayed` block (the warning) and one `failed` block (the
-/// expiry), both with the reply the sink gave. Postfix states `X.0.0` where the reply had no
+/// expiry), both with the reply the sink gave; an accepted recipient that asked for a success
+/// notice (`notify`) one `relayed` block. Postfix states `X.0.0` where the reply had no
 /// enhanced code.
-fn expected(sink: &Sink, source: &str, senders: &BTreeSet<String>) -> BTreeMap<Labels, f64> {
+fn expected(
+    sink: &Sink,
+    source: &str,
+    senders: &BTreeSet<String>,
+    notify: &BTreeSet<String>,
+) -> BTreeMap<Labels, f64> {
     let mut by_rcpt: BTreeMap<String, (u16, Option<String>)> = BTreeMap::new();
     for r in sink.records() {
         if senders.contains(&r.sender) {
@@ -139,6 +146,7 @@ fn expected(sink: &Sink, source: &str, senders: &BTreeSet<String>) -> BTreeMap<L
                 add("deferred");
                 add("bounced");
             }
+            2 if notify.contains(&rcpt) => add("delivered"),
             _ => {}
         }
     }
@@ -206,6 +214,30 @@ fn send_plain(pf: &PostfixInstance, id: &str) {
     let _ = c.quit();
 }
 
+/// Submits a message with Postfix's own `sendmail -N success`, so that the delivery to an
+/// accepting recipient is reported back too (`Action: relayed`: the sink offers no DSN).
+/// Returns the recipient.
+fn send_notify_success(pf: &PostfixInstance, tag: &str) -> String {
+    let rcpt = format!(
+        "{}@{}",
+        Script::accept().local_part(&format!("{tag}m8r0")),
+        D2.0
+    );
+    let mut child = Command::new(util::require_tool("sendmail"))
+        .env("MAIL_CONFIG", pf.config_dir())
+        .args(["-N", "success", "-f", SENDER, &rcpt])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let msg = format!(
+        "From: <{SENDER}>\nTo: <{rcpt}>\nSubject: bounce test {tag}m8\n\nTell me when it is delivered.\n"
+    );
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), msg.as_bytes()).unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success(), "postfix sendmail failed");
+    rcpt
+}
+
 fn count_in_log(pf: &PostfixInstance, needle: &str) -> usize {
     pf.maillog().lines().filter(|l| l.contains(needle)).count()
 }
@@ -228,9 +260,10 @@ fn queued_from_sender(pf: &PostfixInstance) -> Vec<String> {
 
 /// Sends `msgs`, waits for the delay warnings of the deferred ones, expires those with
 /// `postsuper -e`, and waits until every notice has been delivered into the Maildir.
-fn run_batch(pf: &PostfixInstance, msgs: &[Msg], deferred_msgs: usize) {
+fn run_batch(pf: &PostfixInstance, msgs: &[Msg], deferred_msgs: usize, tag: &str) -> String {
     let warned_before = count_in_log(pf, "sender delay notification");
     send(pf, msgs);
+    let notify = send_notify_success(pf, tag);
     // Each deferred message gets one delay warning (delay_warning_time = 1s), then stays queued.
     let warned = wait_for(Duration::from_secs(120), Duration::from_millis(200), || {
         let warned = count_in_log(pf, "sender delay notification") - warned_before;
@@ -261,6 +294,7 @@ fn run_batch(pf: &PostfixInstance, msgs: &[Msg], deferred_msgs: usize) {
     );
     assert!(ok, "postqueue -f: {out}");
     pf.wait_queue_empty(Duration::from_secs(120)).unwrap();
+    notify
 }
 
 fn maildir_files(maildir: &Path) -> Vec<PathBuf> {
@@ -406,13 +440,13 @@ fn real_postfix_bounces_counted_once_from_maildir_and_mbox() {
 
     // Batch 1, read live.
     let b1 = batch("a");
-    run_batch(&pf, &b1, 2);
+    let mut notify = BTreeSet::from([run_batch(&pf, &b1, 2, "a")]);
     send_plain(&pf, "a");
     pf.wait_queue_empty(Duration::from_secs(120)).unwrap();
     let files = maildir_files(&maildir);
     assert_eq!(count_in_log(&pf, "delivered to maildir"), files.len());
     let text = wait_read(&exp, "dsn", files.len());
-    let want1 = expected(&sink, "dsn", &senders);
+    let want1 = expected(&sink, "dsn", &senders, &notify);
     assert_series(&dsn_series(&text, "dsn"), &want1, "batch 1, live");
     assert_eq!(lines_of(&text, "dsn"), ((files.len() - 1) as f64, 1.0, 0.0));
     metrics::promtool_check(&text).unwrap();
@@ -426,11 +460,11 @@ fn real_postfix_bounces_counted_once_from_maildir_and_mbox() {
     // Down while batch 2 bounces; the restart counts batch 2 once and batch 1 not again.
     exp.terminate().unwrap();
     let b2 = batch("b");
-    run_batch(&pf, &b2, 2);
+    notify.insert(run_batch(&pf, &b2, 2, "b"));
     let files = maildir_files(&maildir);
     let mut exp = Exporter::start_any_port(&[], &state, &stderr, &mailbox_flag).unwrap();
     let text = wait_read(&exp, "dsn", files.len());
-    let want2 = expected(&sink, "dsn", &senders);
+    let want2 = expected(&sink, "dsn", &senders, &notify);
     assert_ne!(want1, want2);
     assert_series(
         &dsn_series(&text, "dsn"),

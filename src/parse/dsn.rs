@@ -611,6 +611,11 @@ Diagnostic-Code: smtp; 250 2.0.0 Ok: queued as 4Xyz\r\n\
             &["bounced 554 5.7.1 r250-d554-5.7.1-am6r0@d2.test"],
         ),
         (
+            "postfix: success notice (sendmail -N success), relayed to a server without DSN",
+            include_bytes!("../../tests/fixtures/dsn/postfix-relayed-success.eml"),
+            &["delivered 250 2.0.0 r250-am8r0@d2.test"],
+        ),
+        (
             "postfix: a message that is not a notice",
             include_bytes!("../../tests/fixtures/dsn/not-a-bounce.eml"),
             &["NotABounce"],
