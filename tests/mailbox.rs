@@ -2,7 +2,8 @@
 //! fixture (tests/fixtures/dsn: real Postfix notices, Exchange/Microsoft 365/Gmail layouts)
 //! with exact counts, and `serve` on a Maildir configured in the config file: the messages
 //! there at a first start are not counted, new ones once each, also after a move to `cur/`
-//! and a restart, and the state keeps only the names of messages still there.
+//! and a restart, and the state keeps only the names of messages still there; `serve` on an
+//! mbox that a mail client rewrites.
 //! (tests/mailbox_e2e.rs does the same on notices a real Postfix sends.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -341,4 +342,117 @@ fn check_config_reads_mailboxes() {
         err.contains("mailboxes[1]: the source name \"x\" is used twice"),
         "{err}"
     );
+}
+
+/// One mbox entry: the `From ` line, the message (`From ` lines in it quoted), an empty line;
+/// `status` adds the `Status:` header a mail client writes when it rewrites the mbox.
+fn mbox_entry(message: &[u8], status: bool) -> Vec<u8> {
+    let mut out = b"From MAILER-DAEMON  Mon Nov 23 04:00:00 2026\n".to_vec();
+    if status {
+        out.extend_from_slice(b"Status: RO\n");
+    }
+    for line in message.split_inclusive(|&c| c == b'\n') {
+        if line.starts_with(b"From ") {
+            out.push(b'>');
+        }
+        out.extend_from_slice(line);
+    }
+    out.extend_from_slice(b"\n");
+    out
+}
+
+fn append(path: &Path, bytes: &[u8]) {
+    let mut f = fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .unwrap();
+    std::io::Write::write_all(&mut f, bytes).unwrap();
+}
+
+#[test]
+fn serve_mbox_counts_once_across_a_rewrite_by_a_mail_client_and_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let fx = |name: &str| {
+        fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/dsn")
+                .join(name),
+        )
+        .unwrap()
+    };
+    let m: Vec<Vec<u8>> = [
+        "postfix-expired.eml",
+        "postfix-two-recipients.eml",
+        "postfix-delay-warning.eml",
+        "postfix-refused-after-data.eml",
+        "postfix-basic-code-only.eml",
+    ]
+    .iter()
+    .map(|n| fx(n))
+    .collect();
+    let mbox = dir.path().join("bounces");
+    // There at the first start: remembered, not counted.
+    append(
+        &mbox,
+        &[mbox_entry(&m[0], false), mbox_entry(&m[1], false)].concat(),
+    );
+    let state = dir.path().join("state.json");
+    let stderr = dir.path().join("exporter.stderr");
+    let flags = ["--mailbox.path", mbox.to_str().unwrap()];
+    let mut exp = Exporter::start_any_port(&[], &state, &stderr, &flags).unwrap();
+    let wait = |exp: &Exporter, n: f64| {
+        wait_for(Duration::from_secs(30), Duration::from_millis(100), || {
+            let t = exp.scrape().ok()?;
+            (lines(&t, "dsn") == n).then_some(t)
+        })
+        .unwrap_or_else(|| panic!("not {n} messages; stderr:\n{}", exp.stderr_tail(20)))
+    };
+    append(&mbox, &mbox_entry(&m[2], false));
+    let text = wait(&exp, 1.0);
+    let delay = labels("dsn", "deferred", "450", "4.2.0", "d1.test");
+    assert_eq!(
+        replies(&text, "dsn"),
+        BTreeMap::from([(delay.clone(), 1.0)])
+    );
+
+    // A mail client deletes the first message and marks the others read, writing a new file
+    // renamed over the old one; a new notice is delivered into it.
+    let rewritten = dir.path().join("bounces.tmp");
+    fs::write(
+        &rewritten,
+        [
+            mbox_entry(&m[1], true),
+            mbox_entry(&m[2], true),
+            mbox_entry(&m[3], false),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    fs::rename(&rewritten, &mbox).unwrap();
+    let text = wait(&exp, 2.0);
+    let data = labels("dsn", "bounced", "554", "5.7.1", "d2.test");
+    let want = BTreeMap::from([(delay.clone(), 1.0), (data.clone(), 1.0)]);
+    assert_eq!(replies(&text, "dsn"), want);
+    std::thread::sleep(Duration::from_secs(3));
+    let text = exp.scrape().unwrap();
+    assert_eq!(replies(&text, "dsn"), want);
+    // Keys kept: the three messages in the file, not the deleted one.
+    let v: serde_json::Value = serde_json::from_slice(&fs::read(&state).unwrap()).unwrap();
+    assert_eq!(
+        v["sources"][0]["messages"].as_array().unwrap().len(),
+        3,
+        "{v}"
+    );
+
+    exp.terminate().unwrap();
+    append(&mbox, &mbox_entry(&m[4], false));
+    let exp = Exporter::start_any_port(&[], &state, &stderr, &flags).unwrap();
+    let text = wait(&exp, 3.0);
+    std::thread::sleep(Duration::from_secs(3));
+    let text2 = exp.scrape().unwrap();
+    let mut want = want;
+    want.insert(labels("dsn", "bounced", "550", "5.0.0", "d1.test"), 1.0);
+    assert_eq!(replies(&text, "dsn"), want);
+    assert_eq!(replies(&text2, "dsn"), want);
 }

@@ -151,8 +151,8 @@ pub struct SourceStats {
     pub parent: Option<SourceId>,
     /// For a journal source: the cursor of the last entry counted (the journal's position).
     pub cursor: Option<String>,
-    /// For a Maildir source: the unique names of the messages already read (each is counted
-    /// once); only names whose files are still there are kept.
+    /// For a mailbox source: the Maildir unique names, or the mbox message keys, of the
+    /// messages already read (each is counted once); only those still in the mailbox are kept.
     pub messages: std::collections::BTreeSet<String>,
 }
 

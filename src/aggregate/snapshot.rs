@@ -35,8 +35,8 @@ pub struct SourceSnapshot {
     /// Journal sources: the cursor of the last entry counted.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Maildir sources: the unique names of the messages already read. Left out when empty,
-    /// so the state of log sources is written as before.
+    /// Mailbox sources: the Maildir unique names or mbox message keys of the messages already
+    /// read. Left out when empty, so the state of log sources is written as before.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<String>,
     pub lines: [u64; 3],

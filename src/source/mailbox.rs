@@ -17,8 +17,12 @@
 //!   is the byte offset of the first message not yet counted, with the file's device, inode and
 //!   first-bytes fingerprint, as the log follower saves it. The last message of the file is
 //!   complete once the file has not grown for [`MBOX_QUIET`] (in `replay`: at the end of the
-//!   file). An mbox rewritten by a mail client (another inode, shorter, other first bytes) is
-//!   taken up from its end: counting it again would count its messages twice.
+//!   file). A mail client that deletes or flags messages rewrites the mbox (in place, or as a
+//!   new file renamed over it), so offsets say nothing after that: each message is also known
+//!   by a key (its `Message-ID`, else a CRC of its bytes) kept in the state like Maildir names,
+//!   and a rewritten mbox is read again from its start, counting only messages with a new key;
+//!   at the end of that pass the keys of messages no longer in the file are dropped. (Two
+//!   messages with the same `Message-ID` count once; reporting MTAs give each notice its own.)
 //!
 //! On a first start (no saved state for the source) a mailbox that exists is followed from
 //! "its end", as log files are: the messages already there are remembered, not counted
@@ -159,6 +163,26 @@ fn next_boundary(buf: &[u8]) -> Option<usize> {
     memchr::memmem::find(buf.get(1..)?, b"\nFrom ").map(|i| i + 2)
 }
 
+/// What an mbox message is known by across rewrites of the file: its `Message-ID` (a mail
+/// client rewriting the mbox adds `Status:` headers, it keeps the id), else a CRC of its bytes.
+/// At most 256 bytes of the id are kept.
+fn message_key(message: &[u8]) -> String {
+    let id = mail_parser::MessageParser::default()
+        .parse_headers(message)
+        .and_then(|h| h.message_id().map(str::to_owned));
+    match id {
+        Some(mut id) => {
+            let mut cut = id.len().min(256);
+            while !id.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            id.truncate(cut);
+            format!("id:{id}")
+        }
+        None => format!("crc:{:08x}:{}", crc32fast::hash(message), message.len()),
+    }
+}
+
 /// A message of an mbox without its `From ` line.
 fn strip_from_line(message: &[u8]) -> &[u8] {
     if message.starts_with(b"From ") {
@@ -251,27 +275,37 @@ impl MboxReader {
 
     /// The next complete message (one followed by another `From ` line).
     fn next_message(&mut self) -> Option<Vec<u8>> {
+        self.next_message_at().map(|(_, m)| m)
+    }
+
+    /// The next complete message and where it starts in the stream.
+    fn next_message_at(&mut self) -> Option<(u64, Vec<u8>)> {
         loop {
             let end = next_boundary(&self.buf)?;
             let rest = self.buf.split_off(end);
+            let at = self.consumed;
             self.consumed += end as u64;
             let m = std::mem::replace(&mut self.buf, rest);
             // Empty lines before the first `From ` line are no message.
             if !m.iter().all(u8::is_ascii_whitespace) {
-                return Some(m);
+                return Some((at, m));
             }
         }
     }
 
     /// What is left, as the last message (at the end of the file, or once it is quiet).
     fn finish(&mut self) -> Option<Vec<u8>> {
+        self.finish_at().map(|(_, m)| m)
+    }
+
+    fn finish_at(&mut self) -> Option<(u64, Vec<u8>)> {
+        let at = self.consumed;
+        self.consumed += self.buf.len() as u64;
         if self.buf.iter().all(u8::is_ascii_whitespace) {
-            self.consumed += self.buf.len() as u64;
             self.buf.clear();
             return None;
         }
-        self.consumed += self.buf.len() as u64;
-        Some(std::mem::take(&mut self.buf))
+        Some((at, std::mem::take(&mut self.buf)))
     }
 
     fn too_large(&self) -> bool {
@@ -337,6 +371,12 @@ struct MboxFollow {
     /// Offset of `reader`'s first byte in the file (the position to save).
     base: u64,
     last_growth: Instant,
+    /// Messages that start below this offset were there at a first start: their keys are
+    /// remembered, they are not counted.
+    learn_below: u64,
+    /// While the file is read from its start again (after a rewrite): the keys of the messages
+    /// seen in this pass; at its end, the keys of messages no longer in the file are dropped.
+    pass: Option<std::collections::HashSet<String>>,
 }
 
 impl MboxFollow {
@@ -353,7 +393,16 @@ impl MboxFollow {
             reader: MboxReader::default(),
             base: offset,
             last_growth: Instant::now(),
+            learn_below: 0,
+            pass: None,
         })
+    }
+
+    /// Opened at its first byte, for a pass over the whole file.
+    fn open_pass(path: &Path) -> std::io::Result<MboxFollow> {
+        let mut f = MboxFollow::open(path, 0)?;
+        f.pass = Some(Default::default());
+        Ok(f)
     }
 
     fn position(&self) -> Position {
@@ -526,23 +575,27 @@ impl Follower {
     fn start_mbox(&mut self, agg: &Mutex<Aggregator>, first: bool) -> Option<MboxFollow> {
         let saved = lock(agg).sources.get(self.source).and_then(|s| s.position);
         let size = fs::metadata(&self.path).map_or(0, |m| m.len());
-        let offset = match saved {
-            Some(pos) if self.restored => {
-                if self.same_file(&pos) {
-                    tracing::info!(path = %self.path.display(), offset = pos.offset, "following mbox from the saved position");
-                    pos.offset
-                } else {
-                    tracing::warn!(path = %self.path.display(), "the mbox was rewritten while the exporter was down (by a mail client?): following it from its end; messages added to it meanwhile are not counted");
-                    lock(agg).add_rotation(self.source, RotationKind::Truncate);
-                    size
-                }
+        let opened = match saved {
+            Some(pos) if self.restored && self.same_file(&pos) => {
+                tracing::info!(path = %self.path.display(), offset = pos.offset, "following mbox from the saved position");
+                MboxFollow::open(&self.path, pos.offset)
             }
-            // A first start with the mbox already there: from its end.
-            _ if first && !self.restored => size,
+            Some(_) if self.restored => {
+                tracing::warn!(path = %self.path.display(), "the mbox was rewritten while the exporter was down (by a mail client?): reading it again, counting only the messages not counted before");
+                lock(agg).add_rotation(self.source, RotationKind::Truncate);
+                MboxFollow::open_pass(&self.path)
+            }
+            // A first start with the mbox already there: its messages are remembered, not
+            // counted (as a log is followed from its end).
+            _ if first && !self.restored => MboxFollow::open_pass(&self.path).map(|mut f| {
+                tracing::info!(path = %self.path.display(), "first start: the messages already in the mbox are not counted (replay counts them); following new ones");
+                f.learn_below = size;
+                f
+            }),
             // It appeared after the start: every message in it is new.
-            _ => 0,
+            _ => MboxFollow::open_pass(&self.path),
         };
-        match MboxFollow::open(&self.path, offset) {
+        match opened {
             Ok(f) => {
                 let mut g = lock(agg);
                 if let Some(s) = g.sources.get_mut(self.source) {
@@ -573,7 +626,8 @@ impl Follower {
 
     fn poll_mbox(&mut self, agg: &Mutex<Aggregator>, f: &mut MboxFollow) -> usize {
         // Rewritten by a mail client (another file at the path, or this one cut short or
-        // changed at its start): take it up from its end.
+        // changed at its start): read it again from its start; messages already counted are
+        // known by their keys.
         let rewritten = match fs::metadata(&self.path) {
             Ok(m) => {
                 (m.dev(), m.ino()) != f.id || m.len() < f.read_to || !f.fp.matches_file(&f.file)
@@ -581,10 +635,9 @@ impl Follower {
             Err(_) => false,
         };
         if rewritten {
-            tracing::warn!(path = %self.path.display(), "the mbox was rewritten (by a mail client?): following it from its end");
-            let size = fs::metadata(&self.path).map_or(0, |m| m.len());
+            tracing::info!(path = %self.path.display(), "the mbox was rewritten (by a mail client?): reading it again, counting only the messages not counted before");
             lock(agg).add_rotation(self.source, RotationKind::Truncate);
-            match MboxFollow::open(&self.path, size) {
+            match MboxFollow::open_pass(&self.path) {
                 Ok(new) => *f = new,
                 Err(e) => {
                     self.fail(agg, &e.to_string());
@@ -621,23 +674,47 @@ impl Follower {
             f.last_growth = now;
         }
         let mut messages = Vec::new();
-        while let Some(m) = f.reader.next_message() {
+        while let Some(m) = f.reader.next_message_at() {
             messages.push(m);
         }
         if f.reader.too_large() || now.duration_since(f.last_growth) >= MBOX_QUIET {
-            messages.extend(f.reader.finish());
+            messages.extend(f.reader.finish_at());
         }
         let mut g = lock(agg);
-        for m in &messages {
-            count_message(&mut g, self.source, strip_from_line(m));
+        let mut counted = 0;
+        for (at, m) in &messages {
+            let m = strip_from_line(m);
+            let key = message_key(m);
+            if let Some(pass) = &mut f.pass {
+                pass.insert(key.clone());
+            }
+            let Some(s) = g.sources.get_mut(self.source) else {
+                continue;
+            };
+            if s.messages.contains(&key) {
+                continue;
+            }
+            let learn = f.base + at < f.learn_below;
+            s.messages.insert(key);
+            if !learn {
+                count_message(&mut g, self.source, m);
+                counted += 1;
+            }
         }
-        if !messages.is_empty() {
+        if counted > 0 {
             g.set_last_line(self.source, unix_now());
+        }
+        // A pass over the whole file is over once all of it is counted: drop the keys of the
+        // messages that are gone.
+        if f.reader.buf.is_empty() {
+            if let (Some(pass), Some(s)) = (f.pass.take(), g.sources.get_mut(self.source)) {
+                s.messages.retain(|k| pass.contains(k));
+            }
         }
         if let Some(s) = g.sources.get_mut(self.source) {
             s.position = Some(f.position());
         }
-        messages.len()
+        counted
     }
 
     fn fail(&self, agg: &Mutex<Aggregator>, e: &str) {
