@@ -16,6 +16,7 @@ use crate::http;
 use crate::parse::Parser;
 use crate::source::journal::{self, JournalSpec, Origin};
 use crate::source::listen::{self, ListenerSpec};
+use crate::source::mailbox::{self, MailboxSpec};
 use crate::source::{replay, stdin, tail, wrapper, Routes};
 use crate::state::{self, StateFile};
 
@@ -101,6 +102,8 @@ pub struct Settings {
     pub queues: Vec<crate::queue::QueueSpec>,
     pub queue_timeout: std::time::Duration,
     pub queue_cache: std::time::Duration,
+    /// Bounce mailboxes (`--mailbox.path`, `mailboxes:`), read besides the logs.
+    pub mailboxes: Vec<MailboxSpec>,
 }
 
 fn load_config(common: &CommonArgs) -> anyhow::Result<config::File> {
@@ -161,6 +164,7 @@ impl Settings {
         let flag_wrapper = flag_wrapper(&args.common)?;
         let journal = journal_spec(args, &flag_parser)?;
         let listeners = syslog_listeners(args, &file, &flag_parser)?;
+        let mailboxes = mailboxes(args, &file);
         if !file.sources.is_empty() && (journal.is_some() || !args.log_path.is_empty()) {
             // Flags win over the file; say so rather than leave configured sources unread.
             let flag = if journal.is_some() {
@@ -229,8 +233,8 @@ impl Settings {
                 }
             }
             specs
-        } else if !listeners.is_empty() {
-            // Only listeners asked for: no default mail log to wait for.
+        } else if !listeners.is_empty() || !mailboxes.is_empty() {
+            // Only listeners or mailboxes asked for: no default mail log to wait for.
             Vec::new()
         } else {
             let path = config::default_log_path();
@@ -291,6 +295,17 @@ impl Settings {
         if queue_timeout.is_zero() {
             return Err(ConfigError("--queue.timeout: must be more than 0s".into()).into());
         }
+        if let Some(m) = mailboxes
+            .iter()
+            .find(|m| sources.iter().any(|s| s.name == m.name))
+        {
+            return Err(ConfigError(format!(
+                "the mailbox {} and a log source are both named {:?}: name the mailbox in the config file (mailboxes: - name:)",
+                m.path.display(),
+                m.name
+            ))
+            .into());
+        }
         let telemetry_path = args
             .telemetry_path
             .clone()
@@ -318,6 +333,7 @@ impl Settings {
             queues,
             queue_timeout,
             queue_cache,
+            mailboxes,
         })
     }
 
@@ -337,6 +353,7 @@ impl Settings {
             }
             routes.push(Routes::new(primary, by_name));
         }
+        let journal_id = names.len();
         if let Some(j) = &self.journal {
             names.push((j.name.clone(), j.parser.mta().to_owned()));
         }
@@ -353,8 +370,17 @@ impl Settings {
             s.location = l.location();
             s.dropped = Some([0; 3]);
         }
-        if let (Some(j), Some(s)) = (&self.journal, agg.sources.last_mut()) {
+        if let (Some(j), Some(s)) = (&self.journal, agg.sources.get_mut(journal_id)) {
             s.location = j.location();
+        }
+        // Mailboxes last: their ids are the last `mailboxes.len()`.
+        for m in &self.mailboxes {
+            agg.sources.push(crate::aggregate::SourceStats {
+                name: m.name.clone(),
+                mta: crate::parse::dsn::MTA.to_owned(),
+                location: m.location(),
+                ..Default::default()
+            });
         }
         for (spec, r) in self.sources.iter().zip(&routes) {
             let location = if stdin::is_stdin(&spec.path) {
@@ -454,6 +480,27 @@ fn syslog_listeners(
         }
     }
     Ok(out)
+}
+
+/// The mailboxes of `--mailbox.path`, else of the config file's `mailboxes:`.
+fn mailboxes(args: &ServeArgs, file: &config::File) -> Vec<MailboxSpec> {
+    if !args.mailbox_path.is_empty() {
+        if !file.mailboxes.is_empty() {
+            tracing::warn!(
+                "--mailbox.path given: the {} mailbox(es) of the configuration file are not read",
+                file.mailboxes.len()
+            );
+        }
+        return mailbox::from_flags(&args.mailbox_path);
+    }
+    file.mailboxes
+        .iter()
+        .enumerate()
+        .map(|(i, m)| MailboxSpec {
+            name: config::mailbox_name(file, i),
+            path: m.path.clone(),
+        })
+        .collect()
 }
 
 /// The journal source of `--journal` and its flags; `None` without `--journal`.
@@ -599,6 +646,17 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             agg.sources.get(id).is_some_and(|s| s.restored),
         ))
     });
+    let first_mailbox = agg.sources.len() - settings.mailboxes.len();
+    let followers: Vec<_> = settings
+        .mailboxes
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let id = first_mailbox + i;
+            let restored = agg.sources.get(id).is_some_and(|s| s.restored);
+            mailbox::Follower::new(id, m.path.clone(), restored)
+        })
+        .collect();
     let agg = Arc::new(Mutex::new(agg));
     let journal = match journal_start {
         Some((spec, id, restored)) => Some(journal::start(spec, id, restored, Arc::clone(&agg))?),
@@ -631,6 +689,18 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
                 .name("tail".into())
                 .spawn(move || tail::run(tailers, agg, stop))
                 .context("cannot start the log reader thread")?,
+        )
+    };
+
+    let mailbox_reader = if followers.is_empty() {
+        None
+    } else {
+        let (agg, stop) = (Arc::clone(&agg), Arc::clone(&stop));
+        Some(
+            std::thread::Builder::new()
+                .name("mailbox".into())
+                .spawn(move || mailbox::run(followers, agg, stop))
+                .context("cannot start the mailbox reader thread")?,
         )
     };
 
@@ -681,6 +751,11 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
                         .iter()
                         .map(|l| format!("{}={}", l.name, l.location()))
                 )
+                .chain(settings.mailboxes.iter().map(|m| format!(
+                    "{}={} (mailbox)",
+                    m.name,
+                    m.path.display()
+                )))
                 .collect::<Vec<_>>()
                 .join(", ")
         );
@@ -719,6 +794,9 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     for l in listening {
         l.stop();
+    }
+    if let Some(reader) = mailbox_reader {
+        let _ = reader.join();
     }
     if let Some(state) = &state {
         state
@@ -813,11 +891,26 @@ fn run_replay(common: &CommonArgs, args: &ReplayArgs) -> anyhow::Result<()> {
     let file = load_config(common)?;
     let parser = flag_parser(common, &file)?;
     let given_wrapper = flag_wrapper(common)?;
-    let mut agg = Aggregator::new(
-        vec![(parser.mta().to_owned(), parser.mta().to_owned())],
-        &bounds(&file),
+    let boxes = mailbox::from_flags(&args.mailbox_path);
+    let mut names = Vec::new();
+    if !args.files.is_empty() {
+        names.push((parser.mta().to_owned(), parser.mta().to_owned()));
+    }
+    let first_mailbox = names.len();
+    names.extend(
+        boxes
+            .iter()
+            .map(|m| (m.name.clone(), crate::parse::dsn::MTA.to_owned())),
     );
-    if let Some(s) = agg.sources.first_mut() {
+    let mut agg = Aggregator::new(names, &bounds(&file));
+    for (i, m) in boxes.iter().enumerate() {
+        let id = first_mailbox + i;
+        if let Some(s) = agg.sources.get_mut(id) {
+            s.location = m.location();
+        }
+        mailbox::replay(&m.path, id, &mut agg)?;
+    }
+    if let Some(s) = agg.sources.first_mut().filter(|_| !args.files.is_empty()) {
         s.location = args
             .files
             .iter()

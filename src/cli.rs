@@ -152,6 +152,11 @@ pub struct ServeArgs {
     /// TCP connections served at once per syslog listener, at most [default: 64].
     #[arg(long = "syslog.max-connections", value_name = "N")]
     pub syslog_max_connections: Option<usize>,
+    /// A bounce mailbox to read delivery status notifications from (mta="dsn"): a Maildir
+    /// (a directory with new/, cur/, tmp/) or an mbox file; repeat for several. Read-only.
+    /// Without --log.path (or --journal, or sources in the config file) only mailboxes are read.
+    #[arg(long = "mailbox.path", value_name = "PATH")]
+    pub mailbox_path: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -160,8 +165,12 @@ pub struct ReplayArgs {
     #[arg(long, value_enum, default_value_t = ReplayFormat::Table)]
     pub format: ReplayFormat,
     /// Files to read (plain or gzip-compressed), counted as one source.
-    #[arg(required = true, value_name = "FILE")]
+    #[arg(required_unless_present = "mailbox_path", value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// A bounce mailbox (Maildir or mbox) whose delivery status notifications are counted,
+    /// every message once (source `dsn`); repeat for several.
+    #[arg(long = "mailbox.path", value_name = "PATH")]
+    pub mailbox_path: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -65,6 +65,10 @@ pub struct File {
     /// Syslog listeners (besides `sources`): messages forwarded by rsyslog, syslog-ng, logger.
     #[serde(default)]
     pub syslog: Vec<SyslogConfig>,
+    /// Bounce mailboxes (Maildir or mbox) whose delivery status notifications are counted
+    /// under `mta="dsn"`.
+    #[serde(default)]
+    pub mailboxes: Vec<MailboxConfig>,
 }
 
 /// One syslog listener of the configuration file.
@@ -93,6 +97,15 @@ pub fn syslog_default_name(i: usize, n: usize) -> String {
     } else {
         format!("syslog-{}", i + 1)
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxConfig {
+    /// The `source` label; default `dsn` (`dsn-1`, `dsn-2`, … for several).
+    pub name: Option<String>,
+    /// A Maildir (a directory with new/, cur/, tmp/) or an mbox file.
+    pub path: PathBuf,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -280,6 +293,20 @@ fn check(file: &File) -> Result<(), String> {
             }
         }
     }
+    for (i, m) in file.mailboxes.iter().enumerate() {
+        if m.path.as_os_str().is_empty() {
+            return Err(format!("mailboxes[{i}].path: must not be empty"));
+        }
+        if let Some(n) = &m.name {
+            check_label_value(n).map_err(|e| format!("mailboxes[{i}].name: {e}"))?;
+        }
+        let name = mailbox_name(file, i);
+        if !names.insert(name.clone()) {
+            return Err(format!(
+                "mailboxes[{i}]: the source name {name:?} is used twice; give each source and mailbox its own name"
+            ));
+        }
+    }
     for (label, members) in &file.domains.groups {
         check_label_value(label).map_err(|e| format!("domains.groups.{label}: {e}"))?;
         if members.is_empty() {
@@ -287,6 +314,18 @@ fn check(file: &File) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The `source` label of the config file's `i`-th mailbox.
+pub fn mailbox_name(file: &File, i: usize) -> String {
+    let given = file.mailboxes.get(i).and_then(|m| m.name.clone());
+    given.unwrap_or_else(|| {
+        if file.mailboxes.len() == 1 {
+            crate::parse::dsn::MTA.to_owned()
+        } else {
+            format!("{}-{}", crate::parse::dsn::MTA, i + 1)
+        }
+    })
 }
 
 pub fn check_telemetry_path(p: &str) -> Result<(), String> {
@@ -438,6 +477,15 @@ mod tests {
             (
                 "sources:\n  - path: /a\n    name: syslog\nsyslog:\n  - listen_address: unix:///run/x\n",
                 "used twice",
+            ),
+            ("mailboxes:\n  - path: \"\"\n", "mailboxes[0].path"),
+            (
+                "mailboxes:\n  - path: /m\n    folder: x\n",
+                "unknown field `folder`",
+            ),
+            (
+                "sources:\n  - path: /a\n    name: dsn\nmailboxes:\n  - path: /m\n",
+                "mailboxes[0]: the source name \"dsn\" is used twice",
             ),
         ];
         for (text, want) in cases {

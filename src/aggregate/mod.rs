@@ -170,6 +170,9 @@ pub struct SourceStats {
     /// For a source that can drop messages (a syslog listener): messages dropped, by
     /// [`DropReason`](crate::source::listen::DropReason). `None` for the others.
     pub dropped: Option<[u64; 3]>,
+    /// For a mailbox source: the Maildir unique names, or the mbox message keys, of the
+    /// messages already read (each is counted once); only those still in the mailbox are kept.
+    pub messages: std::collections::BTreeSet<String>,
 }
 
 /// A read position in a file known by device and inode.
@@ -372,6 +375,19 @@ impl Aggregator {
         };
         self.count_line(source, result);
         result
+    }
+
+    /// Counts one record that carries several replies, each with codes of its own (a
+    /// delivery status notification: one block per recipient), as one counted line.
+    pub fn record_replies<'a>(
+        &mut self,
+        source: SourceId,
+        replies: impl IntoIterator<Item = Reply<'a>>,
+    ) {
+        for r in replies {
+            self.record_reply(source, &r);
+        }
+        self.count_line(source, LineResult::Counted);
     }
 
     /// Counts a line without parsing it (one that overflowed the line buffer).

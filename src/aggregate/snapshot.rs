@@ -35,6 +35,10 @@ pub struct SourceSnapshot {
     /// Journal sources: the cursor of the last entry counted.
     #[serde(default)]
     pub cursor: Option<String>,
+    /// Mailbox sources: the Maildir unique names or mbox message keys of the messages already
+    /// read. Left out when empty, so the state of log sources is written as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<String>,
     pub lines: [u64; 3],
     pub bytes: u64,
     pub rotations: [u64; 2],
@@ -84,6 +88,7 @@ impl Aggregator {
                 position: s.position,
                 draining: s.draining.clone(),
                 cursor: s.cursor.clone(),
+                messages: s.messages.iter().cloned().collect(),
                 lines: s.lines,
                 bytes: s.bytes,
                 rotations: s.rotations,
@@ -206,6 +211,7 @@ impl Aggregator {
         s.draining = saved.draining.clone();
         s.restored = true;
         s.cursor = saved.cursor.clone();
+        s.messages = saved.messages.iter().cloned().collect();
         s.lines = saved.lines;
         s.bytes = saved.bytes;
         s.rotations = saved.rotations;

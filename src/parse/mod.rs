@@ -5,6 +5,7 @@
 
 pub mod csv;
 pub mod custom;
+pub mod dsn;
 pub mod exchange;
 pub mod kumomta;
 mod parser;

@@ -7,6 +7,7 @@ pub mod identity;
 pub mod journal;
 pub mod lines;
 pub mod listen;
+pub mod mailbox;
 pub mod replay;
 pub mod stdin;
 pub mod tail;

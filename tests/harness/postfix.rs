@@ -21,6 +21,10 @@
 //! one `status=expired, returned to sender` record per message, and the `bounce` daemon returns
 //! it to the sender (a non-delivery notice, besides the one for bounced recipients). Nothing is
 //! retried, so the counts do not depend on timing.
+//!
+//! [`virtual_maildir`] adds settings that deliver one domain's mail into a Maildir with the
+//! `virtual` agent (present in master.cf, unused otherwise): the bounce-mailbox tests send from
+//! that domain and read the DSNs Postfix returns there.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -372,6 +376,49 @@ local     unix  -       n       n       -       -       local
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
+virtual   unix  -       n       n       -       -       virtual
 "
     )
+}
+
+/// main.cf settings (for [`PostfixConfig::main_cf`]) under which the private instance delivers
+/// all mail for `domain` with its `virtual` agent into the Maildir `maildir` (created here with
+/// `new/`, `cur/`, `tmp/`, owned by `nobody`, which the deliveries run as). With a sender of
+/// that domain, the delivery status notifications Postfix sends back (bounces, delay warnings,
+/// expiries) land there as real DSNs.
+pub fn virtual_maildir(domain: &str, maildir: &Path) -> Result<Vec<(String, String)>, String> {
+    let base = maildir
+        .parent()
+        .ok_or_else(|| format!("{} has no parent directory", maildir.display()))?;
+    let name = maildir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| format!("{} has no usable name", maildir.display()))?;
+    let uid = util::user_id("nobody").ok_or("no user `nobody`")?;
+    let gid = util::group_id("nogroup").unwrap_or(uid);
+    for d in [
+        maildir.to_path_buf(),
+        maildir.join("new"),
+        maildir.join("cur"),
+        maildir.join("tmp"),
+    ] {
+        fs::create_dir_all(&d).map_err(|e| format!("mkdir {}: {e}", d.display()))?;
+        std::os::unix::fs::chown(&d, Some(uid), Some(gid))
+            .map_err(|e| format!("chown nobody {}: {e}", d.display()))?;
+        util::set_mode(&d, 0o755);
+    }
+    Ok([
+        ("virtual_mailbox_domains", domain.to_owned()),
+        ("virtual_mailbox_base", base.display().to_string()),
+        // A trailing slash: Maildir, not mbox.
+        (
+            "virtual_mailbox_maps",
+            format!("inline:{{ @{domain}={name}/ }}"),
+        ),
+        ("virtual_uid_maps", format!("static:{uid}")),
+        ("virtual_gid_maps", format!("static:{gid}")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect())
 }

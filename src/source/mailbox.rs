@@ -1,0 +1,781 @@
+//! The bounce mailbox as a source (`--mailbox.path`, `mailboxes:` in the config file): delivery
+//! status notifications read from a Maildir or an mbox file, each message parsed by
+//! [`parse::dsn`](crate::parse::dsn) and counted under `mta="dsn"`.
+//!
+//! Read-only: messages are never moved, flagged or deleted; the exporter only needs to read.
+//!
+//! - Maildir (a directory with `new/`, `cur/` and `tmp/`): `new/` then `cur/` are listed at
+//!   every poll (in that order, so a message an MUA moves from `new/` to `cur/` meanwhile is
+//!   seen in one of them). A message is known by its unique name, the part of the file name
+//!   before `:2,…` (the flags an MUA changes), so it is counted once wherever it moves. The
+//!   names read are kept in the state file with the counters ([`SourceStats::messages`]), in
+//!   the same lock section as the message's counts: a restart never counts a message twice.
+//!   A name is forgotten once its file has been missing from three listings in a row (a rename
+//!   while the directory is listed can hide a file from one listing), so the state holds no
+//!   more names than the Maildir holds messages.
+//! - mbox (any other file): messages start at lines beginning with `From `. The position saved
+//!   is the byte offset of the first message not yet counted, with the file's device, inode and
+//!   first-bytes fingerprint, as the log follower saves it. The last message of the file is
+//!   complete once the file has not grown for [`MBOX_QUIET`] (in `replay`: at the end of the
+//!   file). A mail client that deletes or flags messages rewrites the mbox (in place, or as a
+//!   new file renamed over it), so offsets say nothing after that: each message is also known
+//!   by a key (its `Message-ID`, else a CRC of its bytes) kept in the state like Maildir names,
+//!   and a rewritten mbox is read again from its start, counting only messages with a new key;
+//!   at the end of that pass the keys of messages no longer in the file are dropped. (Two
+//!   messages with the same `Message-ID` count once; reporting MTAs give each notice its own.)
+//!
+//! On a first start (no saved state for the source) a mailbox that exists is followed from
+//! "its end", as log files are: the messages already there are remembered, not counted
+//! (`replay` counts them). One message is one record of `smtp_status_exporter_lines_total`:
+//! `counted` (a notice, however many recipients it reports), `ignored` (not a notice),
+//! `unrecognised` (unreadable).
+//!
+//! [`SourceStats::messages`]: crate::aggregate::SourceStats::messages
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{ErrorKind, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+
+use super::identity::Fingerprint;
+use crate::aggregate::{Aggregator, LineResult, Position, RotationKind, SourceId, SourceState};
+use crate::parse::dsn::{self, Report};
+
+/// One configured mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxSpec {
+    /// The `source` label.
+    pub name: String,
+    pub path: PathBuf,
+}
+
+impl MailboxSpec {
+    /// What the source reads, as shown on `/` and kept in the state file.
+    pub fn location(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+/// The mailboxes of `--mailbox.path`: source `dsn`, or `dsn-1`, `dsn-2`, … for several.
+pub fn from_flags(paths: &[PathBuf]) -> Vec<MailboxSpec> {
+    let n = paths.len();
+    paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| MailboxSpec {
+            name: if n == 1 {
+                dsn::MTA.to_owned()
+            } else {
+                format!("{}-{}", dsn::MTA, i + 1)
+            },
+            path: p.clone(),
+        })
+        .collect()
+}
+
+/// How often a mailbox is looked at.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// An mbox's last message is complete once the file has not grown for this long.
+pub const MBOX_QUIET: Duration = Duration::from_secs(2);
+/// A message larger than this is counted `unrecognised` and not parsed (memory bound).
+pub const MAX_MESSAGE: usize = 64 * 1024 * 1024;
+/// Listings a Maildir file must be missing from before its name is forgotten.
+const FORGET_AFTER: u8 = 3;
+
+/// Whether `path` is a Maildir: a directory with `new/`, `cur/` and `tmp/`.
+pub fn is_maildir(path: &Path) -> bool {
+    ["new", "cur", "tmp"].iter().all(|d| path.join(d).is_dir())
+}
+
+/// A Maildir file name's unique part: before the `:2,` info (and any other `:` suffix).
+pub fn unique_name(file_name: &str) -> &str {
+    file_name.split_once(':').map_or(file_name, |(u, _)| u)
+}
+
+/// Counts one message into `agg`: one record, its replies.
+pub fn count_message(agg: &mut Aggregator, source: SourceId, message: &[u8]) -> LineResult {
+    if message.len() > MAX_MESSAGE {
+        agg.count_line(source, LineResult::Unrecognised);
+        return LineResult::Unrecognised;
+    }
+    match dsn::parse(message) {
+        Report::Replies(v) => {
+            agg.record_replies(source, v.iter().map(dsn::DsnReply::reply));
+            LineResult::Counted
+        }
+        Report::NotABounce => {
+            agg.count_line(source, LineResult::Ignored);
+            LineResult::Ignored
+        }
+        Report::Unreadable => {
+            agg.count_line(source, LineResult::Unrecognised);
+            LineResult::Unrecognised
+        }
+    }
+}
+
+/// A Maildir message's bytes; `None` for one over [`MAX_MESSAGE`] (not read at all).
+fn read_message(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    let mut f = File::open(path)?;
+    let len = f.metadata()?.len();
+    if len > MAX_MESSAGE as u64 {
+        return Ok(None);
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    f.read_to_end(&mut bytes)?;
+    Ok(Some(bytes))
+}
+
+/// The messages of a Maildir: (unique name, path), `new/` listed before `cur/`, each unique
+/// name once, sorted by name (Maildir names start with the delivery time).
+fn list_maildir(dir: &Path) -> std::io::Result<Vec<(String, PathBuf)>> {
+    let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    for sub in ["new", "cur"] {
+        for entry in fs::read_dir(dir.join(sub))? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else {
+                continue;
+            };
+            // Dot files are not messages (Dovecot and others keep their own files there).
+            if name.starts_with('.') {
+                continue;
+            }
+            seen.entry(unique_name(name).to_owned())
+                .or_insert_with(|| entry.path());
+        }
+    }
+    let mut v: Vec<_> = seen.into_iter().collect();
+    v.sort_unstable();
+    Ok(v)
+}
+
+/// Splits mbox bytes into messages: the length of the first message in `buf` (up to the start
+/// of the next `From ` line), if another one follows it.
+fn next_boundary(buf: &[u8]) -> Option<usize> {
+    // From the second byte: the `From ` line at the very start is this message's own.
+    memchr::memmem::find(buf.get(1..)?, b"\nFrom ").map(|i| i + 2)
+}
+
+/// What an mbox message is known by across rewrites of the file: its `Message-ID` (a mail
+/// client rewriting the mbox adds `Status:` headers, it keeps the id), else a CRC of its bytes.
+/// At most 256 bytes of the id are kept.
+fn message_key(message: &[u8]) -> String {
+    let id = mail_parser::MessageParser::default()
+        .parse_headers(message)
+        .and_then(|h| h.message_id().map(str::to_owned));
+    match id {
+        Some(mut id) => {
+            let mut cut = id.len().min(256);
+            while !id.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            id.truncate(cut);
+            format!("id:{id}")
+        }
+        None => format!("crc:{:08x}:{}", crc32fast::hash(message), message.len()),
+    }
+}
+
+/// A message of an mbox without its `From ` line.
+fn strip_from_line(message: &[u8]) -> &[u8] {
+    if message.starts_with(b"From ") {
+        match memchr::memchr(b'\n', message) {
+            Some(i) => message.get(i + 1..).unwrap_or_default(),
+            None => &[],
+        }
+    } else {
+        message
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn lock(agg: &Mutex<Aggregator>) -> MutexGuard<'_, Aggregator> {
+    agg.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+// ---------------------------------------------------------------------------------------------
+// replay
+
+/// `replay`: counts every message of a Maildir or an mbox file once, from the first.
+pub fn replay(path: &Path, source: SourceId, agg: &mut Aggregator) -> anyhow::Result<()> {
+    if path.is_dir() {
+        if !is_maildir(path) {
+            return Err(crate::config::ConfigError(format!(
+                "--mailbox.path {}: a directory that is not a Maildir (it needs new/, cur/ and tmp/)",
+                path.display()
+            ))
+            .into());
+        }
+        let list = list_maildir(path).with_context(|| format!("cannot list {}", path.display()))?;
+        for (_, file) in list {
+            match read_message(&file) {
+                Ok(Some(bytes)) => {
+                    agg.add_bytes(source, bytes.len() as u64);
+                    count_message(agg, source, &bytes);
+                }
+                Ok(None) => agg.count_line(source, LineResult::Unrecognised),
+                // Moved or deleted since the listing: nothing to read.
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => {
+                    agg.add_read_error(source);
+                    tracing::warn!("cannot read {}: {e}", file.display());
+                }
+            }
+        }
+        return Ok(());
+    }
+    let mut f = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut mbox = MboxReader::default();
+    let mut chunk = vec![0; super::CHUNK];
+    loop {
+        let n = match f.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        agg.add_bytes(source, n as u64);
+        mbox.feed(chunk.get(..n).unwrap_or_default());
+        while let Some(m) = mbox.next_message() {
+            count_message(agg, source, strip_from_line(&m));
+        }
+    }
+    if let Some(m) = mbox.finish() {
+        count_message(agg, source, strip_from_line(&m));
+    }
+    Ok(())
+}
+
+/// Splits an mbox stream into messages; bytes of a message over [`MAX_MESSAGE`] are dropped
+/// (the message is still handed out, cut, and then counted `unrecognised`).
+#[derive(Debug, Default)]
+struct MboxReader {
+    buf: Vec<u8>,
+    /// Bytes handed out as messages so far (the offset of `buf`'s start in the stream).
+    consumed: u64,
+}
+
+impl MboxReader {
+    fn feed(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next complete message (one followed by another `From ` line).
+    fn next_message(&mut self) -> Option<Vec<u8>> {
+        self.next_message_at().map(|(_, m)| m)
+    }
+
+    /// The next complete message and where it starts in the stream.
+    fn next_message_at(&mut self) -> Option<(u64, Vec<u8>)> {
+        loop {
+            let end = next_boundary(&self.buf)?;
+            let rest = self.buf.split_off(end);
+            let at = self.consumed;
+            self.consumed += end as u64;
+            let m = std::mem::replace(&mut self.buf, rest);
+            // Empty lines before the first `From ` line are no message.
+            if !m.iter().all(u8::is_ascii_whitespace) {
+                return Some((at, m));
+            }
+        }
+    }
+
+    /// What is left, as the last message (at the end of the file, or once it is quiet).
+    fn finish(&mut self) -> Option<Vec<u8>> {
+        self.finish_at().map(|(_, m)| m)
+    }
+
+    fn finish_at(&mut self) -> Option<(u64, Vec<u8>)> {
+        let at = self.consumed;
+        self.consumed += self.buf.len() as u64;
+        if self.buf.iter().all(u8::is_ascii_whitespace) {
+            self.buf.clear();
+            return None;
+        }
+        Some((at, std::mem::take(&mut self.buf)))
+    }
+
+    fn too_large(&self) -> bool {
+        self.buf.len() > MAX_MESSAGE
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// serve
+
+/// Follows one mailbox.
+#[derive(Debug)]
+pub struct Follower {
+    source: SourceId,
+    path: PathBuf,
+    /// Saved state came back for this source.
+    restored: bool,
+    first_poll: bool,
+    kind: Option<Kind>,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Maildir(MaildirFollow),
+    Mbox(MboxFollow),
+}
+
+#[derive(Debug, Default)]
+struct MaildirFollow {
+    /// Names read before whose files were missing from the last listings, and how often.
+    missing: HashMap<String, u8>,
+    /// The modification times of `new/` and `cur/` at the last listing, and when it started.
+    listed: Option<(SystemTime, SystemTime, SystemTime)>,
+}
+
+impl MaildirFollow {
+    /// The modification times of `new/` and `cur/`.
+    fn mtimes(dir: &Path) -> Option<(SystemTime, SystemTime)> {
+        let m = |d: &str| fs::metadata(dir.join(d)).and_then(|m| m.modified()).ok();
+        Some((m("new")?, m("cur")?))
+    }
+
+    /// Whether the directories are unchanged since a listing that started well after their
+    /// last change (a change during that listing would have a later time), with no name
+    /// waiting to be forgotten: then listing again would find nothing new.
+    fn unchanged(&self, now: Option<(SystemTime, SystemTime)>) -> bool {
+        let (Some((n, c, at)), Some(now)) = (self.listed, now) else {
+            return false;
+        };
+        let settled = n.max(c) + Duration::from_secs(1) <= at;
+        now == (n, c) && settled && self.missing.is_empty()
+    }
+}
+
+#[derive(Debug)]
+struct MboxFollow {
+    file: File,
+    id: (u64, u64),
+    fp: Fingerprint,
+    /// Bytes of the file read into `reader` so far.
+    read_to: u64,
+    reader: MboxReader,
+    /// Offset of `reader`'s first byte in the file (the position to save).
+    base: u64,
+    last_growth: Instant,
+    /// Messages that start below this offset were there at a first start: their keys are
+    /// remembered, they are not counted.
+    learn_below: u64,
+    /// While the file is read from its start again (after a rewrite): the keys of the messages
+    /// seen in this pass; at its end, the keys of messages no longer in the file are dropped.
+    pass: Option<std::collections::HashSet<String>>,
+}
+
+impl MboxFollow {
+    fn open(path: &Path, offset: u64) -> std::io::Result<MboxFollow> {
+        let mut file = File::open(path)?;
+        let meta = file.metadata()?;
+        let fp = Fingerprint::read(&file, meta.len())?;
+        file.seek(SeekFrom::Start(offset))?;
+        Ok(MboxFollow {
+            file,
+            id: (meta.dev(), meta.ino()),
+            fp,
+            read_to: offset,
+            reader: MboxReader::default(),
+            base: offset,
+            last_growth: Instant::now(),
+            learn_below: 0,
+            pass: None,
+        })
+    }
+
+    /// Opened at its first byte, for a pass over the whole file.
+    fn open_pass(path: &Path) -> std::io::Result<MboxFollow> {
+        let mut f = MboxFollow::open(path, 0)?;
+        f.pass = Some(Default::default());
+        Ok(f)
+    }
+
+    fn position(&self) -> Position {
+        Position {
+            dev: self.id.0,
+            ino: self.id.1,
+            offset: self.base + self.reader.consumed,
+            fp_len: self.fp.len,
+            fp_crc: self.fp.crc,
+        }
+    }
+}
+
+impl Follower {
+    pub fn new(source: SourceId, path: PathBuf, restored: bool) -> Follower {
+        Follower {
+            source,
+            path,
+            restored,
+            first_poll: true,
+            kind: None,
+        }
+    }
+
+    /// Reads whatever is new; returns the number of messages read.
+    pub fn poll(&mut self, agg: &Mutex<Aggregator>) -> usize {
+        let first = std::mem::replace(&mut self.first_poll, false);
+        if self.kind.is_none() {
+            match fs::metadata(&self.path) {
+                Ok(m) if m.is_dir() => {
+                    if !is_maildir(&self.path) {
+                        self.fail(
+                            agg,
+                            "a directory, but not a Maildir (no new/, cur/ or tmp/)",
+                        );
+                        return 0;
+                    }
+                    self.kind = Some(Kind::Maildir(MaildirFollow::default()));
+                }
+                Ok(_) => match self.start_mbox(agg, first) {
+                    Some(f) => self.kind = Some(Kind::Mbox(f)),
+                    None => return 0,
+                },
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    let mut g = lock(agg);
+                    if let Some(s) = g.sources.get_mut(self.source) {
+                        if s.state != SourceState::Waiting {
+                            tracing::warn!(path = %self.path.display(), "mailbox does not exist (yet): waiting for it to appear");
+                            s.state = SourceState::Waiting;
+                        }
+                    }
+                    return 0;
+                }
+                Err(e) => {
+                    self.fail(agg, &e.to_string());
+                    return 0;
+                }
+            }
+        }
+        // A mailbox that already existed at a first start is followed from its end.
+        let from_end = first && !self.restored;
+        match self.kind.take() {
+            Some(Kind::Maildir(mut m)) => {
+                let n = self.poll_maildir(agg, &mut m, from_end);
+                self.kind = Some(Kind::Maildir(m));
+                n
+            }
+            Some(Kind::Mbox(mut f)) => {
+                let n = self.poll_mbox(agg, &mut f);
+                self.kind = Some(Kind::Mbox(f));
+                n
+            }
+            None => 0,
+        }
+    }
+
+    fn poll_maildir(
+        &mut self,
+        agg: &Mutex<Aggregator>,
+        follow: &mut MaildirFollow,
+        from_end: bool,
+    ) -> usize {
+        let mtimes = MaildirFollow::mtimes(&self.path);
+        if follow.unchanged(mtimes) {
+            return 0;
+        }
+        let started = SystemTime::now();
+        let missing = &mut follow.missing;
+        let list = match list_maildir(&self.path) {
+            Ok(l) => l,
+            Err(e) => {
+                follow.listed = None;
+                self.fail(agg, &e.to_string());
+                return 0;
+            }
+        };
+        let todo: Vec<(String, PathBuf)> = {
+            let mut g = lock(agg);
+            let Some(s) = g.sources.get_mut(self.source) else {
+                return 0;
+            };
+            if from_end {
+                tracing::info!(path = %self.path.display(), messages = list.len(), "first start: the messages already in the Maildir are not counted (replay counts them); following new ones");
+                s.messages = list.iter().map(|(n, _)| n.clone()).collect();
+            }
+            if s.state != SourceState::Following {
+                tracing::info!(path = %self.path.display(), "following Maildir");
+                s.state = SourceState::Following;
+            }
+            // Forget the names of messages that are gone.
+            let present: std::collections::HashSet<&str> =
+                list.iter().map(|(n, _)| n.as_str()).collect();
+            missing.retain(|n, _| !present.contains(n.as_str()));
+            let mut forget = Vec::new();
+            for n in s.messages.iter().filter(|n| !present.contains(n.as_str())) {
+                let misses = missing.entry(n.clone()).or_insert(0);
+                *misses += 1;
+                if *misses >= FORGET_AFTER {
+                    forget.push(n.clone());
+                }
+            }
+            for n in forget {
+                s.messages.remove(&n);
+                missing.remove(&n);
+            }
+            list.into_iter()
+                .filter(|(n, _)| !s.messages.contains(n))
+                .collect()
+        };
+        // Set again below only if every new message could be read: one that could not is
+        // tried again at the next poll, with a new listing.
+        follow.listed = None;
+        let mut all_read = true;
+        let mut read = 0;
+        for (name, file) in todo {
+            let bytes = match read_message(&file) {
+                Ok(b) => b,
+                // Moved (new/ → cur/) or deleted since the listing: the next listing tells.
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    all_read = false;
+                    continue;
+                }
+                Err(e) => {
+                    self.fail(agg, &format!("{}: {e}", file.display()));
+                    all_read = false;
+                    continue;
+                }
+            };
+            let mut g = lock(agg);
+            match bytes {
+                Some(bytes) => {
+                    g.add_bytes(self.source, bytes.len() as u64);
+                    count_message(&mut g, self.source, &bytes);
+                }
+                None => g.count_line(self.source, LineResult::Unrecognised),
+            }
+            g.set_last_line(self.source, unix_now());
+            if let Some(s) = g.sources.get_mut(self.source) {
+                s.messages.insert(name);
+            }
+            read += 1;
+        }
+        if all_read {
+            follow.listed = mtimes.map(|(n, c)| (n, c, started));
+        }
+        read
+    }
+
+    /// Opens an mbox where this run starts reading it.
+    fn start_mbox(&mut self, agg: &Mutex<Aggregator>, first: bool) -> Option<MboxFollow> {
+        let saved = lock(agg).sources.get(self.source).and_then(|s| s.position);
+        let size = fs::metadata(&self.path).map_or(0, |m| m.len());
+        let opened = match saved {
+            Some(pos) if self.restored && self.same_file(&pos) => {
+                tracing::info!(path = %self.path.display(), offset = pos.offset, "following mbox from the saved position");
+                MboxFollow::open(&self.path, pos.offset)
+            }
+            Some(_) if self.restored => {
+                tracing::warn!(path = %self.path.display(), "the mbox was rewritten while the exporter was down (by a mail client?): reading it again, counting only the messages not counted before");
+                lock(agg).add_rotation(self.source, RotationKind::Truncate);
+                MboxFollow::open_pass(&self.path)
+            }
+            // A first start with the mbox already there: its messages are remembered, not
+            // counted (as a log is followed from its end).
+            _ if first && !self.restored => MboxFollow::open_pass(&self.path).map(|mut f| {
+                tracing::info!(path = %self.path.display(), "first start: the messages already in the mbox are not counted (replay counts them); following new ones");
+                f.learn_below = size;
+                f
+            }),
+            // It appeared after the start: every message in it is new.
+            _ => MboxFollow::open_pass(&self.path),
+        };
+        match opened {
+            Ok(f) => {
+                let mut g = lock(agg);
+                if let Some(s) = g.sources.get_mut(self.source) {
+                    s.position = Some(f.position());
+                    s.state = SourceState::Following;
+                }
+                Some(f)
+            }
+            Err(e) => {
+                self.fail(agg, &e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Whether the file at the path is the one `pos` was saved for, and still holds it.
+    fn same_file(&self, pos: &Position) -> bool {
+        let Ok(f) = File::open(&self.path) else {
+            return false;
+        };
+        let Ok(m) = f.metadata() else {
+            return false;
+        };
+        (m.dev(), m.ino()) == (pos.dev, pos.ino)
+            && m.len() >= pos.offset
+            && Fingerprint::of(pos).matches_file(&f)
+    }
+
+    fn poll_mbox(&mut self, agg: &Mutex<Aggregator>, f: &mut MboxFollow) -> usize {
+        // Rewritten by a mail client (another file at the path, or this one cut short or
+        // changed at its start): read it again from its start; messages already counted are
+        // known by their keys.
+        let rewritten = match fs::metadata(&self.path) {
+            Ok(m) => {
+                (m.dev(), m.ino()) != f.id || m.len() < f.read_to || !f.fp.matches_file(&f.file)
+            }
+            Err(_) => false,
+        };
+        if rewritten {
+            tracing::info!(path = %self.path.display(), "the mbox was rewritten (by a mail client?): reading it again, counting only the messages not counted before");
+            lock(agg).add_rotation(self.source, RotationKind::Truncate);
+            match MboxFollow::open_pass(&self.path) {
+                Ok(new) => *f = new,
+                Err(e) => {
+                    self.fail(agg, &e.to_string());
+                    return 0;
+                }
+            }
+        }
+        let mut chunk = vec![0; super::CHUNK];
+        let mut grew = false;
+        loop {
+            match f.file.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => {
+                    f.read_to += n as u64;
+                    f.reader.feed(chunk.get(..n).unwrap_or_default());
+                    lock(agg).add_bytes(self.source, n as u64);
+                    grew = true;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.fail(agg, &e.to_string());
+                    break;
+                }
+            }
+        }
+        // The fingerprint grows with the file up to its maximum.
+        if f.fp.len < super::identity::FP_MAX && f.read_to > u64::from(f.fp.len) {
+            if let Ok(fp) = Fingerprint::read(&f.file, f.read_to) {
+                f.fp = fp;
+            }
+        }
+        let now = Instant::now();
+        if grew {
+            f.last_growth = now;
+        }
+        let mut messages = Vec::new();
+        while let Some(m) = f.reader.next_message_at() {
+            messages.push(m);
+        }
+        if f.reader.too_large() || now.duration_since(f.last_growth) >= MBOX_QUIET {
+            messages.extend(f.reader.finish_at());
+        }
+        let mut g = lock(agg);
+        let mut counted = 0;
+        for (at, m) in &messages {
+            let m = strip_from_line(m);
+            let key = message_key(m);
+            if let Some(pass) = &mut f.pass {
+                pass.insert(key.clone());
+            }
+            let Some(s) = g.sources.get_mut(self.source) else {
+                continue;
+            };
+            if s.messages.contains(&key) {
+                continue;
+            }
+            let learn = f.base + at < f.learn_below;
+            s.messages.insert(key);
+            if !learn {
+                count_message(&mut g, self.source, m);
+                counted += 1;
+            }
+        }
+        if counted > 0 {
+            g.set_last_line(self.source, unix_now());
+        }
+        // A pass over the whole file is over once all of it is counted: drop the keys of the
+        // messages that are gone.
+        if f.reader.buf.is_empty() {
+            if let (Some(pass), Some(s)) = (f.pass.take(), g.sources.get_mut(self.source)) {
+                s.messages.retain(|k| pass.contains(k));
+            }
+        }
+        if let Some(s) = g.sources.get_mut(self.source) {
+            s.position = Some(f.position());
+        }
+        counted
+    }
+
+    fn fail(&self, agg: &Mutex<Aggregator>, e: &str) {
+        let mut g = lock(agg);
+        g.add_read_error(self.source);
+        let msg = format!("{}: {e}", self.path.display());
+        if let Some(s) = g.sources.get_mut(self.source) {
+            if s.state != SourceState::Failing(msg.clone()) {
+                tracing::warn!("cannot read mailbox {msg}: retrying");
+                s.state = SourceState::Failing(msg);
+            }
+        }
+    }
+}
+
+/// Follows the mailboxes on a thread until `stop` is set.
+pub fn run(mut followers: Vec<Follower>, agg: Arc<Mutex<Aggregator>>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        for f in &mut followers {
+            f.poll(&agg);
+        }
+        // Sleep in short steps so a stop is not kept waiting.
+        let until = Instant::now() + POLL_INTERVAL;
+        while Instant::now() < until && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_names() {
+        assert_eq!(
+            unique_name("1700000000.M1P2.host:2,S"),
+            "1700000000.M1P2.host"
+        );
+        assert_eq!(unique_name("1700000000.M1P2.host"), "1700000000.M1P2.host");
+        assert_eq!(
+            unique_name("1700000000.M1P2.host,S=1234:2,RS"),
+            "1700000000.M1P2.host,S=1234"
+        );
+    }
+
+    #[test]
+    fn mbox_is_split_on_from_lines() {
+        let mut r = MboxReader::default();
+        r.feed(
+            b"\n\nFrom a@x Mon Nov 23 00:00:00 2026\nSubject: 1\n\n>From quoted\n\nFrom b@x Mon",
+        );
+        let m = r.next_message().unwrap();
+        assert!(m.ends_with(b">From quoted\n\n"));
+        assert_eq!(strip_from_line(&m), b"Subject: 1\n\n>From quoted\n\n");
+        assert_eq!(r.next_message(), None);
+        r.feed(b" Nov 23 00:00:01 2026\nSubject: 2\n\nbody\n");
+        assert_eq!(r.next_message(), None);
+        let last = r.finish().unwrap();
+        assert_eq!(strip_from_line(&last), b"Subject: 2\n\nbody\n");
+        assert_eq!(r.consumed, 113);
+        assert_eq!(r.finish(), None);
+    }
+}
