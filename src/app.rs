@@ -434,7 +434,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             agg.sources.get(id).is_some_and(|s| s.restored),
         ))
     });
-    let first_mailbox = agg.sources.len() - settings.mailboxes.len();
+    let first_mailbox = agg.sources.len().saturating_sub(settings.mailboxes.len());
     let followers: Vec<_> = settings
         .mailboxes
         .iter()
@@ -701,8 +701,13 @@ fn check_config(common: &CommonArgs) -> anyhow::Result<()> {
         let names: Vec<_> = file.formats.iter().map(|f| f.name.as_str()).collect();
         format!(", user-defined format(s) {}", names.join(", "))
     };
+    let mailboxes = if file.mailboxes.is_empty() {
+        String::new()
+    } else {
+        format!(", {} mailbox(es)", file.mailboxes.len())
+    };
     println!(
-        "{}: OK ({} source(s), domains.max {}{formats})",
+        "{}: OK ({} source(s){mailboxes}, domains.max {}{formats})",
         path.display(),
         file.sources.len(),
         file.domains.max
