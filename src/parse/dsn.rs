@@ -47,6 +47,19 @@
 //!
 //!    full@fabrikam.com
 //!    mx.fabrikam.com #552 5.2.2 Mailbox full ##
+//!
+//!    lee@fabrikam.com
+//!    mx.fabrikam.com #<mx.fabrikam.com #5.7.1 smtp;530 5.7.1 Client was not authenticated> #SMTP#
+//!    ```
+//!
+//!    and Microsoft 365's current layout, where the recipient is named at the top:
+//!
+//!    ```text
+//!    Your message to gone@contoso.com couldn't be delivered.
+//!    …
+//!    More Info for Email Admins
+//!    …
+//!    Reported error: 550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup
 //!    ```
 //!
 //!    Outcome bounced ("Delivery has failed"), deferred when the notice says "Delivery is
@@ -55,8 +68,9 @@
 //! 3. Gmail human-readable bounce, when no delivery-status part came with it: the recipient in
 //!    "wasn't delivered to ADDRESS" / "problem delivering your message to ADDRESS" (or on its
 //!    own line after "Delivery to the following recipient failed permanently:"), the remote
-//!    reply on the lines after "The response from the remote server was:" (older notices:
-//!    "The error that the other server returned was:"):
+//!    reply after "The response from the remote server was:" or "The response was:" (older
+//!    notices: "The error that the other server returned was:"), on the same line or the
+//!    lines that follow, up to an empty line:
 //!
 //!    ```text
 //!    ** Address not found **
@@ -67,7 +81,8 @@
 //!    550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown
 //!    ```
 //!
-//!    Outcome bounced, deferred for a "temporary problem" notice ("Gmail will retry").
+//!    Outcome bounced, deferred for a "temporary problem" / "temporary failure" / "has been
+//!    delayed" notice ("Gmail will retry").
 //!
 //! Codes come only from what the message states (`Status`, the diagnostic, the quoted reply),
 //! never from words. A message with none of these layouts is not a bounce (`ignored`); one
