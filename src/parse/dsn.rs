@@ -717,6 +717,33 @@ Diagnostic-Code: smtp; 250 2.0.0 Ok: queued as 4Xyz\r\n\
         );
     }
 
+    /// Cut anywhere (a message still being written, a damaged file), a notice never panics,
+    /// and never yields a code that was not in the bytes read.
+    #[test]
+    fn cut_messages_never_panic() {
+        for (what, msg, _) in CASES {
+            for cut in (0..msg.len()).step_by(13) {
+                let Report::Replies(v) = parse(&msg[..cut]) else {
+                    continue;
+                };
+                let seen = String::from_utf8_lossy(&msg[..cut]);
+                for r in v {
+                    if let Some(c) = r.code {
+                        assert!(seen.contains(&c.to_string()), "{what} cut at {cut}");
+                    }
+                }
+            }
+        }
+        for junk in [
+            &b"\x00\xff\xfe binary"[..],
+            b":",
+            b"\r\n\r\n",
+            b"Content-Type: multipart/report",
+        ] {
+            assert!(!matches!(parse(junk), Report::Replies(_)), "{junk:?}");
+        }
+    }
+
     #[test]
     fn lone_addresses() {
         for (l, want) in [
