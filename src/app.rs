@@ -646,7 +646,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             agg.sources.get(id).is_some_and(|s| s.restored),
         ))
     });
-    let first_mailbox = agg.sources.len() - settings.mailboxes.len();
+    let first_mailbox = agg.sources.len().saturating_sub(settings.mailboxes.len());
     let followers: Vec<_> = settings
         .mailboxes
         .iter()
@@ -987,8 +987,13 @@ fn check_config(common: &CommonArgs) -> anyhow::Result<()> {
     } else {
         format!(", {} syslog listener(s)", file.syslog.len())
     };
+    let mailboxes = if file.mailboxes.is_empty() {
+        String::new()
+    } else {
+        format!(", {} mailbox(es)", file.mailboxes.len())
+    };
     println!(
-        "{}: OK ({} source(s){listeners}, domains.max {}{formats}{reasons})",
+        "{}: OK ({} source(s){listeners}{mailboxes}, domains.max {}{formats}{reasons})",
         path.display(),
         file.sources.len(),
         file.domains.max

@@ -326,6 +326,8 @@ fn check_config_reads_mailboxes() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("OK (0 source(s), 2 mailbox(es)"), "{said}");
     fs::write(
         &config,
         "mailboxes:\n  - path: /a\n    name: x\n  - path: /b\n    name: x\n",

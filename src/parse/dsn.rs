@@ -47,6 +47,19 @@
 //!
 //!    full@fabrikam.com
 //!    mx.fabrikam.com #552 5.2.2 Mailbox full ##
+//!
+//!    lee@fabrikam.com
+//!    mx.fabrikam.com #<mx.fabrikam.com #5.7.1 smtp;530 5.7.1 Client was not authenticated> #SMTP#
+//!    ```
+//!
+//!    and Microsoft 365's current layout, where the recipient is named at the top:
+//!
+//!    ```text
+//!    Your message to gone@contoso.com couldn't be delivered.
+//!    …
+//!    More Info for Email Admins
+//!    …
+//!    Reported error: 550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup
 //!    ```
 //!
 //!    Outcome bounced ("Delivery has failed"), deferred when the notice says "Delivery is
@@ -55,8 +68,9 @@
 //! 3. Gmail human-readable bounce, when no delivery-status part came with it: the recipient in
 //!    "wasn't delivered to ADDRESS" / "problem delivering your message to ADDRESS" (or on its
 //!    own line after "Delivery to the following recipient failed permanently:"), the remote
-//!    reply on the lines after "The response from the remote server was:" (older notices:
-//!    "The error that the other server returned was:"):
+//!    reply after "The response from the remote server was:" or "The response was:" (older
+//!    notices: "The error that the other server returned was:"), on the same line or the
+//!    lines that follow, up to an empty line:
 //!
 //!    ```text
 //!    ** Address not found **
@@ -67,7 +81,8 @@
 //!    550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown
 //!    ```
 //!
-//!    Outcome bounced, deferred for a "temporary problem" notice ("Gmail will retry").
+//!    Outcome bounced, deferred for a "temporary problem" / "temporary failure" / "has been
+//!    delayed" notice ("Gmail will retry").
 //!
 //! Codes come only from what the message states (`Status`, the diagnostic, the quoted reply),
 //! never from words. A message with none of these layouts is not a bounce (`ignored`); one
@@ -700,6 +715,33 @@ Diagnostic-Code: smtp; 250 2.0.0 Ok: queued as 4Xyz\r\n\
             texts(include_bytes!("../../tests/fixtures/dsn/gmail-address-not-found.eml")),
             vec!["550 5.1.1 <nobody@example.org>: Recipient address rejected: User unknown in virtual mailbox table"]
         );
+    }
+
+    /// Cut anywhere (a message still being written, a damaged file), a notice never panics,
+    /// and never yields a code that was not in the bytes read.
+    #[test]
+    fn cut_messages_never_panic() {
+        for (what, msg, _) in CASES {
+            for cut in (0..msg.len()).step_by(13) {
+                let Report::Replies(v) = parse(&msg[..cut]) else {
+                    continue;
+                };
+                let seen = String::from_utf8_lossy(&msg[..cut]);
+                for r in v {
+                    if let Some(c) = r.code {
+                        assert!(seen.contains(&c.to_string()), "{what} cut at {cut}");
+                    }
+                }
+            }
+        }
+        for junk in [
+            &b"\x00\xff\xfe binary"[..],
+            b":",
+            b"\r\n\r\n",
+            b"Content-Type: multipart/report",
+        ] {
+            assert!(!matches!(parse(junk), Report::Replies(_)), "{junk:?}");
+        }
     }
 
     #[test]
