@@ -485,3 +485,22 @@ fn connections_over_the_limit_are_closed_and_the_first_is_served() {
     fed.wait_lines("syslog", 2.0, Duration::from_secs(30));
     assert_eq!(fed.lines("syslog")["counted"], 2.0);
 }
+
+/// A listener of the configuration file's `syslog:` list, with its own source name.
+#[test]
+fn a_listener_of_the_config_file_counts_under_its_name() {
+    let dir = TestDir::new("sse-syslog-config-");
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "syslog:\n  - name: mx-relay\n    listen_address: udp://127.0.0.1:0\n    format: postfix\n",
+    )
+    .unwrap();
+    let fed = Fed::start(dir.path(), &["--config.file", config.to_str().unwrap()]).unwrap();
+    let port = port_of(&listening(&fed)["mx-relay"]).to_string();
+    let small = postfix_fixture().0.with_file_name("parser-capture.log");
+    logger_send(&small, "--rfc5424", &["-n", "127.0.0.1", "-P", &port, "-d"]);
+    assert_counts(&fed, "mx-relay", &small);
+    // Only listeners: no default mail log is waited for, so the exporter is ready.
+    assert_eq!(fed.get("/-/ready").0, 200);
+}
