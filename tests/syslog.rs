@@ -436,6 +436,7 @@ fn bad_listen_addresses_are_usage_errors() {
     ] {
         let out = Command::new(harness::exporter::binary())
             .args(["--syslog.listen-address", arg])
+            .args(["--syslog.max-message-size", "65536"])
             .args(["--web.listen-address", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .output()
@@ -443,6 +444,20 @@ fn bad_listen_addresses_are_usage_errors() {
         assert_eq!(out.status.code(), Some(2), "{arg}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(want), "{arg}: {err}");
+    }
+    for (flag, value, want) in [
+        ("--syslog.max-message-size", "1000000000", "over the"),
+        ("--syslog.queue-size", "0", "at least 1"),
+    ] {
+        let out = Command::new(harness::exporter::binary())
+            .args(["--syslog.listen-address", "udp://127.0.0.1:0", flag, value])
+            .args(["--web.listen-address", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{flag} {value}: {err}");
     }
 }
 
