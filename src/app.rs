@@ -405,6 +405,9 @@ impl Settings {
     }
 }
 
+/// The largest `--syslog.max-message-size` (16 MiB).
+const MAX_SYSLOG_MESSAGE: usize = 16 << 20;
+
 /// The syslog listeners: of `--syslog.listen-address` when given (in the format of
 /// `--log.format`), else of the file's `syslog:`.
 fn syslog_listeners(
@@ -465,6 +468,16 @@ fn syslog_listeners(
                 parser,
                 limits: limits(s.queue_size, s.max_message_size, s.max_connections),
             });
+        }
+    }
+    for l in &out {
+        // A datagram buffer of this size is allocated per listener.
+        if l.limits.max_message > MAX_SYSLOG_MESSAGE {
+            return Err(ConfigError(format!(
+                "syslog listener {}: a max message size of {} bytes is over the {MAX_SYSLOG_MESSAGE} this exporter allows (syslog daemons send at most 64 KiB by default)",
+                l.endpoint, l.limits.max_message
+            ))
+            .into());
         }
     }
     let mut seen = std::collections::BTreeSet::new();

@@ -292,6 +292,11 @@ fn check(file: &File) -> Result<(), String> {
                 return Err(format!("syslog[{i}].{key}: must be at least 1"));
             }
         }
+        if s.max_message_size.is_some_and(|m| m > 16 << 20) {
+            return Err(format!(
+                "syslog[{i}].max_message_size: at most 16777216 (16 MiB); syslog daemons send at most 64 KiB by default"
+            ));
+        }
     }
     for (i, m) in file.mailboxes.iter().enumerate() {
         if m.path.as_os_str().is_empty() {
@@ -473,6 +478,10 @@ mod tests {
             (
                 "syslog:\n  - listen_address: tcp://127.0.0.1:514\n    queue_size: 0\n",
                 "syslog[0].queue_size",
+            ),
+            (
+                "syslog:\n  - listen_address: tcp://127.0.0.1:514\n    max_message_size: 999999999\n",
+                "syslog[0].max_message_size",
             ),
             (
                 "sources:\n  - path: /a\n    name: syslog\nsyslog:\n  - listen_address: unix:///run/x\n",

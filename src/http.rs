@@ -367,6 +367,16 @@ mod tests {
     }
 
     #[test]
+    fn an_ended_input_is_ready_and_says_so() {
+        let s = shared();
+        s.agg.lock().unwrap().sources[0].state = SourceState::Ended;
+        let r = route(&Method::GET, "/-/ready", None, &s);
+        assert_eq!(r.status(), StatusCode::OK);
+        let page = format!("{:?}", r.body());
+        assert!(page.contains("end of input"), "{page}");
+    }
+
+    #[test]
     fn listen_addresses() {
         assert_eq!(parse_listen_address(":9978").unwrap().len(), 2);
         assert_eq!(

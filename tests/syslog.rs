@@ -436,6 +436,7 @@ fn bad_listen_addresses_are_usage_errors() {
     ] {
         let out = Command::new(harness::exporter::binary())
             .args(["--syslog.listen-address", arg])
+            .args(["--syslog.max-message-size", "65536"])
             .args(["--web.listen-address", "127.0.0.1:0"])
             .stdin(Stdio::null())
             .output()
@@ -443,6 +444,20 @@ fn bad_listen_addresses_are_usage_errors() {
         assert_eq!(out.status.code(), Some(2), "{arg}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(want), "{arg}: {err}");
+    }
+    for (flag, value, want) in [
+        ("--syslog.max-message-size", "1000000000", "over the"),
+        ("--syslog.queue-size", "0", "at least 1"),
+    ] {
+        let out = Command::new(harness::exporter::binary())
+            .args(["--syslog.listen-address", "udp://127.0.0.1:0", flag, value])
+            .args(["--web.listen-address", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{flag} {value}: {err}");
     }
 }
 
@@ -484,4 +499,23 @@ fn connections_over_the_limit_are_closed_and_the_first_is_served() {
     first.write_all(&flood_message(2)).unwrap();
     fed.wait_lines("syslog", 2.0, Duration::from_secs(30));
     assert_eq!(fed.lines("syslog")["counted"], 2.0);
+}
+
+/// A listener of the configuration file's `syslog:` list, with its own source name.
+#[test]
+fn a_listener_of_the_config_file_counts_under_its_name() {
+    let dir = TestDir::new("sse-syslog-config-");
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "syslog:\n  - name: mx-relay\n    listen_address: udp://127.0.0.1:0\n    format: postfix\n",
+    )
+    .unwrap();
+    let fed = Fed::start(dir.path(), &["--config.file", config.to_str().unwrap()]).unwrap();
+    let port = port_of(&listening(&fed)["mx-relay"]).to_string();
+    let small = postfix_fixture().0.with_file_name("parser-capture.log");
+    logger_send(&small, "--rfc5424", &["-n", "127.0.0.1", "-P", &port, "-d"]);
+    assert_counts(&fed, "mx-relay", &small);
+    // Only listeners: no default mail log is waited for, so the exporter is ready.
+    assert_eq!(fed.get("/-/ready").0, 200);
 }

@@ -234,6 +234,9 @@ impl Running {
 #[derive(Debug)]
 struct Intake {
     tx: SyncSender<Vec<u8>>,
+    /// Message buffers the parser thread is done with, reused so a steady stream allocates
+    /// nothing per message.
+    spare: Mutex<Receiver<Vec<u8>>>,
     /// Drops not yet added to the aggregator (the parser thread moves them under its lock).
     dropped: [AtomicU64; 3],
     max_message: usize,
@@ -249,7 +252,15 @@ impl Intake {
         if msg.is_empty() {
             return;
         }
-        match self.tx.try_send(msg.to_vec()) {
+        let mut buf = self
+            .spare
+            .lock()
+            .ok()
+            .and_then(|r| r.try_recv().ok())
+            .unwrap_or_default();
+        buf.clear();
+        buf.extend_from_slice(msg);
+        match self.tx.try_send(buf) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => self.drop_one(DropReason::QueueFull),
             // The parser thread is gone: only at shutdown.
@@ -272,8 +283,10 @@ pub fn start(
 ) -> anyhow::Result<Running> {
     let Bound { spec, socket } = bound;
     let (tx, rx) = sync_channel(spec.limits.queue.max(1));
+    let (spare_tx, spare_rx) = sync_channel(SPARE);
     let intake = Arc::new(Intake {
         tx,
+        spare: Mutex::new(spare_rx),
         dropped: Default::default(),
         max_message: spec.limits.max_message,
     });
@@ -287,7 +300,7 @@ pub fn start(
     let parser_intake = Arc::clone(&intake);
     let parser = spec.parser.clone();
     thread(&format!("syslog-parse-{}", spec.name), move || {
-        parse_loop(&rx, &parser_intake, source, parser, &agg);
+        parse_loop(&rx, &spare_tx, &parser_intake, source, parser, &agg);
     })?;
     let name = spec.name.clone();
     let max = spec.limits.max_message;
@@ -400,10 +413,14 @@ fn connection(mut stream: TcpStream, intake: &Intake, name: &str) {
 /// How many messages are counted under one lock at most, so a scrape never waits long.
 const BATCH: usize = 1024;
 
+/// Message buffers kept for reuse, at most.
+const SPARE: usize = 256;
+
 /// Takes messages off the queue and counts them; moves the socket threads' drop counts into
 /// the aggregator.
 fn parse_loop(
     rx: &Receiver<Vec<u8>>,
+    spare: &SyncSender<Vec<u8>>,
     intake: &Intake,
     source: SourceId,
     mut parser: Parser,
@@ -420,9 +437,19 @@ fn parse_loop(
         move_drops(intake, &mut g, source);
         let Some(first) = first else { continue };
         count(&mut g, source, &mut parser, &mut line, &first);
+        // Buffers over the usual message size are not worth keeping.
+        let give_back = |m: Vec<u8>| {
+            if m.capacity() <= 4096 {
+                let _ = spare.try_send(m);
+            }
+        };
+        give_back(first);
         for _ in 1..BATCH {
             match rx.try_recv() {
-                Ok(m) => count(&mut g, source, &mut parser, &mut line, &m),
+                Ok(m) => {
+                    count(&mut g, source, &mut parser, &mut line, &m);
+                    give_back(m);
+                }
                 Err(_) => break,
             }
         }
