@@ -2,7 +2,9 @@
 //! the file (header columns) or what the configuration compiled (a user-defined format's
 //! regexes).
 
-use super::{custom, exchange, kumomta, postfix, powermta, sendmail, syslog, Format, Parsed};
+use super::{
+    custom, exchange, kumomta, opensmtpd, postfix, powermta, sendmail, syslog, Format, Parsed,
+};
 
 /// The parser of one file (or journal): a format plus what it has learnt from the file so far
 /// (the columns of a header line) or what the configuration compiled (the regexes of a
@@ -19,6 +21,7 @@ pub enum Parser {
     /// A user-defined format of the configuration file.
     Custom(custom::CustomParser),
     Sendmail,
+    OpenSmtpd,
 }
 
 impl From<Format> for Parser {
@@ -29,6 +32,7 @@ impl From<Format> for Parser {
             Format::PowerMta => Parser::PowerMta(powermta::Columns::default()),
             Format::KumoMta => Parser::KumoMta,
             Format::Sendmail => Parser::Sendmail,
+            Format::OpenSmtpd => Parser::OpenSmtpd,
         }
     }
 }
@@ -51,6 +55,7 @@ impl Parser {
             Parser::KumoMta => kumomta::parse(line),
             Parser::Custom(c) => c.parse(line),
             Parser::Sendmail => sendmail::parse(line),
+            Parser::OpenSmtpd => opensmtpd::parse(line),
         }
     }
 
@@ -63,6 +68,7 @@ impl Parser {
             Parser::KumoMta => Format::KumoMta.name(),
             Parser::Custom(c) => c.name(),
             Parser::Sendmail => Format::Sendmail.name(),
+            Parser::OpenSmtpd => Format::OpenSmtpd.name(),
         }
     }
 
@@ -75,6 +81,7 @@ impl Parser {
             Parser::Exchange(_) | Parser::PowerMta(_) => true,
             Parser::KumoMta | Parser::Custom(_) => false,
             Parser::Sendmail => false,
+            Parser::OpenSmtpd => false,
         }
     }
 
@@ -99,6 +106,7 @@ impl Parser {
             Parser::PowerMta(_) => Some("virtual MTA name (the vmta column)"),
             Parser::Exchange(_) | Parser::KumoMta | Parser::Custom(_) => None,
             Parser::Sendmail => None,
+            Parser::OpenSmtpd => None,
         }
     }
 
@@ -118,6 +126,7 @@ impl Parser {
             Parser::Exchange(_) | Parser::KumoMta | Parser::Custom(_) => None,
             Parser::PowerMta(c) => c.vmta(line),
             Parser::Sendmail => None,
+            Parser::OpenSmtpd => None,
         }
     }
 }

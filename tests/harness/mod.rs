@@ -20,6 +20,7 @@ pub mod client;
 pub mod exporter;
 pub mod maillog;
 pub mod metrics;
+pub mod opensmtpd;
 pub mod postfix;
 pub mod prometheus;
 pub mod promql;
