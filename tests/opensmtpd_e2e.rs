@@ -570,6 +570,29 @@ fn opensmtpd_real_mta_end_to_end() {
     if lines.get(&unrec) != Some(&0.0) {
         failures.push(format!("unrecognised lines: {lines:?}"));
     }
+    // Every `mta delivery` line gives `delay=`: one observation per outbound reply.
+    let want_delays = nonzero(
+        ["delivered", "deferred", "bounced"]
+            .into_iter()
+            .map(|o| {
+                let l = metrics::labels(&[
+                    ("source", "opensmtpd"),
+                    ("mta", "opensmtpd"),
+                    ("outcome", o),
+                ]);
+                (l, exp.sum("outbound", o))
+            })
+            .collect(),
+    );
+    let delays = nonzero(metrics::series(
+        &samples,
+        "smtp_delivery_delay_seconds_count",
+    ));
+    if delays != want_delays {
+        failures.push(format!(
+            "smtp_delivery_delay_seconds_count: expected {want_delays:?}, got {delays:?}"
+        ));
+    }
     if let Err(e) = metrics::promtool_check(&text) {
         failures.push(e);
     }

@@ -642,6 +642,37 @@ fn sendmail_real_mta_end_to_end() {
     if lines.get(&unrec) != Some(&0.0) {
         failures.push(format!("unrecognised lines: {lines:?}"));
     }
+    // Every `to=` status line gives `delay=`: one observation per line (a line may name several
+    // recipients), counted here from the log by outcome.
+    let mut lines_by_outcome: BTreeMap<&str, f64> = BTreeMap::new();
+    for l in log.lines() {
+        if l.contains(": to=") && !l.ends_with("stat=queued") {
+            let o = if l.contains(", stat=Sent") {
+                "delivered"
+            } else if l.contains(", stat=Deferred") || l.contains(", dsn=4.") {
+                "deferred"
+            } else {
+                "bounced"
+            };
+            *lines_by_outcome.entry(o).or_default() += 1.0;
+        }
+    }
+    let want_delays: BTreeMap<Labels, f64> = lines_by_outcome
+        .iter()
+        .map(|(o, n)| {
+            let l = metrics::labels(&[("source", "sendmail"), ("mta", "sendmail"), ("outcome", o)]);
+            (l, *n)
+        })
+        .collect();
+    let delays = nonzero(metrics::series(
+        &samples,
+        "smtp_delivery_delay_seconds_count",
+    ));
+    if delays != want_delays {
+        failures.push(format!(
+            "smtp_delivery_delay_seconds_count (one per to= line): expected {want_delays:?}, got {delays:?}"
+        ));
+    }
     if let Err(e) = metrics::promtool_check(&text) {
         failures.push(e);
     }
