@@ -430,6 +430,29 @@ mod tests {
     }
 
     #[test]
+    fn claims_only_sendmail_tags() {
+        for (line, mine) in [
+            (
+                "Nov 23 04:42:05 mx sm-mta[24557]: starting daemon (8.17.1.9): SMTP",
+                true,
+            ),
+            (
+                "Nov 23 04:45:45 mx sendmail[31739]: 6AN4jO5g031007: x",
+                true,
+            ),
+            ("Nov 23 04:45:45 mx sm-msp-queue[1]: x", true),
+            ("Nov 23 04:45:45 mx postfix/sendmail[1]: fatal: x", false),
+            (
+                "Nov 23 04:45:45 mx smtpd[1]: 965e751d1f4eb33a smtp connected",
+                false,
+            ),
+            ("not a syslog line", false),
+        ] {
+            assert_eq!(claims(line.as_bytes()), mine, "{line}");
+        }
+    }
+
+    #[test]
     fn every_cut_is_unrecognised_or_right() {
         for (line, want, marker) in CASES {
             if *want == "Ignored" || *want == "Unrecognised" {
