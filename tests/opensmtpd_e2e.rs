@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use harness::client::{SmtpClient, Submission};
+use harness::client::{Reply, SmtpClient, Submission};
 use harness::exporter::{self, Exporter};
 use harness::metrics::{self, Labels};
 use harness::opensmtpd::{OpenSmtpdConfig, OpenSmtpdInstance};
@@ -198,6 +198,8 @@ impl Expected {
 /// What the inbound client did, for the expectations.
 struct Inbound {
     submissions: Vec<Submission>,
+    /// Replies to `MAIL FROM` of refused senders.
+    refused_senders: Vec<Reply>,
 }
 
 fn send_outbound(sm: &OpenSmtpdInstance, plan: &[Outbound]) {
@@ -248,7 +250,21 @@ fn send_inbound(sm: &OpenSmtpdInstance) -> Inbound {
         let _ = c.quit();
         submissions.push(sub);
     }
-    Inbound { submissions }
+    // Refused at MAIL FROM: `smtp failed-command command="MAIL FROM:<…>" …`, no recipient.
+    let mut refused_senders = Vec::new();
+    for k in 0..2 {
+        let mut c = SmtpClient::connect(sm.addr, Some(INBOUND_CLIENT)).unwrap();
+        c.ehlo("client.e2e.test").unwrap();
+        refused_senders.push(
+            c.command(&format!("MAIL FROM:<blocked-{k}@{}>", SENDER_DOMAIN.0))
+                .unwrap(),
+        );
+        let _ = c.quit();
+    }
+    Inbound {
+        submissions,
+        refused_senders,
+    }
 }
 
 /// The replies the configuration asks for; otherwise the test's set-up is wrong.
@@ -267,6 +283,9 @@ fn check_inbound_replies(inbound: &Inbound) {
             assert_eq!(reply.text(), want, "RCPT TO:<{rcpt}>");
         }
         assert!(sub.queued(), "{sub:?}");
+    }
+    for r in &inbound.refused_senders {
+        assert_eq!(r.text(), "553 5.7.1 Sender refused by the e2e test");
     }
 }
 
@@ -358,6 +377,15 @@ fn expectations(
                 ));
             }
         }
+    }
+    for r in &inbound.refused_senders {
+        exp.add(reply_labels(
+            "inbound",
+            "rejected",
+            &r.code.to_string(),
+            &r.enhanced().unwrap_or_default(),
+            "",
+        ));
     }
     exp
 }
@@ -455,6 +483,10 @@ fn opensmtpd_real_mta_end_to_end() {
             ("^nouser@".into(), "550 5.1.1 Mailbox does not exist".into()),
             ("^later@".into(), "450 4.2.0 Mailbox busy".into()),
         ],
+        mail_rejects: vec![(
+            "^blocked-".into(),
+            "553 5.7.1 Sender refused by the e2e test".into(),
+        )],
         ttl_secs: TTL_SECS,
     };
     let mut sm = OpenSmtpdInstance::start(&dir.subdir("opensmtpd"), &cfg)

@@ -15,7 +15,7 @@
 //! Routing: one `relay host smtp://IP:PORT` action per sink domain, and one to a closed port.
 //! `queue ttl` is a few seconds: a deferred envelope (first retry 15 minutes later) expires
 //! with `relay: Expire for …` before it is tried again. Inbound refusals come from builtin
-//! filters (`phase rcpt-to match rcpt-to … reject "…"`) and from recipients no rule accepts
+//! filters (`phase rcpt-to match rcpt-to … reject "…"`, the same for `mail-from`) and from recipients no rule accepts
 //! (`550 Invalid recipient`).
 
 use std::fmt::Write as _;
@@ -45,6 +45,8 @@ pub struct OpenSmtpdConfig {
     pub open_domains: Vec<String>,
     /// Builtin `rcpt-to` filters: (regex on the recipient, reply).
     pub rcpt_rejects: Vec<(String, String)>,
+    /// Builtin `mail-from` filters: (regex on the sender, reply).
+    pub mail_rejects: Vec<(String, String)>,
     /// `queue ttl`, in seconds.
     pub ttl_secs: u64,
 }
@@ -87,6 +89,13 @@ impl OpenSmtpdInstance {
                 "filter f{i} phase rcpt-to match rcpt-to regex \"{re}\" reject \"{reply}\""
             );
             names.push(format!("f{i}"));
+        }
+        for (i, (re, reply)) in cfg.mail_rejects.iter().enumerate() {
+            let _ = writeln!(
+                conf,
+                "filter m{i} phase mail-from match mail-from regex \"{re}\" reject \"{reply}\""
+            );
+            names.push(format!("m{i}"));
         }
         if names.is_empty() {
             let _ = writeln!(conf, "listen on 127.0.0.1 port {port}");
