@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 use harness::client::{Reply, SmtpClient, Submission};
 use harness::exporter::{self, Exporter};
 use harness::metrics::{self, Labels};
-use harness::sendmail::{SendmailConfig, SendmailInstance, HOSTNAME};
+use harness::sendmail::{
+    Milter, SendmailConfig, SendmailInstance, HOSTNAME, MILTER_REJECT_SUBJECT,
+};
 use harness::sink::{Script, Sink, SinkRecord};
 use harness::util::{self, wait_for, TestDir};
 
@@ -244,8 +246,24 @@ fn send_inbound(sm: &SendmailInstance) -> Inbound {
                     format!("later@{}", INBOUND_DOMAIN.0),
                     format!("relay-a{k}@elsewhere.test"),
                     format!("nosuchuser{k}@{HOSTNAME}"),
+                    format!("miltrej-a{k}@{}", INBOUND_DOMAIN.0),
                 ],
                 &[("Subject", "inbound".into())],
+                "Inbound test message.\n",
+            )
+            .unwrap();
+        let _ = c.quit();
+        submissions.push(sub);
+    }
+    // Refused by the milter at the end of the message.
+    for k in 0..2 {
+        let mut c = SmtpClient::connect(sm.addr, Some(INBOUND_CLIENT)).unwrap();
+        c.ehlo("client.e2e.test").unwrap();
+        let sub = c
+            .send(
+                &format!("r250-in-m{k}@{}", SENDER_DOMAIN.0),
+                &[format!("r250-in-m{k}@{}", INBOUND_DOMAIN.0)],
+                &[("Subject", format!("{MILTER_REJECT_SUBJECT} {k}"))],
                 "Inbound test message.\n",
             )
             .unwrap();
@@ -280,6 +298,8 @@ fn check_inbound_replies(inbound: &Inbound) {
                 format!("550 5.1.1 <{rcpt}>... Mailbox does not exist")
             } else if rcpt.starts_with("later@") {
                 format!("450 4.2.0 <{rcpt}>... Mailbox busy")
+            } else if rcpt.starts_with("miltrej-") {
+                format!("550 5.7.1 <{rcpt}>... Recipient rejected by the e2e milter")
             } else if rcpt.starts_with("relay-") {
                 format!("550 5.7.1 <{rcpt}>... Relaying denied. IP name lookup failed [{INBOUND_CLIENT}]")
             } else {
@@ -287,7 +307,12 @@ fn check_inbound_replies(inbound: &Inbound) {
             };
             assert_eq!(reply.text(), want, "RCPT TO:<{rcpt}>");
         }
-        assert!(sub.queued(), "{sub:?}");
+        let data = sub.data.as_ref().map(|d| d.text()).unwrap_or_default();
+        if sub.sender.starts_with("r250-in-m") {
+            assert_eq!(data, "554 5.7.1 Message rejected by the e2e milter");
+        } else {
+            assert!(sub.queued(), "{sub:?}");
+        }
     }
     assert!(
         inbound.blocked.iter().any(|r| r.code == 550),
@@ -367,8 +392,10 @@ fn expectations(plan: &[Outbound], records: &[SinkRecord], inbound: &Inbound) ->
     // recipient: one `DSN: Cannot send message for 20 seconds` each.
     exp.expired = expired_msgs.len() as f64;
 
-    // Inbound, from the client: one `ruleset=check_rcpt … reject=` per refused RCPT, with its
-    // codes; `<addr>... User unknown` (a local user that does not exist) carries no code.
+    // Inbound, from the client: one `ruleset=check_rcpt … reject=` (or `Milter: to=<…>,
+    // reject=`) per refused RCPT, with its codes; `<addr>... User unknown` (a local user that
+    // does not exist) carries no code. A message the milter refuses at its end: one
+    // `Milter: data, reject=…`, naming no recipient.
     for sub in &inbound.submissions {
         for (rcpt, reply) in &sub.rcpts {
             if reply.code / 100 == 2 {
@@ -386,6 +413,15 @@ fn expectations(plan: &[Outbound], records: &[SinkRecord], inbound: &Inbound) ->
                 ));
             }
         }
+        if let Some(d) = sub.data.as_ref().filter(|d| d.code / 100 != 2) {
+            exp.add(reply_labels(
+                "inbound",
+                "rejected",
+                &d.code.to_string(),
+                &d.enhanced().unwrap_or_default(),
+                "",
+            ));
+        }
     }
     // The blocked client: check_relay refuses the session once (`reject=550 5.7.1 Access
     // denied`, no recipient), however many commands follow.
@@ -396,7 +432,14 @@ fn expectations(plan: &[Outbound], records: &[SinkRecord], inbound: &Inbound) ->
 /// Counts in the log by kind of line (independent of the exporter), to tell a wrong model
 /// from an exporter bug.
 fn log_tally(log: &str) -> BTreeMap<&'static str, usize> {
-    let to_lines = |l: &&str| l.contains(": to=") && !l.ends_with("stat=queued");
+    // Delivery status lines: not `Milter: to=…`, not `stat=queued`, not the fate of a message
+    // the milter refused (no mailer, no dsn).
+    let to_lines = |l: &&str| {
+        l.contains(": to=")
+            && !l.contains(": Milter: ")
+            && !l.ends_with("stat=queued")
+            && (l.contains(", mailer=") || l.contains(", dsn="))
+    };
     let rcpts = |l: &str| {
         let list = l.split(": to=").nth(1).unwrap_or("");
         let list = list.split(", ").next().unwrap_or("");
@@ -422,7 +465,9 @@ fn log_tally(log: &str) -> BTreeMap<&'static str, usize> {
             *t.get_mut(k).unwrap() += rcpts(l);
         } else if l.contains(": DSN: Cannot send message for ") {
             *t.get_mut("expired").unwrap() += 1;
-        } else if l.contains(": ruleset=check_") && l.contains(", reject=") {
+        } else if (l.contains(": ruleset=check_") || l.contains(": Milter: "))
+            && l.contains(", reject=")
+        {
             *t.get_mut("reject").unwrap() += 1;
         } else if l.ends_with(">... User unknown") {
             *t.get_mut("user_unknown").unwrap() += 1;
@@ -515,6 +560,13 @@ fn sendmail_real_mta_end_to_end() {
             (format!("To:{}", INBOUND_DOMAIN.0), "RELAY".into()),
         ],
         queue_return_secs: QUEUE_RETURN_SECS,
+        milter: None,
+    };
+    let milter = Milter::start(&dir.subdir("milter"))
+        .unwrap_or_else(|e| panic!("starting the test milter: {e}"));
+    let cfg = SendmailConfig {
+        milter: Some(milter.socket.clone()),
+        ..cfg
     };
     let mut sm = SendmailInstance::start(&dir.subdir("sendmail"), &cfg)
         .unwrap_or_else(|e| panic!("starting the private sendmail: {e}"));
@@ -641,6 +693,41 @@ fn sendmail_real_mta_end_to_end() {
     let unrec = metrics::labels(&[("source", "sendmail"), ("result", "unrecognised")]);
     if lines.get(&unrec) != Some(&0.0) {
         failures.push(format!("unrecognised lines: {lines:?}"));
+    }
+    // Every `to=` status line gives `delay=`: one observation per line (a line may name several
+    // recipients), counted here from the log by outcome.
+    let mut lines_by_outcome: BTreeMap<&str, f64> = BTreeMap::new();
+    for l in log.lines() {
+        if l.contains(": to=")
+            && !l.contains(": Milter: ")
+            && !l.ends_with("stat=queued")
+            && (l.contains(", mailer=") || l.contains(", dsn="))
+        {
+            let o = if l.contains(", stat=Sent") {
+                "delivered"
+            } else if l.contains(", stat=Deferred") || l.contains(", dsn=4.") {
+                "deferred"
+            } else {
+                "bounced"
+            };
+            *lines_by_outcome.entry(o).or_default() += 1.0;
+        }
+    }
+    let want_delays: BTreeMap<Labels, f64> = lines_by_outcome
+        .iter()
+        .map(|(o, n)| {
+            let l = metrics::labels(&[("source", "sendmail"), ("mta", "sendmail"), ("outcome", o)]);
+            (l, *n)
+        })
+        .collect();
+    let delays = nonzero(metrics::series(
+        &samples,
+        "smtp_delivery_delay_seconds_count",
+    ));
+    if delays != want_delays {
+        failures.push(format!(
+            "smtp_delivery_delay_seconds_count (one per to= line): expected {want_delays:?}, got {delays:?}"
+        ));
     }
     if let Err(e) = metrics::promtool_check(&text) {
         failures.push(e);

@@ -8,6 +8,7 @@ pub mod custom;
 pub mod dsn;
 pub mod exchange;
 pub mod kumomta;
+pub mod opensmtpd;
 mod parser;
 pub mod postfix;
 pub mod powermta;
@@ -413,15 +414,18 @@ pub enum Format {
     #[serde(rename = "kumomta")]
     KumoMta,
     Sendmail,
+    #[serde(rename = "opensmtpd")]
+    OpenSmtpd,
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::Postfix,
         Format::Exchange,
         Format::PowerMta,
         Format::KumoMta,
         Format::Sendmail,
+        Format::OpenSmtpd,
     ];
 
     /// The value of the `mta` label and of `--log.format`.
@@ -432,6 +436,7 @@ impl Format {
             Format::PowerMta => "powermta",
             Format::KumoMta => "kumomta",
             Format::Sendmail => "sendmail",
+            Format::OpenSmtpd => "opensmtpd",
         }
     }
 

@@ -2,7 +2,9 @@
 //! the file (header columns) or what the configuration compiled (a user-defined format's
 //! regexes).
 
-use super::{custom, exchange, kumomta, postfix, powermta, sendmail, syslog, Format, Parsed};
+use super::{
+    custom, exchange, kumomta, opensmtpd, postfix, powermta, sendmail, syslog, Format, Parsed,
+};
 
 /// The parser of one file (or journal): a format plus what it has learnt from the file so far
 /// (the columns of a header line) or what the configuration compiled (the regexes of a
@@ -22,6 +24,7 @@ pub enum Parser {
     /// Another parser behind a container log wrapper (Docker json-file, CRI): lines are
     /// unwrapped and their pieces joined by [`crate::source::ingest`], which holds the state.
     Wrapped(Box<crate::source::wrapper::Wrapped>),
+    OpenSmtpd,
 }
 
 impl From<Format> for Parser {
@@ -32,6 +35,7 @@ impl From<Format> for Parser {
             Format::PowerMta => Parser::PowerMta(powermta::Columns::default()),
             Format::KumoMta => Parser::KumoMta,
             Format::Sendmail => Parser::Sendmail,
+            Format::OpenSmtpd => Parser::OpenSmtpd,
         }
     }
 }
@@ -59,6 +63,7 @@ impl Parser {
             Parser::Custom(c) => c.parse(line),
             Parser::Sendmail => sendmail::parse(line),
             Parser::Wrapped(w) => w.parse_alone(line),
+            Parser::OpenSmtpd => opensmtpd::parse(line),
         }
     }
 
@@ -72,6 +77,7 @@ impl Parser {
             Parser::Custom(c) => c.name(),
             Parser::Sendmail => Format::Sendmail.name(),
             Parser::Wrapped(w) => w.inner().mta(),
+            Parser::OpenSmtpd => Format::OpenSmtpd.name(),
         }
     }
 
@@ -86,6 +92,7 @@ impl Parser {
             Parser::Sendmail => false,
             // No header priming through a wrapper (header-driven formats do not log to stdout).
             Parser::Wrapped(_) => false,
+            Parser::OpenSmtpd => false,
         }
     }
 
@@ -112,6 +119,7 @@ impl Parser {
             Parser::Sendmail => None,
             // Instances are picked from raw lines; a wrapped line is not one.
             Parser::Wrapped(_) => None,
+            Parser::OpenSmtpd => None,
         }
     }
 
@@ -132,6 +140,7 @@ impl Parser {
             Parser::PowerMta(c) => c.vmta(line),
             Parser::Sendmail => None,
             Parser::Wrapped(_) => None,
+            Parser::OpenSmtpd => None,
         }
     }
 }

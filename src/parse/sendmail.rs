@@ -51,6 +51,13 @@
 //! Nov 23 04:45:25 mx sm-mta[31173]: ruleset=check_relay, arg1=[127.0.0.9], arg2=127.0.0.9, relay=[127.0.0.9], reject=550 5.7.1 Access denied
 //! Nov 23 04:41:57 mx sendmail[24165]: 6AN4fvrt024165: ruleset=check_mail, arg1=<r250-sender@d1.test>, relay=localhost [127.0.0.1], reject=553 5.1.8 <r250-sender@d1.test>... Domain of sender address r250-sender@d1.test does not exist
 //! ```
+//! Refusals by a mail filter (milter), at `RCPT TO` (the recipient in `to=`) and at the end of
+//! the message (`data`: no recipient; the `to=… stat=<the refusal's text>` lines that follow,
+//! without `mailer=` or `dsn=`, record the fate of the refused message and are not counted):
+//! ```text
+//! Nov 23 05:17:58 mx sm-mta[7890]: 6AN5HwaW007890: Milter: to=<miltrej-a0@in.test>, reject=550 5.7.1 Recipient rejected by the e2e milter
+//! Nov 23 05:17:58 mx sm-mta[7901]: 6AN5HwvN007901: Milter: data, reject=554 5.7.1 Message rejected by the e2e milter
+//! ```
 //! A `check_relay` refusal is logged once per connection, however many commands the client
 //! then sends (each gets the same refusal): it counts once.
 //!
@@ -62,7 +69,7 @@
 //!
 //! Everything else Sendmail writes is ignored: `from=` lines, `starting daemon`, `SYSERR`,
 //! `lost input channel`, `did not issue MAIL/EXPN/VRFY/ETRN`, `ruleset=… discard`,
-//! `Warning: …`, `AUTH=`, `STARTTLS=`, `Milter` lines.
+//! `Warning: …`, `AUTH=`, `STARTTLS=`, `Milter` lines without `reject=`.
 //!
 //! Formats checked against Sendmail's `sendmail/deliver.c` (`logdelivery`: `to=`, `delay=`,
 //! `dsn=`, `reply=`, `stat=` in that order, `stat=` last), `sendmail/parseaddr.c` and
@@ -141,6 +148,9 @@ fn parse_message(msg: &[u8]) -> Option<Parsed<'_>> {
     if body.starts_with(b"ruleset=") {
         return refusal(body);
     }
+    if let Some(rest) = body.strip_prefix(b"Milter: ") {
+        return milter(rest);
+    }
     if body.first() == Some(&b'<') {
         return Some(unknown_user(body));
     }
@@ -184,6 +194,11 @@ fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
         return None;
     }
     if stat == b"queued" {
+        return Some(Parsed::Ignored);
+    }
+    // No mailer and no DSN status: the fate of a message refused in the SMTP dialogue (after
+    // `Milter: data, reject=…`), whose refusal has its own line; no delivery was attempted.
+    if finder_dsn().find(head).is_none() && memchr::memmem::find(head, b", mailer=").is_none() {
         return Some(Parsed::Ignored);
     }
     let enhanced_raw = finder_dsn().find(head).and_then(|i| field(head, i + 6));
@@ -296,6 +311,34 @@ fn refusal(body: &[u8]) -> Option<Parsed<'_>> {
     })))
 }
 
+/// `Milter: to=<addr>, reject=…` (a recipient refused by a mail filter), `Milter: data,
+/// reject=…` (the message refused at its end) and the like: a refusal; other `Milter:` lines
+/// (`discard`, `quarantine`, header changes) give no reply.
+fn milter(rest: &[u8]) -> Option<Parsed<'_>> {
+    let Some(at) = finder_reject().find(rest) else {
+        return Some(Parsed::Ignored);
+    };
+    let reply = rest.get(at + 9..)?;
+    if !codes_complete(reply) {
+        return None;
+    }
+    let (code, enhanced) = leading_reply_codes(reply);
+    code?;
+    let recipients = match rest.strip_prefix(b"to=") {
+        Some(to) => Recipients::One(to.get(..at - 3)?),
+        None => Recipients::None,
+    };
+    Some(Parsed::Event(Event::Reply(Reply {
+        direction: Direction::Inbound,
+        outcome: Outcome::Rejected,
+        code,
+        enhanced,
+        recipients,
+        delay: None,
+        text: reply,
+    })))
+}
+
 const USER_UNKNOWN: &[u8] = b">... User unknown";
 
 /// `<addr>... User unknown`: a local recipient refused at `RCPT TO`; other `<addr>... text`
@@ -359,6 +402,12 @@ mod tests {
             "inbound rejected 553 5.1.8 ", "ruleset="),
         ("Nov 23 04:46:28 mx sm-mta[944]: 6AN4kS7O000944: <nosuchuser@mx.e2e.test>... User unknown",
             "inbound rejected - - mx.e2e.test", "User unknown"),
+        ("Nov 23 05:17:58 mx sm-mta[7890]: 6AN5HwaW007890: Milter: to=<miltrej-a0@in.test>, reject=550 5.7.1 Recipient rejected by the e2e milter",
+            "inbound rejected 550 5.7.1 in.test", "reject="),
+        ("Nov 23 05:17:58 mx sm-mta[7901]: 6AN5HwvN007901: Milter: data, reject=554 5.7.1 Message rejected by the e2e milter",
+            "inbound rejected 554 5.7.1 ", "reject="),
+        ("Nov 23 05:17:58 mx sm-mta[7901]: 6AN5HwvN007901: to=<r250-in-m0@in.test>, delay=00:00:00, pri=30052, stat=Message rejected by the e2e milter",
+            "Ignored", ""),
         // Not replies.
         ("Nov 23 04:46:28 mx sm-mta[944]: 6AN4kS7O000944: from=<r250-sender@d1.test>, size=15, class=0, nrcpts=1, msgid=<202611230446.6AN4kS7O000944@mx.e2e.test>, proto=ESMTP, daemon=MTA, relay=[127.0.0.10]", "Ignored", ""),
         ("Nov 23 04:42:05 mx sm-mta[24557]: starting daemon (8.17.1.9): SMTP", "Ignored", ""),
@@ -367,7 +416,7 @@ mod tests {
         ("Nov 23 04:46:28 mx postfix/smtp[944]: 6AN4kS7O000944: to=<a@b>, relay=none, delay=1, dsn=2.0.0, status=sent (ok)", "Ignored", ""),
         // Garbled.
         ("Nov 23 04:45:24 mx sm-mta[31009]: 6AN4jO5g031007: to=<a@d1.test>, delay=00:00:00, dsn=9.9.9, stat=User unknown", "Unrecognised", ""),
-        ("Nov 23 04:45:24 mx sm-mta[31009]: 6AN4jO5g031007: to=<a@d1.test>, delay=00:00:00, stat=Something", "Unrecognised", ""),
+        ("Nov 23 04:45:24 mx sm-mta[31009]: 6AN4jO5g031007: to=<a@d1.test>, delay=00:00:00, mailer=esmtp, stat=Something", "Unrecognised", ""),
         ("Nov 23 04:46:28 mx sm-mta[944]: 6AN4kS7O000944: ruleset=check_rcpt, arg1=<x@in.test>, relay=[127.0.0.10], reject=Mailbox busy", "Unrecognised", ""),
         ("sm-mta[944] no header", "Unrecognised", ""),
     ];
@@ -377,6 +426,29 @@ mod tests {
         for (line, want, _) in CASES {
             assert_eq!(render(&parse(line.as_bytes())), *want, "{line}");
             assert!(claims(line.as_bytes()) || *want == "Ignored" || *want == "Unrecognised");
+        }
+    }
+
+    #[test]
+    fn claims_only_sendmail_tags() {
+        for (line, mine) in [
+            (
+                "Nov 23 04:42:05 mx sm-mta[24557]: starting daemon (8.17.1.9): SMTP",
+                true,
+            ),
+            (
+                "Nov 23 04:45:45 mx sendmail[31739]: 6AN4jO5g031007: x",
+                true,
+            ),
+            ("Nov 23 04:45:45 mx sm-msp-queue[1]: x", true),
+            ("Nov 23 04:45:45 mx postfix/sendmail[1]: fatal: x", false),
+            (
+                "Nov 23 04:45:45 mx smtpd[1]: 965e751d1f4eb33a smtp connected",
+                false,
+            ),
+            ("not a syslog line", false),
+        ] {
+            assert_eq!(claims(line.as_bytes()), mine, "{line}");
         }
     }
 

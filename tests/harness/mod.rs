@@ -21,6 +21,7 @@ pub mod exporter;
 pub mod feed;
 pub mod maillog;
 pub mod metrics;
+pub mod opensmtpd;
 pub mod postfix;
 pub mod prometheus;
 pub mod promql;

@@ -49,6 +49,8 @@ pub struct SendmailConfig {
     pub access: Vec<(String, String)>,
     /// `Timeout.queuereturn`, in seconds.
     pub queue_return_secs: u64,
+    /// The socket of a [`Milter`] to consult (`INPUT_MAIL_FILTER`).
+    pub milter: Option<PathBuf>,
 }
 
 pub struct SendmailInstance {
@@ -117,7 +119,7 @@ impl SendmailInstance {
              VERSIONID(`smtp-status-exporter e2e')dnl\n\
              OSTYPE(`linux')dnl\n\
              define(`confDOMAIN_NAME', `{HOSTNAME}')dnl\n\
-             define(`confDONT_BLAME_SENDMAIL', `MapInUnsafeDirPath')dnl\n\
+             define(`confDONT_BLAME_SENDMAIL', `MapInUnsafeDirPath,TrustStickyBit')dnl\n\
              define(`confLOG_LEVEL', `9')dnl\n\
              define(`QUEUE_DIR', `{d}/queue')dnl\n\
              define(`STATUS_FILE', `{d}/statistics')dnl\n\
@@ -145,6 +147,17 @@ impl SendmailInstance {
             sink = cfg.sink_port,
             closed = cfg.closed_port,
         );
+        let mc = match &cfg.milter {
+            // F=T: a milter that does not answer tempfails the mail (no silent pass).
+            Some(sock) => mc.replace(
+                "MAILER(`local')",
+                &format!(
+                    "INPUT_MAIL_FILTER(`e2e', `S=unix:{}, F=T, T=S:10s;R:20s;E:1m')dnl\nMAILER(`local')",
+                    sock.display()
+                ),
+            ),
+            None => mc,
+        };
         write("sendmail.mc", &mc)?;
         let cf = dir.join("sendmail.cf");
         let out = Command::new(&m4)
@@ -279,5 +292,90 @@ impl SendmailInstance {
 impl Drop for SendmailInstance {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A mail filter for the private Sendmail, written with Debian's `python3-milter` (pymilter):
+/// it refuses at `RCPT TO` every recipient whose local part starts with `miltrej` (550 5.7.1),
+/// and at the end of the message every message whose `Subject:` holds [`MILTER_REJECT_SUBJECT`]
+/// (554 5.7.1), so that Sendmail logs its `Milter: …, reject=…` lines. Stopped on drop.
+pub struct Milter {
+    pub socket: PathBuf,
+    child: Child,
+}
+
+pub const MILTER_REJECT_SUBJECT: &str = "E2E-MILTER-REJECT";
+
+const MILTER_SCRIPT: &str = r#"import sys
+import Milter
+
+class E2E(Milter.Base):
+    def __init__(self):
+        self.reject = False
+    def envrcpt(self, to, *params):
+        if to.strip("<>").lower().startswith("miltrej"):
+            self.setreply("550", "5.7.1", "Recipient rejected by the e2e milter")
+            return Milter.REJECT
+        return Milter.CONTINUE
+    def header(self, name, value):
+        if name.lower() == "subject" and sys.argv[2] in value:
+            self.reject = True
+        return Milter.CONTINUE
+    def eom(self):
+        if self.reject:
+            self.setreply("554", "5.7.1", "Message rejected by the e2e milter")
+            return Milter.REJECT
+        return Milter.ACCEPT
+
+Milter.factory = E2E
+Milter.runmilter("e2e", "unix:" + sys.argv[1], 60)
+"#;
+
+impl Milter {
+    pub fn start(dir: &Path) -> Result<Milter, String> {
+        let python = Path::new("/usr/bin/python3");
+        let (ok, text) = run(Command::new(python).args(["-c", "import Milter"]));
+        if !ok {
+            return Err(format!(
+                "Debian's python3-milter is missing ({text}): {}",
+                util::INSTALL_HINT
+            ));
+        }
+        // Not `milter.py`: that name would shadow pymilter's own `milter` module.
+        let script = dir.join("e2e_filter.py");
+        fs::write(&script, MILTER_SCRIPT).map_err(|e| e.to_string())?;
+        let socket = dir.join("milter.sock");
+        let err = fs::File::create(dir.join("milter.stderr")).map_err(|e| e.to_string())?;
+        let child = Command::new(python)
+            .arg(&script)
+            .arg(&socket)
+            .arg(MILTER_REJECT_SUBJECT)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(err))
+            .spawn()
+            .map_err(|e| format!("starting the milter: {e}"))?;
+        let mut m = Milter { socket, child };
+        let up = wait_for(Duration::from_secs(30), Duration::from_millis(100), || {
+            if let Ok(Some(status)) = m.child.try_wait() {
+                return Some(Err(format!("the milter exited with {status}")));
+            }
+            m.socket.exists().then_some(Ok(()))
+        });
+        match up {
+            Some(Ok(())) => Ok(m),
+            Some(Err(e)) => Err(format!(
+                "{e}: {}",
+                fs::read_to_string(dir.join("milter.stderr")).unwrap_or_default()
+            )),
+            None => Err("the milter did not create its socket within 30 s".into()),
+        }
+    }
+}
+
+impl Drop for Milter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

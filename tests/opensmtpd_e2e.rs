@@ -1,0 +1,666 @@
+//! End-to-end: a REAL OpenSMTPD (Debian 12's `opensmtpd` 6.8.0p2, unpacked by
+//! `scripts/install-test-deps`) as a private daemon on loopback, logging through syslog(3) to
+//! the test's own syslog receiver, relaying to the scripted SMTP sink and receiving from the
+//! test's client, while the exporter tails the log. Every `smtp_replies_total` series and
+//! `smtp_expired_total` must equal what the sink and the client recorded.
+//!
+//! Run with `sudo scripts/test`. How OpenSMTPD runs without an init system: see
+//! tests/harness/opensmtpd.rs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod harness;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use harness::client::{Reply, SmtpClient, Submission};
+use harness::exporter::{self, Exporter};
+use harness::metrics::{self, Labels};
+use harness::opensmtpd::{OpenSmtpdConfig, OpenSmtpdInstance};
+use harness::sink::{Script, Sink, SinkRecord};
+use harness::util::{self, wait_for, TestDir};
+
+const SINK_DOMAINS: [(&str, Ipv4Addr); 3] = [
+    ("d1.test", Ipv4Addr::new(127, 0, 0, 2)),
+    ("d2.test", Ipv4Addr::new(127, 0, 0, 3)),
+    ("d3.test", Ipv4Addr::new(127, 0, 0, 4)),
+];
+/// The senders' domain: delivery status notifications go back to the sink there.
+const SENDER_DOMAIN: (&str, Ipv4Addr) = ("snd.test", Ipv4Addr::new(127, 0, 0, 7));
+/// Accepted from any client and relayed to the sink.
+const INBOUND_DOMAIN: (&str, Ipv4Addr) = ("in.test", Ipv4Addr::new(127, 0, 0, 8));
+/// Routed to a closed port.
+const DOWN_DOMAIN: &str = "down.test";
+/// Not allowed to relay (only 127.0.0.1 is): the inbound client.
+const INBOUND_CLIENT: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 10);
+/// `queue ttl`: shorter than OpenSMTPD's first retry (15 min) and than the 15 s it disables a
+/// route after a refused connection, so each deferred envelope is tried once, then expires.
+const TTL_SECS: u64 = 10;
+const OUTBOUND_MESSAGES: usize = 60;
+
+/// The replies the sink is scripted to give, with weights. No 421 (the MTA would then defer
+/// the recipients it has not yet sent, which the sink never sees) and no 452.
+fn catalogue() -> Vec<(Script, u32)> {
+    vec![
+        (Script::accept(), 12),
+        (Script::rcpt(450, Some("4.2.0")), 1),
+        (Script::rcpt(451, Some("4.7.1")), 2),
+        (Script::rcpt(550, Some("5.1.1")), 2),
+        (Script::rcpt(550, Some("5.1.1")).multiline(), 1),
+        (Script::rcpt(552, Some("5.2.2")), 1),
+        (Script::rcpt(553, Some("5.1.3")), 1),
+        (Script::rcpt(554, Some("5.7.1")), 1),
+        // Basic code only: OpenSMTPD logs the reply as it came, without an enhanced code.
+        (Script::rcpt(550, None), 1),
+        (Script::accept().data(554, Some("5.7.1")), 1),
+    ]
+}
+
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+struct Outbound {
+    id: String,
+    sender: String,
+    rcpts: Vec<String>,
+}
+
+fn outbound_plan() -> Vec<Outbound> {
+    let cat = catalogue();
+    let total: u32 = cat.iter().map(|(_, w)| w).sum();
+    let mut rng = Lcg(0x5e4d_3a11);
+    let mut nth = 0usize;
+    (0..OUTBOUND_MESSAGES)
+        .map(|m| {
+            let id = format!("m{m:04}");
+            let n = if rng.below(10) < 5 {
+                1
+            } else {
+                2 + rng.below(3) as usize
+            };
+            let rcpts = (0..n)
+                .map(|i| {
+                    nth += 1;
+                    let mut pick = rng.below(u64::from(total)) as u32;
+                    let script = cat
+                        .iter()
+                        .find(|(_, w)| {
+                            if pick < *w {
+                                true
+                            } else {
+                                pick -= w;
+                                false
+                            }
+                        })
+                        .map(|(s, _)| s.clone())
+                        .unwrap_or_else(Script::accept);
+                    let local = script.local_part(&format!("{id}r{i}"));
+                    let domain = if rng.below(12) == 0 {
+                        DOWN_DOMAIN.to_owned()
+                    } else {
+                        SINK_DOMAINS[rng.below(3) as usize].0.to_owned()
+                    };
+                    let domain = match nth % 7 {
+                        0 => domain.to_ascii_uppercase(),
+                        _ => domain,
+                    };
+                    format!("{local}@{domain}")
+                })
+                .collect();
+            Outbound {
+                sender: format!("r250-sender-{id}@{}", SENDER_DOMAIN.0),
+                id,
+                rcpts,
+            }
+        })
+        .collect()
+}
+
+fn domain_of(addr: &str) -> String {
+    addr.rsplit_once('@')
+        .map(|(_, d)| d.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn class_of(code: &str, enhanced: &str) -> String {
+    let digit = code.chars().next().or_else(|| enhanced.chars().next());
+    digit.map(|d| format!("{d}xx")).unwrap_or_default()
+}
+
+fn subject_of(enhanced: &str) -> &'static str {
+    match enhanced.split('.').nth(1) {
+        Some("0") => "other",
+        Some("1") => "addressing",
+        Some("2") => "mailbox",
+        Some("3") => "mail_system",
+        Some("4") => "network",
+        Some("5") => "protocol",
+        Some("6") => "content",
+        Some("7") => "policy",
+        _ => "",
+    }
+}
+
+fn reply_labels(dir: &str, outcome: &str, code: &str, enhanced: &str, domain: &str) -> Labels {
+    metrics::labels(&[
+        ("source", "opensmtpd"),
+        ("mta", "opensmtpd"),
+        ("direction", dir),
+        ("outcome", outcome),
+        ("class", &class_of(code, enhanced)),
+        ("code", code),
+        ("enhanced", enhanced),
+        ("subject", subject_of(enhanced)),
+        ("domain", domain),
+    ])
+}
+
+#[derive(Default)]
+struct Expected {
+    replies: BTreeMap<Labels, f64>,
+    expired: f64,
+}
+
+impl Expected {
+    fn add(&mut self, l: Labels) {
+        *self.replies.entry(l).or_default() += 1.0;
+    }
+    fn sum(&self, dir: &str, outcome: &str) -> f64 {
+        self.replies
+            .iter()
+            .filter(|(l, _)| l["direction"] == dir && l["outcome"] == outcome)
+            .map(|(_, v)| v)
+            .sum()
+    }
+    fn dump(&self) -> String {
+        let mut s = format!("expired {}\n", self.expired);
+        for (l, v) in &self.replies {
+            let l: Vec<String> = l.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+            s.push_str(&format!("{v} {{{}}}\n", l.join(",")));
+        }
+        s
+    }
+}
+
+/// What the inbound client did, for the expectations.
+struct Inbound {
+    submissions: Vec<Submission>,
+    /// Replies to `MAIL FROM` of refused senders.
+    refused_senders: Vec<Reply>,
+}
+
+fn send_outbound(sm: &OpenSmtpdInstance, plan: &[Outbound]) {
+    for chunk in plan.chunks(20) {
+        let mut c = SmtpClient::connect(sm.addr, None).unwrap();
+        c.ehlo("client.e2e.test").unwrap();
+        for m in chunk {
+            let sub = c
+                .send(
+                    &m.sender,
+                    &m.rcpts,
+                    &[
+                        ("From", format!("<{}>", m.sender)),
+                        ("Subject", format!("e2e outbound {}", m.id)),
+                        ("Message-ID", format!("<{}@client.e2e.test>", m.id)),
+                    ],
+                    "Hello from the smtp-status-exporter end-to-end test.\n",
+                )
+                .unwrap_or_else(|e| panic!("submitting {}: {e}", m.id));
+            assert!(
+                sub.queued() && sub.rcpts.iter().all(|(_, r)| r.code == 250),
+                "smtpd must accept {} whole from 127.0.0.1: {sub:?}",
+                m.id
+            );
+        }
+        let _ = c.quit();
+    }
+}
+
+fn send_inbound(sm: &OpenSmtpdInstance) -> Inbound {
+    let mut submissions = Vec::new();
+    for k in 0..3 {
+        let mut c = SmtpClient::connect(sm.addr, Some(INBOUND_CLIENT)).unwrap();
+        c.ehlo("client.e2e.test").unwrap();
+        let sub = c
+            .send(
+                &format!("r250-in-{k}@{}", SENDER_DOMAIN.0),
+                &[
+                    format!("r250-in-a{k}@{}", INBOUND_DOMAIN.0),
+                    format!("nouser@{}", INBOUND_DOMAIN.0),
+                    format!("later@{}", INBOUND_DOMAIN.0),
+                    format!("relay-a{k}@elsewhere.test"),
+                ],
+                &[("Subject", "inbound".into())],
+                "Inbound test message.\n",
+            )
+            .unwrap();
+        let _ = c.quit();
+        submissions.push(sub);
+    }
+    // Refused at MAIL FROM: `smtp failed-command command="MAIL FROM:<…>" …`, no recipient.
+    let mut refused_senders = Vec::new();
+    for k in 0..2 {
+        let mut c = SmtpClient::connect(sm.addr, Some(INBOUND_CLIENT)).unwrap();
+        c.ehlo("client.e2e.test").unwrap();
+        refused_senders.push(
+            c.command(&format!("MAIL FROM:<blocked-{k}@{}>", SENDER_DOMAIN.0))
+                .unwrap(),
+        );
+        let _ = c.quit();
+    }
+    Inbound {
+        submissions,
+        refused_senders,
+    }
+}
+
+/// The replies the configuration asks for; otherwise the test's set-up is wrong.
+fn check_inbound_replies(inbound: &Inbound) {
+    for sub in &inbound.submissions {
+        for (rcpt, reply) in &sub.rcpts {
+            let want = if rcpt.starts_with("r250-") {
+                "250 2.1.5 Destination address valid: Recipient ok".to_owned()
+            } else if rcpt.starts_with("nouser@") {
+                "550 5.1.1 Mailbox does not exist".to_owned()
+            } else if rcpt.starts_with("later@") {
+                "450 4.2.0 Mailbox busy".to_owned()
+            } else {
+                format!("550 Invalid recipient: <{rcpt}>")
+            };
+            assert_eq!(reply.text(), want, "RCPT TO:<{rcpt}>");
+        }
+        assert!(sub.queued(), "{sub:?}");
+    }
+    for r in &inbound.refused_senders {
+        assert_eq!(r.text(), "553 5.7.1 Sender refused by the e2e test");
+    }
+}
+
+/// The expected counters from what the sink and the client recorded, with OpenSMTPD's
+/// documented behaviour (each rule where it is applied).
+fn expectations(
+    plan: &[Outbound],
+    records: &[SinkRecord],
+    inbound: &Inbound,
+    log: &str,
+) -> Expected {
+    let mut exp = Expected::default();
+    // Outbound, from the sink: one `mta delivery` line per recipient per attempt, `stat=` the
+    // reply as the sink sent it (codes as they are: no enhanced code where it sent none).
+    for r in records {
+        let outcome = match r.code / 100 {
+            2 => "delivered",
+            4 => "deferred",
+            _ => "bounced",
+        };
+        let code = r.code.to_string();
+        let enh = r.enhanced.clone().unwrap_or_default();
+        let enh = if r.code == 250 {
+            "2.0.0".to_owned()
+        } else {
+            enh
+        };
+        exp.add(reply_labels(
+            "outbound",
+            outcome,
+            &code,
+            &enh,
+            &domain_of(&r.recipient),
+        ));
+    }
+    // Each recipient reached the sink exactly once (a deferred one is not tried again before
+    // `queue ttl`). down.test recipients never reach it: after the refused connection
+    // OpenSMTPD disables the route and holds their envelopes; when the ttl runs out they
+    // expire, and depending on timing the held envelope is first flushed with one
+    // `mta delivery … result="TempFail" stat="Network error on destination MXs"` (no code) or
+    // not at all. Which of the two happened is read from the MTA's own log, per recipient. Every
+    // envelope deferred or never delivered expires: one `Expire for` line each.
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for r in records {
+        *seen.entry(r.recipient.as_str()).or_default() += 1;
+    }
+    let deferred: BTreeSet<&str> = records
+        .iter()
+        .filter(|r| r.code / 100 == 4)
+        .map(|r| r.recipient.as_str())
+        .collect();
+    for m in plan {
+        for r in &m.rcpts {
+            let n = seen.get(r.as_str()).copied().unwrap_or(0);
+            if domain_of(r) == DOWN_DOMAIN {
+                assert_eq!(n, 0, "{r} is routed to a closed port");
+                exp.expired += 1.0;
+                let flushed = log
+                    .lines()
+                    .filter(|l| {
+                        l.contains(&format!(" to=<{r}> "))
+                            && l.ends_with(
+                                "result=\"TempFail\" stat=\"Network error on destination MXs\"",
+                            )
+                    })
+                    .count();
+                assert!(flushed <= 1, "{r}: {flushed} network-error lines");
+                for _ in 0..flushed {
+                    exp.add(reply_labels("outbound", "deferred", "", "", DOWN_DOMAIN));
+                }
+            } else {
+                assert_eq!(n, 1, "{r} must get exactly one delivery attempt");
+                if deferred.contains(r.as_str()) {
+                    exp.expired += 1.0;
+                }
+            }
+        }
+    }
+    // Inbound, from the client: one `smtp failed-command` per refused RCPT, with its codes.
+    for sub in &inbound.submissions {
+        for (rcpt, reply) in &sub.rcpts {
+            if reply.code / 100 != 2 {
+                exp.add(reply_labels(
+                    "inbound",
+                    "rejected",
+                    &reply.code.to_string(),
+                    &reply.enhanced().unwrap_or_default(),
+                    &domain_of(rcpt),
+                ));
+            }
+        }
+    }
+    for r in &inbound.refused_senders {
+        exp.add(reply_labels(
+            "inbound",
+            "rejected",
+            &r.code.to_string(),
+            &r.enhanced().unwrap_or_default(),
+            "",
+        ));
+    }
+    exp
+}
+
+/// Counts in the log by kind of line (independent of the exporter), to tell a wrong model
+/// from an exporter bug.
+fn log_tally(log: &str) -> BTreeMap<&'static str, usize> {
+    let mut t = BTreeMap::from([
+        ("Ok", 0),
+        ("TempFail", 0),
+        ("PermFail", 0),
+        ("expired", 0),
+        ("failed-command", 0),
+    ]);
+    for l in log.lines() {
+        if l.contains(" mta delivery ") {
+            for k in ["Ok", "TempFail", "PermFail"] {
+                if l.contains(&format!(" result=\"{k}\" ")) {
+                    *t.get_mut(k).unwrap() += 1;
+                }
+            }
+        } else if l.contains(": relay: Expire for ") {
+            *t.get_mut("expired").unwrap() += 1;
+        } else if l.contains(" smtp failed-command ") {
+            *t.get_mut("failed-command").unwrap() += 1;
+        }
+    }
+    t
+}
+
+fn expected_tally(exp: &Expected) -> BTreeMap<&'static str, usize> {
+    let n = |d, o| exp.sum(d, o) as usize;
+    BTreeMap::from([
+        ("Ok", n("outbound", "delivered")),
+        ("TempFail", n("outbound", "deferred")),
+        ("PermFail", n("outbound", "bounced")),
+        ("expired", exp.expired as usize),
+        ("failed-command", n("inbound", "rejected")),
+    ])
+}
+
+fn diff(expected: &BTreeMap<Labels, f64>, got: &BTreeMap<Labels, f64>) -> String {
+    let keys: BTreeSet<&Labels> = expected.keys().chain(got.keys()).collect();
+    let mut s = String::new();
+    for k in keys {
+        let (e, g) = (expected.get(k), got.get(k));
+        if e != g {
+            let l: Vec<String> = k.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+            let show = |v: Option<&f64>| v.map_or("-".to_owned(), |v| v.to_string());
+            s.push_str(&format!(
+                "  expected {:>5}  got {:>5}  {{{}}}\n",
+                show(e),
+                show(g),
+                l.join(",")
+            ));
+        }
+    }
+    s
+}
+
+fn nonzero(m: BTreeMap<Labels, f64>) -> BTreeMap<Labels, f64> {
+    m.into_iter().filter(|(_, v)| *v != 0.0).collect()
+}
+
+#[test]
+#[ignore = "needs root and Debian's opensmtpd unpacked by scripts/install-test-deps: run by scripts/test"]
+fn opensmtpd_real_mta_end_to_end() {
+    let t0 = Instant::now();
+    let phase = |what: &str| eprintln!("[{:>6.2}s] {what}", t0.elapsed().as_secs_f64());
+    util::require_root();
+    util::require_tool("unshare");
+
+    let dir = TestDir::new("sse-opensmtpd-e2e-");
+    eprintln!(
+        "work dir: {} (E2E_KEEP=1 keeps it: maillog, expected.txt, scrape.txt)",
+        dir.path().display()
+    );
+    let sink_addrs: Vec<Ipv4Addr> = SINK_DOMAINS
+        .iter()
+        .chain([&SENDER_DOMAIN, &INBOUND_DOMAIN])
+        .map(|(_, ip)| *ip)
+        .collect();
+    let sink = Sink::start(&sink_addrs).unwrap();
+    let cfg = OpenSmtpdConfig {
+        sink_port: sink.port(),
+        sink_routes: SINK_DOMAINS
+            .iter()
+            .chain([&SENDER_DOMAIN, &INBOUND_DOMAIN])
+            .map(|(d, ip)| ((*d).to_owned(), *ip))
+            .collect(),
+        down_domains: vec![DOWN_DOMAIN.into()],
+        closed_port: util::closed_port(),
+        open_domains: vec![INBOUND_DOMAIN.0.into()],
+        rcpt_rejects: vec![
+            ("^nouser@".into(), "550 5.1.1 Mailbox does not exist".into()),
+            ("^later@".into(), "450 4.2.0 Mailbox busy".into()),
+        ],
+        mail_rejects: vec![(
+            "^blocked-".into(),
+            "553 5.7.1 Sender refused by the e2e test".into(),
+        )],
+        ttl_secs: TTL_SECS,
+    };
+    let mut sm = OpenSmtpdInstance::start(&dir.subdir("opensmtpd"), &cfg)
+        .unwrap_or_else(|e| panic!("starting the private OpenSMTPD: {e}"));
+    phase("opensmtpd started");
+
+    let state = dir.path().join("state.json");
+    let exporter = Exporter::start(
+        &[sm.log_path()],
+        &state,
+        dir.path(),
+        &["--log.format", "opensmtpd"],
+    );
+    if let Err(e) = &exporter {
+        eprintln!("WARNING: the exporter did not start ({e}); running the MTA side anyway");
+    }
+    phase("exporter started");
+
+    let plan = outbound_plan();
+    send_outbound(&sm, &plan);
+    let inbound = send_inbound(&sm);
+    let submitted = Instant::now();
+    check_inbound_replies(&inbound);
+    phase("mail submitted");
+
+    // Every envelope delivered, bounced or expired; the notices sent.
+    let drained = wait_for(
+        Duration::from_secs(120 + TTL_SECS),
+        Duration::from_millis(250),
+        || {
+            (submitted.elapsed() > Duration::from_secs(TTL_SECS)
+                && sm.queue_files() == 0
+                && sink.open_sessions() == 0)
+                .then_some(())
+        },
+    );
+    assert!(
+        drained.is_some(),
+        "the queue did not drain: {} files left\n{}",
+        sm.queue_files(),
+        sm.log()
+    );
+    phase("queue empty");
+
+    // The log is written asynchronously: settle on a model and a log that agree.
+    let records = sink.records();
+    let settled = wait_for(Duration::from_secs(15), Duration::from_millis(100), || {
+        let log = sm.log();
+        let exp = expectations(&plan, &records, &inbound, &log);
+        (log_tally(&log) == expected_tally(&exp)).then_some(())
+    });
+    let exp = expectations(&plan, &records, &inbound, &sm.log());
+    std::fs::write(dir.path().join("expected.txt"), exp.dump()).unwrap();
+    let want_tally = expected_tally(&exp);
+    let log = sm.log();
+    if settled.is_none() {
+        assert_eq!(
+            log_tally(&log),
+            want_tally,
+            "the log ({}) lacks lines the test expects: a problem of the test's model or of \
+             the OpenSMTPD set-up, not of the exporter",
+            sm.log_path().display()
+        );
+    }
+    if let Ok(p) = std::env::var("E2E_SAVE_MAILLOG") {
+        std::fs::copy(sm.log_path(), &p).unwrap();
+    }
+    phase(&format!(
+        "log settled: {} lines; expecting {} replies in {} series, {} expired",
+        log.lines().count(),
+        exp.replies.values().sum::<f64>(),
+        exp.replies.len(),
+        exp.expired
+    ));
+
+    let exporter = exporter.unwrap_or_else(|e| panic!("the exporter could not be started: {e}"));
+    // Wait until the exporter has counted as much as expected (it may count more: that shows
+    // in the comparison below).
+    let want_total: f64 = exp.replies.values().sum::<f64>() + exp.expired;
+    let caught_up = wait_for(Duration::from_secs(30), Duration::from_millis(200), || {
+        let s = metrics::parse_exposition(&exporter.scrape().ok()?).ok()?;
+        let counted: f64 = metrics::series(&s, "smtp_replies_total")
+            .values()
+            .chain(metrics::series(&s, "smtp_expired_total").values())
+            .sum();
+        (counted >= want_total).then_some(())
+    });
+    if caught_up.is_none() {
+        eprintln!("WARNING: the exporter did not count {want_total} events within 30 s; comparing what it has");
+    }
+    let text = exporter.scrape().unwrap();
+    std::fs::write(dir.path().join("scrape.txt"), &text).unwrap();
+    let samples = metrics::parse_exposition(&text).unwrap();
+
+    let mut failures = Vec::new();
+    let got = nonzero(metrics::series(&samples, "smtp_replies_total"));
+    if got != exp.replies {
+        failures.push(format!(
+            "smtp_replies_total differs from what the sink and the client recorded:\n{}",
+            diff(&exp.replies, &got)
+        ));
+    }
+    let key = metrics::labels(&[("source", "opensmtpd"), ("mta", "opensmtpd")]);
+    let expired = nonzero(metrics::series(&samples, "smtp_expired_total"));
+    let want_expired = nonzero(BTreeMap::from([(key, exp.expired)]));
+    if expired != want_expired {
+        failures.push(format!(
+            "smtp_expired_total: expected {want_expired:?}, got {expired:?}"
+        ));
+    }
+    let lines = metrics::series(&samples, "smtp_status_exporter_lines_total");
+    let unrec = metrics::labels(&[("source", "opensmtpd"), ("result", "unrecognised")]);
+    if lines.get(&unrec) != Some(&0.0) {
+        failures.push(format!("unrecognised lines: {lines:?}"));
+    }
+    // Every `mta delivery` line gives `delay=`: one observation per outbound reply.
+    let want_delays = nonzero(
+        ["delivered", "deferred", "bounced"]
+            .into_iter()
+            .map(|o| {
+                let l = metrics::labels(&[
+                    ("source", "opensmtpd"),
+                    ("mta", "opensmtpd"),
+                    ("outcome", o),
+                ]);
+                (l, exp.sum("outbound", o))
+            })
+            .collect(),
+    );
+    let delays = nonzero(metrics::series(
+        &samples,
+        "smtp_delivery_delay_seconds_count",
+    ));
+    if delays != want_delays {
+        failures.push(format!(
+            "smtp_delivery_delay_seconds_count: expected {want_delays:?}, got {delays:?}"
+        ));
+    }
+    if let Err(e) = metrics::promtool_check(&text) {
+        failures.push(e);
+    }
+    // `replay` of the same log gives the same counts.
+    let out = std::process::Command::new(exporter::binary())
+        .args(["replay", "--log.format", "opensmtpd", "--format", "json"])
+        .arg(sm.log_path())
+        .output()
+        .unwrap();
+    match serde_json::from_slice::<serde_json::Value>(&out.stdout) {
+        Err(e) => failures.push(format!(
+            "replay printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )),
+        Ok(v) => {
+            let unrec = v.pointer("/lines/unrecognised").and_then(|v| v.as_f64());
+            if unrec != Some(0.0) {
+                failures.push(format!("replay: lines.unrecognised {unrec:?}"));
+            }
+            let replies: f64 = v["replies"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|r| r["value"].as_f64()).sum())
+                .unwrap_or(-1.0);
+            let want: f64 = exp.replies.values().sum();
+            if replies != want {
+                failures.push(format!("replay: {replies} replies, expected {want}"));
+            }
+        }
+    }
+    drop(exporter);
+    sm.stop();
+    assert!(
+        failures.is_empty(),
+        "{} check(s) of the exporter failed (the MTA side and the test's model passed):\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+    phase("done: the exporter counted exactly what OpenSMTPD logged");
+}
