@@ -6,6 +6,7 @@
 pub mod csv;
 pub mod custom;
 pub mod exchange;
+pub mod exim;
 pub mod kumomta;
 mod parser;
 pub mod postfix;
@@ -410,14 +411,16 @@ pub enum Format {
     PowerMta,
     #[serde(rename = "kumomta")]
     KumoMta,
+    Exim,
 }
 
 impl Format {
-    pub const ALL: [Format; 4] = [
+    pub const ALL: [Format; 5] = [
         Format::Postfix,
         Format::Exchange,
         Format::PowerMta,
         Format::KumoMta,
+        Format::Exim,
     ];
 
     /// The value of the `mta` label and of `--log.format`.
@@ -427,6 +430,7 @@ impl Format {
             Format::Exchange => "exchange",
             Format::PowerMta => "powermta",
             Format::KumoMta => "kumomta",
+            Format::Exim => "exim",
         }
     }
 

@@ -2,7 +2,7 @@
 //! the file (header columns) or what the configuration compiled (a user-defined format's
 //! regexes).
 
-use super::{custom, exchange, kumomta, postfix, powermta, syslog, Format, Parsed};
+use super::{custom, exchange, exim, kumomta, postfix, powermta, syslog, Format, Parsed};
 
 /// The parser of one file (or journal): a format plus what it has learnt from the file so far
 /// (the columns of a header line) or what the configuration compiled (the regexes of a
@@ -18,6 +18,7 @@ pub enum Parser {
     KumoMta,
     /// A user-defined format of the configuration file.
     Custom(custom::CustomParser),
+    Exim(exim::Dedup),
 }
 
 impl From<Format> for Parser {
@@ -27,6 +28,7 @@ impl From<Format> for Parser {
             Format::Exchange => Parser::Exchange(exchange::Columns::default()),
             Format::PowerMta => Parser::PowerMta(powermta::Columns::default()),
             Format::KumoMta => Parser::KumoMta,
+            Format::Exim => Parser::Exim(exim::Dedup::default()),
         }
     }
 }
@@ -48,6 +50,7 @@ impl Parser {
             Parser::PowerMta(c) => c.parse(line),
             Parser::KumoMta => kumomta::parse(line),
             Parser::Custom(c) => c.parse(line),
+            Parser::Exim(d) => d.parse(line),
         }
     }
 
@@ -59,6 +62,7 @@ impl Parser {
             Parser::PowerMta(_) => Format::PowerMta.name(),
             Parser::KumoMta => Format::KumoMta.name(),
             Parser::Custom(c) => c.name(),
+            Parser::Exim(_) => Format::Exim.name(),
         }
     }
 
@@ -70,6 +74,7 @@ impl Parser {
             Parser::Postfix => false,
             Parser::Exchange(_) | Parser::PowerMta(_) => true,
             Parser::KumoMta | Parser::Custom(_) => false,
+            Parser::Exim(_) => false,
         }
     }
 
@@ -93,6 +98,7 @@ impl Parser {
             Parser::Postfix => Some("syslog name (e.g. postfix-out)"),
             Parser::PowerMta(_) => Some("virtual MTA name (the vmta column)"),
             Parser::Exchange(_) | Parser::KumoMta | Parser::Custom(_) => None,
+            Parser::Exim(_) => None,
         }
     }
 
@@ -111,6 +117,26 @@ impl Parser {
             }
             Parser::Exchange(_) | Parser::KumoMta | Parser::Custom(_) => None,
             Parser::PowerMta(c) => c.vmta(line),
+            Parser::Exim(_) => None,
+        }
+    }
+
+    /// The parser of the file at `path`: itself, except that Exim's reject log (a file named
+    /// `rejectlog…`) counts nothing, its refusals being counted from the main log (DESIGN.md
+    /// §1).
+    pub fn for_path(&self, path: &std::path::Path) -> Parser {
+        let reject_log = path
+            .file_name()
+            .is_some_and(|n| n.as_encoded_bytes().starts_with(b"rejectlog"));
+        match self {
+            Parser::Exim(_) if reject_log => {
+                tracing::info!(
+                    path = %path.display(),
+                    "Exim's reject log: its refusals are counted from the main log, so its lines count as ignored"
+                );
+                Parser::Exim(exim::Dedup::reject_log())
+            }
+            other => other.clone(),
         }
     }
 }

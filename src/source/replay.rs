@@ -59,6 +59,7 @@ pub fn replay_file_split(
     agg: &mut Aggregator,
     split: Split,
 ) -> anyhow::Result<()> {
+    let parser = &parser.for_path(path);
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let size = file.metadata().map_or(0, |m| m.len());
     let parts = usize::try_from(size / split.min_part.max(1))
