@@ -157,7 +157,9 @@ impl Settings {
                         format!("{mta}-{}", i + 1)
                     },
                     path: p.clone(),
-                    parser: flag_parser.clone(),
+                    // `auto`: decided from the file's head where it can be; the name above
+                    // stays what it always was (counters are saved under it).
+                    parser: flag_parser.detected_in(p),
                     instances: Vec::new(),
                 })
                 .collect()
@@ -174,10 +176,11 @@ impl Settings {
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
                 for (path, name) in expand(&s.path, &name)? {
+                    let parser = parser.detected_in(&path);
                     specs.push(SourceSpec {
                         name,
                         path,
-                        parser: parser.clone(),
+                        parser,
                         instances: instances.clone(),
                     });
                 }
@@ -237,6 +240,17 @@ impl Settings {
             names.push((j.name.clone(), j.parser.mta().to_owned()));
         }
         let mut agg = Aggregator::new(names, &self.bounds);
+        for (spec, r) in self.sources.iter().zip(&routes) {
+            let Some(detected) = spec.parser.auto_state() else {
+                continue;
+            };
+            let ids = std::iter::once(r.primary()).chain(r.instances().map(|(_, id)| id));
+            for id in ids.collect::<Vec<_>>() {
+                if let Some(s) = agg.sources.get_mut(id) {
+                    s.auto = Some(detected.is_some());
+                }
+            }
+        }
         if let (Some(j), Some(s)) = (&self.journal, agg.sources.last_mut()) {
             s.location = j.location();
         }
@@ -551,7 +565,12 @@ async fn shutdown_signal() {
 
 fn run_replay(common: &CommonArgs, args: &ReplayArgs) -> anyhow::Result<()> {
     let file = load_config(common)?;
-    let parser = flag_parser(common, &file)?;
+    let mut parser = flag_parser(common, &file)?;
+    if let Some(first) = args.files.first() {
+        // `auto`: the report is named by the format of the first file, where its head shows it
+        // (nothing is saved under the name).
+        parser = parser.detected_in(first);
+    }
     let mut agg = Aggregator::new(
         vec![(parser.mta().to_owned(), parser.mta().to_owned())],
         &bounds(&file),

@@ -832,6 +832,21 @@ fn exim_real_mta_end_to_end() {
             }
         }
     }
+    // 9. And with `--log.format auto` (the default): the main log is detected as Exim's.
+    match exporter::replay_json(&[&mainlog]) {
+        Err(e) => failures.push(e),
+        Ok(replay) => {
+            let want = with_source(&exp.replies, "exim");
+            match replay_series(&replay, "replies").map(nonzero) {
+                Ok(r) if r == want => {}
+                Ok(r) => failures.push(format!(
+                    "replay with auto detection differs:\n{}",
+                    diff(&want, &r)
+                )),
+                Err(e) => failures.push(format!("replay (auto): {e}")),
+            }
+        }
+    }
     phase("scrape and replay checked");
 
     drop(exporter);

@@ -151,6 +151,9 @@ pub struct SourceStats {
     pub parent: Option<SourceId>,
     /// For a journal source: the cursor of the last entry counted (the journal's position).
     pub cursor: Option<String>,
+    /// `--log.format auto`: whether the format was detected (`mta` then names it); `None` for
+    /// a fixed format.
+    pub auto: Option<bool>,
 }
 
 /// A read position in a file known by device and inode.

@@ -42,6 +42,10 @@ pub struct SourceSnapshot {
     pub expired: u64,
     pub replies: Vec<ReplySnapshot>,
     pub delays: Vec<(String, Histogram)>,
+    /// `--log.format auto`: the format detected (the `mta` label), so that a restart before
+    /// the next line of that format keeps the label its counters had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detected: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -74,6 +78,7 @@ impl Aggregator {
                 expired: s.expired,
                 replies: Vec::new(),
                 delays: Vec::new(),
+                detected: (s.auto == Some(true)).then(|| s.mta.clone()),
             })
             .collect();
         for (k, v) in self.sorted_replies() {
@@ -155,6 +160,13 @@ impl Aggregator {
         s.position = saved.position;
         s.draining = saved.draining.clone();
         s.restored = true;
+        if let (Some(false), Some(mta)) = (s.auto, &saved.detected) {
+            // Not detected again from the file's head (rotated since?): keep the label.
+            if crate::parse::Format::from_name(mta).is_some() {
+                s.mta.clone_from(mta);
+                s.auto = Some(true);
+            }
+        }
         s.cursor = saved.cursor.clone();
         s.lines = saved.lines;
         s.bytes = saved.bytes;

@@ -115,6 +115,8 @@ fn exim_shaped(rest: &[u8]) -> bool {
     const STARTS: &[&[u8]] = &[
         b"exim ",
         b"H=",
+        b"U=",
+        b"F=<",
         b"SMTP connection from ",
         b"Start queue run",
         b"End queue run",

@@ -3,6 +3,7 @@
 //! Every parser returns the same event type so that the aggregator never needs to know which MTA
 //! wrote a line. Events borrow from the line: the hot path allocates nothing per line.
 
+pub mod auto;
 pub mod csv;
 pub mod custom;
 pub mod exchange;
@@ -432,6 +433,23 @@ impl Format {
             Format::KumoMta => "kumomta",
             Format::Exim => "exim",
         }
+    }
+
+    /// Whether this format's MTA wrote `line` (countable or not): what `--log.format auto`
+    /// decides by. Each parser module has its `claims`; a format joins by one arm here.
+    pub fn claims(self, line: &[u8]) -> bool {
+        match self {
+            Format::Postfix => postfix::claims(line),
+            Format::Exchange => exchange::claims(line),
+            Format::PowerMta => powermta::claims(line),
+            Format::KumoMta => kumomta::claims(line),
+            Format::Exim => exim::claims(line),
+        }
+    }
+
+    /// The first format of [`Format::ALL`] that claims `line`.
+    pub fn claiming(line: &[u8]) -> Option<Format> {
+        Self::ALL.into_iter().find(|f| f.claims(line))
     }
 
     pub fn from_name(s: &str) -> Option<Format> {

@@ -2,7 +2,7 @@
 //! the file (header columns) or what the configuration compiled (a user-defined format's
 //! regexes).
 
-use super::{custom, exchange, exim, kumomta, postfix, powermta, syslog, Format, Parsed};
+use super::{auto, custom, exchange, exim, kumomta, postfix, powermta, syslog, Format, Parsed};
 
 /// The parser of one file (or journal): a format plus what it has learnt from the file so far
 /// (the columns of a header line) or what the configuration compiled (the regexes of a
@@ -19,6 +19,8 @@ pub enum Parser {
     /// A user-defined format of the configuration file.
     Custom(custom::CustomParser),
     Exim(exim::Dedup),
+    /// `--log.format auto`: decided by the file's lines ([`auto`]).
+    Auto(auto::Auto),
 }
 
 impl From<Format> for Parser {
@@ -37,7 +39,11 @@ impl Parser {
     /// Whether each line can be read without the lines before it (no header to learn), so a
     /// file may be cut anywhere between lines and its parts read apart.
     pub fn lines_stand_alone(&self) -> bool {
-        !matches!(self, Parser::Exchange(_) | Parser::PowerMta(_))
+        match self {
+            // Undecided: the format may read a header.
+            Parser::Auto(a) => a.inner().is_some_and(Parser::lines_stand_alone),
+            _ => !matches!(self, Parser::Exchange(_) | Parser::PowerMta(_)),
+        }
     }
 
     /// Reads one line (without its newline). A header line updates the parser's columns and is
@@ -51,6 +57,7 @@ impl Parser {
             Parser::KumoMta => kumomta::parse(line),
             Parser::Custom(c) => c.parse(line),
             Parser::Exim(d) => d.parse(line),
+            Parser::Auto(a) => a.parse(line),
         }
     }
 
@@ -63,6 +70,8 @@ impl Parser {
             Parser::KumoMta => Format::KumoMta.name(),
             Parser::Custom(c) => c.name(),
             Parser::Exim(_) => Format::Exim.name(),
+            // Until a line decides, the registry's first format: the name `auto` always gave.
+            Parser::Auto(a) => a.inner().map_or(Format::ALL[0].name(), Parser::mta),
         }
     }
 
@@ -75,6 +84,8 @@ impl Parser {
             Parser::Exchange(_) | Parser::PowerMta(_) => true,
             Parser::KumoMta | Parser::Custom(_) => false,
             Parser::Exim(_) => false,
+            // Undecided: shown the file's first bytes, it decides from them.
+            Parser::Auto(a) => a.inner().map_or(true, Parser::reads_header),
         }
     }
 
@@ -82,6 +93,15 @@ impl Parser {
     /// used), counting nothing.
     pub fn prime(&mut self, head: &[u8]) {
         if !self.reads_header() {
+            return;
+        }
+        if let Parser::Auto(a) = self {
+            a.decide_from(head);
+            let inner = a.inner().cloned();
+            if let Some(mut p) = inner.filter(Parser::reads_header) {
+                p.prime(head);
+                *self = Parser::Auto(std::mem::take(a).with_primed(p));
+            }
             return;
         }
         let mut rest = head;
@@ -99,6 +119,9 @@ impl Parser {
             Parser::PowerMta(_) => Some("virtual MTA name (the vmta column)"),
             Parser::Exchange(_) | Parser::KumoMta | Parser::Custom(_) => None,
             Parser::Exim(_) => None,
+            Parser::Auto(a) => a
+                .inner()
+                .map_or(Parser::Postfix.instance_kind(), Parser::instance_kind),
         }
     }
 
@@ -118,6 +141,11 @@ impl Parser {
             Parser::Exchange(_) | Parser::KumoMta | Parser::Custom(_) => None,
             Parser::PowerMta(c) => c.vmta(line),
             Parser::Exim(_) => None,
+            // The deciding line is routed before it is read: by the format that claims it.
+            Parser::Auto(a) => match a.inner() {
+                Some(p) => p.instance_key(line),
+                None => Format::claiming(line).and_then(|f| Parser::from(f).instance_key(line)),
+            },
         }
     }
 
@@ -136,7 +164,36 @@ impl Parser {
                 );
                 Parser::Exim(exim::Dedup::reject_log())
             }
+            Parser::Auto(a) => Parser::Auto(a.clone().with_reject_log(reject_log)),
             other => other.clone(),
+        }
+    }
+
+    /// `auto` only: the parser decided from the first bytes of the file at `path` (as far as
+    /// they tell), so a source is named and labelled by its format from the start. Any other
+    /// parser, or a file that cannot be read, is returned as it is.
+    pub fn detected_in(&self, path: &std::path::Path) -> Parser {
+        let Parser::Auto(a) = self else {
+            return self.clone();
+        };
+        let mut a = a.clone();
+        if a.format().is_none() {
+            if let Ok(f) = std::fs::File::open(path) {
+                use std::io::Read;
+                let mut head = Vec::new();
+                if f.take(64 * 1024).read_to_end(&mut head).is_ok() {
+                    a.decide_from(&head);
+                }
+            }
+        }
+        Parser::Auto(a)
+    }
+
+    /// `auto` only: the format this parser has decided on; `None` for a fixed format.
+    pub fn auto_state(&self) -> Option<Option<crate::parse::Format>> {
+        match self {
+            Parser::Auto(a) => Some(a.format()),
+            _ => None,
         }
     }
 }
