@@ -244,6 +244,14 @@ impl Settings {
             let Some(detected) = spec.parser.auto_state() else {
                 continue;
             };
+            match detected {
+                Some(f) => {
+                    tracing::info!(source = %spec.name, path = %spec.path.display(), "log format detected: {} (from the file's first lines)", f.name())
+                }
+                None => {
+                    tracing::info!(source = %spec.name, path = %spec.path.display(), "log format not detected yet (--log.format auto): waiting for a line of a known MTA")
+                }
+            }
             let ids = std::iter::once(r.primary()).chain(r.instances().map(|(_, id)| id));
             for id in ids.collect::<Vec<_>>() {
                 if let Some(s) = agg.sources.get_mut(id) {

@@ -74,6 +74,9 @@ impl Auto {
     #[inline]
     pub fn parse<'a>(&mut self, line: &'a [u8]) -> Parsed<'a> {
         match &mut self.decided {
+            // Postfix reads a line it does not claim exactly as `unclaimed` does (tested below):
+            // the default format and its common case pay nothing for `auto`.
+            Some((Format::Postfix, p)) => p.parse(line),
             Some((f, p)) => {
                 if p.reads_header() || f.claims(line) {
                     p.parse(line)
@@ -98,7 +101,9 @@ impl Auto {
         while let Some(i) = memchr::memchr(b'\n', rest) {
             let line = &rest[..i];
             if let Some(f) = Format::claiming(line.strip_suffix(b"\r").unwrap_or(line)) {
+                // Said by whoever asked (the exporter at start), not again per file or part.
                 self.decide(f);
+                self.fresh = false;
                 return;
             }
             rest = &rest[i + 1..];
@@ -163,6 +168,32 @@ mod tests {
         assert_eq!(got, ["outbound deferred - - down.test", "Ignored"]);
     }
 
+    /// What lets [`Auto::parse`] skip `claims` for Postfix.
+    #[test]
+    fn postfix_reads_unclaimed_lines_as_unclaimed() {
+        let others = [
+            DOVECOT,
+            EXIM,
+            "",
+            "garbage",
+            "Nov 23 02:12:58 mx postfix: not a program of postfix's",
+            "Nov 23 02:12:58 mx /postfix[1]: odd tag",
+            "Nov 23 02:12:58 mx postfix/unknowndaemon[1]: 1CA9A98C0C2: to=<a@b>, status=sent (250 ok)",
+            "2026-11-23T04:44:14.172094+00:00 vm exim[28619]: 2026-11-23 04:44:14 1xVLuX-0007Ra-3C => r@d1.test R=r T=t",
+            "{\"type\":\"Delivery\"}",
+        ];
+        let capture = include_str!("../../tests/fixtures/auto/debian-mail.log");
+        for l in others.into_iter().chain(capture.lines()) {
+            if !crate::parse::postfix::claims(l.as_bytes()) {
+                assert_eq!(
+                    render(&crate::parse::postfix::parse(l.as_bytes())),
+                    render(&unclaimed(l.as_bytes())),
+                    "{l}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn nothing_claimed_stays_undecided() {
         let (got, f) = run(&[DOVECOT, "garbage", ""]);
@@ -188,7 +219,6 @@ mod tests {
         let mut a = Auto::default();
         a.decide_from(format!("{DOVECOT}\n{EXIM}\n{POSTFIX}").as_bytes());
         assert_eq!(a.format(), Some(Format::Exim));
-        assert_eq!(a.take_decided(), Some(Format::Exim));
         assert_eq!(a.take_decided(), None);
     }
 }
