@@ -196,7 +196,9 @@ impl Settings {
                         format!("{mta}-{}", i + 1)
                     },
                     path: p.clone(),
-                    parser: wrapped(&flag_parser, flag_wrapper, p),
+                    // `auto`: decided from the file's head where it can be; the name above
+                    // stays what it always was (counters are saved under it).
+                    parser: wrapped(&flag_parser.detected_in(p), flag_wrapper, p),
                     instances: Vec::new(),
                 })
                 .collect()
@@ -218,6 +220,7 @@ impl Settings {
                     .as_deref()
                     .and_then(|w| wrapper::Kind::parse(w).ok());
                 for (k, (path, name)) in expand(&s.path, &name)?.into_iter().enumerate() {
+                    let parser = parser.detected_in(&path);
                     queue_sources.push(crate::queue::SourceQueue {
                         name: name.clone(),
                         mta: parser.mta().to_owned(),
@@ -369,6 +372,25 @@ impl Settings {
         {
             s.location = l.location();
             s.dropped = Some([0; 3]);
+        }
+        for (spec, r) in self.sources.iter().zip(&routes) {
+            let Some(detected) = spec.parser.auto_state() else {
+                continue;
+            };
+            match detected {
+                Some(f) => {
+                    tracing::info!(source = %spec.name, path = %spec.path.display(), "log format detected: {} (from the file's first lines)", f.name())
+                }
+                None => {
+                    tracing::info!(source = %spec.name, path = %spec.path.display(), "log format not detected yet (--log.format auto): waiting for a line of a known MTA")
+                }
+            }
+            let ids = std::iter::once(r.primary()).chain(r.instances().map(|(_, id)| id));
+            for id in ids.collect::<Vec<_>>() {
+                if let Some(s) = agg.sources.get_mut(id) {
+                    s.auto = Some(detected.is_some());
+                }
+            }
         }
         if let (Some(j), Some(s)) = (&self.journal, agg.sources.get_mut(journal_id)) {
             s.location = j.location();
@@ -902,7 +924,12 @@ async fn shutdown_signal() {
 
 fn run_replay(common: &CommonArgs, args: &ReplayArgs) -> anyhow::Result<()> {
     let file = load_config(common)?;
-    let parser = flag_parser(common, &file)?;
+    let mut parser = flag_parser(common, &file)?;
+    if let Some(first) = args.files.first() {
+        // `auto`: the report is named by the format of the first file, where its head shows it
+        // (nothing is saved under the name).
+        parser = parser.detected_in(first);
+    }
     let given_wrapper = flag_wrapper(common)?;
     let boxes = mailbox::from_flags(&args.mailbox_path);
     let mut names = Vec::new();

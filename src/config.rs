@@ -363,7 +363,10 @@ pub fn parser_named(name: &str, file: &File) -> Result<Parser, String> {
         return Ok(Parser::Custom(CustomParser::new(Arc::clone(f))));
     }
     FormatChoice::parse(name)
-        .map(|c| Parser::from(c.resolve()))
+        .map(|c| match c {
+            FormatChoice::Auto => Parser::Auto(crate::parse::auto::Auto::default()),
+            FormatChoice::Fixed(f) => Parser::from(f),
+        })
         .map_err(|e| {
             if file.formats.is_empty() {
                 format!("{e} (or define a format of that name under formats: in the config file)")
@@ -400,7 +403,8 @@ impl FormatChoice {
             })
     }
 
-    /// The format to read with. Postfix is the only format so far, so `auto` has one choice.
+    /// A fixed choice's format; for `auto`, the first format of the registry, the name an
+    /// `auto` source has until its lines decide (see `parse::auto`).
     pub fn resolve(self) -> Format {
         match self {
             FormatChoice::Auto => Format::Postfix,

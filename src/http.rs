@@ -200,7 +200,7 @@ fn landing_page(agg: &Aggregator, shared: &Shared) -> String {
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             html_escape(&s.name),
-            s.mta(),
+            mta_cell(s),
             html_escape(&s.location),
             html_escape(&state),
             s.lines[0],
@@ -309,6 +309,15 @@ pub fn parse_listen_address(s: &str) -> Result<Vec<SocketAddr>, String> {
         .map_err(|_| format!("invalid listen address {s:?}: {hint}"))
 }
 
+/// The `mta` column: the format, and under `--log.format auto` whether it was detected.
+fn mta_cell(s: &crate::aggregate::SourceStats) -> String {
+    match s.auto {
+        None => s.mta().to_owned(),
+        Some(true) => format!("{} (auto: detected)", s.mta()),
+        Some(false) => "auto: not yet detected (no line any format claims)".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,6 +350,11 @@ mod tests {
         s.agg.lock().unwrap().sources[0].state = SourceState::Following;
         assert_eq!(route(&get, "/-/ready", None, &s).status(), StatusCode::OK);
         assert_eq!(route(&get, "/", None, &s).status(), StatusCode::OK);
+        s.agg.lock().unwrap().sources[0].auto = Some(false);
+        let page = landing_page(&s.agg.lock().unwrap(), &s);
+        assert!(page.contains("auto: not yet detected"), "{page}");
+        s.agg.lock().unwrap().sources[0].auto = Some(true);
+        assert!(landing_page(&s.agg.lock().unwrap(), &s).contains("postfix (auto: detected)"));
         assert_eq!(
             route(&get, "/nope", None, &s).status(),
             StatusCode::NOT_FOUND

@@ -173,6 +173,9 @@ pub struct SourceStats {
     /// For a mailbox source: the Maildir unique names, or the mbox message keys, of the
     /// messages already read (each is counted once); only those still in the mailbox are kept.
     pub messages: std::collections::BTreeSet<String>,
+    /// `--log.format auto`: whether the format was detected (`mta` then names it); `None` for
+    /// a fixed format.
+    pub auto: Option<bool>,
 }
 
 /// A read position in a file known by device and inode.

@@ -52,6 +52,10 @@ pub struct SourceSnapshot {
     /// Syslog listeners: messages dropped, by reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dropped: Option<[u64; 3]>,
+    /// `--log.format auto`: the format detected (the `mta` label), so that a restart before
+    /// the next line of that format keeps the label its counters had.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detected: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,6 +102,7 @@ impl Aggregator {
                 delays: Vec::new(),
                 failures: Vec::new(),
                 dropped: s.dropped,
+                detected: (s.auto == Some(true)).then(|| s.mta.clone()),
             })
             .collect();
         for (k, v) in self.sorted_replies() {
@@ -210,6 +215,13 @@ impl Aggregator {
         s.position = saved.position;
         s.draining = saved.draining.clone();
         s.restored = true;
+        if let (Some(false), Some(mta)) = (s.auto, &saved.detected) {
+            // Not detected again from the file's head (rotated since?): keep the label.
+            if crate::parse::Format::from_name(mta).is_some() {
+                s.mta.clone_from(mta);
+                s.auto = Some(true);
+            }
+        }
         s.cursor = saved.cursor.clone();
         s.messages = saved.messages.iter().cloned().collect();
         s.lines = saved.lines;

@@ -161,6 +161,17 @@ pub fn status_codes(status: &[u8]) -> (Option<BasicCode>, Option<EnhancedCode>) 
     }
 }
 
+/// Whether Exchange wrote this line, as far as a line can tell without the file's `#Fields:`:
+/// the header lines of a message tracking log (`#Software: Microsoft Exchange Server`,
+/// `#Log-type: Message Tracking Log`, `#Fields: date-time,…`). Rows are read once the format is
+/// known from the header.
+pub fn claims(line: &[u8]) -> bool {
+    let line = line.strip_prefix(BOM).unwrap_or(line);
+    strip_prefix_ignore_case(line, b"#Software: Microsoft Exchange").is_some()
+        || strip_prefix_ignore_case(line, b"#Log-type: Message Tracking Log").is_some()
+        || strip_prefix_ignore_case(line, b"#Fields: date-time,").is_some()
+}
+
 fn strip_prefix_ignore_case<'a>(line: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
     let head = line.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)

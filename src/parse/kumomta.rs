@@ -71,6 +71,38 @@ struct Enhanced {
 }
 
 /// Reads one record (one line, without its newline). Allocation-free; never panics.
+/// Whether KumoMTA wrote this line (countable or not): a JSON object whose `"type"` is one of
+/// KumoMTA's record types. A superset of the lines [`parse`] counts.
+pub fn claims(line: &[u8]) -> bool {
+    const TYPES: &[&[u8]] = &[
+        b"Delivery",
+        b"TransientFailure",
+        b"Bounce",
+        b"Rejection",
+        b"Expiration",
+        b"Reception",
+        b"Feedback",
+        b"OOB",
+        b"AdminBounce",
+        b"Delayed",
+        b"AdminRebind",
+        b"DeferredInjectionRebind",
+        b"XferOut",
+        b"XferIn",
+    ];
+    let text = line.trim_ascii_start();
+    if text.first() != Some(&b'{') {
+        return false;
+    }
+    let Some(at) = memchr::memmem::find(text, b"\"type\":\"") else {
+        return false;
+    };
+    let rest = &text[at + 8..];
+    TYPES
+        .iter()
+        .any(|t| rest.starts_with(t) && rest.get(t.len()) == Some(&b'"'))
+}
+
 pub fn parse(line: &[u8]) -> Parsed<'_> {
     let text = line.trim_ascii();
     if text.is_empty() {

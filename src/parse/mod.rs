@@ -3,10 +3,12 @@
 //! Every parser returns the same event type so that the aggregator never needs to know which MTA
 //! wrote a line. Events borrow from the line: the hot path allocates nothing per line.
 
+pub mod auto;
 pub mod csv;
 pub mod custom;
 pub mod dsn;
 pub mod exchange;
+pub mod exim;
 pub mod kumomta;
 pub mod opensmtpd;
 mod parser;
@@ -416,16 +418,18 @@ pub enum Format {
     Sendmail,
     #[serde(rename = "opensmtpd")]
     OpenSmtpd,
+    Exim,
 }
 
 impl Format {
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 7] = [
         Format::Postfix,
         Format::Exchange,
         Format::PowerMta,
         Format::KumoMta,
         Format::Sendmail,
         Format::OpenSmtpd,
+        Format::Exim,
     ];
 
     /// The value of the `mta` label and of `--log.format`.
@@ -437,7 +441,27 @@ impl Format {
             Format::KumoMta => "kumomta",
             Format::Sendmail => "sendmail",
             Format::OpenSmtpd => "opensmtpd",
+            Format::Exim => "exim",
         }
+    }
+
+    /// Whether this format's MTA wrote `line` (countable or not): what `--log.format auto`
+    /// decides by. Each parser module has its `claims`; a format joins by one arm here.
+    pub fn claims(self, line: &[u8]) -> bool {
+        match self {
+            Format::Postfix => postfix::claims(line),
+            Format::Exchange => exchange::claims(line),
+            Format::PowerMta => powermta::claims(line),
+            Format::KumoMta => kumomta::claims(line),
+            Format::Sendmail => sendmail::claims(line),
+            Format::OpenSmtpd => opensmtpd::claims(line),
+            Format::Exim => exim::claims(line),
+        }
+    }
+
+    /// The first format of [`Format::ALL`] that claims `line`.
+    pub fn claiming(line: &[u8]) -> Option<Format> {
+        Self::ALL.into_iter().find(|f| f.claims(line))
     }
 
     pub fn from_name(s: &str) -> Option<Format> {

@@ -3,7 +3,8 @@
 //! regexes).
 
 use super::{
-    custom, exchange, kumomta, opensmtpd, postfix, powermta, sendmail, syslog, Format, Parsed,
+    auto, custom, exchange, exim, kumomta, opensmtpd, postfix, powermta, sendmail, syslog, Format,
+    Parsed,
 };
 
 /// The parser of one file (or journal): a format plus what it has learnt from the file so far
@@ -25,6 +26,9 @@ pub enum Parser {
     /// unwrapped and their pieces joined by [`crate::source::ingest`], which holds the state.
     Wrapped(Box<crate::source::wrapper::Wrapped>),
     OpenSmtpd,
+    Exim(exim::Dedup),
+    /// `--log.format auto`: decided by the file's lines ([`auto`]).
+    Auto(auto::Auto),
 }
 
 impl From<Format> for Parser {
@@ -36,6 +40,7 @@ impl From<Format> for Parser {
             Format::KumoMta => Parser::KumoMta,
             Format::Sendmail => Parser::Sendmail,
             Format::OpenSmtpd => Parser::OpenSmtpd,
+            Format::Exim => Parser::Exim(exim::Dedup::default()),
         }
     }
 }
@@ -44,11 +49,15 @@ impl Parser {
     /// Whether each line can be read without the lines before it (no header to learn), so a
     /// file may be cut anywhere between lines and its parts read apart.
     pub fn lines_stand_alone(&self) -> bool {
-        // Wrapped: a line's pieces may lie on both sides of a cut.
-        !matches!(
-            self,
-            Parser::Exchange(_) | Parser::PowerMta(_) | Parser::Wrapped(_)
-        )
+        match self {
+            // Undecided: the format may read a header.
+            Parser::Auto(a) => a.inner().is_some_and(Parser::lines_stand_alone),
+            // Wrapped: a line's pieces may lie on both sides of a cut.
+            _ => !matches!(
+                self,
+                Parser::Exchange(_) | Parser::PowerMta(_) | Parser::Wrapped(_)
+            ),
+        }
     }
 
     /// Reads one line (without its newline). A header line updates the parser's columns and is
@@ -64,6 +73,8 @@ impl Parser {
             Parser::Sendmail => sendmail::parse(line),
             Parser::Wrapped(w) => w.parse_alone(line),
             Parser::OpenSmtpd => opensmtpd::parse(line),
+            Parser::Exim(d) => d.parse(line),
+            Parser::Auto(a) => a.parse(line),
         }
     }
 
@@ -78,6 +89,9 @@ impl Parser {
             Parser::Sendmail => Format::Sendmail.name(),
             Parser::Wrapped(w) => w.inner().mta(),
             Parser::OpenSmtpd => Format::OpenSmtpd.name(),
+            Parser::Exim(_) => Format::Exim.name(),
+            // Until a line decides, the registry's first format: the name `auto` always gave.
+            Parser::Auto(a) => a.inner().map_or(Format::ALL[0].name(), Parser::mta),
         }
     }
 
@@ -93,6 +107,9 @@ impl Parser {
             // No header priming through a wrapper (header-driven formats do not log to stdout).
             Parser::Wrapped(_) => false,
             Parser::OpenSmtpd => false,
+            Parser::Exim(_) => false,
+            // Undecided: shown the file's first bytes, it decides from them.
+            Parser::Auto(a) => a.inner().map_or(true, Parser::reads_header),
         }
     }
 
@@ -100,6 +117,15 @@ impl Parser {
     /// used), counting nothing.
     pub fn prime(&mut self, head: &[u8]) {
         if !self.reads_header() {
+            return;
+        }
+        if let Parser::Auto(a) = self {
+            a.decide_from(head);
+            let inner = a.inner().cloned();
+            if let Some(mut p) = inner.filter(Parser::reads_header) {
+                p.prime(head);
+                *self = Parser::Auto(std::mem::take(a).with_primed(p));
+            }
             return;
         }
         let mut rest = head;
@@ -120,6 +146,10 @@ impl Parser {
             // Instances are picked from raw lines; a wrapped line is not one.
             Parser::Wrapped(_) => None,
             Parser::OpenSmtpd => None,
+            Parser::Exim(_) => None,
+            Parser::Auto(a) => a
+                .inner()
+                .map_or(Parser::Postfix.instance_kind(), Parser::instance_kind),
         }
     }
 
@@ -141,6 +171,61 @@ impl Parser {
             Parser::Sendmail => None,
             Parser::Wrapped(_) => None,
             Parser::OpenSmtpd => None,
+            Parser::Exim(_) => None,
+            // The deciding line is routed before it is read: by the format that claims it.
+            Parser::Auto(a) => match a.inner() {
+                Some(p) => p.instance_key(line),
+                None => Format::claiming(line).and_then(|f| Parser::from(f).instance_key(line)),
+            },
+        }
+    }
+
+    /// The parser of the file at `path`: itself, except that Exim's reject log (a file named
+    /// `rejectlog…`) counts nothing, its refusals being counted from the main log (DESIGN.md
+    /// §1).
+    pub fn for_path(&self, path: &std::path::Path) -> Parser {
+        let reject_log = path
+            .file_name()
+            .is_some_and(|n| n.as_encoded_bytes().starts_with(b"rejectlog"));
+        match self {
+            Parser::Exim(_) if reject_log => {
+                tracing::info!(
+                    path = %path.display(),
+                    "Exim's reject log: its refusals are counted from the main log, so its lines count as ignored"
+                );
+                Parser::Exim(exim::Dedup::reject_log())
+            }
+            Parser::Auto(a) => Parser::Auto(a.clone().with_reject_log(reject_log)),
+            other => other.clone(),
+        }
+    }
+
+    /// `auto` only: the parser decided from the first bytes of the file at `path` (as far as
+    /// they tell), so a source is named and labelled by its format from the start. Any other
+    /// parser, or a file that cannot be read, is returned as it is.
+    pub fn detected_in(&self, path: &std::path::Path) -> Parser {
+        let Parser::Auto(a) = self else {
+            return self.clone();
+        };
+        let mut a = a.clone();
+        if a.format().is_none() {
+            if let Ok(f) = std::fs::File::open(path) {
+                use std::io::Read;
+                let mut head = Vec::new();
+                if f.take(64 * 1024).read_to_end(&mut head).is_ok() {
+                    a.decide_from(&head);
+                }
+            }
+        }
+        Parser::Auto(a)
+    }
+
+    /// `auto` only: the format this parser has decided on; `None` for a fixed format.
+    pub fn auto_state(&self) -> Option<Option<crate::parse::Format>> {
+        match self {
+            Parser::Auto(a) => Some(a.format()),
+            Parser::Wrapped(w) => w.inner().auto_state(),
+            _ => None,
         }
     }
 }

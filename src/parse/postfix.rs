@@ -94,6 +94,12 @@ pub fn parse(line: &[u8]) -> Parsed<'_> {
     parse_message(daemon, header.message).unwrap_or(Parsed::Unrecognised)
 }
 
+/// Whether Postfix wrote this line (countable or not): a syslog header whose program is a
+/// Postfix program — exactly the lines [`parse`] does not set aside as another program's.
+pub fn claims(line: &[u8]) -> bool {
+    syslog::split(line).is_some_and(|h| daemon_of(h.tag).is_some())
+}
+
 /// The Postfix programs whose lines need a format of their own; every other Postfix program
 /// shares the generic handling (delivery-status lines, `reject:` in the smtpd format).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -113,6 +113,13 @@ impl Columns {
     }
 }
 
+/// Whether PowerMTA wrote this line, as far as a line can tell without the file's header: the
+/// header row of an accounting file (`type,…` naming an `rcpt` column). Rows are read once the
+/// format is known from the header.
+pub fn claims(line: &[u8]) -> bool {
+    is_header(line) && memchr::memmem::find(line, b"rcpt").is_some()
+}
+
 /// The header row: its first field is `type` (the record type is always the first column).
 fn is_header(line: &[u8]) -> bool {
     let line = line.strip_prefix(b"\xef\xbb\xbf").unwrap_or(line);

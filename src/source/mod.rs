@@ -28,8 +28,33 @@ pub fn ingest(agg: &mut Aggregator, source: SourceId, parser: &mut Parser, line:
     match line {
         Line::Complete(l) => {
             agg.record(source, &parser.parse(l));
+            if let Parser::Auto(a) = parser {
+                if let Some(f) = a.take_decided() {
+                    decided(agg, source, f);
+                }
+            }
         }
         Line::TooLong => agg.count_line(source, LineResult::Unrecognised),
+    }
+}
+
+/// `auto` decided `source`'s format on the line just read: its `mta` label (and its
+/// instances') follows, and the log says so.
+#[cold]
+fn decided(agg: &mut Aggregator, source: SourceId, f: crate::parse::Format) {
+    let mut name = String::new();
+    for (id, s) in agg.sources.iter_mut().enumerate() {
+        let ours = id == source || s.parent == Some(source);
+        if ours && (s.mta != f.name() || s.auto != Some(true)) {
+            s.mta = f.name().to_owned();
+            s.auto = Some(true);
+            if id == source {
+                name.clone_from(&s.name);
+            }
+        }
+    }
+    if !name.is_empty() {
+        tracing::info!(source = %name, "log format detected: {}", f.name());
     }
 }
 

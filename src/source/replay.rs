@@ -59,6 +59,9 @@ pub fn replay_file_split(
     agg: &mut Aggregator,
     split: Split,
 ) -> anyhow::Result<()> {
+    // `auto`: decided from the file's head before it may be cut into parts (a header-driven
+    // format must not be), which counts every line as one pass would (see parse::auto).
+    let parser = &parser.for_path(path).detected_in(path);
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let size = file.metadata().map_or(0, |m| m.len());
     let parts = usize::try_from(size / split.min_part.max(1))

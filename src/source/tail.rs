@@ -207,10 +207,11 @@ impl Tailer {
         parser: impl Into<Parser>,
         resume: Option<Resume>,
     ) -> Self {
+        let parser = parser.into().for_path(&path);
         Tailer {
             source,
             path,
-            parser: parser.into(),
+            parser,
             current: None,
             draining: Vec::new(),
             resume,

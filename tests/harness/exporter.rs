@@ -216,7 +216,13 @@ impl Drop for Exporter {
 
 /// Runs `smtp-status-exporter replay --format json FILE…` and parses what it prints.
 pub fn replay_json(files: &[&Path]) -> Result<serde_json::Value, String> {
+    replay_json_args(&[], files)
+}
+
+/// Runs `smtp-status-exporter [ARGS…] replay --format json FILE…` (e.g. `--log.format exim`).
+pub fn replay_json_args(args: &[&str], files: &[&Path]) -> Result<serde_json::Value, String> {
     let out = Command::new(binary())
+        .args(args)
         .arg("replay")
         .arg("--format")
         .arg("json")

@@ -17,6 +17,7 @@
 
 pub mod alertmanager;
 pub mod client;
+pub mod exim;
 pub mod exporter;
 pub mod feed;
 pub mod maillog;
