@@ -48,7 +48,8 @@ fuzz_target!(|data: &[u8]| {
                     domains.insert(value);
                 }
                 "code" => assert!(
-                    value.is_empty() || (value.len() == 3 && value.bytes().all(|b| b.is_ascii_digit())),
+                    value.is_empty()
+                        || (value.len() == 3 && value.bytes().all(|b| b.is_ascii_digit())),
                     "code label {value:?}"
                 ),
                 "enhanced" => assert!(
@@ -65,7 +66,11 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     // `other` and the empty domain come on top of the bound.
-    assert!(domains.len() <= DOMAINS_MAX + 2, "{} domains: {domains:?}", domains.len());
+    assert!(
+        domains.len() <= DOMAINS_MAX + 2,
+        "{} domains: {domains:?}",
+        domains.len()
+    );
     let families = expose::families(&agg, &BuildInfo::CURRENT);
     for f in [expose::Format::Prometheus, expose::Format::OpenMetrics] {
         expose::encode(&families, f).expect("the exposition encodes");
