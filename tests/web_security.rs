@@ -508,6 +508,31 @@ fn http_limits_methods_paths_and_slow_clients() {
     );
 }
 
+/// A client that connects to the TLS port and never starts the handshake is cut off by the
+/// idle timeout (30 s), not held for ever.
+#[test]
+fn stalled_tls_handshake_is_cut_off() {
+    let t = TestDir::new("websec-stall-");
+    let d = t.path();
+    make_ca(d, "ca");
+    let web = d.join("web.yml");
+    fs::write(
+        &web,
+        "tls_server_config:\n  cert_file: ca-server.crt\n  key_file: ca-server.key\n",
+    )
+    .unwrap();
+    let e = Secured::start(d, &web);
+    let (_, took) = raw(e.addr, b"", Duration::from_secs(120));
+    assert!(
+        took < Duration::from_secs(120),
+        "a silent TLS client was kept for {took:?}"
+    );
+    assert!(
+        took >= Duration::from_secs(25),
+        "closed after {took:?}: too early"
+    );
+}
+
 /// More connections than the bound: the extra ones wait (they are not served while the bound is
 /// full), and every one is served once the idle ones are closed by the header timeout.
 #[test]
