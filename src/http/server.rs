@@ -22,6 +22,9 @@ use super::{route, Shared};
 
 type Resp = Response<Full<Bytes>>;
 
+/// Requests answered at once on blocking threads.
+static ROUTE_THREADS: Semaphore = Semaphore::const_new(4);
+
 fn unauthorized() -> Resp {
     let mut r = Response::new(Full::new(Bytes::from_static(b"Unauthorized\n")));
     *r.status_mut() = StatusCode::UNAUTHORIZED;
@@ -65,10 +68,24 @@ async fn answer(shared: Arc<Shared>, web: Arc<WebHandle>, req: Request<Incoming>
     if !authorized(&config, &req).await {
         return unauthorized();
     }
-    let accept = req.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
-    // Encoding takes well under a millisecond per thousand series: no need to move it off the
-    // runtime.
-    route(req.method(), req.uri().path(), accept, &shared)
+    let accept = req
+        .headers()
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    // A scrape saves the state file (write and fsync) before it is answered, and concurrent
+    // scrapes queue for that: off the two async workers, so that the accept loop, TLS
+    // handshakes and /-/healthy never wait behind a disk. A few threads at a time (they would
+    // only queue on the state file's lock; each thread more is memory).
+    let _turn = ROUTE_THREADS.acquire().await;
+    tokio::task::spawn_blocking(move || route(&method, &path, accept.as_deref(), &shared))
+        .await
+        .unwrap_or_else(|e| {
+            let mut r = Response::new(Full::new(Bytes::from(format!("internal error: {e}\n"))));
+            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        })
 }
 
 async fn connection<I>(io: I, shared: Arc<Shared>, web: Arc<WebHandle>)
