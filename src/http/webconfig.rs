@@ -105,7 +105,16 @@ pub fn load(path: &Path) -> Result<WebConfig, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("--web.config.file {}: {e}", path.display()))?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    parse(&text, dir).map_err(|e| format!("--web.config.file {}: {e}", path.display()))
+    let config =
+        parse(&text, dir).map_err(|e| format!("--web.config.file {}: {e}", path.display()))?;
+    if config.users.is_some() && config.tls.is_none() {
+        tracing::warn!(
+            "--web.config.file {}: basic_auth_users without tls_server_config: passwords cross \
+             the network in clear text; add tls_server_config",
+            path.display()
+        );
+    }
+    Ok(config)
 }
 
 /// Parses and builds a web configuration; relative file names are taken from `dir`.
