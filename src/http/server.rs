@@ -24,6 +24,8 @@ type Resp = Response<Full<Bytes>>;
 
 /// Requests answered at once on blocking threads.
 static ROUTE_THREADS: Semaphore = Semaphore::const_new(4);
+/// bcrypt verifications at once.
+static BCRYPT_THREADS: Semaphore = Semaphore::const_new(2);
 
 fn unauthorized() -> Resp {
     let mut r = Response::new(Full::new(Bytes::from_static(b"Unauthorized\n")));
@@ -55,7 +57,10 @@ async fn authorized(web: &Arc<WebConfig>, req: &Request<Incoming>) -> bool {
     if users.remembered(&creds) {
         return true;
     }
-    // bcrypt takes tens of milliseconds: off the async workers.
+    // bcrypt takes tens of milliseconds: off the async workers, and two at a time, so a flood
+    // of wrong passwords costs at most two cores' worth and no pile of threads (credentials
+    // that verified before skip this).
+    let _turn = BCRYPT_THREADS.acquire().await;
     let web = Arc::clone(web);
     tokio::task::spawn_blocking(move || web.users.as_ref().is_some_and(|u| u.verify(&creds)))
         .await
