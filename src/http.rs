@@ -14,6 +14,8 @@ use hyper::{Method, Response, StatusCode};
 use tokio::net::TcpListener;
 
 use crate::aggregate::{Aggregator, SourceState};
+use crate::codes;
+use crate::expose::{self, BuildInfo};
 
 // --web.config.file (TLS, basic auth) and the bounds on connections: issue 10.
 pub mod auth;
@@ -21,8 +23,6 @@ pub mod limits;
 pub mod server;
 pub mod tls;
 pub mod webconfig;
-use crate::codes;
-use crate::expose::{self, BuildInfo};
 
 /// What the endpoint serves from.
 pub struct Shared {

@@ -43,7 +43,8 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
     }
 }
 
-fn parse(bytes: &[u8]) -> Result<Snapshot, String> {
+/// Parses state file bytes (public for the fuzz target of the state loader).
+pub fn parse(bytes: &[u8]) -> Result<Snapshot, String> {
     #[derive(serde::Deserialize)]
     struct Header {
         magic: Option<String>,

@@ -22,6 +22,11 @@ use super::{route, Shared};
 
 type Resp = Response<Full<Bytes>>;
 
+/// Requests answered at once on blocking threads.
+static ROUTE_THREADS: Semaphore = Semaphore::const_new(4);
+/// bcrypt verifications at once.
+static BCRYPT_THREADS: Semaphore = Semaphore::const_new(2);
+
 fn unauthorized() -> Resp {
     let mut r = Response::new(Full::new(Bytes::from_static(b"Unauthorized\n")));
     *r.status_mut() = StatusCode::UNAUTHORIZED;
@@ -52,7 +57,10 @@ async fn authorized(web: &Arc<WebConfig>, req: &Request<Incoming>) -> bool {
     if users.remembered(&creds) {
         return true;
     }
-    // bcrypt takes tens of milliseconds: off the async workers.
+    // bcrypt takes tens of milliseconds: off the async workers, and two at a time, so a flood
+    // of wrong passwords costs at most two cores' worth and no pile of threads (credentials
+    // that verified before skip this).
+    let _turn = BCRYPT_THREADS.acquire().await;
     let web = Arc::clone(web);
     tokio::task::spawn_blocking(move || web.users.as_ref().is_some_and(|u| u.verify(&creds)))
         .await
@@ -69,10 +77,24 @@ async fn answer(shared: Arc<Shared>, web: Arc<WebHandle>, req: Request<Incoming>
         // Bounded by --queue.timeout; a failure only shows as a self-metric.
         shared.queues.refresh().await;
     }
-    let accept = req.headers().get(ACCEPT).and_then(|v| v.to_str().ok());
-    // Encoding takes well under a millisecond per thousand series: no need to move it off the
-    // runtime.
-    route(req.method(), req.uri().path(), accept, &shared)
+    let accept = req
+        .headers()
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    // A scrape saves the state file (write and fsync) before it is answered, and concurrent
+    // scrapes queue for that: off the two async workers, so that the accept loop, TLS
+    // handshakes and /-/healthy never wait behind a disk. A few threads at a time (they would
+    // only queue on the state file's lock; each thread more is memory).
+    let _turn = ROUTE_THREADS.acquire().await;
+    tokio::task::spawn_blocking(move || route(&method, &path, accept.as_deref(), &shared))
+        .await
+        .unwrap_or_else(|e| {
+            let mut r = Response::new(Full::new(Bytes::from(format!("internal error: {e}\n"))));
+            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        })
 }
 
 async fn connection<I>(io: I, shared: Arc<Shared>, web: Arc<WebHandle>)

@@ -105,18 +105,42 @@ pub fn load(path: &Path) -> Result<WebConfig, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("--web.config.file {}: {e}", path.display()))?;
     let dir = path.parent().unwrap_or(Path::new("."));
-    parse(&text, dir).map_err(|e| format!("--web.config.file {}: {e}", path.display()))
+    let config =
+        parse(&text, dir).map_err(|e| format!("--web.config.file {}: {e}", path.display()))?;
+    if config.users.is_some() && config.tls.is_none() {
+        tracing::warn!(
+            "--web.config.file {}: basic_auth_users without tls_server_config: passwords cross \
+             the network in clear text; add tls_server_config",
+            path.display()
+        );
+    }
+    Ok(config)
 }
 
 /// Parses and builds a web configuration; relative file names are taken from `dir`.
 pub fn parse(text: &str, dir: &Path) -> Result<WebConfig, String> {
+    build(&read(text)?, dir)
+}
+
+/// The file as written (strict: unknown fields are errors).
+pub fn read(text: &str) -> Result<File, String> {
     // An empty file is the toolkit's "no TLS, no auth".
-    let file: File = if text.trim().is_empty() {
-        File::default()
-    } else {
-        serde_yaml::from_str(text).map_err(|e| e.to_string())?
-    };
-    build(&file, dir)
+    if text.trim().is_empty() {
+        return Ok(File::default());
+    }
+    serde_yaml::from_str(text).map_err(|e| e.to_string())
+}
+
+/// Every check that needs no file: the field values and their combinations, the bcrypt hashes.
+/// (What [`parse`] does before it reads certificates; the fuzz target of the web config.)
+pub fn check(file: &File, dir: &Path) -> Result<Option<TlsSettings>, String> {
+    if let Some(u) = &file.basic_auth_users {
+        Users::new(u)?;
+    }
+    file.tls_server_config
+        .as_ref()
+        .map(|t| check_tls(t, dir))
+        .transpose()
 }
 
 fn unsupported(field: &str, why: &str) -> String {
@@ -433,6 +457,18 @@ mod tests {
             let got = err(yaml);
             assert!(got.contains(want), "{yaml:?}: {got:?} lacks {want:?}");
         }
+    }
+
+    /// The example in deploy/ (and the README) is a valid file, and its password is the one
+    /// its comment says.
+    #[test]
+    fn shipped_example_checks() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/web-config.example.yml");
+        let file = read(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let tls = check(&file, Path::new("/")).unwrap().unwrap();
+        assert_eq!(tls.client_auth, ClientAuth::RequireAndVerify);
+        let hash = &file.basic_auth_users.unwrap()["prometheus"];
+        assert!(bcrypt::verify("change-me", hash).unwrap());
     }
 
     #[test]
