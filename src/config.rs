@@ -186,6 +186,14 @@ fn check(file: &File) -> Result<(), String> {
             glob::Pattern::new(&s.path.to_string_lossy())
                 .map_err(|e| format!("sources[{i}].path: invalid glob: {e}"))?;
         }
+        if let Some(q) = &s.queue {
+            if !q.disabled && parser.mta() != "postfix" {
+                return Err(format!(
+                    "sources[{i}].queue: only Postfix queues can be read so far (this source's format is {})",
+                    parser.mta()
+                ));
+            }
+        }
         let kind = parser.instance_kind();
         if let (None, Some(key)) = (kind, s.instances.keys().next()) {
             return Err(format!(
@@ -343,6 +351,10 @@ mod tests {
             (
                 "sources:\n  - path: /a\n    queue:\n      config_dir: /etc/postfix\n",
                 "unknown field `config_dir`",
+            ),
+            (
+                "sources:\n  - path: /a\n    format: exchange\n    queue:\n      postfix_config_dir: /etc/postfix\n",
+                "sources[0].queue: only Postfix queues",
             ),
             ("sources:\n  - path: \"/var/log/[a-\"\n", "invalid glob"),
             (
