@@ -361,6 +361,26 @@ fn reasons(c: &mut Criterion) {
             });
         },
     );
+    // As the aggregator does it: through the memo of recent replies (the mix repeats its
+    // fixture lines, so this is the best case; a storm of one reply comes close to it).
+    g.bench_function(
+        format!(
+            "classify the {} failures of the mix, with the memo",
+            failures.len()
+        ),
+        |b| {
+            let mut memo = smtp_status_exporter::codes::reasons::Memo::default();
+            b.iter(|| {
+                failures
+                    .iter()
+                    .map(|r| {
+                        memo.classify(&table, r.code, r.enhanced, black_box(r.text))
+                            .0 as usize
+                    })
+                    .sum::<usize>()
+            });
+        },
+    );
     g.bench_function(
         format!(
             "split+parse+aggregate (ingest) of the {} lines",

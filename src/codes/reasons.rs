@@ -552,6 +552,67 @@ impl Reasons {
     }
 }
 
+/// Recent classifications, keyed by the exact codes and text: in a deferral storm the same
+/// reply comes back for every message (`421 4.7.0 [TSS04] Messages from 192.0.2.10 temporarily
+/// deferred …`, Postfix's `delivery temporarily suspended: connect to …`), and a lookup (a hash
+/// and a compare of the text) costs a fraction of a scan. Bounded: at most [`Memo::MAX`]
+/// entries of at most [`Memo::MAX_TEXT`] bytes, cleared when full; longer texts are not kept.
+#[derive(Debug, Default)]
+pub struct Memo {
+    map: rustc_hash::FxHashMap<u64, MemoEntry>,
+}
+
+#[derive(Debug)]
+struct MemoEntry {
+    code: Option<BasicCode>,
+    enhanced: Option<EnhancedCode>,
+    text: Box<[u8]>,
+    reason: ReasonId,
+}
+
+impl Memo {
+    pub const MAX: usize = 4096;
+    pub const MAX_TEXT: usize = 512;
+
+    /// [`Reasons::classify`], remembered.
+    pub fn classify(
+        &mut self,
+        reasons: &Reasons,
+        code: Option<BasicCode>,
+        enhanced: Option<EnhancedCode>,
+        text: &[u8],
+    ) -> ReasonId {
+        if text.len() > Self::MAX_TEXT {
+            return reasons.classify(code, enhanced, text);
+        }
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = rustc_hash::FxHasher::default();
+            (code, enhanced, text).hash(&mut h);
+            h.finish()
+        };
+        if let Some(e) = self.map.get(&key) {
+            if e.code == code && e.enhanced == enhanced && *e.text == *text {
+                return e.reason;
+            }
+        }
+        let reason = reasons.classify(code, enhanced, text);
+        if self.map.len() >= Self::MAX {
+            self.map.clear();
+        }
+        self.map.insert(
+            key,
+            MemoEntry {
+                code,
+                enhanced,
+                text: text.into(),
+                reason,
+            },
+        );
+        reason
+    }
+}
+
 /// A reason name is a label value: lower-case letters, digits and `_`, starting with a letter.
 pub fn check_reason_name(name: &str) -> Result<(), String> {
     let ok = (1..=40).contains(&name.len())
@@ -739,6 +800,28 @@ mod tests {
             let e = Reasons::new(&[r]).unwrap_err();
             assert!(e.contains(want), "{e} lacks {want}");
         }
+    }
+
+    /// The memo gives what the table gives, for repeated and colliding texts alike.
+    #[test]
+    fn the_memo_agrees_with_the_table() {
+        let r = Reasons::default();
+        let mut m = Memo::default();
+        for _ in 0..2 {
+            for (reply, want) in PROVIDERS {
+                let (code, enhanced) = leading_reply_codes(reply.as_bytes());
+                let got = m.classify(&r, code, enhanced, reply.as_bytes());
+                assert_eq!(r.name(got), *want, "{reply}");
+            }
+        }
+        // Same text, other codes: not taken for the same reply.
+        let e = |s: &str| EnhancedCode::parse(s.as_bytes());
+        let a = m.classify(&r, None, e("5.1.1"), b"nothing specific");
+        let b = m.classify(&r, None, e("5.2.2"), b"nothing specific");
+        assert_eq!(
+            (r.name(a), r.name(b)),
+            ("invalid_recipient", "mailbox_full")
+        );
     }
 
     #[test]
