@@ -324,6 +324,79 @@ fn reasons(c: &mut Criterion) {
         b.iter(|| table.classify(code, enhanced, black_box(spamhaus)));
     });
     g.finish();
+
+    // The realistic mix: the classification of its failures against the whole pipeline over
+    // it (which includes them), so the share of the time the reasons cost.
+    let block = mixed_block(&lines, 8);
+    let split: Vec<&[u8]> = block
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let failures: Vec<_> = split
+        .iter()
+        .filter_map(|l| match postfix::parse(l) {
+            Parsed::Event(Event::Reply(r))
+                if matches!(
+                    r.code
+                        .map(|c| c.class_digit())
+                        .or(r.enhanced.map(|e| e.class_digit())),
+                    Some(4 | 5)
+                ) =>
+            {
+                Some(r)
+            }
+            _ => None,
+        })
+        .collect();
+    let mut g = c.benchmark_group("reason-mix");
+    g.throughput(Throughput::Elements(split.len() as u64));
+    g.bench_function(
+        format!("classify the {} failures of the mix", failures.len()),
+        |b| {
+            b.iter(|| {
+                failures
+                    .iter()
+                    .map(|r| table.classify(r.code, r.enhanced, black_box(r.text)).0 as usize)
+                    .sum::<usize>()
+            });
+        },
+    );
+    // As the aggregator does it: through the memo of recent replies (the mix repeats its
+    // fixture lines, so this is the best case; a storm of one reply comes close to it).
+    g.bench_function(
+        format!(
+            "classify the {} failures of the mix, with the memo",
+            failures.len()
+        ),
+        |b| {
+            let mut memo = smtp_status_exporter::codes::reasons::Memo::default();
+            b.iter(|| {
+                failures
+                    .iter()
+                    .map(|r| {
+                        memo.classify(&table, r.code, r.enhanced, black_box(r.text))
+                            .0 as usize
+                    })
+                    .sum::<usize>()
+            });
+        },
+    );
+    g.bench_function(
+        format!(
+            "split+parse+aggregate (ingest) of the {} lines",
+            split.len()
+        ),
+        |b| {
+            let mut s = LineSplitter::default();
+            let mut agg = new_aggregator();
+            b.iter(|| {
+                s.feed(black_box(&block), |l| {
+                    ingest(&mut agg, 0, &mut Parser::Postfix, l)
+                });
+            });
+        },
+    );
+    g.finish();
 }
 
 criterion_group!(benches, per_line, pipeline, by_program, reasons);

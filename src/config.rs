@@ -244,6 +244,14 @@ fn check(file: &File) -> Result<(), String> {
                 "sources[{i}].instances: not available behind a container log wrapper (wrapper: none to read the file as it is); name one source per container instead"
             ));
         }
+        if let Some(q) = &s.queue {
+            if !q.disabled && parser.mta() != "postfix" {
+                return Err(format!(
+                    "sources[{i}].queue: only Postfix queues can be read so far (this source's format is {})",
+                    parser.mta()
+                ));
+            }
+        }
         let kind = parser.instance_kind();
         if let (None, Some(key)) = (kind, s.instances.keys().next()) {
             return Err(format!(
@@ -461,6 +469,10 @@ mod tests {
             (
                 "sources:\n  - path: /a\n    queue:\n      config_dir: /etc/postfix\n",
                 "unknown field `config_dir`",
+            ),
+            (
+                "sources:\n  - path: /a\n    format: exchange\n    queue:\n      postfix_config_dir: /etc/postfix\n",
+                "sources[0].queue: only Postfix queues",
             ),
             ("sources:\n  - path: \"/var/log/[a-\"\n", "invalid glob"),
             (

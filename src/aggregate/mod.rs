@@ -231,6 +231,8 @@ pub struct Aggregator {
     pub failures: FxHashMap<FailureKey, u64>,
     pub delays: FxHashMap<(SourceId, Outcome), Histogram>,
     pub domains: DomainTable,
+    /// Recent reason classifications (not state: rebuilt as lines come).
+    reason_memo: crate::codes::reasons::Memo,
     /// `smtp_status_exporter_label_overflow_total`, by label name.
     pub label_overflow: BTreeMap<String, u64>,
     bounds: Bounds,
@@ -256,6 +258,7 @@ impl Aggregator {
                 &bounds.domains_keep,
                 &bounds.domain_groups,
             ),
+            reason_memo: Default::default(),
             label_overflow: BTreeMap::new(),
             bounds: bounds.clone(),
         }
@@ -407,9 +410,11 @@ impl Aggregator {
             .map(BasicCode::class_digit)
             .or(r.enhanced.map(EnhancedCode::class_digit));
         let failure = match class {
-            Some(c @ (4 | 5)) => {
-                Some((c, self.bounds.reasons.classify(r.code, r.enhanced, r.text)))
-            }
+            Some(c @ (4 | 5)) => Some((
+                c,
+                self.reason_memo
+                    .classify(&self.bounds.reasons, r.code, r.enhanced, r.text),
+            )),
             _ => None,
         };
         for raw in r.recipients.domains() {

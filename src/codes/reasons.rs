@@ -95,7 +95,7 @@ static BUILTIN: &[BuiltinRule] = &[
     // DNS blocklists and providers' own block lists, named in the text.
     text(
         "blocklisted",
-        r"blocked using|block ?list|blacklist|\bdnsbl\b|\brbl\b|spamhaus|barracuda|spamcop|sorbs\.net|uceprotect|abuseat\.org|\bsurbl\b|\bpsbl\b|banned sending ip|\(S3150\)|\[TSS09\]|\[TS03\]|listed (?:at|on|in|by) \S+\.(?:org|net|com)",
+        r"blocked using|block ?list|blacklist|\bdnsbl\b|\brbl\b|spamhaus|barracuda|spamcop|sorbs\.net|uceprotect|abuseat\.org|\bsurbl\b|\bpsbl\b|banned sending ip|\(S3150\)|\[TSS09\]|\[TS03\]|listed (?:at|on|in|by) [a-z0-9.-]{1,60}\.(?:org|net|com)",
     ),
     enh("blocklisted", &["5.7.606-649"]),
     // Sender authentication: SPF, DKIM, DMARC (RFC 7372 codes, Microsoft's 5.7.509).
@@ -122,7 +122,7 @@ static BUILTIN: &[BuiltinRule] = &[
     enh("tls_required", &["X.7.10", "X.7.11"]),
     text(
         "tls_failed",
-        r"\btls\b.*(?:handshake|fail)|handshake fail|cannot start tls|certificate verification|untrusted certificate|certificate (?:has )?expired",
+        r"tls (?:handshake|negotiation|session) fail|handshake fail|cannot start tls|certificate verification|untrusted certificate|certificate (?:has )?expired",
     ),
     // Provider-specific rate-limit codes: Gmail 4.7.28, Microsoft 4.7.650 and 4.7.500.
     enh("rate_limited", &["4.7.28", "4.7.500", "4.7.650"]),
@@ -184,7 +184,7 @@ static BUILTIN: &[BuiltinRule] = &[
     ),
     text(
         "invalid_recipient",
-        r"user unknown|unknown user|no such (?:user|mailbox|recipient|address)|(?:mailbox|account|recipient|user|address)(?: that you tried to reach)? (?:does not|doesn't) exist|recipient not found|recipientnotfound|invalid (?:recipient|mailbox)|mailbox not found|unknown (?:recipient|mailbox|or illegal alias)|doesn't have an? \S+ account|not a valid (?:mailbox|recipient)|undeliverable address",
+        r"user unknown|unknown user|no such (?:user|mailbox|recipient|address)|(?:mailbox|account|recipient|user|address)(?: that you tried to reach)? (?:does not|doesn't) exist|recipient not found|recipientnotfound|invalid (?:recipient|mailbox)|mailbox not found|unknown (?:recipient|mailbox|or illegal alias)|doesn't have an? [a-z0-9.-]{1,60} account|not a valid (?:mailbox|recipient)|undeliverable address",
     ),
     enh("invalid_recipient", &["X.1.1", "X.1.3", "X.1.6"]),
     // RFC 5321's words for 550 (Microsoft answers unknown recipients with them); with a
@@ -348,9 +348,12 @@ fn compile_builtin() -> Compiled {
             text,
         });
     }
+    // A larger lazy-DFA cache than the default: the set's combined automaton is big, and a
+    // cache that keeps being cleared makes each scan several times slower.
     let set = RegexSetBuilder::new(&patterns)
         .case_insensitive(true)
         .unicode(false)
+        .dfa_size_limit(16 << 20)
         .build()
         // The table is fixed at build time and tested: it compiles.
         .unwrap_or_else(|_| RegexSet::empty());
@@ -549,6 +552,67 @@ impl Reasons {
     }
 }
 
+/// Recent classifications, keyed by the exact codes and text: in a deferral storm the same
+/// reply comes back for every message (`421 4.7.0 [TSS04] Messages from 192.0.2.10 temporarily
+/// deferred …`, Postfix's `delivery temporarily suspended: connect to …`), and a lookup (a hash
+/// and a compare of the text) costs a fraction of a scan. Bounded: at most [`Memo::MAX`]
+/// entries of at most [`Memo::MAX_TEXT`] bytes, cleared when full; longer texts are not kept.
+#[derive(Debug, Default)]
+pub struct Memo {
+    map: rustc_hash::FxHashMap<u64, MemoEntry>,
+}
+
+#[derive(Debug)]
+struct MemoEntry {
+    code: Option<BasicCode>,
+    enhanced: Option<EnhancedCode>,
+    text: Box<[u8]>,
+    reason: ReasonId,
+}
+
+impl Memo {
+    pub const MAX: usize = 4096;
+    pub const MAX_TEXT: usize = 512;
+
+    /// [`Reasons::classify`], remembered.
+    pub fn classify(
+        &mut self,
+        reasons: &Reasons,
+        code: Option<BasicCode>,
+        enhanced: Option<EnhancedCode>,
+        text: &[u8],
+    ) -> ReasonId {
+        if text.len() > Self::MAX_TEXT {
+            return reasons.classify(code, enhanced, text);
+        }
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut h = rustc_hash::FxHasher::default();
+            (code, enhanced, text).hash(&mut h);
+            h.finish()
+        };
+        if let Some(e) = self.map.get(&key) {
+            if e.code == code && e.enhanced == enhanced && *e.text == *text {
+                return e.reason;
+            }
+        }
+        let reason = reasons.classify(code, enhanced, text);
+        if self.map.len() >= Self::MAX {
+            self.map.clear();
+        }
+        self.map.insert(
+            key,
+            MemoEntry {
+                code,
+                enhanced,
+                text: text.into(),
+                reason,
+            },
+        );
+        reason
+    }
+}
+
 /// A reason name is a label value: lower-case letters, digits and `_`, starting with a letter.
 pub fn check_reason_name(name: &str) -> Result<(), String> {
     let ok = (1..=40).contains(&name.len())
@@ -736,6 +800,28 @@ mod tests {
             let e = Reasons::new(&[r]).unwrap_err();
             assert!(e.contains(want), "{e} lacks {want}");
         }
+    }
+
+    /// The memo gives what the table gives, for repeated and colliding texts alike.
+    #[test]
+    fn the_memo_agrees_with_the_table() {
+        let r = Reasons::default();
+        let mut m = Memo::default();
+        for _ in 0..2 {
+            for (reply, want) in PROVIDERS {
+                let (code, enhanced) = leading_reply_codes(reply.as_bytes());
+                let got = m.classify(&r, code, enhanced, reply.as_bytes());
+                assert_eq!(r.name(got), *want, "{reply}");
+            }
+        }
+        // Same text, other codes: not taken for the same reply.
+        let e = |s: &str| EnhancedCode::parse(s.as_bytes());
+        let a = m.classify(&r, None, e("5.1.1"), b"nothing specific");
+        let b = m.classify(&r, None, e("5.2.2"), b"nothing specific");
+        assert_eq!(
+            (r.name(a), r.name(b)),
+            ("invalid_recipient", "mailbox_full")
+        );
     }
 
     #[test]

@@ -52,7 +52,7 @@ pub struct PostfixConfig {
     pub recipient_warn: Vec<(String, String)>,
     /// `header_checks = regexp:` rules: pattern (with its slashes) → action.
     pub header_checks: Vec<(String, String)>,
-    /// More main.cf settings (they come last, so they override the defaults above).
+    /// More main.cf settings: each replaces the default of the same name (written last).
     pub main_cf: Vec<(String, String)>,
 }
 
@@ -281,7 +281,7 @@ fn table(entries: &[(String, String)]) -> String {
 
 fn main_cf(root: &Path, etc: &str, cfg: &PostfixConfig) -> String {
     let root = root.display();
-    let mut s = format!(
+    let s = format!(
         "\
 # Private Postfix instance of the smtp-status-exporter end-to-end tests (tests/harness).
 compatibility_level = 3.6
@@ -335,10 +335,31 @@ header_checks = regexp:{etc}/header_checks
 ",
         relay = cfg.relay_domains.join(", "),
     );
-    for (k, v) in &cfg.main_cf {
-        let _ = writeln!(s, "{k} = {v}");
+    // A setting given twice makes every Postfix program warn "overriding earlier entry" at
+    // start; with maillog_file those warnings all go to postlogd, which can fill its own socket
+    // and hang the instance. So a test's setting replaces the default line instead.
+    let overridden = |line: &str| {
+        cfg.main_cf
+            .iter()
+            .any(|(k, _)| line.split('=').next().is_some_and(|key| key.trim() == k))
+    };
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in s.lines() {
+        // A continuation line (leading white space) belongs to the setting above it.
+        let continuation = line.starts_with([' ', '\t']);
+        if !continuation {
+            skipping = !line.starts_with('#') && overridden(line);
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
     }
-    s
+    for (k, v) in &cfg.main_cf {
+        let _ = writeln!(out, "{k} = {v}");
+    }
+    out
 }
 
 fn master_cf(inbound: SocketAddr, submission: SocketAddr) -> String {
