@@ -26,7 +26,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         None => serve(&cli.serve),
         Some(Command::Replay(r)) => run_replay(&cli.serve.common, r),
-        Some(Command::CheckConfig(_)) => check_config(&cli.serve.common),
+        Some(Command::CheckConfig(args)) => check_config(&cli.serve.common, args),
         Some(Command::Explain(e)) => run_explain(&cli.serve.common, e),
     }
 }
@@ -1005,8 +1005,15 @@ fn print_out(out: &str) -> anyhow::Result<()> {
     }
 }
 
-fn check_config(common: &CommonArgs) -> anyhow::Result<()> {
+fn check_config(common: &CommonArgs, args: &crate::cli::CheckConfigArgs) -> anyhow::Result<()> {
+    if let Some(web) = &args.web_config_file {
+        let config = http::webconfig::load(web).map_err(ConfigError)?;
+        println!("{}: OK ({})", web.display(), config.describe());
+    }
     let Some(path) = &common.config_file else {
+        if args.web_config_file.is_some() {
+            return Ok(());
+        }
         println!("no --config.file given: the built-in defaults serve, and they are valid");
         return Ok(());
     };

@@ -182,7 +182,11 @@ pub enum ReplayFormat {
 }
 
 #[derive(Debug, Args)]
-pub struct CheckConfigArgs {}
+pub struct CheckConfigArgs {
+    /// Also check this web configuration (TLS and basic auth, as `serve` would load it).
+    #[arg(long = "web.config.file", value_name = "PATH")]
+    pub web_config_file: Option<PathBuf>,
+}
 
 #[derive(Debug, Args)]
 pub struct ExplainArgs {

@@ -85,6 +85,51 @@ fn a_good_config_checks_fine() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
+/// `check-config --web.config.file` loads the web config as `serve` would: a good one is
+/// OK, a bad one exits 2 naming the field.
+#[test]
+fn check_config_checks_the_web_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("web.yml");
+    std::fs::write(
+        &good,
+        // bcrypt of "change-me", as in deploy/web-config.example.yml
+        "basic_auth_users:\n  prometheus: \"$2b$10$weI/xWHRg5gzIpeus35jU.0ucNNHJm/AstQCXY/0E38JEIj0Mw/LG\"\n",
+    )
+    .unwrap();
+    let o = run(&["check-config", "--web.config.file", good.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("OK"));
+
+    let bad = dir.path().join("bad.yml");
+    std::fs::write(&bad, "basic_auth_users:\n  bob: notahash\n").unwrap();
+    let o = run(&["check-config", "--web.config.file", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("basic_auth_users.bob"),
+        "{}",
+        stderr(&o)
+    );
+
+    let missing_cert = dir.path().join("tls.yml");
+    std::fs::write(
+        &missing_cert,
+        "tls_server_config:\n  cert_file: nope.crt\n  key_file: nope.key\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "check-config",
+        "--web.config.file",
+        missing_cert.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("tls_server_config.cert_file"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 /// A user's reason rule comes before the built-in table: `explain` (with the config) and
 /// `replay` both use it.
 #[test]
