@@ -82,6 +82,8 @@ pub struct SourceSpec {
     /// Instance key (Postfix syslog name, PowerMTA virtual MTA) → source name, for several
     /// MTA instances logging to one file.
     pub instances: Vec<(String, String)>,
+    /// `name` is the MTA's (not given by the user): see `SourceStats::default_name`.
+    pub default_name: bool,
 }
 
 /// Flags and config file merged: a flag given on the command line wins over the file.
@@ -182,24 +184,27 @@ impl Settings {
         let sources = if journal.is_some() {
             Vec::new()
         } else if !args.log_path.is_empty() {
-            let mta = flag_parser.mta();
             let n = args.log_path.len();
             args.log_path
                 .iter()
                 .enumerate()
-                .map(|(i, p)| SourceSpec {
-                    // Several paths of one format need names of their own, or their series
-                    // would collide.
-                    name: if n == 1 {
-                        mta.to_owned()
-                    } else {
-                        format!("{mta}-{}", i + 1)
-                    },
-                    path: p.clone(),
-                    // `auto`: decided from the file's head where it can be; the name above
-                    // stays what it always was (counters are saved under it).
-                    parser: wrapped(&flag_parser.detected_in(p), flag_wrapper, p),
-                    instances: Vec::new(),
+                .map(|(i, p)| {
+                    // `auto`: decided from the file's head where it can be, and the source
+                    // named by the format found (a restart keeps the name saved for the file).
+                    let parser = flag_parser.detected_in(p);
+                    let mta = parser.mta();
+                    SourceSpec {
+                        // Several paths need names of their own, or their series would collide.
+                        name: if n == 1 {
+                            mta.to_owned()
+                        } else {
+                            format!("{mta}-{}", i + 1)
+                        },
+                        path: p.clone(),
+                        parser: wrapped(&parser, flag_wrapper, p),
+                        instances: Vec::new(),
+                        default_name: true,
+                    }
                 })
                 .collect()
         } else if !file.sources.is_empty() {
@@ -208,7 +213,14 @@ impl Settings {
                 // Checked when the file was loaded.
                 let parser = config::parser_named(s.format.as_deref().unwrap_or("auto"), &file)
                     .unwrap_or(Parser::Postfix);
-                let name = s.name.clone().unwrap_or_else(|| parser.mta().to_owned());
+                let name = s.name.clone().unwrap_or_else(|| {
+                    // `auto` on one file: named by the format its head shows.
+                    if config::is_glob(&s.path) {
+                        parser.mta().to_owned()
+                    } else {
+                        parser.detected_in(&s.path).mta().to_owned()
+                    }
+                });
                 let instances: Vec<_> = s
                     .instances
                     .iter()
@@ -232,6 +244,7 @@ impl Settings {
                         parser: wrapped(&parser, given, &path),
                         path,
                         instances: instances.clone(),
+                        default_name: s.name.is_none(),
                     });
                 }
             }
@@ -241,11 +254,13 @@ impl Settings {
             Vec::new()
         } else {
             let path = config::default_log_path();
+            let parser = flag_parser.detected_in(&path);
             vec![SourceSpec {
-                name: flag_parser.mta().to_owned(),
-                parser: wrapped(&flag_parser, flag_wrapper, &path),
+                name: parser.mta().to_owned(),
+                parser: wrapped(&parser, flag_wrapper, &path),
                 path,
                 instances: Vec::new(),
+                default_name: true,
             }]
         };
         if sources.iter().filter(|s| stdin::is_stdin(&s.path)).count() > 1 {
@@ -365,6 +380,11 @@ impl Settings {
             names.push((l.name.clone(), l.parser.mta().to_owned()));
         }
         let mut agg = Aggregator::new(names, &self.bounds);
+        for (spec, r) in self.sources.iter().zip(&routes) {
+            if let Some(s) = agg.sources.get_mut(r.primary()) {
+                s.default_name = spec.default_name;
+            }
+        }
         for (l, s) in self
             .listeners
             .iter()

@@ -267,3 +267,85 @@ fn live_detection_survives_a_restart_exactly() {
     assert_eq!(get("unrecognised"), 1.0, "`not a log line`");
     assert_eq!(get("counted") + get("ignored") + get("unrecognised"), total);
 }
+
+/// A source named by the format detected at start keeps that name, and its counters, when a
+/// restart finds the file rotated and empty (nothing to detect yet): the saved name wins.
+#[test]
+fn a_detected_name_survives_a_restart_on_an_empty_rotated_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mail.log");
+    let state = dir.path().join("state.json");
+    let stderr = dir.path().join("exporter.stderr");
+    let exim_lines = fs::read_to_string(fixture("exim/e2e-run.log")).unwrap();
+    let exim_lines: Vec<&str> = exim_lines.lines().collect();
+    let (half_a, half_b) = exim_lines.split_at(exim_lines.len() / 2);
+    let append = |lines: &[&str]| {
+        let mut f = fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&log)
+            .unwrap();
+        for l in lines {
+            writeln!(f, "{l}").unwrap();
+        }
+    };
+    let read = |e: &Exporter| -> f64 {
+        metrics::series(&scrape(e), "smtp_status_exporter_lines_total")
+            .values()
+            .sum()
+    };
+
+    // One line before the start, so the head decides and names the source `exim`; the rest is
+    // read live (a first start follows from the end).
+    append(&half_a[..1]);
+    let mut e = Exporter::start_any_port(&[&log], &state, &stderr, &[]).unwrap();
+    append(&half_a[1..]);
+    let n_a = (half_a.len() - 1) as f64;
+    assert!(
+        wait_for(Duration::from_secs(30), Duration::from_millis(100), || {
+            (read(&e) >= n_a).then_some(())
+        })
+        .is_some(),
+        "the exporter did not read the first half"
+    );
+    let before = replies_of(&scrape(&e));
+    assert!(!before.is_empty());
+    assert!(
+        before
+            .keys()
+            .all(|l| l["mta"] == "exim" && l["source"] == "exim"),
+        "{before:?}"
+    );
+    e.terminate().unwrap();
+
+    // Rotated while down: the new file is empty, so no format can be detected at this start.
+    fs::rename(&log, dir.path().join("mail.log.1")).unwrap();
+    fs::write(&log, "").unwrap();
+    let e = Exporter::start_any_port(&[&log], &state, &stderr, &[]).unwrap();
+    let page = String::from_utf8_lossy(&metrics::http_get(e.addr, "/").unwrap().body).into_owned();
+    assert!(page.contains("exim (auto: detected)"), "{page}");
+    assert_eq!(
+        replies_of(&scrape(&e)),
+        before,
+        "the counters go on under the saved name"
+    );
+
+    append(half_b);
+    let total = n_a + half_b.len() as f64;
+    assert!(
+        wait_for(Duration::from_secs(30), Duration::from_millis(100), || {
+            (read(&e) >= total).then_some(())
+        })
+        .is_some(),
+        "the exporter did not read the second half"
+    );
+    let after = replies_of(&scrape(&e));
+    assert!(
+        after
+            .keys()
+            .all(|l| l["mta"] == "exim" && l["source"] == "exim"),
+        "{after:?}"
+    );
+    let sum = |m: &BTreeMap<Labels, f64>| m.values().sum::<f64>();
+    assert!(sum(&after) > sum(&before));
+}

@@ -176,6 +176,10 @@ pub struct SourceStats {
     /// `--log.format auto`: whether the format was detected (`mta` then names it); `None` for
     /// a fixed format.
     pub auto: Option<bool>,
+    /// The name was not given by the user (it is the MTA's name): on restart, the name saved
+    /// for the same file wins, so that a format detected differently (or not yet) after a
+    /// rotation does not start the file's counters again under another name.
+    pub default_name: bool,
 }
 
 /// A read position in a file known by device and inode.

@@ -151,15 +151,23 @@ impl Aggregator {
     /// same location). Returns the names of saved sources that were not restored.
     pub fn restore(&mut self, snap: &Snapshot) -> Result<Vec<String>, String> {
         let mut dropped = Vec::new();
+        // Sources already given their saved counters: none takes a second set by name.
+        let mut taken = vec![false; self.sources.len()];
         for saved in &snap.sources {
-            let Some(id) = self
+            let exact = self
                 .sources
                 .iter()
-                .position(|s| s.name == saved.name && s.location == saved.location)
-            else {
+                .position(|s| s.name == saved.name && s.location == saved.location);
+            let Some(id) = exact.or_else(|| self.renamed(saved, &taken)) else {
                 dropped.push(saved.name.clone());
                 continue;
             };
+            if let Some(t) = taken.get_mut(id) {
+                *t = true;
+            }
+            if let Some(s) = self.sources.get_mut(id) {
+                s.name.clone_from(&saved.name);
+            }
             self.restore_source(id, saved)
                 .map_err(|e| format!("source {:?}: {e}", saved.name))?;
         }
@@ -167,6 +175,26 @@ impl Aggregator {
             *self.label_overflow.entry(label.clone()).or_default() += n;
         }
         Ok(dropped)
+    }
+
+    /// The `auto` source of the same file whose name is the default (the MTA's), saved under
+    /// another name: the format detected at this start (or not yet) differs from the one the
+    /// name was taken from. It keeps the saved name, so the file's counters go on.
+    fn renamed(&self, saved: &SourceSnapshot, taken: &[bool]) -> Option<SourceId> {
+        self.sources.iter().enumerate().position(|(id, s)| {
+            !taken.get(id).copied().unwrap_or(true)
+                && s.default_name
+                && s.location == saved.location
+                && match (s.auto, &saved.detected) {
+                    // Not detected yet: the saved detection (if any) is restored with the name.
+                    (Some(false), _) => true,
+                    // Detected now, not then: the saved counters hold no reply of another MTA.
+                    (Some(true), None) => true,
+                    (Some(true), Some(mta)) => *mta == s.mta,
+                    // A fixed format: its name is the format's; a change of format is a new source.
+                    (None, _) => false,
+                }
+        })
     }
 
     fn restore_source(&mut self, id: SourceId, saved: &SourceSnapshot) -> Result<(), String> {
