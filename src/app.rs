@@ -855,7 +855,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(state) = &state {
         state
-            .save_with(|| lock(&agg).snapshot())
+            .save_with(|| lock(&agg).marked_snapshot())
             .context("cannot save state at shutdown")?;
     }
     Ok(())
@@ -870,7 +870,7 @@ fn lock(agg: &Mutex<Aggregator>) -> std::sync::MutexGuard<'_, Aggregator> {
 }
 
 fn save(state: &StateFile, agg: &Mutex<Aggregator>) {
-    if let Err(e) = state.save_with(|| lock(agg).snapshot()) {
+    if let Err(e) = state.save_with(|| lock(agg).marked_snapshot()) {
         tracing::error!("{e:#}");
     }
 }

@@ -132,12 +132,11 @@ fn metrics(accept: Option<&str>, shared: &Shared) -> Resp {
     let lock = || shared.agg.lock().unwrap_or_else(|e| e.into_inner());
     let families = match &shared.state {
         Some(state) => {
-            let mut families = Vec::new();
-            let saved = state.save_with(|| {
+            let (families, seen) = {
                 let agg = lock();
-                families = expose::families(&agg, &shared.build);
-                agg.snapshot()
-            });
+                (expose::families(&agg, &shared.build), agg.marks())
+            };
+            let saved = state.save_covering(seen, || lock().marked_snapshot());
             if let Err(e) = saved {
                 tracing::error!("{e:#}");
             }

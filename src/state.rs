@@ -86,7 +86,8 @@ pub fn set_aside(path: &Path) -> anyhow::Result<PathBuf> {
 #[derive(Debug)]
 pub struct StateFile {
     path: PathBuf,
-    lock: Mutex<()>,
+    /// The writer lock, over the mark of the snapshot last written.
+    lock: Mutex<u64>,
 }
 
 impl StateFile {
@@ -98,7 +99,7 @@ impl StateFile {
         }
         Ok(StateFile {
             path,
-            lock: Mutex::new(()),
+            lock: Mutex::new(0),
         })
     }
 
@@ -106,12 +107,41 @@ impl StateFile {
         &self.path
     }
 
-    /// Takes a snapshot with `take` and writes it, holding the writer lock throughout.
-    pub fn save_with(&self, take: impl FnOnce() -> Snapshot) -> anyhow::Result<()> {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let snap = take();
+    /// Takes a snapshot with `take` (`Aggregator::marked_snapshot`, under the aggregator's
+    /// lock) and writes it, holding the writer lock throughout, so snapshots reach the disk in
+    /// the order they were taken.
+    pub fn save_with(&self, take: impl FnOnce() -> (u64, Snapshot)) -> anyhow::Result<()> {
+        let mut written = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.write(&mut written, take)
+    }
+
+    /// Makes sure the counters a scrape showed are on disk before it is answered (DESIGN §6):
+    /// `seen` is `Aggregator::marks()` read with them. When a snapshot taken after them was
+    /// written while this scrape waited for the writer, it is done; else it saves as
+    /// [`StateFile::save_with`]. So scrapes at once share one write instead of queueing for one
+    /// fsync each.
+    pub fn save_covering(
+        &self,
+        seen: u64,
+        take: impl FnOnce() -> (u64, Snapshot),
+    ) -> anyhow::Result<()> {
+        let mut written = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        if *written > seen {
+            return Ok(());
+        }
+        self.write(&mut written, take)
+    }
+
+    fn write(
+        &self,
+        written: &mut u64,
+        take: impl FnOnce() -> (u64, Snapshot),
+    ) -> anyhow::Result<()> {
+        let (mark, snap) = take();
         write_atomically(&self.path, &serde_json::to_vec(&snap)?)
-            .with_context(|| format!("cannot write state file {}", self.path.display()))
+            .with_context(|| format!("cannot write state file {}", self.path.display()))?;
+        *written = mark;
+        Ok(())
     }
 }
 
@@ -147,12 +177,43 @@ mod tests {
         ));
     }
 
+    /// A scrape whose view a later write already holds does not write again; one whose view
+    /// is newer than the last write does.
+    #[test]
+    fn scrapes_at_once_share_a_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let sf = StateFile::new(dir.path().join("state.json")).unwrap();
+        let mut agg = Aggregator::new(vec![("postfix".into(), String::new())], &Bounds::default());
+        let (a, b) = (agg.marks(), agg.marks());
+        let mut writes = 0;
+        sf.save_covering(a, || {
+            writes += 1;
+            agg.marked_snapshot()
+        })
+        .unwrap();
+        // `b` was read before the snapshot just written: covered.
+        sf.save_covering(b, || {
+            writes += 1;
+            agg.marked_snapshot()
+        })
+        .unwrap();
+        assert_eq!(writes, 1);
+        // A view read after that write may show more: written again.
+        let c = agg.marks();
+        sf.save_covering(c, || {
+            writes += 1;
+            agg.marked_snapshot()
+        })
+        .unwrap();
+        assert_eq!(writes, 2);
+    }
+
     #[test]
     fn saved_state_loads_back() {
         let dir = tempfile::tempdir().unwrap();
         let sf = StateFile::new(dir.path().join("sub/state.json")).unwrap();
-        let agg = Aggregator::new(vec![("postfix".into(), String::new())], &Bounds::default());
-        sf.save_with(|| agg.snapshot()).unwrap();
+        let mut agg = Aggregator::new(vec![("postfix".into(), String::new())], &Bounds::default());
+        sf.save_with(|| agg.marked_snapshot()).unwrap();
         match load(sf.path()).unwrap() {
             Loaded::Restored(s) => assert_eq!(s, agg.snapshot()),
             other => panic!("{other:?}"),

@@ -240,6 +240,10 @@ pub struct Aggregator {
     /// `smtp_status_exporter_label_overflow_total`, by label name.
     pub label_overflow: BTreeMap<String, u64>,
     bounds: Bounds,
+    /// How many snapshots were taken for the state file: a view of the counters read with
+    /// [`Aggregator::marks`] is on disk once a snapshot with a later mark is (see
+    /// `StateFile::save_covering`).
+    marks: u64,
 }
 
 impl Aggregator {
@@ -265,6 +269,7 @@ impl Aggregator {
             reason_memo: Default::default(),
             label_overflow: BTreeMap::new(),
             bounds: bounds.clone(),
+            marks: 0,
         }
     }
 

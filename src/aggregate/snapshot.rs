@@ -82,6 +82,19 @@ pub struct ReplySnapshot {
 
 impl Aggregator {
     /// Everything a restart needs, taken at one instant.
+    /// The number of snapshots taken for the state file so far (read with a view of the
+    /// counters, under the same lock).
+    pub fn marks(&self) -> u64 {
+        self.marks
+    }
+
+    /// A snapshot for the state file and its mark: it holds everything any view read with
+    /// [`Aggregator::marks`] before it showed (counters only grow).
+    pub fn marked_snapshot(&mut self) -> (u64, Snapshot) {
+        self.marks += 1;
+        (self.marks, self.snapshot())
+    }
+
     pub fn snapshot(&self) -> Snapshot {
         let mut sources: Vec<SourceSnapshot> = self
             .sources
