@@ -8,7 +8,10 @@
 //! read is half the forks of two, and one snapshot cannot disagree with itself, as a `-bpc`
 //! taken a moment before a `-bp` could. `-bpr` is `-bp` without sorting the messages by
 //! arrival (Exim's documentation: "this can speed it up when there are lots of messages");
-//! the order does not matter here. The listing is Exim's documented interface (spec chapter
+//! the order does not matter here. Measured on a private spool of 1 508 messages (Exim 4.96,
+//! median of 15 runs each, interleaved, on a loaded 2-core machine): `-bpc` 14 ms, `-bp` 47 ms,
+//! `-bpr` 46 ms — the listing costs about 3.3 times the count, which the gauges cannot do
+//! without, and `-bpc` besides it would add 30 %; the sort is not measurable at that size. The listing is Exim's documented interface (spec chapter
 //! 5, `-bp`); the spool files' format is internal. `exim -C FILE` reads a private instance's
 //! configuration (its `spool_directory`). Exim lists the whole queue only for an admin user
 //! (root, the Exim user, or a member of `admin_groups`; `queue_list_requires_admin`): for
