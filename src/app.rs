@@ -292,6 +292,8 @@ impl Settings {
                 postfix_config_dir: args.queue_postfix_config_dir.clone(),
                 postqueue: args.queue_postqueue.clone(),
                 disable: args.queue_disable,
+                exim: args.queue_exim.clone(),
+                exim_config: args.queue_exim_config.clone(),
             },
         )
         .map_err(ConfigError)?;

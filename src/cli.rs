@@ -135,6 +135,23 @@ pub struct ServeArgs {
     /// [default: 5s; 0s reads at every scrape].
     #[arg(long = "queue.cache", value_name = "DURATION")]
     pub queue_cache: Option<String>,
+    /// Read the Exim queue (exim -bpr) at each scrape, for the first Exim source, with this
+    /// exim binary [default: off; with --queue.exim-config: exim4 or exim in PATH, else in
+    /// /usr/sbin]. Exim lists its queue only for an admin user (root, its user, admin_groups).
+    #[arg(
+        long = "queue.exim",
+        value_name = "PATH",
+        conflicts_with = "queue_disable"
+    )]
+    pub queue_exim: Option<PathBuf>,
+    /// Read the queue of the Exim instance with this configuration file (exim -C FILE -bpr),
+    /// for the first Exim source.
+    #[arg(
+        long = "queue.exim-config",
+        value_name = "FILE",
+        conflicts_with = "queue_disable"
+    )]
+    pub queue_exim_config: Option<PathBuf>,
     /// Receive syslog messages (RFC 3164 or RFC 5424) forwarded by rsyslog, syslog-ng or
     /// logger: udp://IP:PORT, tcp://IP:PORT (octet-counted or newline-framed) or
     /// unix:///PATH (a datagram socket); repeat for several. Read besides --log.path or

@@ -245,10 +245,20 @@ fn check(file: &File) -> Result<(), String> {
             ));
         }
         if let Some(q) = &s.queue {
-            if !q.disabled && parser.mta() != "postfix" {
+            if !q.disabled && !matches!(parser.mta(), "postfix" | "exim") {
                 return Err(format!(
-                    "sources[{i}].queue: only Postfix queues can be read so far (this source's format is {})",
+                    "sources[{i}].queue: only Postfix and Exim queues can be read so far (this source's format is {})",
                     parser.mta()
+                ));
+            }
+            if parser.mta() == "exim" && q.postfix_config_dir.is_some() {
+                return Err(format!(
+                    "sources[{i}].queue.postfix_config_dir: this source is Exim's; write exim_config"
+                ));
+            }
+            if parser.mta() != "exim" && q.exim_config.is_some() {
+                return Err(format!(
+                    "sources[{i}].queue.exim_config: only for an Exim source"
                 ));
             }
         }
@@ -472,7 +482,15 @@ mod tests {
             ),
             (
                 "sources:\n  - path: /a\n    format: exchange\n    queue:\n      postfix_config_dir: /etc/postfix\n",
-                "sources[0].queue: only Postfix queues",
+                "sources[0].queue: only Postfix and Exim queues",
+            ),
+            (
+                "sources:\n  - path: /a\n    format: exim\n    queue:\n      postfix_config_dir: /etc/postfix\n",
+                "sources[0].queue.postfix_config_dir: this source is Exim's",
+            ),
+            (
+                "sources:\n  - path: /a\n    format: postfix\n    queue:\n      exim_config: /etc/exim4/exim4.conf\n",
+                "sources[0].queue.exim_config: only for an Exim source",
             ),
             ("sources:\n  - path: \"/var/log/[a-\"\n", "invalid glob"),
             (

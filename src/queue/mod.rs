@@ -19,6 +19,7 @@
 //! queue, arrival time and size (Exim: `exim -bp`, OpenSMTPD: `smtpctl show queue`), and the
 //! list of the MTA's queue names.
 
+pub mod exim;
 pub mod postfix;
 
 use std::io::{BufRead, BufReader, Read};
@@ -56,6 +57,10 @@ pub struct QueueConfig {
     /// Do not read this source's queue (not even by default).
     #[serde(default)]
     pub disabled: bool,
+    /// An Exim source: the instance's configuration file (`exim -C FILE`); without it, the
+    /// binary's compiled-in one.
+    #[serde(default)]
+    pub exim_config: Option<PathBuf>,
 }
 
 /// How a queue is read.
@@ -66,12 +71,18 @@ pub enum Kind {
         postqueue: PathBuf,
         config_dir: Option<PathBuf>,
     },
+    /// `exim [-C config] -bpr` (see [`exim`]).
+    Exim {
+        exim: PathBuf,
+        config: Option<PathBuf>,
+    },
 }
 
 impl Kind {
     fn queues(&self) -> &'static [&'static str] {
         match self {
             Kind::Postfix { .. } => postfix::QUEUES,
+            Kind::Exim { .. } => exim::QUEUES,
         }
     }
 
@@ -81,6 +92,7 @@ impl Kind {
                 postqueue,
                 config_dir,
             } => postfix::command(postqueue, config_dir.as_deref()),
+            Kind::Exim { exim, config } => exim::command(exim, config.as_deref()),
         }
     }
 
@@ -94,12 +106,22 @@ impl Kind {
                 Some(d) => format!("{} -c {} -j", postqueue.display(), d.display()),
                 None => format!("{} -j", postqueue.display()),
             },
+            Kind::Exim { exim, config } => match config {
+                Some(c) => format!("{} -C {} -bpr", exim.display(), c.display()),
+                None => format!("{} -bpr", exim.display()),
+            },
         }
     }
 
-    fn parse_line(&self, line: &str) -> Result<Option<postfix::Message>, String> {
+    /// `now`: Unix seconds at the read, for listings that give ages rather than arrivals.
+    fn parse_line(&self, line: &str, now: i64) -> Result<Option<postfix::Message>, String> {
         match self {
             Kind::Postfix { .. } => postfix::parse_line(line),
+            Kind::Exim { .. } => Ok(exim::parse_line(line)?.map(|m| postfix::Message {
+                queue: m.queue,
+                arrival: m.age.map(|a| now - a),
+                size: m.size,
+            })),
         }
     }
 }
@@ -119,6 +141,10 @@ pub struct QueueFlags {
     pub postfix_config_dir: Option<PathBuf>,
     pub postqueue: Option<PathBuf>,
     pub disable: bool,
+    /// `--queue.exim`: the exim binary.
+    pub exim: Option<PathBuf>,
+    /// `--queue.exim-config`: its configuration file (`-C`), for a private instance.
+    pub exim_config: Option<PathBuf>,
 }
 
 /// One log source as the queue planner sees it.
@@ -134,12 +160,15 @@ pub struct SourceQueue {
 /// Which queues to read.
 ///
 /// - `--queue.disable`: none.
-/// - A source with `queue:` in the configuration file: its queue (Postfix only, so far).
+/// - A source with `queue:` in the configuration file: its queue (Postfix or Exim).
 /// - `--queue.postfix-config-dir DIR`: the queue of that instance, for the first Postfix source.
 /// - Nothing said anywhere: the default Postfix instance's queue for the one Postfix source,
 ///   when there is exactly one and a default Postfix is installed here (`postqueue` found and
 ///   `/etc/postfix/main.cf` present). Off otherwise: a guess between several sources, or a
 ///   machine without Postfix, would only produce read errors.
+/// - Exim only when asked for (`queue:` on an Exim source, `--queue.exim` or
+///   `--queue.exim-config`, which go to the first Exim source): Exim lists its queue only for
+///   an admin user, so a guess would mostly produce read errors.
 pub fn plan(sources: &[SourceQueue], flags: &QueueFlags) -> Result<Vec<QueueSpec>, String> {
     if flags.disable {
         return Ok(Vec::new());
@@ -152,15 +181,45 @@ pub fn plan(sources: &[SourceQueue], flags: &QueueFlags) -> Result<Vec<QueueSpec
             // Not found: the reads fail and say so (a self-metric), rather than refusing to start.
             .unwrap_or_else(|| PathBuf::from("postqueue"))
     };
+    let exim = || {
+        flags
+            .exim
+            .clone()
+            .or_else(exim::default_exim)
+            .unwrap_or_else(|| PathBuf::from("exim"))
+    };
     let mut out = Vec::new();
     for s in sources {
         let Some(c) = &s.config else { continue };
         if c.disabled {
             continue;
         }
+        if s.mta == "exim" {
+            if c.postfix_config_dir.is_some() {
+                return Err(format!(
+                    "{}.queue.postfix_config_dir: this source is Exim's; write exim_config",
+                    s.what
+                ));
+            }
+            out.push(QueueSpec {
+                source: s.name.clone(),
+                mta: s.mta.clone(),
+                kind: Kind::Exim {
+                    exim: exim(),
+                    config: c.exim_config.clone(),
+                },
+            });
+            continue;
+        }
+        if c.exim_config.is_some() {
+            return Err(format!(
+                "{}.queue.exim_config: only for an Exim source",
+                s.what
+            ));
+        }
         if s.mta != "postfix" {
             return Err(format!(
-                "{}.queue: only Postfix queues can be read so far (this source is {})",
+                "{}.queue: only Postfix and Exim queues can be read so far (this source is {})",
                 s.what,
                 if s.mta.is_empty() {
                     "of no known MTA"
@@ -177,6 +236,28 @@ pub fn plan(sources: &[SourceQueue], flags: &QueueFlags) -> Result<Vec<QueueSpec
                 config_dir: c.postfix_config_dir.clone(),
             },
         });
+    }
+    if flags.exim.is_some() || flags.exim_config.is_some() {
+        let Some(first) = sources.iter().find(|s| s.mta == "exim") else {
+            return Err(
+                "--queue.exim, --queue.exim-config: no Exim log source to read a queue for".into(),
+            );
+        };
+        let planned = out.iter().any(|q| q.source == first.name);
+        let disabled = first.config.as_ref().is_some_and(|c| c.disabled);
+        // The flag's configuration file replaces the source's; the binary alone only adds a
+        // read where the configuration file said nothing.
+        if flags.exim_config.is_some() || (!planned && !disabled) {
+            out.retain(|q| q.source != first.name);
+            out.push(QueueSpec {
+                source: first.name.clone(),
+                mta: first.mta.clone(),
+                kind: Kind::Exim {
+                    exim: exim(),
+                    config: flags.exim_config.clone(),
+                },
+            });
+        }
     }
     let postfix_sources: Vec<&SourceQueue> =
         sources.iter().filter(|s| s.mta == "postfix").collect();
@@ -341,7 +422,7 @@ pub fn read(kind: &Kind, timeout: Duration) -> Result<Reading, String> {
             let out = stdout.ok_or("no standard output")?;
             for line in BufReader::new(out).lines() {
                 let line = line.map_err(|e| format!("reading the output: {e}"))?;
-                if let Some(m) = parser.parse_line(&line)? {
+                if let Some(m) = parser.parse_line(&line, now)? {
                     reading.add(m, now);
                 }
             }
@@ -525,7 +606,7 @@ mod tests {
         // Per source, from the config file.
         let cfg = QueueConfig {
             postfix_config_dir: Some("/etc/postfix-out".into()),
-            disabled: false,
+            ..QueueConfig::default()
         };
         let p = plan(
             &[
@@ -549,6 +630,72 @@ mod tests {
             ..flags
         };
         assert!(plan(&[src("ex", "exchange", None)], &dir).is_err());
+    }
+
+    #[test]
+    fn planning_exim() {
+        let e = |f: &QueueFlags, s: &[SourceQueue]| -> Vec<(String, String)> {
+            plan(s, f)
+                .unwrap()
+                .into_iter()
+                .map(|q| (q.source, q.kind.describe()))
+                .collect()
+        };
+        let sources = [src("postfix", "postfix", None), src("exim", "exim", None)];
+        // Off unless asked for.
+        assert!(e(&QueueFlags::default(), &sources[1..]).is_empty());
+        let flags = QueueFlags {
+            exim: Some("/x/exim4".into()),
+            exim_config: Some("/x/exim.conf".into()),
+            ..QueueFlags::default()
+        };
+        assert_eq!(
+            e(&flags, &sources),
+            [(
+                "exim".to_owned(),
+                "/x/exim4 -C /x/exim.conf -bpr".to_owned()
+            )]
+        );
+        // From the configuration file; the binary flag keeps its configuration file.
+        let cfg = QueueConfig {
+            exim_config: Some("/etc/exim-out.conf".into()),
+            ..QueueConfig::default()
+        };
+        let binary = QueueFlags {
+            exim: Some("/x/exim4".into()),
+            ..QueueFlags::default()
+        };
+        assert_eq!(
+            e(&binary, &[src("out", "exim", Some(cfg.clone()))]),
+            [(
+                "out".to_owned(),
+                "/x/exim4 -C /etc/exim-out.conf -bpr".to_owned()
+            )]
+        );
+        // Not for a Postfix source, and the flags need an Exim source.
+        let err = plan(&[src("p", "postfix", Some(cfg))], &binary).unwrap_err();
+        assert!(err.contains("sources[p].queue.exim_config"), "{err}");
+        let err = plan(&sources[..1], &binary).unwrap_err();
+        assert!(err.contains("no Exim log source"), "{err}");
+    }
+
+    #[test]
+    fn exim_ages_become_arrivals() {
+        let kind = Kind::Exim {
+            exim: "exim".into(),
+            config: None,
+        };
+        let m = kind
+            .parse_line(
+                " 3h  3.1K 1xVNA1-0000oH-2M <b@src.test> *** frozen ***",
+                100_000,
+            )
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (exim::QUEUES[m.queue], m.arrival, m.size),
+            ("frozen", Some(100_000 - 10_800), Some(3174))
+        );
     }
 
     #[test]

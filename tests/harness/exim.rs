@@ -246,6 +246,14 @@ impl EximInstance {
             }
         }
     }
+
+    /// Runs `exim -C CONF ARGS…` for this instance (e.g. `-Mf ID`, `-Mrm ID…`, `-bp`);
+    /// its output, or an error with it.
+    pub fn admin(&self, args: &[&str]) -> Result<String, String> {
+        let (ok, out) = run(self.exim().args(args));
+        ok.then_some(out.clone())
+            .ok_or_else(|| format!("`exim {}` failed: {out}", args.join(" ")))
+    }
 }
 
 impl Drop for EximInstance {
