@@ -277,6 +277,7 @@ impl Settings {
                 postfix_config_dir: args.queue_postfix_config_dir.clone(),
                 postqueue: args.queue_postqueue.clone(),
                 disable: args.queue_disable,
+                smtpctl: args.queue_smtpctl.clone(),
             },
         )
         .map_err(ConfigError)?;

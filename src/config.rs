@@ -245,9 +245,9 @@ fn check(file: &File) -> Result<(), String> {
             ));
         }
         if let Some(q) = &s.queue {
-            if !q.disabled && parser.mta() != "postfix" {
+            if !q.disabled && !matches!(parser.mta(), "postfix" | "opensmtpd") {
                 return Err(format!(
-                    "sources[{i}].queue: only Postfix queues can be read so far (this source's format is {})",
+                    "sources[{i}].queue: only Postfix and OpenSMTPD queues can be read so far (this source's format is {})",
                     parser.mta()
                 ));
             }
@@ -472,7 +472,7 @@ mod tests {
             ),
             (
                 "sources:\n  - path: /a\n    format: exchange\n    queue:\n      postfix_config_dir: /etc/postfix\n",
-                "sources[0].queue: only Postfix queues",
+                "sources[0].queue: only Postfix and OpenSMTPD queues",
             ),
             ("sources:\n  - path: \"/var/log/[a-\"\n", "invalid glob"),
             (

@@ -19,6 +19,7 @@
 //! queue, arrival time and size (Exim: `exim -bp`, OpenSMTPD: `smtpctl show queue`), and the
 //! list of the MTA's queue names.
 
+pub mod opensmtpd;
 pub mod postfix;
 
 use std::io::{BufRead, BufReader, Read};
@@ -56,6 +57,9 @@ pub struct QueueConfig {
     /// Do not read this source's queue (not even by default).
     #[serde(default)]
     pub disabled: bool,
+    /// OpenSMTPD: the `smtpctl` program (`smtpctl show queue`).
+    #[serde(default)]
+    pub smtpctl: Option<PathBuf>,
 }
 
 /// How a queue is read.
@@ -66,12 +70,15 @@ pub enum Kind {
         postqueue: PathBuf,
         config_dir: Option<PathBuf>,
     },
+    /// `smtpctl show queue`.
+    OpenSmtpd { smtpctl: PathBuf },
 }
 
 impl Kind {
     fn queues(&self) -> &'static [&'static str] {
         match self {
             Kind::Postfix { .. } => postfix::QUEUES,
+            Kind::OpenSmtpd { .. } => opensmtpd::QUEUES,
         }
     }
 
@@ -81,6 +88,7 @@ impl Kind {
                 postqueue,
                 config_dir,
             } => postfix::command(postqueue, config_dir.as_deref()),
+            Kind::OpenSmtpd { smtpctl } => opensmtpd::command(smtpctl),
         }
     }
 
@@ -94,12 +102,19 @@ impl Kind {
                 Some(d) => format!("{} -c {} -j", postqueue.display(), d.display()),
                 None => format!("{} -j", postqueue.display()),
             },
+            Kind::OpenSmtpd { smtpctl } => format!("{} show queue", smtpctl.display()),
         }
+    }
+
+    /// Whether the MTA reports message sizes (OpenSMTPD's smtpctl does not: no size histogram).
+    pub fn has_sizes(&self) -> bool {
+        !matches!(self, Kind::OpenSmtpd { .. })
     }
 
     fn parse_line(&self, line: &str) -> Result<Option<postfix::Message>, String> {
         match self {
             Kind::Postfix { .. } => postfix::parse_line(line),
+            Kind::OpenSmtpd { .. } => opensmtpd::parse_line(line),
         }
     }
 }
@@ -119,6 +134,8 @@ pub struct QueueFlags {
     pub postfix_config_dir: Option<PathBuf>,
     pub postqueue: Option<PathBuf>,
     pub disable: bool,
+    /// `--queue.smtpctl`: read the OpenSMTPD queue with this program.
+    pub smtpctl: Option<PathBuf>,
 }
 
 /// One log source as the queue planner sees it.
@@ -134,12 +151,14 @@ pub struct SourceQueue {
 /// Which queues to read.
 ///
 /// - `--queue.disable`: none.
-/// - A source with `queue:` in the configuration file: its queue (Postfix only, so far).
+/// - A source with `queue:` in the configuration file: its queue (Postfix or OpenSMTPD).
 /// - `--queue.postfix-config-dir DIR`: the queue of that instance, for the first Postfix source.
 /// - Nothing said anywhere: the default Postfix instance's queue for the one Postfix source,
 ///   when there is exactly one and a default Postfix is installed here (`postqueue` found and
 ///   `/etc/postfix/main.cf` present). Off otherwise: a guess between several sources, or a
 ///   machine without Postfix, would only produce read errors.
+/// - OpenSMTPD only when asked (`queue:` of its source, or `--queue.smtpctl PATH` for the first
+///   OpenSMTPD source): `smtpctl show queue` answers only root, so a default would mostly fail.
 pub fn plan(sources: &[SourceQueue], flags: &QueueFlags) -> Result<Vec<QueueSpec>, String> {
     if flags.disable {
         return Ok(Vec::new());
@@ -158,9 +177,35 @@ pub fn plan(sources: &[SourceQueue], flags: &QueueFlags) -> Result<Vec<QueueSpec
         if c.disabled {
             continue;
         }
+        if s.mta == "opensmtpd" {
+            if c.postfix_config_dir.is_some() {
+                return Err(format!(
+                    "{}.queue.postfix_config_dir: this source is OpenSMTPD (use smtpctl)",
+                    s.what
+                ));
+            }
+            out.push(QueueSpec {
+                source: s.name.clone(),
+                mta: s.mta.clone(),
+                kind: Kind::OpenSmtpd {
+                    smtpctl: c
+                        .smtpctl
+                        .clone()
+                        .or_else(|| flags.smtpctl.clone())
+                        .unwrap_or_else(opensmtpd::default_smtpctl),
+                },
+            });
+            continue;
+        }
+        if c.smtpctl.is_some() {
+            return Err(format!(
+                "{}.queue.smtpctl: only for an OpenSMTPD source",
+                s.what
+            ));
+        }
         if s.mta != "postfix" {
             return Err(format!(
-                "{}.queue: only Postfix queues can be read so far (this source is {})",
+                "{}.queue: only Postfix and OpenSMTPD queues can be read so far (this source is {})",
                 s.what,
                 if s.mta.is_empty() {
                     "of no known MTA"
@@ -177,6 +222,21 @@ pub fn plan(sources: &[SourceQueue], flags: &QueueFlags) -> Result<Vec<QueueSpec
                 config_dir: c.postfix_config_dir.clone(),
             },
         });
+    }
+    if let Some(smtpctl) = &flags.smtpctl {
+        let Some(first) = sources.iter().find(|s| s.mta == "opensmtpd") else {
+            return Err("--queue.smtpctl: no OpenSMTPD log source to read a queue for".into());
+        };
+        let disabled = first.config.as_ref().is_some_and(|c| c.disabled);
+        if !disabled && !out.iter().any(|q| q.source == first.name) {
+            out.push(QueueSpec {
+                source: first.name.clone(),
+                mta: first.mta.clone(),
+                kind: Kind::OpenSmtpd {
+                    smtpctl: smtpctl.clone(),
+                },
+            });
+        }
     }
     let postfix_sources: Vec<&SourceQueue> =
         sources.iter().filter(|s| s.mta == "postfix").collect();
@@ -526,6 +586,7 @@ mod tests {
         let cfg = QueueConfig {
             postfix_config_dir: Some("/etc/postfix-out".into()),
             disabled: false,
+            smtpctl: None,
         };
         let p = plan(
             &[
@@ -549,6 +610,49 @@ mod tests {
             ..flags
         };
         assert!(plan(&[src("ex", "exchange", None)], &dir).is_err());
+    }
+
+    #[test]
+    fn planning_opensmtpd() {
+        let none = QueueFlags::default();
+        // Not read unless asked (smtpctl show queue answers only root).
+        assert!(plan(&[src("opensmtpd", "opensmtpd", None)], &none)
+            .unwrap()
+            .is_empty());
+        // The flag: the first OpenSMTPD source, beside a default Postfix plan.
+        let flag = QueueFlags {
+            smtpctl: Some("/x/smtpctl".into()),
+            ..QueueFlags::default()
+        };
+        let p = plan(
+            &[src("pf", "postfix", None), src("os", "opensmtpd", None)],
+            &flag,
+        )
+        .unwrap();
+        let os: Vec<_> = p.iter().filter(|q| q.source == "os").collect();
+        assert_eq!(os.len(), 1);
+        assert_eq!(os[0].kind.describe(), "/x/smtpctl show queue");
+        assert!(!os[0].kind.has_sizes());
+        assert!(plan(&[src("pf", "postfix", None)], &flag)
+            .unwrap_err()
+            .contains("--queue.smtpctl"));
+        // The config file's `queue:` with its own smtpctl wins over the flag.
+        let cfg = QueueConfig {
+            smtpctl: Some("/y/smtpctl".into()),
+            ..QueueConfig::default()
+        };
+        let p = plan(&[src("os", "opensmtpd", Some(cfg.clone()))], &flag).unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].kind.describe(), "/y/smtpctl show queue");
+        // Keys of the other MTA are refused, naming the source.
+        let e = plan(&[src("pf", "postfix", Some(cfg))], &none).unwrap_err();
+        assert!(e.contains("sources[pf].queue.smtpctl"), "{e}");
+        let pcfg = QueueConfig {
+            postfix_config_dir: Some("/etc/postfix".into()),
+            ..QueueConfig::default()
+        };
+        let e = plan(&[src("os", "opensmtpd", Some(pcfg))], &none).unwrap_err();
+        assert!(e.contains("sources[os].queue.postfix_config_dir"), "{e}");
     }
 
     #[test]
