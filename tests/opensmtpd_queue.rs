@@ -3,7 +3,8 @@
 //! queue (`queue ttl` of a day; the first retry is 15 minutes away), and the exporter's
 //! `smtp_queue_messages` must equal what `smtpctl show queue` itself lists, state by state (one
 //! line per envelope, i.e. per recipient); `smtpctl remove all` brings every gauge back to
-//! zero. The exporter runs smtpctl through a wrapper script that enters the daemon's mount
+//! zero; with the daemon stopped, smtpctl reads the spool itself and the envelopes show as
+//! `offline`. The exporter runs smtpctl through a wrapper script that enters the daemon's mount
 //! namespace (`nsenter -t PID -m`), where its control socket is — a real user points
 //! `--queue.smtpctl` at `/usr/sbin/smtpctl` itself. A smtpctl that cannot be run shows as
 //! `smtp_status_exporter_queue_read_errors_total` while `/metrics` still answers.
@@ -16,6 +17,7 @@
 mod harness;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -65,7 +67,11 @@ fn send(sm: &OpenSmtpdInstance) {
 /// `smtpctl show queue`'s own view: its raw output, and its lines counted by run state (the
 /// 12th `|`-separated field), with the retry counts (11th field).
 fn show_queue(sm: &OpenSmtpdInstance) -> (String, BTreeMap<String, usize>, Vec<u64>) {
-    let out = Command::new(sm.smtpctl_wrapper())
+    show_queue_with(&sm.smtpctl_wrapper())
+}
+
+fn show_queue_with(smtpctl: &Path) -> (String, BTreeMap<String, usize>, Vec<u64>) {
+    let out = Command::new(smtpctl)
         .args(["show", "queue"])
         .output()
         .unwrap();
@@ -116,7 +122,7 @@ fn queue_gauges_match_smtpctl_show_queue() {
         ttl_secs: 86_400,
         ..OpenSmtpdConfig::default()
     };
-    let sm = OpenSmtpdInstance::start(&dir.subdir("opensmtpd"), &cfg)
+    let mut sm = OpenSmtpdInstance::start(&dir.subdir("opensmtpd"), &cfg)
         .unwrap_or_else(|e| panic!("starting the private OpenSMTPD: {e}"));
     let smtpctl = sm.smtpctl_wrapper();
     let exporter = Exporter::start(
@@ -219,6 +225,38 @@ fn queue_gauges_match_smtpctl_show_queue() {
     let text = exporter.scrape().unwrap();
     assert_eq!(gauges(&text, "smtp_queue_messages"), zero, "{text}");
     assert_eq!(gauges(&text, "smtp_queue_oldest_message_age_seconds"), zero);
+    assert_eq!(errors(&text), 0.0);
+
+    // The daemon down: smtpctl (root) reads the spool itself and lists every envelope as
+    // `offline`. The exporter's smtpctl wrapper now runs smtpctl with the test's spool mounted
+    // over /var/spool/smtpd and an empty /run (no control socket), as on a host whose smtpd is
+    // stopped.
+    send(&sm);
+    let queued = wait_for(Duration::from_secs(90), Duration::from_millis(250), || {
+        let (_, per, retries) = show_queue(&sm);
+        (per.get("pending") == Some(&ENVELOPES) && retries.iter().all(|r| *r >= 1)).then_some(())
+    });
+    assert!(queued.is_some(), "the second batch did not queue");
+    sm.stop();
+    let spool = dir.subdir("opensmtpd").join("spool");
+    let offline = format!(
+        "#!/bin/sh\nexec {} -m --propagation private /bin/sh -c 'mount --bind {} /var/spool/smtpd && mount -t tmpfs -o mode=755 nstmp /run && exec {}/usr/sbin/smtpctl \"$@\"' sh \"$@\"\n",
+        util::require_tool("unshare").display(),
+        spool.display(),
+        harness::opensmtpd::ROOT
+    );
+    std::fs::write(&smtpctl, offline).unwrap();
+    let (raw, per, _) = show_queue_with(&smtpctl);
+    eprintln!("smtpctl show queue, daemon stopped (OpenSMTPD 6.8.0p2):\n{raw}");
+    assert_eq!(
+        per,
+        BTreeMap::from([("offline".to_owned(), ENVELOPES)]),
+        "{raw}"
+    );
+    let text = exporter.scrape().unwrap();
+    let mut want = zero.clone();
+    want.insert("offline".into(), ENVELOPES as f64);
+    assert_eq!(gauges(&text, "smtp_queue_messages"), want, "{text}");
     assert_eq!(errors(&text), 0.0);
 }
 

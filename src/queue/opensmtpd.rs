@@ -114,6 +114,21 @@ mod tests {
         }
     }
 
+    /// The same, with the daemon stopped: smtpctl (root) read the spool itself.
+    const REAL_OFFLINE: &str = "6a592a32c208d19a|inet4|mta||sender4@queue.test|multi0@down.test|multi0@down.test|1795414513|1795414513|0|1|offline||Network error on destination MXs";
+
+    #[test]
+    fn real_offline_line() {
+        assert_eq!(
+            parse_line(REAL_OFFLINE),
+            Ok(Some(Message {
+                queue: 3,
+                arrival: Some(1_795_414_513),
+                size: None
+            }))
+        );
+    }
+
     #[test]
     fn states_and_malformed_lines() {
         let with = |state: &str, err: &str| {
