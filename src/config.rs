@@ -251,6 +251,18 @@ fn check(file: &File) -> Result<(), String> {
                     parser.mta()
                 ));
             }
+            // Each MTA's own key only (as `crate::queue::plan` refuses at start).
+            if q.smtpctl.is_some() && parser.mta() != "opensmtpd" {
+                return Err(format!(
+                    "sources[{i}].queue.smtpctl: only for an OpenSMTPD source (this source's format is {})",
+                    parser.mta()
+                ));
+            }
+            if q.postfix_config_dir.is_some() && parser.mta() == "opensmtpd" {
+                return Err(format!(
+                    "sources[{i}].queue.postfix_config_dir: this source is OpenSMTPD (use smtpctl)"
+                ));
+            }
         }
         let kind = parser.instance_kind();
         if let (None, Some(key)) = (kind, s.instances.keys().next()) {
@@ -473,6 +485,10 @@ mod tests {
             (
                 "sources:\n  - path: /a\n    format: exchange\n    queue:\n      postfix_config_dir: /etc/postfix\n",
                 "sources[0].queue: only Postfix and OpenSMTPD queues",
+            ),
+            (
+                "sources:\n  - path: /a\n    format: postfix\n    queue:\n      smtpctl: /usr/sbin/smtpctl\n",
+                "sources[0].queue.smtpctl: only for an OpenSMTPD source",
             ),
             ("sources:\n  - path: \"/var/log/[a-\"\n", "invalid glob"),
             (

@@ -211,6 +211,12 @@ fn queue_gauges_match_smtpctl_show_queue() {
     );
     assert_eq!(oldest.get("inflight"), Some(&0.0));
     metrics::promtool_check(&text).unwrap_or_else(|e| panic!("{e}"));
+    let page =
+        String::from_utf8_lossy(&metrics::http_get(exporter.addr, "/").unwrap().body).into_owned();
+    assert!(
+        page.contains(&format!("{ENVELOPES} envelope(s): pending {ENVELOPES}")),
+        "landing page: {page}"
+    );
 
     // smtpctl remove all: every gauge back to zero.
     let (ok, out) = sm.smtpctl(&["remove", "all"]);

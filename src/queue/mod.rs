@@ -106,6 +106,15 @@ impl Kind {
         }
     }
 
+    /// What the counts count, for the landing page: OpenSMTPD lists envelopes (recipients).
+    pub fn unit(&self) -> &'static str {
+        if matches!(self, Kind::OpenSmtpd { .. }) {
+            "envelope(s)"
+        } else {
+            "message(s)"
+        }
+    }
+
     /// Whether the MTA reports message sizes (OpenSMTPD's smtpctl does not: no size histogram).
     pub fn has_sizes(&self) -> bool {
         !matches!(self, Kind::OpenSmtpd { .. })
