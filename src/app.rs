@@ -294,6 +294,7 @@ impl Settings {
                 disable: args.queue_disable,
                 exim: args.queue_exim.clone(),
                 exim_config: args.queue_exim_config.clone(),
+                smtpctl: args.queue_smtpctl.clone(),
             },
         )
         .map_err(ConfigError)?;

@@ -124,7 +124,7 @@ pub struct ServeArgs {
     /// Read no MTA queue.
     #[arg(
         long = "queue.disable",
-        conflicts_with_all = ["queue_postfix_config_dir", "queue_postqueue"]
+        conflicts_with_all = ["queue_postfix_config_dir", "queue_postqueue", "queue_smtpctl"]
     )]
     pub queue_disable: bool,
     /// Give up a queue read after this long (the child is killed; the scrape is answered
@@ -152,6 +152,10 @@ pub struct ServeArgs {
         conflicts_with = "queue_disable"
     )]
     pub queue_exim_config: Option<PathBuf>,
+    /// Read the OpenSMTPD queue with this smtpctl program (smtpctl show queue; it answers only
+    /// root) at each scrape, for the first OpenSMTPD source [default: not read].
+    #[arg(long = "queue.smtpctl", value_name = "PATH")]
+    pub queue_smtpctl: Option<PathBuf>,
     /// Receive syslog messages (RFC 3164 or RFC 5424) forwarded by rsyslog, syslog-ng or
     /// logger: udp://IP:PORT, tcp://IP:PORT (octet-counted or newline-framed) or
     /// unix:///PATH (a datagram socket); repeat for several. Read besides --log.path or

@@ -244,23 +244,9 @@ fn check(file: &File) -> Result<(), String> {
                 "sources[{i}].instances: not available behind a container log wrapper (wrapper: none to read the file as it is); name one source per container instead"
             ));
         }
-        if let Some(q) = &s.queue {
-            if !q.disabled && !matches!(parser.mta(), "postfix" | "exim") {
-                return Err(format!(
-                    "sources[{i}].queue: only Postfix and Exim queues can be read so far (this source's format is {})",
-                    parser.mta()
-                ));
-            }
-            if parser.mta() == "exim" && q.postfix_config_dir.is_some() {
-                return Err(format!(
-                    "sources[{i}].queue.postfix_config_dir: this source is Exim's; write exim_config"
-                ));
-            }
-            if parser.mta() != "exim" && q.exim_config.is_some() {
-                return Err(format!(
-                    "sources[{i}].queue.exim_config: only for an Exim source"
-                ));
-            }
+        if let Some(q) = s.queue.as_ref().filter(|q| !q.disabled) {
+            // As `crate::queue::plan` refuses at start.
+            crate::queue::check_config(q, parser.mta()).map_err(|e| format!("sources[{i}].{e}"))?;
         }
         let kind = parser.instance_kind();
         if let (None, Some(key)) = (kind, s.instances.keys().next()) {
@@ -482,15 +468,19 @@ mod tests {
             ),
             (
                 "sources:\n  - path: /a\n    format: exchange\n    queue:\n      postfix_config_dir: /etc/postfix\n",
-                "sources[0].queue: only Postfix and Exim queues",
+                "sources[0].queue: only Postfix, Exim and OpenSMTPD queues",
             ),
             (
                 "sources:\n  - path: /a\n    format: exim\n    queue:\n      postfix_config_dir: /etc/postfix\n",
-                "sources[0].queue.postfix_config_dir: this source is Exim's",
+                "sources[0].queue.postfix_config_dir: only for a source of postfix",
             ),
             (
                 "sources:\n  - path: /a\n    format: postfix\n    queue:\n      exim_config: /etc/exim4/exim4.conf\n",
-                "sources[0].queue.exim_config: only for an Exim source",
+                "sources[0].queue.exim_config: only for a source of exim",
+            ),
+            (
+                "sources:\n  - path: /a\n    format: postfix\n    queue:\n      smtpctl: /usr/sbin/smtpctl\n",
+                "sources[0].queue.smtpctl: only for a source of opensmtpd",
             ),
             ("sources:\n  - path: \"/var/log/[a-\"\n", "invalid glob"),
             (

@@ -231,7 +231,7 @@ fn queues_section(h: &mut String, queues: &crate::queue::Queues) {
                     .iter()
                     .map(|q| format!("{} {}", q.queue, q.messages))
                     .collect();
-                format!("{} message(s): {}", reading.total(), per.join(", "))
+                format!("{} {}: {}", reading.total(), s.kind.unit(), per.join(", "))
             }
             Some(Err(e)) => format!("cannot be read: {e}"),
         };

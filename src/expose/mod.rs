@@ -357,7 +357,9 @@ pub fn queue_families(queues: &crate::queue::Queues) -> Vec<MetricFamily> {
             messages.push(gauge(l(), q.messages as f64));
             oldest.push(gauge(l(), q.oldest_age));
             ages.push(histogram(l(), &q.ages));
-            sizes.push(histogram(l(), &q.sizes));
+            if s.kind.has_sizes() {
+                sizes.push(histogram(l(), &q.sizes));
+            }
         }
     }
     let mut out = vec![

@@ -20,6 +20,7 @@
 //! list of the MTA's queue names.
 
 pub mod exim;
+pub mod opensmtpd;
 pub mod postfix;
 
 use std::io::{BufRead, BufReader, Read};
@@ -61,6 +62,9 @@ pub struct QueueConfig {
     /// binary's compiled-in one.
     #[serde(default)]
     pub exim_config: Option<PathBuf>,
+    /// OpenSMTPD: the `smtpctl` program (`smtpctl show queue`).
+    #[serde(default)]
+    pub smtpctl: Option<PathBuf>,
 }
 
 /// How a queue is read.
@@ -76,6 +80,8 @@ pub enum Kind {
         exim: PathBuf,
         config: Option<PathBuf>,
     },
+    /// `smtpctl show queue`.
+    OpenSmtpd { smtpctl: PathBuf },
 }
 
 impl Kind {
@@ -83,6 +89,7 @@ impl Kind {
         match self {
             Kind::Postfix { .. } => postfix::QUEUES,
             Kind::Exim { .. } => exim::QUEUES,
+            Kind::OpenSmtpd { .. } => opensmtpd::QUEUES,
         }
     }
 
@@ -93,6 +100,7 @@ impl Kind {
                 config_dir,
             } => postfix::command(postqueue, config_dir.as_deref()),
             Kind::Exim { exim, config } => exim::command(exim, config.as_deref()),
+            Kind::OpenSmtpd { smtpctl } => opensmtpd::command(smtpctl),
         }
     }
 
@@ -110,13 +118,29 @@ impl Kind {
                 Some(c) => format!("{} -C {} -bpr", exim.display(), c.display()),
                 None => format!("{} -bpr", exim.display()),
             },
+            Kind::OpenSmtpd { smtpctl } => format!("{} show queue", smtpctl.display()),
         }
+    }
+
+    /// What the counts count, for the landing page: OpenSMTPD lists envelopes (recipients).
+    pub fn unit(&self) -> &'static str {
+        if matches!(self, Kind::OpenSmtpd { .. }) {
+            "envelope(s)"
+        } else {
+            "message(s)"
+        }
+    }
+
+    /// Whether the MTA reports message sizes (OpenSMTPD's smtpctl does not: no size histogram).
+    pub fn has_sizes(&self) -> bool {
+        !matches!(self, Kind::OpenSmtpd { .. })
     }
 
     /// `now`: Unix seconds at the read, for listings that give ages rather than arrivals.
     fn parse_line(&self, line: &str, now: i64) -> Result<Option<postfix::Message>, String> {
         match self {
             Kind::Postfix { .. } => postfix::parse_line(line),
+            Kind::OpenSmtpd { .. } => opensmtpd::parse_line(line),
             Kind::Exim { .. } => Ok(exim::parse_line(line)?.map(|m| postfix::Message {
                 queue: m.queue,
                 arrival: m.age.map(|a| now - a),
@@ -145,6 +169,8 @@ pub struct QueueFlags {
     pub exim: Option<PathBuf>,
     /// `--queue.exim-config`: its configuration file (`-C`), for a private instance.
     pub exim_config: Option<PathBuf>,
+    /// `--queue.smtpctl`: read the OpenSMTPD queue with this program.
+    pub smtpctl: Option<PathBuf>,
 }
 
 /// One log source as the queue planner sees it.
@@ -157,10 +183,43 @@ pub struct SourceQueue {
     pub what: String,
 }
 
+/// The mistakes a source's `queue:` can hold for a source of `mta` (the `mta` label): an MTA
+/// whose queue cannot be read, or a key of another MTA's. The message starts at the key
+/// (`queue.smtpctl: …`); `check-config` and [`plan`] put the source in front.
+pub fn check_config(c: &QueueConfig, mta: &str) -> Result<(), String> {
+    let shown = if mta.is_empty() {
+        "of no known MTA"
+    } else {
+        mta
+    };
+    if !matches!(mta, "postfix" | "exim" | "opensmtpd") {
+        return Err(format!(
+            "queue: only Postfix, Exim and OpenSMTPD queues can be read so far (this source is {shown})"
+        ));
+    }
+    // Each key belongs to one MTA: the wrong one is a mistake to name, not to ignore.
+    for (key, given, owner) in [
+        (
+            "postfix_config_dir",
+            c.postfix_config_dir.is_some(),
+            "postfix",
+        ),
+        ("exim_config", c.exim_config.is_some(), "exim"),
+        ("smtpctl", c.smtpctl.is_some(), "opensmtpd"),
+    ] {
+        if given && owner != mta {
+            return Err(format!(
+                "queue.{key}: only for a source of {owner} (this source is {shown})"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Which queues to read.
 ///
 /// - `--queue.disable`: none.
-/// - A source with `queue:` in the configuration file: its queue (Postfix or Exim).
+/// - A source with `queue:` in the configuration file: its queue (Postfix, Exim or OpenSMTPD).
 /// - `--queue.postfix-config-dir DIR`: the queue of that instance, for the first Postfix source.
 /// - Nothing said anywhere: the default Postfix instance's queue for the one Postfix source,
 ///   when there is exactly one and a default Postfix is installed here (`postqueue` found and
@@ -169,6 +228,8 @@ pub struct SourceQueue {
 /// - Exim only when asked for (`queue:` on an Exim source, `--queue.exim` or
 ///   `--queue.exim-config`, which go to the first Exim source): Exim lists its queue only for
 ///   an admin user, so a guess would mostly produce read errors.
+/// - OpenSMTPD only when asked (`queue:` of its source, or `--queue.smtpctl PATH` for the first
+///   OpenSMTPD source): `smtpctl show queue` answers only root, so a default would mostly fail.
 pub fn plan(sources: &[SourceQueue], flags: &QueueFlags) -> Result<Vec<QueueSpec>, String> {
     if flags.disable {
         return Ok(Vec::new());
@@ -194,47 +255,30 @@ pub fn plan(sources: &[SourceQueue], flags: &QueueFlags) -> Result<Vec<QueueSpec
         if c.disabled {
             continue;
         }
-        if s.mta == "exim" {
-            if c.postfix_config_dir.is_some() {
-                return Err(format!(
-                    "{}.queue.postfix_config_dir: this source is Exim's; write exim_config",
-                    s.what
-                ));
-            }
-            out.push(QueueSpec {
-                source: s.name.clone(),
-                mta: s.mta.clone(),
-                kind: Kind::Exim {
-                    exim: exim(),
-                    config: c.exim_config.clone(),
-                },
-            });
-            continue;
-        }
-        if c.exim_config.is_some() {
-            return Err(format!(
-                "{}.queue.exim_config: only for an Exim source",
-                s.what
-            ));
-        }
-        if s.mta != "postfix" {
-            return Err(format!(
-                "{}.queue: only Postfix and Exim queues can be read so far (this source is {})",
-                s.what,
-                if s.mta.is_empty() {
-                    "of no known MTA"
-                } else {
-                    &s.mta
-                }
-            ));
-        }
-        out.push(QueueSpec {
-            source: s.name.clone(),
-            mta: s.mta.clone(),
-            kind: Kind::Postfix {
+        check_config(c, &s.mta).map_err(|e| format!("{}.{e}", s.what))?;
+        let kind = match s.mta.as_str() {
+            "postfix" => Kind::Postfix {
                 postqueue: postqueue(),
                 config_dir: c.postfix_config_dir.clone(),
             },
+            "exim" => Kind::Exim {
+                exim: exim(),
+                config: c.exim_config.clone(),
+            },
+            "opensmtpd" => Kind::OpenSmtpd {
+                smtpctl: c
+                    .smtpctl
+                    .clone()
+                    .or_else(|| flags.smtpctl.clone())
+                    .unwrap_or_else(opensmtpd::default_smtpctl),
+            },
+            // Refused by `check_config` above.
+            _ => continue,
+        };
+        out.push(QueueSpec {
+            source: s.name.clone(),
+            mta: s.mta.clone(),
+            kind,
         });
     }
     if flags.exim.is_some() || flags.exim_config.is_some() {
@@ -255,6 +299,21 @@ pub fn plan(sources: &[SourceQueue], flags: &QueueFlags) -> Result<Vec<QueueSpec
                 kind: Kind::Exim {
                     exim: exim(),
                     config: flags.exim_config.clone(),
+                },
+            });
+        }
+    }
+    if let Some(smtpctl) = &flags.smtpctl {
+        let Some(first) = sources.iter().find(|s| s.mta == "opensmtpd") else {
+            return Err("--queue.smtpctl: no OpenSMTPD log source to read a queue for".into());
+        };
+        let disabled = first.config.as_ref().is_some_and(|c| c.disabled);
+        if !disabled && !out.iter().any(|q| q.source == first.name) {
+            out.push(QueueSpec {
+                source: first.name.clone(),
+                mta: first.mta.clone(),
+                kind: Kind::OpenSmtpd {
+                    smtpctl: smtpctl.clone(),
                 },
             });
         }
@@ -696,6 +755,49 @@ mod tests {
             (exim::QUEUES[m.queue], m.arrival, m.size),
             ("frozen", Some(100_000 - 10_800), Some(3174))
         );
+    }
+
+    #[test]
+    fn planning_opensmtpd() {
+        let none = QueueFlags::default();
+        // Not read unless asked (smtpctl show queue answers only root).
+        assert!(plan(&[src("opensmtpd", "opensmtpd", None)], &none)
+            .unwrap()
+            .is_empty());
+        // The flag: the first OpenSMTPD source, beside a default Postfix plan.
+        let flag = QueueFlags {
+            smtpctl: Some("/x/smtpctl".into()),
+            ..QueueFlags::default()
+        };
+        let p = plan(
+            &[src("pf", "postfix", None), src("os", "opensmtpd", None)],
+            &flag,
+        )
+        .unwrap();
+        let os: Vec<_> = p.iter().filter(|q| q.source == "os").collect();
+        assert_eq!(os.len(), 1);
+        assert_eq!(os[0].kind.describe(), "/x/smtpctl show queue");
+        assert!(!os[0].kind.has_sizes());
+        assert!(plan(&[src("pf", "postfix", None)], &flag)
+            .unwrap_err()
+            .contains("--queue.smtpctl"));
+        // The config file's `queue:` with its own smtpctl wins over the flag.
+        let cfg = QueueConfig {
+            smtpctl: Some("/y/smtpctl".into()),
+            ..QueueConfig::default()
+        };
+        let p = plan(&[src("os", "opensmtpd", Some(cfg.clone()))], &flag).unwrap();
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].kind.describe(), "/y/smtpctl show queue");
+        // Keys of the other MTA are refused, naming the source.
+        let e = plan(&[src("pf", "postfix", Some(cfg))], &none).unwrap_err();
+        assert!(e.contains("sources[pf].queue.smtpctl"), "{e}");
+        let pcfg = QueueConfig {
+            postfix_config_dir: Some("/etc/postfix".into()),
+            ..QueueConfig::default()
+        };
+        let e = plan(&[src("os", "opensmtpd", Some(pcfg))], &none).unwrap_err();
+        assert!(e.contains("sources[os].queue.postfix_config_dir"), "{e}");
     }
 
     #[test]

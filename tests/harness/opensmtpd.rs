@@ -222,6 +222,32 @@ impl OpenSmtpdInstance {
         count(&self.spool.join("queue")) + count(&self.spool.join("incoming"))
     }
 
+    /// The daemon's pid (the test's `unshare` exec'd smtpd): `nsenter -t PID -m` enters its
+    /// mount namespace, where its control socket and spool are.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// A script that runs the unpacked `smtpctl` with its arguments inside the daemon's mount
+    /// namespace (where `/var/run/smtpd.sock` is this daemon's), as a user's smtpctl would run.
+    pub fn smtpctl_wrapper(&self) -> PathBuf {
+        let path = self.dir.join("smtpctl");
+        let script = format!(
+            "#!/bin/sh\nexec {} -t {} -m {}/usr/sbin/smtpctl \"$@\"\n",
+            util::require_tool("nsenter").display(),
+            self.pid().unwrap_or_default(),
+            ROOT
+        );
+        fs::write(&path, script).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+        util::set_mode(&path, 0o755);
+        path
+    }
+
+    /// Runs `smtpctl ARGS` against this daemon: (success, stdout and stderr).
+    pub fn smtpctl(&self, args: &[&str]) -> (bool, String) {
+        run(Command::new(self.smtpctl_wrapper()).args(args))
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = run(Command::new("kill").arg("-TERM").arg(c.id().to_string()));
