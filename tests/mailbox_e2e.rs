@@ -22,6 +22,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use harness::client::SmtpClient;
+use harness::expect::{class_of, subject_of};
 use harness::exporter::{self, Exporter};
 use harness::metrics::{self, Labels};
 use harness::postfix::{self, PostfixConfig, PostfixInstance};
@@ -78,25 +79,6 @@ fn batch(tag: &str) -> Vec<Msg> {
 fn addr(msg: &Msg, i: usize) -> String {
     let (script, domain) = &msg.rcpts[i];
     format!("{}@{domain}", script.local_part(&format!("{}r{i}", msg.id)))
-}
-
-fn class_of(code: &str, enhanced: &str) -> String {
-    let digit = code.chars().next().or_else(|| enhanced.chars().next());
-    digit.map(|d| format!("{d}xx")).unwrap_or_default()
-}
-
-fn subject_of(enhanced: &str) -> &'static str {
-    match enhanced.split('.').nth(1) {
-        Some("0") => "other",
-        Some("1") => "addressing",
-        Some("2") => "mailbox",
-        Some("3") => "mail_system",
-        Some("4") => "network",
-        Some("5") => "protocol",
-        Some("6") => "content",
-        Some("7") => "policy",
-        _ => "",
-    }
 }
 
 fn dsn_labels(source: &str, outcome: &str, code: &str, enhanced: &str, domain: &str) -> Labels {

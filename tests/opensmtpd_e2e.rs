@@ -16,6 +16,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use harness::client::{Reply, SmtpClient, Submission};
+use harness::expect::{self, domain_of, Lcg};
 use harness::exporter::{self, Exporter};
 use harness::metrics::{self, Labels};
 use harness::opensmtpd::{OpenSmtpdConfig, OpenSmtpdInstance};
@@ -58,20 +59,6 @@ fn catalogue() -> Vec<(Script, u32)> {
     ]
 }
 
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 struct Outbound {
     id: String,
     sender: String,
@@ -80,7 +67,6 @@ struct Outbound {
 
 fn outbound_plan() -> Vec<Outbound> {
     let cat = catalogue();
-    let total: u32 = cat.iter().map(|(_, w)| w).sum();
     let mut rng = Lcg(0x5e4d_3a11);
     let mut nth = 0usize;
     (0..OUTBOUND_MESSAGES)
@@ -94,19 +80,7 @@ fn outbound_plan() -> Vec<Outbound> {
             let rcpts = (0..n)
                 .map(|i| {
                     nth += 1;
-                    let mut pick = rng.below(u64::from(total)) as u32;
-                    let script = cat
-                        .iter()
-                        .find(|(_, w)| {
-                            if pick < *w {
-                                true
-                            } else {
-                                pick -= w;
-                                false
-                            }
-                        })
-                        .map(|(s, _)| s.clone())
-                        .unwrap_or_else(Script::accept);
+                    let script = rng.pick(&cat).cloned().unwrap_or_else(Script::accept);
                     let local = script.local_part(&format!("{id}r{i}"));
                     let domain = if rng.below(12) == 0 {
                         DOWN_DOMAIN.to_owned()
@@ -129,43 +103,15 @@ fn outbound_plan() -> Vec<Outbound> {
         .collect()
 }
 
-fn domain_of(addr: &str) -> String {
-    addr.rsplit_once('@')
-        .map(|(_, d)| d.to_ascii_lowercase())
-        .unwrap_or_default()
-}
-
-fn class_of(code: &str, enhanced: &str) -> String {
-    let digit = code.chars().next().or_else(|| enhanced.chars().next());
-    digit.map(|d| format!("{d}xx")).unwrap_or_default()
-}
-
-fn subject_of(enhanced: &str) -> &'static str {
-    match enhanced.split('.').nth(1) {
-        Some("0") => "other",
-        Some("1") => "addressing",
-        Some("2") => "mailbox",
-        Some("3") => "mail_system",
-        Some("4") => "network",
-        Some("5") => "protocol",
-        Some("6") => "content",
-        Some("7") => "policy",
-        _ => "",
-    }
-}
-
-fn reply_labels(dir: &str, outcome: &str, code: &str, enhanced: &str, domain: &str) -> Labels {
-    metrics::labels(&[
-        ("source", "opensmtpd"),
-        ("mta", "opensmtpd"),
-        ("direction", dir),
-        ("outcome", outcome),
-        ("class", &class_of(code, enhanced)),
-        ("code", code),
-        ("enhanced", enhanced),
-        ("subject", subject_of(enhanced)),
-        ("domain", domain),
-    ])
+/// The label set of one `smtp_replies_total` series (DESIGN.md §2).
+fn reply_labels(
+    direction: &str,
+    outcome: &str,
+    code: &str,
+    enhanced: &str,
+    domain: &str,
+) -> Labels {
+    expect::reply_labels("opensmtpd", direction, outcome, code, enhanced, domain)
 }
 
 #[derive(Default)]

@@ -11,6 +11,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use harness::client::{SmtpClient, Submission};
+use harness::expect::{self, domain_of, Lcg};
 use harness::exporter::{self, Exporter};
 use harness::metrics::{self, Labels};
 use harness::postfix::{PostfixConfig, PostfixInstance};
@@ -61,21 +62,6 @@ fn catalogue() -> Vec<(Script, u32)> {
     ]
 }
 
-/// A small deterministic generator (the mix is the same on every run).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        self.0 >> 33
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// One outbound test message.
 struct Outbound {
     id: String,
@@ -85,7 +71,6 @@ struct Outbound {
 
 fn outbound_plan() -> Vec<Outbound> {
     let cat = catalogue();
-    let total: u32 = cat.iter().map(|(_, w)| w).sum();
     let mut rng = Lcg(0x5eed_2025);
     let mut nth_rcpt = 0usize;
     (0..OUTBOUND_MESSAGES)
@@ -99,19 +84,7 @@ fn outbound_plan() -> Vec<Outbound> {
             let rcpts = (0..n)
                 .map(|i| {
                     nth_rcpt += 1;
-                    let mut pick = rng.below(u64::from(total)) as u32;
-                    let script = cat
-                        .iter()
-                        .find(|(_, w)| {
-                            if pick < *w {
-                                true
-                            } else {
-                                pick -= w;
-                                false
-                            }
-                        })
-                        .map(|(s, _)| s.clone())
-                        .unwrap_or_else(Script::accept);
+                    let script = rng.pick(&cat).cloned().unwrap_or_else(Script::accept);
                     let local = script.local_part(&format!("{id}r{i}"));
                     let domain = if rng.below(14) == 0 {
                         DOWN_DOMAIN.to_owned()
@@ -184,31 +157,6 @@ fn postfix_config(sink: &Sink, closed_port: u16) -> PostfixConfig {
     }
 }
 
-fn domain_of(addr: &str) -> String {
-    addr.rsplit_once('@')
-        .map(|(_, d)| d.to_ascii_lowercase())
-        .unwrap_or_default()
-}
-
-fn class_of(code: &str, enhanced: &str) -> String {
-    let digit = code.chars().next().or_else(|| enhanced.chars().next());
-    digit.map(|d| format!("{d}xx")).unwrap_or_default()
-}
-
-fn subject_of(enhanced: &str) -> &'static str {
-    match enhanced.split('.').nth(1) {
-        Some("0") => "other",
-        Some("1") => "addressing",
-        Some("2") => "mailbox",
-        Some("3") => "mail_system",
-        Some("4") => "network",
-        Some("5") => "protocol",
-        Some("6") => "content",
-        Some("7") => "policy",
-        _ => "",
-    }
-}
-
 /// The label set of one `smtp_replies_total` series (DESIGN.md §2).
 fn reply_labels(
     direction: &str,
@@ -217,17 +165,7 @@ fn reply_labels(
     enhanced: &str,
     domain: &str,
 ) -> Labels {
-    metrics::labels(&[
-        ("source", "postfix"),
-        ("mta", "postfix"),
-        ("direction", direction),
-        ("outcome", outcome),
-        ("class", &class_of(code, enhanced)),
-        ("code", code),
-        ("enhanced", enhanced),
-        ("subject", subject_of(enhanced)),
-        ("domain", domain),
-    ])
+    expect::reply_labels("postfix", direction, outcome, code, enhanced, domain)
 }
 
 /// The reason class each failure of this test must get (`smtp_failures_total{reason}`),

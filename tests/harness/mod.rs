@@ -18,6 +18,7 @@
 pub mod alertmanager;
 pub mod client;
 pub mod exim;
+pub mod expect;
 pub mod exporter;
 pub mod feed;
 pub mod maillog;
