@@ -73,6 +73,25 @@ pub struct SmtpClient {
 }
 
 impl SmtpClient {
+    /// Waits until the server at `addr` greets with 220 (a daemon just started), for at most
+    /// `within`; `exited` says why to stop waiting early (the daemon's child process ended).
+    pub fn await_greeting(
+        addr: SocketAddr,
+        within: Duration,
+        mut exited: impl FnMut() -> Option<String>,
+    ) -> Result<(), String> {
+        let up = super::util::wait_for(within, Duration::from_millis(50), || {
+            if let Some(why) = exited() {
+                return Some(Err(why));
+            }
+            let c = SmtpClient::connect(addr, None).ok()?;
+            let ok = c.greeting.code == 220;
+            let _ = c.quit();
+            ok.then_some(Ok(()))
+        });
+        up.unwrap_or_else(|| Err(format!("no 220 greeting on {addr} within {within:?}")))
+    }
+
     /// Connects to `server`, from `source` if given (any loopback address works on Linux).
     pub fn connect(server: SocketAddr, source: Option<Ipv4Addr>) -> std::io::Result<SmtpClient> {
         let stream = match source {

@@ -142,15 +142,11 @@ impl EximInstance {
             addr,
             daemon: Some(daemon),
         };
-        let up = wait_for(Duration::from_secs(20), Duration::from_millis(50), || {
-            let c = SmtpClient::connect(addr, None).ok()?;
-            (c.greeting.code == 220).then(|| c.quit().ok())
-        });
-        if up.is_none() {
+        if let Err(e) = SmtpClient::await_greeting(addr, Duration::from_secs(20), || None) {
             let said = fs::read_to_string(inst.root.join("daemon.out")).unwrap_or_default();
             inst.stop();
             return Err(format!(
-                "private Exim does not answer on {addr} after 20 s; its output:\n{said}\nmainlog:\n{}",
+                "private Exim: {e}; its output:\n{said}\nmainlog:\n{}",
                 inst.mainlog()
             ));
         }

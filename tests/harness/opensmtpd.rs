@@ -166,22 +166,16 @@ impl OpenSmtpdInstance {
             child: Some(child),
             syslog,
         };
-        let up = wait_for(Duration::from_secs(60), Duration::from_millis(100), || {
-            if let Some(Ok(Some(status))) = inst.child.as_mut().map(Child::try_wait) {
-                return Some(Err(format!("smtpd exited with {status}")));
+        let child = &mut inst.child;
+        let up = SmtpClient::await_greeting(addr, Duration::from_secs(60), || {
+            match child.as_mut().map(Child::try_wait) {
+                Some(Ok(Some(status))) => Some(format!("smtpd exited with {status}")),
+                _ => None,
             }
-            let c = SmtpClient::connect(addr, None).ok()?;
-            let ok = c.greeting.code == 220;
-            let _ = c.quit();
-            ok.then_some(Ok(()))
         });
         match up {
-            Some(Ok(())) => Ok(inst),
-            Some(Err(e)) => Err(format!("{e}\n{}", inst.diagnostics())),
-            None => Err(format!(
-                "smtpd did not greet on {addr} within 60 s\n{}",
-                inst.diagnostics()
-            )),
+            Ok(()) => Ok(inst),
+            Err(e) => Err(format!("smtpd: {e}\n{}", inst.diagnostics())),
         }
     }
 

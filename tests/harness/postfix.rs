@@ -131,13 +131,9 @@ impl PostfixInstance {
         inst.postfix("start")?;
         inst.running = true;
         for addr in [inst.inbound, inst.submission] {
-            let up = wait_for(Duration::from_secs(20), Duration::from_millis(50), || {
-                let c = SmtpClient::connect(addr, None).ok()?;
-                (c.greeting.code == 220).then(|| c.quit().ok())
-            });
-            if up.is_none() {
+            if let Err(e) = SmtpClient::await_greeting(addr, Duration::from_secs(20), || None) {
                 return Err(format!(
-                    "private Postfix does not answer on {addr} after 20 s; maillog:\n{}",
+                    "private Postfix: {e}; maillog:\n{}",
                     inst.maillog_tail(40)
                 ));
             }
