@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 use harness::client::SmtpClient;
 use harness::exim::{self, EximConfig, EximInstance};
 use harness::exporter::Exporter;
-use harness::metrics::{self, Labels};
+use harness::metrics;
+use harness::queue;
 use harness::util::{self, wait_for, TestDir};
 
 /// Routed to a port where nothing listens: every message to it is deferred, retried in an hour.
@@ -83,21 +84,11 @@ fn exim_view(exim: &EximInstance) -> (usize, usize) {
 
 /// A metric by queue, for the `exim` source, from one scrape.
 fn gauges(text: &str, metric: &str) -> BTreeMap<String, f64> {
-    let samples = metrics::parse_exposition(text).unwrap();
-    metrics::series(&samples, metric)
-        .into_iter()
-        .filter(|(l, _)| l.get("source").map(String::as_str) == Some("exim"))
-        .map(|(l, v)| (l.get("queue").cloned().unwrap_or_default(), v))
-        .collect()
+    queue::gauges(text, "exim", metric)
 }
 
 fn errors(text: &str) -> f64 {
-    let samples = metrics::parse_exposition(text).unwrap();
-    let l: Labels = metrics::labels(&[("source", "exim")]);
-    metrics::series(&samples, "smtp_status_exporter_queue_read_errors_total")
-        .get(&l)
-        .copied()
-        .unwrap_or(-1.0)
+    queue::read_errors(text, "exim")
 }
 
 #[test]
@@ -216,34 +207,10 @@ fn exim_queue_gauges_match_exim_bpc() {
 #[test]
 #[ignore = "needs root and the unpacked Exim: run by scripts/test"]
 fn a_broken_exim_is_a_self_metric_not_a_scrape_error() {
-    let dir = TestDir::new("sse-exim-queue-broken-");
-    let log = dir.path().join("mainlog");
-    std::fs::write(&log, "").unwrap();
-    let exporter = Exporter::start(
-        &[&log],
-        &dir.path().join("state.json"),
-        dir.path(),
-        &[
-            "--log.format",
-            "exim",
-            "--queue.exim",
-            "/nonexistent/exim4",
-            "--queue.cache",
-            "0s",
-        ],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let first = exporter.scrape().unwrap_or_else(|e| panic!("{e}"));
-    assert!(errors(&first) >= 1.0, "{first}");
-    assert!(gauges(&first, "smtp_queue_messages").is_empty(), "{first}");
-    let second = exporter.scrape().unwrap();
-    assert!(errors(&second) > errors(&first), "{second}");
-    assert!(second.contains("smtp_status_exporter_lines_total"));
-    metrics::promtool_check(&second).unwrap_or_else(|e| panic!("{e}"));
-    let page =
-        String::from_utf8_lossy(&metrics::http_get(exporter.addr, "/").unwrap().body).into_owned();
-    assert!(
-        page.contains("cannot be read") && page.contains("/nonexistent/exim4"),
-        "landing page: {page}"
+    let second = queue::broken_reader_is_a_self_metric(
+        "exim",
+        &["--log.format", "exim", "--queue.exim", "/nonexistent/exim4"],
+        "/nonexistent/exim4",
     );
+    metrics::promtool_check(&second).unwrap_or_else(|e| panic!("{e}"));
 }

@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 
 use harness::client::SmtpClient;
 use harness::exporter::Exporter;
-use harness::metrics::{self, Labels};
+use harness::metrics;
 use harness::opensmtpd::{OpenSmtpdConfig, OpenSmtpdInstance};
+use harness::queue;
 use harness::util::{self, wait_for, TestDir};
 
 /// Routed to a closed port: every envelope to it fails its first try and waits for the next.
@@ -89,24 +90,11 @@ fn show_queue_with(smtpctl: &Path) -> (String, BTreeMap<String, usize>, Vec<u64>
 }
 
 fn gauges(text: &str, metric: &str) -> BTreeMap<String, f64> {
-    let samples = metrics::parse_exposition(text).unwrap();
-    metrics::series(&samples, metric)
-        .into_iter()
-        .filter(|(l, _)| {
-            l.get("source").map(String::as_str) == Some("opensmtpd")
-                && l.get("mta").map(String::as_str) == Some("opensmtpd")
-        })
-        .map(|(l, v)| (l.get("queue").cloned().unwrap_or_default(), v))
-        .collect()
+    queue::gauges(text, "opensmtpd", metric)
 }
 
 fn errors(text: &str) -> f64 {
-    let samples = metrics::parse_exposition(text).unwrap();
-    let l: Labels = metrics::labels(&[("source", "opensmtpd")]);
-    metrics::series(&samples, "smtp_status_exporter_queue_read_errors_total")
-        .get(&l)
-        .copied()
-        .unwrap_or(-1.0)
+    queue::read_errors(text, "opensmtpd")
 }
 
 #[test]
@@ -270,33 +258,14 @@ fn queue_gauges_match_smtpctl_show_queue() {
 /// on the landing page, and the queue's gauges are left out.
 #[test]
 fn a_broken_smtpctl_is_a_self_metric_not_a_scrape_error() {
-    let dir = TestDir::new("sse-opensmtpd-queue-broken-");
-    let log = dir.path().join("mail.log");
-    std::fs::write(&log, "").unwrap();
-    let exporter = Exporter::start(
-        &[&log],
-        &dir.path().join("state.json"),
-        dir.path(),
+    queue::broken_reader_is_a_self_metric(
+        "opensmtpd",
         &[
             "--log.format",
             "opensmtpd",
             "--queue.smtpctl",
             "/nonexistent/smtpctl",
-            "--queue.cache",
-            "0s",
         ],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let first = exporter.scrape().unwrap_or_else(|e| panic!("{e}"));
-    assert!(errors(&first) >= 1.0, "{first}");
-    assert!(gauges(&first, "smtp_queue_messages").is_empty(), "{first}");
-    let second = exporter.scrape().unwrap();
-    assert!(errors(&second) > errors(&first), "{second}");
-    assert!(second.contains("smtp_status_exporter_lines_total"));
-    let page =
-        String::from_utf8_lossy(&metrics::http_get(exporter.addr, "/").unwrap().body).into_owned();
-    assert!(
-        page.contains("cannot be read") && page.contains("/nonexistent/smtpctl show queue"),
-        "landing page: {page}"
+        "/nonexistent/smtpctl show queue",
     );
 }

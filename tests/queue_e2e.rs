@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 
 use harness::client::SmtpClient;
 use harness::exporter::Exporter;
-use harness::metrics::{self, Labels};
+use harness::metrics;
 use harness::postfix::{PostfixConfig, PostfixInstance};
+use harness::queue;
 use harness::util::{self, require_tool, wait_for, TestDir};
 
 /// Routed to a closed port: every message to it is deferred and stays in the deferred queue.
@@ -126,21 +127,11 @@ fn postqueue_p(pf: &PostfixInstance) -> (BTreeMap<&'static str, usize>, usize) {
 
 /// `smtp_queue_messages` by queue, from one scrape.
 fn gauges(text: &str, metric: &str) -> BTreeMap<String, f64> {
-    let samples = metrics::parse_exposition(text).unwrap();
-    metrics::series(&samples, metric)
-        .into_iter()
-        .filter(|(l, _)| l.get("source").map(String::as_str) == Some("postfix"))
-        .map(|(l, v)| (l.get("queue").cloned().unwrap_or_default(), v))
-        .collect()
+    queue::gauges(text, "postfix", metric)
 }
 
 fn errors(text: &str) -> f64 {
-    let samples = metrics::parse_exposition(text).unwrap();
-    let l: Labels = metrics::labels(&[("source", "postfix")]);
-    metrics::series(&samples, "smtp_status_exporter_queue_read_errors_total")
-        .get(&l)
-        .copied()
-        .unwrap_or(-1.0)
+    queue::read_errors(text, "postfix")
 }
 
 #[test]
@@ -251,33 +242,10 @@ fn queue_gauges_match_postqueue() {
 #[ignore = "needs a real Postfix (postqueue): run by scripts/test"]
 fn a_broken_queue_is_a_self_metric_not_a_scrape_error() {
     util::require_tool("postqueue");
-    let dir = TestDir::new("sse-queue-broken-");
-    let log = dir.path().join("mail.log");
-    std::fs::write(&log, "").unwrap();
-    let exporter = Exporter::start(
-        &[&log],
-        &dir.path().join("state.json"),
-        dir.path(),
-        &[
-            "--queue.postfix-config-dir",
-            "/nonexistent/postfix-config",
-            "--queue.cache",
-            "0s",
-        ],
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let first = exporter.scrape().unwrap_or_else(|e| panic!("{e}"));
-    assert!(errors(&first) >= 1.0, "{first}");
-    assert!(gauges(&first, "smtp_queue_messages").is_empty(), "{first}");
-    // Counted again at the next scrape; the rest of the exposition is served.
-    let second = exporter.scrape().unwrap();
-    assert!(errors(&second) > errors(&first), "{second}");
-    assert!(second.contains("smtp_status_exporter_lines_total"));
-    metrics::promtool_check(&second).unwrap_or_else(|e| panic!("{e}"));
-    let page =
-        String::from_utf8_lossy(&metrics::http_get(exporter.addr, "/").unwrap().body).into_owned();
-    assert!(
-        page.contains("cannot be read") && page.contains("/nonexistent/postfix-config"),
-        "landing page: {page}"
+    let second = queue::broken_reader_is_a_self_metric(
+        "postfix",
+        &["--queue.postfix-config-dir", "/nonexistent/postfix-config"],
+        "/nonexistent/postfix-config",
     );
+    metrics::promtool_check(&second).unwrap_or_else(|e| panic!("{e}"));
 }

@@ -27,6 +27,7 @@ pub mod opensmtpd;
 pub mod postfix;
 pub mod prometheus;
 pub mod promql;
+pub mod queue;
 pub mod sendmail;
 pub mod sink;
 pub mod syslogd;
