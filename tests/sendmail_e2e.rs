@@ -16,7 +16,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use harness::client::{Reply, SmtpClient, Submission};
-use harness::expect::{self, domain_of, Lcg};
+use harness::expect::{self, domain_of, Expected, Outbound};
 use harness::exporter::{self, Exporter};
 use harness::metrics::{self, Labels};
 use harness::sendmail::{
@@ -61,48 +61,15 @@ fn catalogue() -> Vec<(Script, u32)> {
     ]
 }
 
-struct Outbound {
-    id: String,
-    sender: String,
-    rcpts: Vec<String>,
-}
-
 fn outbound_plan() -> Vec<Outbound> {
-    let cat = catalogue();
-    let mut rng = Lcg(0x5e4d_3a11);
-    let mut nth = 0usize;
-    (0..OUTBOUND_MESSAGES)
-        .map(|m| {
-            let id = format!("m{m:04}");
-            let n = if rng.below(10) < 5 {
-                1
-            } else {
-                2 + rng.below(3) as usize
-            };
-            let rcpts = (0..n)
-                .map(|i| {
-                    nth += 1;
-                    let script = rng.pick(&cat).cloned().unwrap_or_else(Script::accept);
-                    let local = script.local_part(&format!("{id}r{i}"));
-                    let domain = if rng.below(12) == 0 {
-                        DOWN_DOMAIN.to_owned()
-                    } else {
-                        SINK_DOMAINS[rng.below(3) as usize].0.to_owned()
-                    };
-                    let domain = match nth % 7 {
-                        0 => domain.to_ascii_uppercase(),
-                        _ => domain,
-                    };
-                    format!("{local}@{domain}")
-                })
-                .collect();
-            Outbound {
-                sender: format!("r250-sender-{id}@{}", SENDER_DOMAIN.0),
-                id,
-                rcpts,
-            }
-        })
-        .collect()
+    let sinks = SINK_DOMAINS.map(|(d, _)| d);
+    expect::outbound_plan(
+        OUTBOUND_MESSAGES,
+        &catalogue(),
+        DOWN_DOMAIN,
+        &sinks,
+        SENDER_DOMAIN.0,
+    )
 }
 
 /// The label set of one `smtp_replies_total` series (DESIGN.md §2).
@@ -114,33 +81,6 @@ fn reply_labels(
     domain: &str,
 ) -> Labels {
     expect::reply_labels("sendmail", direction, outcome, code, enhanced, domain)
-}
-
-#[derive(Default)]
-struct Expected {
-    replies: BTreeMap<Labels, f64>,
-    expired: f64,
-}
-
-impl Expected {
-    fn add(&mut self, l: Labels) {
-        *self.replies.entry(l).or_default() += 1.0;
-    }
-    fn sum(&self, dir: &str, outcome: &str) -> f64 {
-        self.replies
-            .iter()
-            .filter(|(l, _)| l["direction"] == dir && l["outcome"] == outcome)
-            .map(|(_, v)| v)
-            .sum()
-    }
-    fn dump(&self) -> String {
-        let mut s = format!("expired {}\n", self.expired);
-        for (l, v) in &self.replies {
-            let l: Vec<String> = l.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-            s.push_str(&format!("{v} {{{}}}\n", l.join(",")));
-        }
-        s
-    }
 }
 
 /// What the inbound client did, for the expectations.

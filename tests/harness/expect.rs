@@ -3,7 +3,10 @@
 //! — never from the exporter — and the seeded, repeatable choice of scripted replies that makes
 //! each test's mail.
 
+use std::collections::BTreeMap;
+
 use super::metrics::{self, Labels};
+use super::sink::Script;
 
 /// A small linear congruential generator: the same mail on every run, no dependency.
 pub struct Lcg(pub u64);
@@ -100,4 +103,89 @@ pub fn reply_labels(
     let mut l = reply_labels_of(mta, direction, outcome, code, enhanced, domain);
     l.insert("source".into(), mta.into());
     l
+}
+
+/// One message a test sends through the MTA to the sink.
+pub struct Outbound {
+    pub id: String,
+    pub sender: String,
+    pub rcpts: Vec<String>,
+}
+
+/// `messages` messages of one to four recipients each (seeded: the same on every run), each
+/// recipient's local part asking the sink for one reply of `catalogue` (by weight), at one of
+/// `sinks` or, one in twelve, at `down` (a closed port); every seventh domain upper-cased.
+pub fn outbound_plan(
+    messages: usize,
+    catalogue: &[(Script, u32)],
+    down: &str,
+    sinks: &[&str],
+    sender_domain: &str,
+) -> Vec<Outbound> {
+    let mut rng = Lcg(0x5e4d_3a11);
+    let mut nth = 0usize;
+    (0..messages)
+        .map(|m| {
+            let id = format!("m{m:04}");
+            let n = if rng.below(10) < 5 {
+                1
+            } else {
+                2 + rng.below(3) as usize
+            };
+            let rcpts = (0..n)
+                .map(|i| {
+                    nth += 1;
+                    let script = rng.pick(catalogue).cloned().unwrap_or_else(Script::accept);
+                    let local = script.local_part(&format!("{id}r{i}"));
+                    let domain = if rng.below(12) == 0 || sinks.is_empty() {
+                        down.to_owned()
+                    } else {
+                        sinks[rng.below(sinks.len() as u64) as usize].to_owned()
+                    };
+                    let domain = match nth % 7 {
+                        0 => domain.to_ascii_uppercase(),
+                        _ => domain,
+                    };
+                    format!("{local}@{domain}")
+                })
+                .collect();
+            Outbound {
+                sender: format!("r250-sender-{id}@{sender_domain}"),
+                id,
+                rcpts,
+            }
+        })
+        .collect()
+}
+
+/// The series a test expects of `smtp_replies_total`, and its expiries.
+#[derive(Default)]
+pub struct Expected {
+    pub replies: BTreeMap<Labels, f64>,
+    pub expired: f64,
+}
+
+impl Expected {
+    pub fn add(&mut self, l: Labels) {
+        *self.replies.entry(l).or_default() += 1.0;
+    }
+
+    /// The replies of one direction and outcome.
+    pub fn sum(&self, dir: &str, outcome: &str) -> f64 {
+        self.replies
+            .iter()
+            .filter(|(l, _)| l["direction"] == dir && l["outcome"] == outcome)
+            .map(|(_, v)| v)
+            .sum()
+    }
+
+    /// For a failing assertion's message: `expired N`, then `COUNT {labels}` a line.
+    pub fn dump(&self) -> String {
+        let mut s = format!("expired {}\n", self.expired);
+        for (l, v) in &self.replies {
+            let l: Vec<String> = l.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+            s.push_str(&format!("{v} {{{}}}\n", l.join(",")));
+        }
+        s
+    }
 }
