@@ -10,13 +10,13 @@
 
 mod harness;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use harness::client::{Reply, SmtpClient};
 use harness::exim::{self, EximConfig, EximInstance};
-use harness::expect::{self, domain_of, Lcg};
+use harness::expect::{self, diff, domain_of, nonzero, replay_series, Lcg};
 use harness::exporter::{self, Exporter};
 use harness::metrics::{self, Labels};
 use harness::sink::{Script, Sink, SinkRecord};
@@ -523,52 +523,6 @@ fn expected_tally(exp: &Expected) -> BTreeMap<&'static str, usize> {
         ("expired", exp.expired as usize),
         ("rejected", n("inbound", "rejected")),
     ])
-}
-
-fn diff(expected: &BTreeMap<Labels, f64>, got: &BTreeMap<Labels, f64>) -> String {
-    let keys: BTreeSet<&Labels> = expected.keys().chain(got.keys()).collect();
-    let mut s = String::new();
-    for k in keys {
-        let (e, g) = (expected.get(k), got.get(k));
-        if e != g {
-            let l: Vec<String> = k.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-            let show = |v: Option<&f64>| v.map_or("-".to_owned(), |v| v.to_string());
-            s.push_str(&format!(
-                "  expected {:>5}  got {:>5}  {{{}}}\n",
-                show(e),
-                show(g),
-                l.join(",")
-            ));
-        }
-    }
-    s
-}
-
-fn nonzero(m: BTreeMap<Labels, f64>) -> BTreeMap<Labels, f64> {
-    m.into_iter().filter(|(_, v)| *v != 0.0).collect()
-}
-
-fn replay_series(v: &serde_json::Value, key: &str) -> Result<BTreeMap<Labels, f64>, String> {
-    let arr = v
-        .get(key)
-        .and_then(|a| a.as_array())
-        .ok_or_else(|| format!("replay JSON has no {key:?} array: {v}"))?;
-    arr.iter()
-        .map(|e| {
-            let labels = e
-                .get("labels")
-                .and_then(|l| l.as_object())
-                .ok_or_else(|| format!("entry without labels: {e}"))?
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                .collect();
-            let value = e
-                .get("value")
-                .and_then(|v| v.as_f64())
-                .ok_or_else(|| format!("entry without a numeric value: {e}"))?;
-            Ok((labels, value))
-        })
-        .collect()
 }
 
 #[test]

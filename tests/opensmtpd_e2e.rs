@@ -16,7 +16,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use harness::client::{Reply, SmtpClient, Submission};
-use harness::expect::{self, domain_of, Expected, Outbound};
+use harness::expect::{self, diff, domain_of, nonzero, Expected, Outbound};
 use harness::exporter::{self, Exporter};
 use harness::metrics::{self, Labels};
 use harness::opensmtpd::{OpenSmtpdConfig, OpenSmtpdInstance};
@@ -311,29 +311,6 @@ fn expected_tally(exp: &Expected) -> BTreeMap<&'static str, usize> {
         ("expired", exp.expired as usize),
         ("failed-command", n("inbound", "rejected")),
     ])
-}
-
-fn diff(expected: &BTreeMap<Labels, f64>, got: &BTreeMap<Labels, f64>) -> String {
-    let keys: BTreeSet<&Labels> = expected.keys().chain(got.keys()).collect();
-    let mut s = String::new();
-    for k in keys {
-        let (e, g) = (expected.get(k), got.get(k));
-        if e != g {
-            let l: Vec<String> = k.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-            let show = |v: Option<&f64>| v.map_or("-".to_owned(), |v| v.to_string());
-            s.push_str(&format!(
-                "  expected {:>5}  got {:>5}  {{{}}}\n",
-                show(e),
-                show(g),
-                l.join(",")
-            ));
-        }
-    }
-    s
-}
-
-fn nonzero(m: BTreeMap<Labels, f64>) -> BTreeMap<Labels, f64> {
-    m.into_iter().filter(|(_, v)| *v != 0.0).collect()
 }
 
 #[test]

@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use harness::client::{SmtpClient, Submission};
-use harness::expect::{self, domain_of, Lcg};
+use harness::expect::{self, diff, domain_of, nonzero, replay_series, Lcg};
 use harness::exporter::{self, Exporter};
 use harness::metrics::{self, Labels};
 use harness::postfix::{PostfixConfig, PostfixInstance};
@@ -569,55 +569,6 @@ fn expected_tally(exp: &Expected) -> BTreeMap<&'static str, usize> {
         ("reject", n("inbound", "rejected")),
         ("reject_warning", n("inbound", "warned")),
     ])
-}
-
-/// The series that differ, one line each.
-fn diff(expected: &BTreeMap<Labels, f64>, got: &BTreeMap<Labels, f64>) -> String {
-    let keys: BTreeSet<&Labels> = expected.keys().chain(got.keys()).collect();
-    let mut s = String::new();
-    for k in keys {
-        let (e, g) = (expected.get(k), got.get(k));
-        if e != g {
-            let l: Vec<String> = k.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-            let show = |v: Option<&f64>| v.map_or("-".to_owned(), |v| v.to_string());
-            s.push_str(&format!(
-                "  expected {:>5}  got {:>5}  {{{}}}\n",
-                show(e),
-                show(g),
-                l.join(",")
-            ));
-        }
-    }
-    s
-}
-
-/// Series with value 0 count nothing: a pre-initialised zero series is not an extra series.
-fn nonzero(m: BTreeMap<Labels, f64>) -> BTreeMap<Labels, f64> {
-    m.into_iter().filter(|(_, v)| *v != 0.0).collect()
-}
-
-/// `replies`/`expired` of `replay --format json`: `[{"labels": {…}, "value": N}, …]`.
-fn replay_series(v: &serde_json::Value, key: &str) -> Result<BTreeMap<Labels, f64>, String> {
-    let arr = v
-        .get(key)
-        .and_then(|a| a.as_array())
-        .ok_or_else(|| format!("replay JSON has no {key:?} array: {v}"))?;
-    arr.iter()
-        .map(|e| {
-            let labels = e
-                .get("labels")
-                .and_then(|l| l.as_object())
-                .ok_or_else(|| format!("entry without labels: {e}"))?
-                .iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
-                .collect();
-            let value = e
-                .get("value")
-                .and_then(|v| v.as_f64())
-                .ok_or_else(|| format!("entry without a numeric value: {e}"))?;
-            Ok((labels, value))
-        })
-        .collect()
 }
 
 #[test]

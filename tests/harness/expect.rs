@@ -3,7 +3,7 @@
 //! — never from the exporter — and the seeded, repeatable choice of scripted replies that makes
 //! each test's mail.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::metrics::{self, Labels};
 use super::sink::Script;
@@ -188,4 +188,53 @@ impl Expected {
         }
         s
     }
+}
+
+/// The series whose counts differ, one line each, for a failing assertion's message.
+pub fn diff(expected: &BTreeMap<Labels, f64>, got: &BTreeMap<Labels, f64>) -> String {
+    let keys: BTreeSet<&Labels> = expected.keys().chain(got.keys()).collect();
+    let mut s = String::new();
+    for k in keys {
+        let (e, g) = (expected.get(k), got.get(k));
+        if e != g {
+            let l: Vec<String> = k.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+            let show = |v: Option<&f64>| v.map_or("-".to_owned(), |v| v.to_string());
+            s.push_str(&format!(
+                "  expected {:>5}  got {:>5}  {{{}}}\n",
+                show(e),
+                show(g),
+                l.join(",")
+            ));
+        }
+    }
+    s
+}
+
+/// The series of `m` with a count (a scraped counter may show zeros the expectation lacks).
+pub fn nonzero(m: BTreeMap<Labels, f64>) -> BTreeMap<Labels, f64> {
+    m.into_iter().filter(|(_, v)| *v != 0.0).collect()
+}
+
+/// One list of `replay --format json` (`replies`, `failures`, …) as labels → value.
+pub fn replay_series(v: &serde_json::Value, key: &str) -> Result<BTreeMap<Labels, f64>, String> {
+    let arr = v
+        .get(key)
+        .and_then(|a| a.as_array())
+        .ok_or_else(|| format!("replay JSON has no {key:?} array: {v}"))?;
+    arr.iter()
+        .map(|e| {
+            let labels = e
+                .get("labels")
+                .and_then(|l| l.as_object())
+                .ok_or_else(|| format!("entry without labels: {e}"))?
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect();
+            let value = e
+                .get("value")
+                .and_then(|v| v.as_f64())
+                .ok_or_else(|| format!("entry without a numeric value: {e}"))?;
+            Ok((labels, value))
+        })
+        .collect()
 }
