@@ -17,7 +17,7 @@ use crate::parse::Parser;
 use crate::source::journal::{self, JournalSpec, Origin};
 use crate::source::listen::{self, ListenerSpec};
 use crate::source::mailbox::{self, MailboxSpec};
-use crate::source::{replay, stdin, tail, wrapper, Routes};
+use crate::source::{replay, stdin, tail, wrapper, FileParser, Routes};
 use crate::state::{self, StateFile};
 
 /// Runs the command the user asked for.
@@ -78,7 +78,7 @@ pub struct SourceSpec {
     pub name: String,
     pub path: PathBuf,
     /// The parser of the file's format (each file read gets a fresh copy).
-    pub parser: Parser,
+    pub parser: FileParser,
     /// Instance key (Postfix syslog name, PowerMTA virtual MTA) → source name, for several
     /// MTA instances logging to one file.
     pub instances: Vec<(String, String)>,
@@ -127,7 +127,7 @@ fn flag_wrapper(common: &CommonArgs) -> anyhow::Result<Option<wrapper::Kind>> {
 
 /// `parser` behind the wrapper of `path`: the one given, or the default for the path (none
 /// for standard input, whose lines come from `docker logs`, already unwrapped).
-fn wrapped(parser: &Parser, given: Option<wrapper::Kind>, path: &std::path::Path) -> Parser {
+fn wrapped(parser: &Parser, given: Option<wrapper::Kind>, path: &std::path::Path) -> FileParser {
     let kind = given.unwrap_or_else(|| {
         if stdin::is_stdin(path) {
             wrapper::Kind::None
@@ -135,7 +135,7 @@ fn wrapped(parser: &Parser, given: Option<wrapper::Kind>, path: &std::path::Path
             wrapper::Kind::default_for(path)
         }
     });
-    kind.wrap(parser.clone())
+    FileParser::new(parser.clone(), kind)
 }
 
 /// The parser of `--log.format`: a built-in format, `auto`, or a format the config file
@@ -397,7 +397,7 @@ impl Settings {
             s.dropped = Some([0; 3]);
         }
         for (spec, r) in self.sources.iter().zip(&routes) {
-            let Some(detected) = spec.parser.auto_state() else {
+            let Some(detected) = spec.parser.parser().auto_state() else {
                 continue;
             };
             match detected {
@@ -955,6 +955,16 @@ fn run_replay(common: &CommonArgs, args: &ReplayArgs) -> anyhow::Result<()> {
     }
     let given_wrapper = flag_wrapper(common)?;
     let boxes = mailbox::from_flags(&args.mailbox_path);
+    if let Some(m) = boxes
+        .iter()
+        .find(|m| m.path.is_dir() && !mailbox::is_maildir(&m.path))
+    {
+        return Err(ConfigError(format!(
+            "--mailbox.path {}: a directory that is not a Maildir (it needs new/, cur/ and tmp/)",
+            m.path.display()
+        ))
+        .into());
+    }
     let mut names = Vec::new();
     if !args.files.is_empty() {
         names.push((parser.mta().to_owned(), parser.mta().to_owned()));

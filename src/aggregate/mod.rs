@@ -168,7 +168,7 @@ pub struct SourceStats {
     /// For a journal source: the cursor of the last entry counted (the journal's position).
     pub cursor: Option<String>,
     /// For a source that can drop messages (a syslog listener): messages dropped, by
-    /// [`DropReason`](crate::source::listen::DropReason). `None` for the others.
+    /// reason (queue full, too large, truncated). `None` for the others.
     pub dropped: Option<[u64; 3]>,
     /// For a mailbox source: the Maildir unique names, or the mbox message keys, of the
     /// messages already read (each is counted once); only those still in the mailbox are kept.

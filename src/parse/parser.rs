@@ -22,9 +22,6 @@ pub enum Parser {
     /// A user-defined format of the configuration file.
     Custom(custom::CustomParser),
     Sendmail,
-    /// Another parser behind a container log wrapper (Docker json-file, CRI): lines are
-    /// unwrapped and their pieces joined by [`crate::source::ingest`], which holds the state.
-    Wrapped(Box<crate::source::wrapper::Wrapped>),
     OpenSmtpd,
     Exim(exim::Dedup),
     /// `--log.format auto`: decided by the file's lines ([`auto`]).
@@ -52,11 +49,7 @@ impl Parser {
         match self {
             // Undecided: the format may read a header.
             Parser::Auto(a) => a.inner().is_some_and(Parser::lines_stand_alone),
-            // Wrapped: a line's pieces may lie on both sides of a cut.
-            _ => !matches!(
-                self,
-                Parser::Exchange(_) | Parser::PowerMta(_) | Parser::Wrapped(_)
-            ),
+            _ => !matches!(self, Parser::Exchange(_) | Parser::PowerMta(_)),
         }
     }
 
@@ -71,7 +64,6 @@ impl Parser {
             Parser::KumoMta => kumomta::parse(line),
             Parser::Custom(c) => c.parse(line),
             Parser::Sendmail => sendmail::parse(line),
-            Parser::Wrapped(w) => w.parse_alone(line),
             Parser::OpenSmtpd => opensmtpd::parse(line),
             Parser::Exim(d) => d.parse(line),
             Parser::Auto(a) => a.parse(line),
@@ -87,7 +79,6 @@ impl Parser {
             Parser::KumoMta => Format::KumoMta.name(),
             Parser::Custom(c) => c.name(),
             Parser::Sendmail => Format::Sendmail.name(),
-            Parser::Wrapped(w) => w.inner().mta(),
             Parser::OpenSmtpd => Format::OpenSmtpd.name(),
             Parser::Exim(_) => Format::Exim.name(),
             // Until a line decides, the registry's first format: the name `auto` always gave.
@@ -104,8 +95,6 @@ impl Parser {
             Parser::Exchange(_) | Parser::PowerMta(_) => true,
             Parser::KumoMta | Parser::Custom(_) => false,
             Parser::Sendmail => false,
-            // No header priming through a wrapper (header-driven formats do not log to stdout).
-            Parser::Wrapped(_) => false,
             Parser::OpenSmtpd => false,
             Parser::Exim(_) => false,
             // Undecided: shown the file's first bytes, it decides from them.
@@ -143,8 +132,6 @@ impl Parser {
             Parser::PowerMta(_) => Some("virtual MTA name (the vmta column)"),
             Parser::Exchange(_) | Parser::KumoMta | Parser::Custom(_) => None,
             Parser::Sendmail => None,
-            // Instances are picked from raw lines; a wrapped line is not one.
-            Parser::Wrapped(_) => None,
             Parser::OpenSmtpd => None,
             Parser::Exim(_) => None,
             Parser::Auto(a) => a
@@ -169,7 +156,6 @@ impl Parser {
             Parser::Exchange(_) | Parser::KumoMta | Parser::Custom(_) => None,
             Parser::PowerMta(c) => c.vmta(line),
             Parser::Sendmail => None,
-            Parser::Wrapped(_) => None,
             Parser::OpenSmtpd => None,
             Parser::Exim(_) => None,
             // The deciding line is routed before it is read: by the format that claims it.
@@ -181,8 +167,8 @@ impl Parser {
     }
 
     /// The parser of the file at `path`: itself, except that Exim's reject log (a file named
-    /// `rejectlog…`) counts nothing, its refusals being counted from the main log (DESIGN.md
-    /// §1).
+    /// `rejectlog…`) counts nothing, its refusals being counted from the main log (a refusal
+    /// both files record counts once).
     pub fn for_path(&self, path: &std::path::Path) -> Parser {
         let reject_log = path
             .file_name()
@@ -224,7 +210,6 @@ impl Parser {
     pub fn auto_state(&self) -> Option<Option<crate::parse::Format>> {
         match self {
             Parser::Auto(a) => Some(a.format()),
-            Parser::Wrapped(w) => w.inner().auto_state(),
             _ => None,
         }
     }

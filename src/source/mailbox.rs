@@ -213,11 +213,10 @@ fn lock(agg: &Mutex<Aggregator>) -> MutexGuard<'_, Aggregator> {
 pub fn replay(path: &Path, source: SourceId, agg: &mut Aggregator) -> anyhow::Result<()> {
     if path.is_dir() {
         if !is_maildir(path) {
-            return Err(crate::config::ConfigError(format!(
-                "--mailbox.path {}: a directory that is not a Maildir (it needs new/, cur/ and tmp/)",
+            anyhow::bail!(
+                "{}: a directory that is not a Maildir (it needs new/, cur/ and tmp/)",
                 path.display()
-            ))
-            .into());
+            );
         }
         let list = list_maildir(path).with_context(|| format!("cannot list {}", path.display()))?;
         for (_, file) in list {

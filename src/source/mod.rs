@@ -20,11 +20,6 @@ use lines::Line;
 /// Parses one line of `source` with the parser of its file and counts it.
 #[inline]
 pub fn ingest(agg: &mut Aggregator, source: SourceId, parser: &mut Parser, line: Line<'_>) {
-    if let Parser::Wrapped(w) = parser {
-        // A container runtime's log: unwrapped (and pieces joined) before the MTA's parser.
-        w.ingest(agg, source, line);
-        return;
-    }
     match line {
         Line::Complete(l) => {
             agg.record(source, &parser.parse(l));
@@ -55,6 +50,114 @@ fn decided(agg: &mut Aggregator, source: SourceId, f: crate::parse::Format) {
     }
     if !name.is_empty() {
         tracing::info!(source = %name, "log format detected: {}", f.name());
+    }
+}
+
+/// How one file's lines are read: unwrapped from a container runtime's log where the file is
+/// one (a step that returns lines and counts nothing), then parsed by the MTA's parser. Both
+/// hold the file's state (partial lines, header columns), so each file read gets a clone of
+/// the configured one.
+#[derive(Debug, Clone)]
+pub struct FileParser {
+    parser: Parser,
+    unwrapper: Option<wrapper::Unwrapper>,
+}
+
+impl From<crate::parse::Format> for FileParser {
+    fn from(f: crate::parse::Format) -> Self {
+        Parser::from(f).into()
+    }
+}
+
+impl From<Parser> for FileParser {
+    fn from(parser: Parser) -> Self {
+        FileParser {
+            parser,
+            unwrapper: None,
+        }
+    }
+}
+
+impl FileParser {
+    /// `parser` reading lines through the container log wrapper `kind`.
+    pub fn new(parser: Parser, kind: wrapper::Kind) -> Self {
+        FileParser {
+            parser,
+            unwrapper: kind.unwrapper(),
+        }
+    }
+
+    /// The MTA's parser.
+    pub fn parser(&self) -> &Parser {
+        &self.parser
+    }
+
+    /// The `mta` label.
+    pub fn mta(&self) -> &str {
+        self.parser.mta()
+    }
+
+    /// See [`Parser::lines_stand_alone`]; a wrapped line's pieces may lie on both sides of a
+    /// cut.
+    pub fn lines_stand_alone(&self) -> bool {
+        self.unwrapper.is_none() && self.parser.lines_stand_alone()
+    }
+
+    /// See [`Parser::reads_header`]; header-driven formats do not log to a container's
+    /// stdout, so nothing behind a wrapper is primed.
+    pub fn reads_header(&self) -> bool {
+        self.unwrapper.is_none() && self.parser.reads_header()
+    }
+
+    /// See [`Parser::prime`].
+    pub fn prime(&mut self, head: &[u8]) {
+        if self.unwrapper.is_none() {
+            self.parser.prime(head);
+        }
+    }
+
+    /// The parser of the file at `path` ([`Parser::for_path`]).
+    pub fn for_path(&self, path: &std::path::Path) -> FileParser {
+        self.map(|p| p.for_path(path))
+    }
+
+    /// `auto`: decided from the head of the file at `path` ([`Parser::detected_in`]).
+    pub fn detected_in(&self, path: &std::path::Path) -> FileParser {
+        self.map(|p| p.detected_in(path))
+    }
+
+    fn map(&self, f: impl FnOnce(&Parser) -> Parser) -> FileParser {
+        FileParser {
+            parser: f(&self.parser),
+            unwrapper: self.unwrapper.clone(),
+        }
+    }
+
+    /// The source of a line ([`Routes::pick`]); instances are picked from raw lines only.
+    #[inline]
+    pub fn route(&self, routes: &Routes, line: &Line<'_>) -> SourceId {
+        if self.unwrapper.is_some() {
+            return routes.primary();
+        }
+        routes.pick(&self.parser, line)
+    }
+
+    /// Reads one line of the file into `source`'s counters.
+    #[inline]
+    pub fn ingest(&mut self, agg: &mut Aggregator, source: SourceId, line: Line<'_>) {
+        let Some(w) = &mut self.unwrapper else {
+            return ingest(agg, source, &mut self.parser, line);
+        };
+        let Line::Complete(l) = line else {
+            return agg.count_line(source, LineResult::Unrecognised);
+        };
+        match w.unwrap(l) {
+            wrapper::Out::Line(mta_line) => {
+                ingest(agg, source, &mut self.parser, Line::Complete(mta_line));
+            }
+            wrapper::Out::Held => {}
+            wrapper::Out::Unrecognised => agg.count_line(source, LineResult::Unrecognised),
+        }
     }
 }
 

@@ -11,16 +11,15 @@ use anyhow::Context;
 use flate2::bufread::MultiGzDecoder;
 
 use super::lines::LineSplitter;
-use super::{ingest, CHUNK};
+use super::{FileParser, CHUNK};
 use crate::aggregate::{Aggregator, SourceId};
-use crate::parse::Parser;
 
 /// Reads `path` (plain, gzip or zstd) and counts every line into `agg`, with a fresh copy of
 /// `parser` (a file's header is its own).
 pub fn replay_file(
     path: &Path,
     source: SourceId,
-    parser: &Parser,
+    parser: &FileParser,
     agg: &mut Aggregator,
 ) -> anyhow::Result<()> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -55,7 +54,7 @@ pub const SPLIT_MIN: u64 = 16 * 1024 * 1024;
 pub fn replay_file_split(
     path: &Path,
     source: SourceId,
-    parser: &Parser,
+    parser: &FileParser,
     agg: &mut Aggregator,
     split: Split,
 ) -> anyhow::Result<()> {
@@ -111,7 +110,7 @@ fn replay_parts(
     size: u64,
     (parts, part_domains): (usize, usize),
     source: SourceId,
-    parser: &Parser,
+    parser: &FileParser,
     agg: &mut Aggregator,
 ) -> std::io::Result<()> {
     let bounds = split_points(file, size, parts)?;
@@ -159,7 +158,7 @@ fn read_range(
     start: u64,
     end: u64,
     source: SourceId,
-    parser: &mut Parser,
+    parser: &mut FileParser,
     agg: &mut Aggregator,
 ) -> std::io::Result<()> {
     let mut f = File::open(path)?;
@@ -217,7 +216,7 @@ impl<R: Read> Read for EndAtCut<'_, R> {
 pub fn replay_reader(
     input: &mut dyn Read,
     source: SourceId,
-    parser: &mut Parser,
+    parser: &mut FileParser,
     agg: &mut Aggregator,
 ) -> std::io::Result<()> {
     let mut buf = vec![0u8; CHUNK];
@@ -230,8 +229,8 @@ pub fn replay_reader(
             Err(e) => return Err(e),
         };
         agg.add_bytes(source, n as u64);
-        splitter.feed(&buf[..n], |line| ingest(agg, source, parser, line));
+        splitter.feed(&buf[..n], |line| parser.ingest(agg, source, line));
     }
-    splitter.finish(|line| ingest(agg, source, parser, line));
+    splitter.finish(|line| parser.ingest(agg, source, line));
     Ok(())
 }

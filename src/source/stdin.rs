@@ -23,9 +23,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 
 use super::lines::LineSplitter;
-use super::{ingest, Routes, CHUNK};
+use super::{FileParser, Routes, CHUNK};
 use crate::aggregate::{Aggregator, SourceState};
-use crate::parse::Parser;
 
 /// The `--log.path` that stands for standard input.
 pub const PATH: &str = "-";
@@ -42,7 +41,11 @@ pub fn is_stdin(path: &Path) -> bool {
 /// Starts reading standard input on a thread of its own until it ends. The thread is never
 /// joined: a read of a pipe cannot be interrupted, and at shutdown the state is saved under the
 /// aggregator's lock, which holds the counts of whole lines only.
-pub fn start(routes: Routes, parser: Parser, agg: Arc<Mutex<Aggregator>>) -> anyhow::Result<()> {
+pub fn start(
+    routes: Routes,
+    parser: FileParser,
+    agg: Arc<Mutex<Aggregator>>,
+) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("stdin".into())
         .spawn(move || {
@@ -54,7 +57,12 @@ pub fn start(routes: Routes, parser: Parser, agg: Arc<Mutex<Aggregator>>) -> any
 }
 
 /// Counts the lines of `input` until its end, one lock per read, and marks the source ended.
-pub fn follow(input: &mut dyn Read, routes: &Routes, mut parser: Parser, agg: &Mutex<Aggregator>) {
+pub fn follow(
+    input: &mut dyn Read,
+    routes: &Routes,
+    mut parser: FileParser,
+    agg: &Mutex<Aggregator>,
+) {
     let source = routes.primary();
     set_state(&mut lock(agg), source, SourceState::Following);
     let mut buf = vec![0u8; CHUNK];
@@ -78,8 +86,8 @@ pub fn follow(input: &mut dyn Read, routes: &Routes, mut parser: Parser, agg: &M
         let mut lines = 0u64;
         splitter.feed(chunk, |line| {
             lines += 1;
-            let to = routes.pick(&parser, &line);
-            ingest(&mut g, to, &mut parser, line);
+            let to = parser.route(routes, &line);
+            parser.ingest(&mut g, to, line);
         });
         if lines > 0 {
             g.set_last_line(source, unix_now());
@@ -88,8 +96,8 @@ pub fn follow(input: &mut dyn Read, routes: &Routes, mut parser: Parser, agg: &M
     let mut g = lock(agg);
     // A last line without its newline is still a line: the input has ended for good.
     splitter.finish(|line| {
-        let to = routes.pick(&parser, &line);
-        ingest(&mut g, to, &mut parser, line);
+        let to = parser.route(routes, &line);
+        parser.ingest(&mut g, to, line);
     });
     set_state(&mut g, source, SourceState::Ended);
     tracing::info!("standard input ended: the counts are final; still serving them");
@@ -132,7 +140,7 @@ garbage";
         follow(
             &mut &text[..],
             &Routes::new(0, Vec::new()),
-            Parser::Postfix,
+            crate::parse::Parser::Postfix.into(),
             &agg,
         );
         let g = lock(&agg);

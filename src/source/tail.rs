@@ -31,9 +31,8 @@ use flate2::read::MultiGzDecoder;
 
 use super::identity::{self, Fingerprint, Found, FP_MAX};
 use super::lines::{Line, LineSplitter};
-use super::{ingest, Routes, CHUNK};
+use super::{FileParser, Routes, CHUNK};
 use crate::aggregate::{Aggregator, LineResult, Position, RotationKind, SourceId, SourceState};
-use crate::parse::Parser;
 
 /// How often an idle source looks for new data.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -58,7 +57,7 @@ struct OpenFile {
     offset: u64,
     splitter: LineSplitter,
     /// This file's parser (a header-driven format learns its columns from the file's header).
-    parser: Parser,
+    parser: FileParser,
 }
 
 /// How much of a file's start is shown to a header-driven parser that starts inside the file.
@@ -71,7 +70,7 @@ impl OpenFile {
         path: &Path,
         offset: u64,
         skip_partial: bool,
-        parser: &Parser,
+        parser: &FileParser,
     ) -> std::io::Result<OpenFile> {
         let mut file = File::open(path)?;
         let meta = file.metadata()?;
@@ -104,7 +103,7 @@ impl OpenFile {
     }
 
     /// Opens the compressed form of the file of `pos` and skips what was counted.
-    fn gzip(path: &Path, pos: &Position, parser: &Parser) -> std::io::Result<OpenFile> {
+    fn gzip(path: &Path, pos: &Position, parser: &FileParser) -> std::io::Result<OpenFile> {
         let mut dec = MultiGzDecoder::new(File::open(path)?);
         let mut parser = parser.clone();
         let mut skipped = 0;
@@ -188,7 +187,7 @@ pub struct Tailer {
     source: SourceId,
     path: PathBuf,
     /// The parser each newly opened file gets a fresh copy of.
-    parser: Parser,
+    parser: FileParser,
     current: Option<OpenFile>,
     draining: Vec<Draining>,
     /// Until the first poll: where the last run left off (`None`: a first start).
@@ -204,7 +203,7 @@ impl Tailer {
     pub fn new(
         source: SourceId,
         path: PathBuf,
-        parser: impl Into<Parser>,
+        parser: impl Into<FileParser>,
         resume: Option<Resume>,
     ) -> Self {
         let parser = parser.into().for_path(&path);
@@ -396,8 +395,8 @@ impl Tailer {
                 // A finished file's last line without a newline is still a line.
                 let parser = &mut d.open.parser;
                 d.open.splitter.finish(|l| {
-                    let src = self.routes.pick(parser, &l);
-                    ingest(&mut g, src, parser, l)
+                    let src = parser.route(&self.routes, &l);
+                    parser.ingest(&mut g, src, l)
                 });
             }
             self.draining = keep;
@@ -565,7 +564,7 @@ impl Tailer {
             let parser = &mut open.parser;
             open.splitter.feed(&self.buf[..n], |l: Line<'_>| {
                 lines += 1;
-                ingest(&mut g, routes.pick(parser, &l), parser, l)
+                parser.ingest(&mut g, parser.route(routes, &l), l)
             });
             if lines > 0 {
                 g.set_last_line(self.source, unix_now());

@@ -23,9 +23,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::lines::{Line, MAX_LINE};
-use crate::aggregate::{Aggregator, LineResult, SourceId};
-use crate::parse::{Parsed, Parser};
+use super::lines::MAX_LINE;
 
 /// `--log.wrapper` / a source's `wrapper:`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,25 +61,24 @@ impl Kind {
         }
     }
 
-    /// `parser` reading lines through this wrapper.
-    pub fn wrap(self, parser: Parser) -> Parser {
+    /// The unwrapping step of a file read through this wrapper; `None` for [`Kind::None`].
+    pub fn unwrapper(self) -> Option<Unwrapper> {
         match self {
-            Kind::None => parser,
-            kind => Parser::Wrapped(Box::new(Wrapped {
+            Kind::None => None,
+            kind => Some(Unwrapper {
                 kind,
-                inner: parser,
                 pieces: Pieces::default(),
                 cap: MAX_LINE,
-            })),
+            }),
         }
     }
 }
 
-/// An MTA's parser behind a container log wrapper; its state is a file's (partial lines).
+/// The unwrapping step of one file's line reader: its state is the file's (partial lines), so
+/// each file read gets a fresh one.
 #[derive(Debug, Clone)]
-pub struct Wrapped {
+pub struct Unwrapper {
     kind: Kind,
-    inner: Parser,
     pieces: Pieces,
     cap: usize,
 }
@@ -98,7 +95,7 @@ struct Pieces {
 
 /// What one wrapper line gives.
 #[derive(Debug, PartialEq, Eq)]
-enum Out<'a> {
+pub enum Out<'a> {
     /// A whole line for the MTA's parser.
     Line(&'a [u8]),
     /// A piece held until the rest arrives: nothing to count yet.
@@ -116,49 +113,11 @@ struct DockerLine<'a> {
     stream: Option<Cow<'a, str>>,
 }
 
-impl Wrapped {
-    pub fn inner(&self) -> &Parser {
-        &self.inner
-    }
-
-    /// Counts one line of the file: unwraps it and hands the MTA's line to the inner parser.
-    pub fn ingest(&mut self, agg: &mut Aggregator, source: SourceId, line: Line<'_>) {
-        let Line::Complete(l) = line else {
-            agg.count_line(source, LineResult::Unrecognised);
-            return;
-        };
-        let Wrapped {
-            kind,
-            inner,
-            pieces,
-            cap,
-        } = self;
-        match unwrap(*kind, *cap, pieces, l) {
-            Out::Line(mta_line) => {
-                agg.record(source, &inner.parse(mta_line));
-            }
-            Out::Held => {}
-            Out::Unrecognised => agg.count_line(source, LineResult::Unrecognised),
-        }
-    }
-
-    /// A line read without the file's state (no partial line joined, no unescaping that
-    /// needs a buffer): what [`Parser::parse`] can do. Lines are counted through
-    /// [`Wrapped::ingest`].
-    pub fn parse_alone<'a>(&mut self, line: &'a [u8]) -> Parsed<'a> {
-        let mut fresh = Pieces::default();
-        let (start, len) = match unwrap(self.kind, self.cap, &mut fresh, line) {
-            // Where in `line` it lies, if it was not copied into the buffer.
-            Out::Line(l) => (
-                (l.as_ptr() as usize).wrapping_sub(line.as_ptr() as usize),
-                l.len(),
-            ),
-            Out::Held | Out::Unrecognised => return Parsed::Unrecognised,
-        };
-        match line.get(start..start.saturating_add(len)) {
-            Some(l) if fresh.out.is_empty() => self.inner.parse(l),
-            _ => Parsed::Unrecognised,
-        }
+impl Unwrapper {
+    /// Unwraps one line of the file: the MTA's line, borrowed from `line` or from this
+    /// unwrapper's buffer. It returns lines; the reader counts them.
+    pub fn unwrap<'a>(&'a mut self, line: &'a [u8]) -> Out<'a> {
+        unwrap(self.kind, self.cap, &mut self.pieces, line)
     }
 }
 
