@@ -2,7 +2,12 @@
 
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::source::listen::Endpoint;
+use crate::source::wrapper::Kind as WrapperKind;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -44,8 +49,8 @@ pub struct CommonArgs {
     /// Container log wrapper of --log.path, unwrapped before the MTA's parser: docker
     /// (Docker's json-file), cri (containerd, CRI-O), auto (told per line) or none [default:
     /// auto for /var/log/containers/, /var/log/pods/ and *-json.log, else none].
-    #[arg(long = "log.wrapper", value_name = "KIND", global = true)]
-    pub log_wrapper: Option<String>,
+    #[arg(long = "log.wrapper", value_name = "KIND", global = true, value_parser = WrapperKind::parse)]
+    pub log_wrapper: Option<WrapperKind>,
     /// The exporter's own log level (error, warn, info, debug, trace).
     #[arg(
         long = "log.level",
@@ -129,12 +134,12 @@ pub struct ServeArgs {
     pub queue_disable: bool,
     /// Give up a queue read after this long (the child is killed; the scrape is answered
     /// without that queue's gauges) [default: 5s].
-    #[arg(long = "queue.timeout", value_name = "DURATION")]
-    pub queue_timeout: Option<String>,
+    #[arg(long = "queue.timeout", value_name = "DURATION", value_parser = positive_duration)]
+    pub queue_timeout: Option<Duration>,
     /// Reuse a queue reading for this long, so several scrapers at once cost one read
     /// [default: 5s; 0s reads at every scrape].
-    #[arg(long = "queue.cache", value_name = "DURATION")]
-    pub queue_cache: Option<String>,
+    #[arg(long = "queue.cache", value_name = "DURATION", value_parser = duration)]
+    pub queue_cache: Option<Duration>,
     /// Read the Exim queue (exim -bpr) at each scrape, for the first Exim source, with this
     /// exim binary [default: off; with --queue.exim-config: exim4 or exim in PATH, else in
     /// /usr/sbin]. Exim lists its queue only for an admin user (root, its user, admin_groups).
@@ -160,18 +165,18 @@ pub struct ServeArgs {
     /// logger: udp://IP:PORT, tcp://IP:PORT (octet-counted or newline-framed) or
     /// unix:///PATH (a datagram socket); repeat for several. Read besides --log.path or
     /// --journal, in the format of --log.format.
-    #[arg(long = "syslog.listen-address", value_name = "URL")]
-    pub syslog_listen: Vec<String>,
+    #[arg(long = "syslog.listen-address", value_name = "URL", value_parser = Endpoint::parse)]
+    pub syslog_listen: Vec<Endpoint>,
     /// Messages waiting for the parser per syslog listener, at most; more are dropped and
     /// counted [default: 10000].
-    #[arg(long = "syslog.queue-size", value_name = "N")]
+    #[arg(long = "syslog.queue-size", value_name = "N", value_parser = at_least_one)]
     pub syslog_queue_size: Option<usize>,
     /// Bytes of one syslog message, at most; longer ones are dropped and counted
     /// [default: 65536].
-    #[arg(long = "syslog.max-message-size", value_name = "BYTES")]
+    #[arg(long = "syslog.max-message-size", value_name = "BYTES", value_parser = message_size)]
     pub syslog_max_message_size: Option<usize>,
     /// TCP connections served at once per syslog listener, at most [default: 64].
-    #[arg(long = "syslog.max-connections", value_name = "N")]
+    #[arg(long = "syslog.max-connections", value_name = "N", value_parser = at_least_one)]
     pub syslog_max_connections: Option<usize>,
     /// A bounce mailbox to read delivery status notifications from (mta="dsn"): a Maildir
     /// (a directory with new/, cur/, tmp/) or an mbox file; repeat for several. Read-only.
@@ -223,4 +228,38 @@ pub struct ExplainArgs {
 pub enum ExplainFormat {
     Text,
     Json,
+}
+
+/// A duration such as `5s`, `500ms` or `1m`.
+fn duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e}; write e.g. 5s, 500ms or 1m"))
+}
+
+/// A duration over zero.
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    match duration(s)? {
+        d if d.is_zero() => Err("must be more than 0s".into()),
+        d => Ok(d),
+    }
+}
+
+/// A count of at least 1.
+fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>().map_err(|e| e.to_string())? {
+        0 => Err("must be at least 1".into()),
+        n => Ok(n),
+    }
+}
+
+/// A syslog message size: at least 1 byte, at most
+/// [`MAX_SYSLOG_MESSAGE`](crate::config::MAX_SYSLOG_MESSAGE).
+fn message_size(s: &str) -> Result<usize, String> {
+    let n = at_least_one(s)?;
+    if n > crate::config::MAX_SYSLOG_MESSAGE {
+        return Err(format!(
+            "{n} bytes is over the {} this exporter allows (syslog daemons send at most 64 KiB by default)",
+            crate::config::MAX_SYSLOG_MESSAGE
+        ));
+    }
+    Ok(n)
 }

@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 use crate::parse::custom::{CustomFormat, CustomParser, FormatConfig};
 use crate::parse::{Format, Parser};
+use crate::source::listen::Endpoint;
+use crate::source::wrapper::Kind as WrapperKind;
 
 /// A configuration mistake the user must fix; the binary exits with code 2 on it.
 #[derive(Debug, thiserror::Error)]
@@ -79,9 +81,15 @@ pub struct SyslogConfig {
     pub name: Option<String>,
     /// `udp://IP:PORT`, `tcp://IP:PORT` or `unix:///PATH`.
     pub listen_address: String,
+    /// `listen_address`, read when the file is checked.
+    #[serde(skip)]
+    endpoint: Option<Endpoint>,
     /// A format name, or `auto` (the default).
     #[serde(default)]
     pub format: Option<String>,
+    /// `format`, resolved when the file is checked.
+    #[serde(skip)]
+    parser: Parser,
     /// Messages waiting for the parser, at most (default 10000).
     pub queue_size: Option<usize>,
     /// Bytes of one message, at most (default 65536).
@@ -125,6 +133,9 @@ pub struct SourceConfig {
     /// A format name, or `auto` (the default).
     #[serde(default)]
     pub format: Option<String>,
+    /// `format`, resolved when the file is checked.
+    #[serde(skip)]
+    parser: Parser,
     /// Several MTA instances in one log: instance key → the `source` label for its lines.
     /// The key is the syslog name for Postfix (`syslog_name`, the part of the tag before the
     /// program, e.g. `postfix-out`) and the virtual MTA (`vmta` column) for PowerMTA. Lines of
@@ -138,6 +149,36 @@ pub struct SourceConfig {
     /// runtimes' log files, else none).
     #[serde(default)]
     pub wrapper: Option<String>,
+    /// `wrapper`, or the default for the path, resolved when the file is checked.
+    #[serde(skip)]
+    wrapper_kind: Option<WrapperKind>,
+}
+
+impl SourceConfig {
+    /// The parser of `format` (checked when the file was loaded).
+    pub fn parser(&self) -> &Parser {
+        &self.parser
+    }
+
+    /// The container log wrapper: the one given, or the default for the path (resolved when
+    /// the file was loaded).
+    pub fn wrapper_kind(&self) -> WrapperKind {
+        self.wrapper_kind
+            .unwrap_or_else(|| WrapperKind::default_for(&self.path))
+    }
+}
+
+impl SyslogConfig {
+    /// The parser of `format` (checked when the file was loaded).
+    pub fn parser(&self) -> &Parser {
+        &self.parser
+    }
+
+    /// The address of `listen_address` (read when the file was loaded); `None` only for a
+    /// value that did not come through [`parse`].
+    pub fn endpoint(&self) -> Option<&Endpoint> {
+        self.endpoint.as_ref()
+    }
 }
 
 /// Whether a configured path is a glob pattern.
@@ -194,7 +235,7 @@ pub fn parse(text: &str) -> Result<File, String> {
     let mut file: File = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
     file.compiled = compile_formats(&file.formats)?;
     file.compiled_reasons = Arc::new(crate::codes::reasons::Reasons::new(&file.reasons)?);
-    check(&file)?;
+    check(&mut file)?;
     Ok(file)
 }
 
@@ -217,90 +258,37 @@ fn compile_formats(formats: &[FormatConfig]) -> Result<Vec<Arc<CustomFormat>>, S
     Ok(out)
 }
 
-fn check(file: &File) -> Result<(), String> {
+/// Checks the whole file, resolving each `format:` once; every error names its YAML path.
+fn check(file: &mut File) -> Result<(), String> {
     if let Some(p) = &file.web.telemetry_path {
         check_telemetry_path(p).map_err(|e| format!("web.telemetry_path: {e}"))?;
     }
     let mut names = std::collections::BTreeSet::new();
-    for (i, s) in file.sources.iter().enumerate() {
-        let parser = parser_named(s.format.as_deref().unwrap_or("auto"), file)
+    for i in 0..file.sources.len() {
+        let parser = parser_named(file.sources[i].format.as_deref().unwrap_or("auto"), file)
             .map_err(|e| format!("sources[{i}].format: {e}"))?;
-        if s.path.as_os_str().is_empty() {
-            return Err(format!("sources[{i}].path: must not be empty"));
+        let s = &mut file.sources[i];
+        s.parser = parser;
+        if let Some(w) = &s.wrapper {
+            let kind = WrapperKind::parse(w).map_err(|e| format!("sources[{i}].wrapper: {e}"))?;
+            s.wrapper_kind = Some(kind);
         }
-        let name = s.name.clone().unwrap_or_else(|| parser.mta().to_owned());
-        check_label_value(&name).map_err(|e| format!("sources[{i}].name: {e}"))?;
-        if is_glob(&s.path) {
-            glob::Pattern::new(&s.path.to_string_lossy())
-                .map_err(|e| format!("sources[{i}].path: invalid glob: {e}"))?;
-        }
-        let wrapper = match &s.wrapper {
-            Some(w) => crate::source::wrapper::Kind::parse(w)
-                .map_err(|e| format!("sources[{i}].wrapper: {e}"))?,
-            None => crate::source::wrapper::Kind::default_for(&s.path),
-        };
-        if wrapper != crate::source::wrapper::Kind::None && !s.instances.is_empty() {
-            return Err(format!(
-                "sources[{i}].instances: not available behind a container log wrapper (wrapper: none to read the file as it is); name one source per container instead"
-            ));
-        }
-        if let Some(q) = s.queue.as_ref().filter(|q| !q.disabled) {
-            // As `crate::queue::plan` refuses at start.
-            crate::queue::check_config(q, parser.mta()).map_err(|e| format!("sources[{i}].{e}"))?;
-        }
-        let kind = parser.instance_kind();
-        if let (None, Some(key)) = (kind, s.instances.keys().next()) {
-            return Err(format!(
-                "sources[{i}].instances.{key}: the {} format has no instances (only postfix, by syslog name, and powermta, by virtual MTA)",
-                parser.mta()
-            ));
-        }
-        for (key, label) in &s.instances {
-            check_label_value(label).map_err(|e| format!("sources[{i}].instances.{key}: {e}"))?;
-            if key.is_empty() || key.contains(char::is_whitespace) {
-                return Err(format!(
-                    "sources[{i}].instances: {key:?} is not a {}",
-                    kind.unwrap_or("name")
-                ));
-            }
-        }
-        for n in std::iter::once(&name).chain(s.instances.values()) {
-            if !names.insert(n.clone()) {
-                return Err(format!(
-                    "sources[{i}]: the source name {n:?} is used twice; give each source and instance its own name"
-                ));
-            }
-        }
+        check_source(s, i, &mut names)?;
     }
-    for (i, s) in file.syslog.iter().enumerate() {
-        parser_named(s.format.as_deref().unwrap_or("auto"), file)
+    for i in 0..file.syslog.len() {
+        let parser = parser_named(file.syslog[i].format.as_deref().unwrap_or("auto"), file)
             .map_err(|e| format!("syslog[{i}].format: {e}"))?;
-        crate::source::listen::Endpoint::parse(&s.listen_address)
-            .map_err(|e| format!("syslog[{i}].listen_address: {e}"))?;
-        let name = s
+        let s = &mut file.syslog[i];
+        s.parser = parser;
+        s.endpoint = Some(
+            Endpoint::parse(&s.listen_address)
+                .map_err(|e| format!("syslog[{i}].listen_address: {e}"))?,
+        );
+        let name = file.syslog[i]
             .name
             .clone()
             .unwrap_or_else(|| syslog_default_name(i, file.syslog.len()));
-        check_label_value(&name).map_err(|e| format!("syslog[{i}].name: {e}"))?;
-        if !names.insert(name.clone()) {
-            return Err(format!(
-                "syslog[{i}]: the source name {name:?} is used twice; give each source and listener its own name"
-            ));
-        }
-        for (key, v) in [
-            ("queue_size", s.queue_size),
-            ("max_message_size", s.max_message_size),
-            ("max_connections", s.max_connections),
-        ] {
-            if v == Some(0) {
-                return Err(format!("syslog[{i}].{key}: must be at least 1"));
-            }
-        }
-        if s.max_message_size.is_some_and(|m| m > 16 << 20) {
-            return Err(format!(
-                "syslog[{i}].max_message_size: at most 16777216 (16 MiB); syslog daemons send at most 64 KiB by default"
-            ));
-        }
+        check_syslog(&file.syslog[i], i, &name, &mut names)?;
     }
     for (i, m) in file.mailboxes.iter().enumerate() {
         if m.path.as_os_str().is_empty() {
@@ -324,6 +312,98 @@ fn check(file: &File) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// `sources[i]`, its format resolved; `names`: the source names taken so far.
+fn check_source(
+    s: &SourceConfig,
+    i: usize,
+    names: &mut std::collections::BTreeSet<String>,
+) -> Result<(), String> {
+    let parser = s.parser();
+    if s.path.as_os_str().is_empty() {
+        return Err(format!("sources[{i}].path: must not be empty"));
+    }
+    let name = s.name.clone().unwrap_or_else(|| parser.mta().to_owned());
+    check_label_value(&name).map_err(|e| format!("sources[{i}].name: {e}"))?;
+    if is_glob(&s.path) {
+        glob::Pattern::new(&s.path.to_string_lossy())
+            .map_err(|e| format!("sources[{i}].path: invalid glob: {e}"))?;
+    }
+    if s.wrapper_kind() != WrapperKind::None && !s.instances.is_empty() {
+        return Err(format!(
+            "sources[{i}].instances: not available behind a container log wrapper (wrapper: none to read the file as it is); name one source per container instead"
+        ));
+    }
+    if let Some(q) = s.queue.as_ref().filter(|q| !q.disabled) {
+        // As `crate::queue::plan` refuses at start.
+        crate::queue::check_config(q, parser.mta()).map_err(|e| format!("sources[{i}].{e}"))?;
+    }
+    check_instances(s, i)?;
+    for n in std::iter::once(&name).chain(s.instances.values()) {
+        if !names.insert(n.clone()) {
+            return Err(format!(
+                "sources[{i}]: the source name {n:?} is used twice; give each source and instance its own name"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `sources[i].instances`: only for formats that have them, each key a name and each value a
+/// label value.
+fn check_instances(s: &SourceConfig, i: usize) -> Result<(), String> {
+    let kind = s.parser().instance_kind();
+    if let (None, Some(key)) = (kind, s.instances.keys().next()) {
+        return Err(format!(
+            "sources[{i}].instances.{key}: the {} format has no instances (only postfix, by syslog name, and powermta, by virtual MTA)",
+            s.parser().mta()
+        ));
+    }
+    for (key, label) in &s.instances {
+        check_label_value(label).map_err(|e| format!("sources[{i}].instances.{key}: {e}"))?;
+        if key.is_empty() || key.contains(char::is_whitespace) {
+            return Err(format!(
+                "sources[{i}].instances: {key:?} is not a {}",
+                kind.unwrap_or("name")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `syslog[i]`, named `name`.
+fn check_syslog(
+    s: &SyslogConfig,
+    i: usize,
+    name: &str,
+    names: &mut std::collections::BTreeSet<String>,
+) -> Result<(), String> {
+    check_label_value(name).map_err(|e| format!("syslog[{i}].name: {e}"))?;
+    if !names.insert(name.to_owned()) {
+        return Err(format!(
+            "syslog[{i}]: the source name {name:?} is used twice; give each source and listener its own name"
+        ));
+    }
+    for (key, v) in [
+        ("queue_size", s.queue_size),
+        ("max_message_size", s.max_message_size),
+        ("max_connections", s.max_connections),
+    ] {
+        if v == Some(0) {
+            return Err(format!("syslog[{i}].{key}: must be at least 1"));
+        }
+    }
+    if s.max_message_size.is_some_and(|m| m > MAX_SYSLOG_MESSAGE) {
+        return Err(format!(
+            "syslog[{i}].max_message_size: at most {MAX_SYSLOG_MESSAGE} (16 MiB); syslog daemons send at most 64 KiB by default"
+        ));
+    }
+    Ok(())
+}
+
+/// The largest syslog message size a listener may be given (16 MiB): a buffer of that size is
+/// allocated per listener.
+pub const MAX_SYSLOG_MESSAGE: usize = 16 << 20;
 
 /// The `source` label of the config file's `i`-th mailbox.
 pub fn mailbox_name(file: &File, i: usize) -> String {

@@ -11,6 +11,7 @@ pub mod config;
 pub mod expose;
 pub mod http;
 pub mod parse;
+pub mod plan;
 pub mod queue;
 pub mod source;
 pub mod state;

@@ -4,6 +4,7 @@
 //! exporter and the tests. Keys are small `Copy` structs of enums and ids; label strings are
 //! only built at exposition time.
 
+pub mod counters;
 pub mod domain;
 pub mod metrics;
 pub mod snapshot;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codes::reasons::{ReasonId, Reasons};
 use crate::parse::{BasicCode, Direction, EnhancedCode, Event, Outcome, Parsed, Reply};
+pub use counters::Counters;
 use domain::{DomainId, DomainTable};
 
 /// Index of a configured source.

@@ -28,6 +28,13 @@ pub enum Parser {
     Auto(auto::Auto),
 }
 
+/// `auto`: what a source without a `format:` reads with.
+impl Default for Parser {
+    fn default() -> Self {
+        Parser::Auto(auto::Auto::default())
+    }
+}
+
 impl From<Format> for Parser {
     fn from(f: Format) -> Self {
         match f {

@@ -36,15 +36,15 @@ use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use anyhow::Context;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::lines::{Line, LineSplitter, MAX_LINE};
-use super::{ingest, CHUNK};
-use crate::aggregate::{Aggregator, LineResult, SourceId, SourceState};
+use super::{ingest, Running, Source, CHUNK};
+use crate::aggregate::{Aggregator, Counters, LineResult, SourceId, SourceState};
 use crate::parse::Parser;
 
 /// The filter without `--journal.unit`/`--journal.match`: the syslog facility `mail`, i.e. what
@@ -430,7 +430,7 @@ impl EntryCounter {
             }
         });
         if lines > 0 {
-            g.set_last_line(source, unix_now());
+            g.set_last_line(source, Counters::now());
         }
     }
 }
@@ -485,7 +485,7 @@ pub fn start(
     spec: JournalSpec,
     source: SourceId,
     restored: bool,
-    agg: Arc<Mutex<Aggregator>>,
+    agg: Counters,
 ) -> anyhow::Result<Journal> {
     let stop = Arc::new(AtomicBool::new(false));
     let child = Arc::new(Mutex::new(None));
@@ -510,6 +510,32 @@ pub fn start(
     })
 }
 
+/// The journal source of the plan (its [`Source`]).
+#[derive(Debug)]
+pub struct JournalSource {
+    id: SourceId,
+    spec: JournalSpec,
+}
+
+impl JournalSource {
+    pub fn new(id: SourceId, spec: JournalSpec) -> Self {
+        JournalSource { id, spec }
+    }
+}
+
+impl Source for JournalSource {
+    fn start(self: Box<Self>, counters: &Counters) -> anyhow::Result<Running> {
+        let restored = counters
+            .lock()
+            .sources
+            .get(self.id)
+            .is_some_and(|s| s.restored);
+        let journal = start(self.spec, self.id, restored, counters.clone())?;
+        // Kills journalctl too.
+        Ok(Running::new(move || journal.stop()))
+    }
+}
+
 impl Journal {
     /// Stops the reader: kills journalctl (which unblocks the read) and waits for the thread.
     pub fn stop(self) {
@@ -529,7 +555,7 @@ struct Worker {
     source: SourceId,
     /// No cursor is known and this is a first start: find the end of the journal first.
     from_end: bool,
-    agg: Arc<Mutex<Aggregator>>,
+    agg: Counters,
     stop: Arc<AtomicBool>,
     /// The journalctl following the journal, where [`Journal::stop`] can kill it. A new one is
     /// only started while holding this lock and after checking `stop` under it.
@@ -577,13 +603,14 @@ impl Worker {
     /// `--follow` does not end by itself.
     fn follow(&mut self) -> Result<(), String> {
         let mut cursor = self
+            .agg
             .lock()
             .sources
             .get(self.source)
             .and_then(|s| s.cursor.clone());
         if cursor.is_none() && self.from_end {
             cursor = self.end_cursor()?;
-            if let (Some(c), Some(s)) = (&cursor, self.lock().sources.get_mut(self.source)) {
+            if let (Some(c), Some(s)) = (&cursor, self.agg.lock().sources.get_mut(self.source)) {
                 // Saved at once: a restart before the next entry still starts here.
                 s.cursor = Some(c.clone());
             }
@@ -698,13 +725,13 @@ impl Worker {
                 Err(e) => return Err(e),
             };
             let chunk = self.buf.get(..n).unwrap_or_default();
-            let mut g = lock(&self.agg);
+            let mut g = self.agg.lock();
             self.counter.consume(&mut g, chunk);
         }
     }
 
     fn following(&self, cursor: Option<&str>) {
-        let mut g = self.lock();
+        let mut g = self.agg.lock();
         if let Some(s) = g.sources.get_mut(self.source) {
             if s.state != SourceState::Following {
                 let from = match cursor {
@@ -722,7 +749,7 @@ impl Worker {
     }
 
     fn fail(&self, msg: &str) {
-        let mut g = self.lock();
+        let mut g = self.agg.lock();
         g.add_read_error(self.source);
         let msg = format!("{}: {msg}", self.spec.location());
         if let Some(s) = g.sources.get_mut(self.source) {
@@ -731,10 +758,6 @@ impl Worker {
                 s.state = SourceState::Failing(msg);
             }
         }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Aggregator> {
-        lock(&self.agg)
     }
 }
 
@@ -770,12 +793,6 @@ fn last_line(b: &[u8]) -> String {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 #[cfg(test)]

@@ -24,15 +24,15 @@ use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use anyhow::Context;
 
 use super::framing::{self, Frame, Framer};
-use super::ingest;
 use super::lines::Line;
-use crate::aggregate::{Aggregator, SourceId, SourceState};
+use super::{ingest, Running, Source};
+use crate::aggregate::{Aggregator, Counters, SourceId, SourceState};
 use crate::parse::Parser;
 
 /// Where a listener listens.
@@ -156,6 +156,8 @@ enum Socket {
 pub struct Bound {
     spec: ListenerSpec,
     socket: Socket,
+    /// The source its messages count into.
+    id: SourceId,
 }
 
 impl Bound {
@@ -179,7 +181,7 @@ impl Bound {
 
 /// Binds the socket of `spec`. A stale socket file at a unix path (nobody receiving on it) is
 /// replaced; a live one, or another kind of file, is an error.
-pub fn bind(spec: ListenerSpec) -> anyhow::Result<Bound> {
+pub fn bind(spec: ListenerSpec, id: SourceId) -> anyhow::Result<Bound> {
     let socket = match &spec.endpoint {
         Endpoint::Udp(a) => Socket::Udp(
             UdpSocket::bind(a).with_context(|| format!("cannot listen on {}", spec.endpoint))?,
@@ -213,20 +215,23 @@ pub fn bind(spec: ListenerSpec) -> anyhow::Result<Bound> {
             Socket::Unix(s, p.clone())
         }
     };
-    Ok(Bound { spec, socket })
+    Ok(Bound { spec, socket, id })
 }
 
-/// A running listener; [`Running::stop`] removes its unix socket file.
-#[derive(Debug)]
-pub struct Running {
-    unix_path: Option<PathBuf>,
-}
-
-impl Running {
-    pub fn stop(self) {
-        if let Some(p) = self.unix_path {
-            let _ = std::fs::remove_file(p);
-        }
+impl Source for Bound {
+    /// Starts the threads of the listener; stopping it removes its unix socket file.
+    fn start(self: Box<Self>, counters: &Counters) -> anyhow::Result<Running> {
+        tracing::info!(
+            "syslog source {} listening on {}",
+            self.spec.name,
+            self.local()
+        );
+        let unix_path = start(*self, counters.clone())?;
+        Ok(Running::new(move || {
+            if let Some(p) = unix_path {
+                let _ = std::fs::remove_file(p);
+            }
+        }))
     }
 }
 
@@ -275,13 +280,13 @@ impl Intake {
     }
 }
 
-/// Starts the threads of a bound listener counting into `source`.
-pub fn start(
-    bound: Bound,
-    source: SourceId,
-    agg: Arc<Mutex<Aggregator>>,
-) -> anyhow::Result<Running> {
-    let Bound { spec, socket } = bound;
+/// Starts the threads of a bound listener; the path of its unix socket, if it has one.
+fn start(bound: Bound, agg: Counters) -> anyhow::Result<Option<PathBuf>> {
+    let Bound {
+        spec,
+        socket,
+        id: source,
+    } = bound;
     let (tx, rx) = sync_channel(spec.limits.queue.max(1));
     let (spare_tx, spare_rx) = sync_channel(SPARE);
     let intake = Arc::new(Intake {
@@ -291,7 +296,7 @@ pub fn start(
         max_message: spec.limits.max_message,
     });
     {
-        let mut g = lock(&agg);
+        let mut g = agg.lock();
         if let Some(s) = g.sources.get_mut(source) {
             s.dropped.get_or_insert([0; 3]);
             s.state = SourceState::Following;
@@ -322,7 +327,7 @@ pub fn start(
             })?;
         }
     }
-    Ok(Running { unix_path })
+    Ok(unix_path)
 }
 
 fn thread(name: &str, f: impl FnOnce() + Send + 'static) -> anyhow::Result<()> {
@@ -424,7 +429,7 @@ fn parse_loop(
     intake: &Intake,
     source: SourceId,
     mut parser: Parser,
-    agg: &Mutex<Aggregator>,
+    agg: &Counters,
 ) {
     let mut line = Vec::with_capacity(1024);
     loop {
@@ -433,7 +438,7 @@ fn parse_loop(
             Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => return,
         };
-        let mut g = lock(agg);
+        let mut g = agg.lock();
         move_drops(intake, &mut g, source);
         let Some(first) = first else { continue };
         count(&mut g, source, &mut parser, &mut line, &first);
@@ -453,7 +458,7 @@ fn parse_loop(
                 Err(_) => break,
             }
         }
-        g.set_last_line(source, unix_now());
+        g.set_last_line(source, Counters::now());
     }
 }
 
@@ -471,17 +476,6 @@ fn move_drops(intake: &Intake, g: &mut Aggregator, source: SourceId) {
     for (total, pending) in counts.iter_mut().zip(&intake.dropped) {
         *total += pending.swap(0, Ordering::Relaxed);
     }
-}
-
-fn lock(agg: &Mutex<Aggregator>) -> MutexGuard<'_, Aggregator> {
-    agg.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 #[cfg(test)]

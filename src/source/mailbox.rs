@@ -38,13 +38,16 @@ use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 
 use super::identity::Fingerprint;
-use crate::aggregate::{Aggregator, LineResult, Position, RotationKind, SourceId, SourceState};
+use super::{Running, Source};
+use crate::aggregate::{
+    Aggregator, Counters, LineResult, Position, RotationKind, SourceId, SourceState,
+};
 use crate::parse::dsn::{self, Report};
 
 /// One configured mailbox.
@@ -193,17 +196,6 @@ fn strip_from_line(message: &[u8]) -> &[u8] {
     } else {
         message
     }
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
-fn lock(agg: &Mutex<Aggregator>) -> MutexGuard<'_, Aggregator> {
-    agg.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -427,7 +419,7 @@ impl Follower {
     }
 
     /// Reads whatever is new; returns the number of messages read.
-    pub fn poll(&mut self, agg: &Mutex<Aggregator>) -> usize {
+    pub fn poll(&mut self, agg: &Counters) -> usize {
         let first = std::mem::replace(&mut self.first_poll, false);
         if self.kind.is_none() {
             match fs::metadata(&self.path) {
@@ -446,7 +438,7 @@ impl Follower {
                     None => return 0,
                 },
                 Err(e) if e.kind() == ErrorKind::NotFound => {
-                    let mut g = lock(agg);
+                    let mut g = agg.lock();
                     if let Some(s) = g.sources.get_mut(self.source) {
                         if s.state != SourceState::Waiting {
                             tracing::warn!(path = %self.path.display(), "mailbox does not exist (yet): waiting for it to appear");
@@ -480,7 +472,7 @@ impl Follower {
 
     fn poll_maildir(
         &mut self,
-        agg: &Mutex<Aggregator>,
+        agg: &Counters,
         follow: &mut MaildirFollow,
         from_end: bool,
     ) -> usize {
@@ -499,7 +491,7 @@ impl Follower {
             }
         };
         let todo: Vec<(String, PathBuf)> = {
-            let mut g = lock(agg);
+            let mut g = agg.lock();
             let Some(s) = g.sources.get_mut(self.source) else {
                 return 0;
             };
@@ -550,7 +542,7 @@ impl Follower {
                     continue;
                 }
             };
-            let mut g = lock(agg);
+            let mut g = agg.lock();
             match bytes {
                 Some(bytes) => {
                     g.add_bytes(self.source, bytes.len() as u64);
@@ -558,7 +550,7 @@ impl Follower {
                 }
                 None => g.count_line(self.source, LineResult::Unrecognised),
             }
-            g.set_last_line(self.source, unix_now());
+            g.set_last_line(self.source, Counters::now());
             if let Some(s) = g.sources.get_mut(self.source) {
                 s.messages.insert(name);
             }
@@ -571,8 +563,8 @@ impl Follower {
     }
 
     /// Opens an mbox where this run starts reading it.
-    fn start_mbox(&mut self, agg: &Mutex<Aggregator>, first: bool) -> Option<MboxFollow> {
-        let saved = lock(agg).sources.get(self.source).and_then(|s| s.position);
+    fn start_mbox(&mut self, agg: &Counters, first: bool) -> Option<MboxFollow> {
+        let saved = agg.lock().sources.get(self.source).and_then(|s| s.position);
         let size = fs::metadata(&self.path).map_or(0, |m| m.len());
         let opened = match saved {
             Some(pos) if self.restored && self.same_file(&pos) => {
@@ -581,7 +573,7 @@ impl Follower {
             }
             Some(_) if self.restored => {
                 tracing::warn!(path = %self.path.display(), "the mbox was rewritten while the exporter was down (by a mail client?): reading it again, counting only the messages not counted before");
-                lock(agg).add_rotation(self.source, RotationKind::Truncate);
+                agg.lock().add_rotation(self.source, RotationKind::Truncate);
                 MboxFollow::open_pass(&self.path)
             }
             // A first start with the mbox already there: its messages are remembered, not
@@ -596,7 +588,7 @@ impl Follower {
         };
         match opened {
             Ok(f) => {
-                let mut g = lock(agg);
+                let mut g = agg.lock();
                 if let Some(s) = g.sources.get_mut(self.source) {
                     s.position = Some(f.position());
                     s.state = SourceState::Following;
@@ -623,7 +615,7 @@ impl Follower {
             && Fingerprint::of(pos).matches_file(&f)
     }
 
-    fn poll_mbox(&mut self, agg: &Mutex<Aggregator>, f: &mut MboxFollow) -> usize {
+    fn poll_mbox(&mut self, agg: &Counters, f: &mut MboxFollow) -> usize {
         // Rewritten by a mail client (another file at the path, or this one cut short or
         // changed at its start): read it again from its start; messages already counted are
         // known by their keys.
@@ -635,7 +627,7 @@ impl Follower {
         };
         if rewritten {
             tracing::info!(path = %self.path.display(), "the mbox was rewritten (by a mail client?): reading it again, counting only the messages not counted before");
-            lock(agg).add_rotation(self.source, RotationKind::Truncate);
+            agg.lock().add_rotation(self.source, RotationKind::Truncate);
             match MboxFollow::open_pass(&self.path) {
                 Ok(new) => *f = new,
                 Err(e) => {
@@ -652,7 +644,7 @@ impl Follower {
                 Ok(n) => {
                     f.read_to += n as u64;
                     f.reader.feed(chunk.get(..n).unwrap_or_default());
-                    lock(agg).add_bytes(self.source, n as u64);
+                    agg.lock().add_bytes(self.source, n as u64);
                     grew = true;
                 }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -679,7 +671,7 @@ impl Follower {
         if f.reader.too_large() || now.duration_since(f.last_growth) >= MBOX_QUIET {
             messages.extend(f.reader.finish_at());
         }
-        let mut g = lock(agg);
+        let mut g = agg.lock();
         let mut counted = 0;
         for (at, m) in &messages {
             let m = strip_from_line(m);
@@ -701,7 +693,7 @@ impl Follower {
             }
         }
         if counted > 0 {
-            g.set_last_line(self.source, unix_now());
+            g.set_last_line(self.source, Counters::now());
         }
         // A pass over the whole file is over once all of it is counted: drop the keys of the
         // messages that are gone.
@@ -716,8 +708,8 @@ impl Follower {
         counted
     }
 
-    fn fail(&self, agg: &Mutex<Aggregator>, e: &str) {
-        let mut g = lock(agg);
+    fn fail(&self, agg: &Counters, e: &str) {
+        let mut g = agg.lock();
         g.add_read_error(self.source);
         let msg = format!("{}: {e}", self.path.display());
         if let Some(s) = g.sources.get_mut(self.source) {
@@ -730,7 +722,7 @@ impl Follower {
 }
 
 /// Follows the mailboxes on a thread until `stop` is set.
-pub fn run(mut followers: Vec<Follower>, agg: Arc<Mutex<Aggregator>>, stop: Arc<AtomicBool>) {
+pub fn run(mut followers: Vec<Follower>, agg: Counters, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Relaxed) {
         for f in &mut followers {
             f.poll(&agg);
@@ -740,6 +732,41 @@ pub fn run(mut followers: Vec<Follower>, agg: Arc<Mutex<Aggregator>>, stop: Arc<
         while Instant::now() < until && !stop.load(Ordering::Relaxed) {
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+}
+
+/// The bounce mailboxes of the plan, followed on one thread (their [`Source`]).
+#[derive(Debug)]
+pub struct Mailboxes(Vec<(SourceId, PathBuf)>);
+
+impl Mailboxes {
+    pub fn new(boxes: Vec<(SourceId, PathBuf)>) -> Self {
+        Mailboxes(boxes)
+    }
+}
+
+impl Source for Mailboxes {
+    fn start(self: Box<Self>, counters: &Counters) -> anyhow::Result<Running> {
+        let followers: Vec<Follower> = {
+            let g = counters.lock();
+            self.0
+                .into_iter()
+                .map(|(id, path)| {
+                    let restored = g.sources.get(id).is_some_and(|s| s.restored);
+                    Follower::new(id, path, restored)
+                })
+                .collect()
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let (agg, flag) = (counters.clone(), Arc::clone(&stop));
+        let thread = std::thread::Builder::new()
+            .name("mailbox".into())
+            .spawn(move || run(followers, agg, flag))
+            .context("cannot start the mailbox reader thread")?;
+        Ok(Running::new(move || {
+            stop.store(true, Ordering::Relaxed);
+            let _ = thread.join();
+        }))
     }
 }
 

@@ -1,6 +1,8 @@
-//! Sources: where lines come from. `replay` reads files once from their first byte; `tail`
-//! follows live log files across rotation; `journal` follows the systemd journal. All hand each
-//! line to [`ingest`], the one place where lines become events and events become counts.
+//! Sources: where lines come from. Every live reader — files (`tail`), standard input
+//! (`stdin`), the systemd journal (`journal`), syslog listeners (`listen`) and bounce mailboxes
+//! (`mailbox`) — implements one seam, [`Source`], built from a [`Spec`] of the plan. `replay`
+//! reads files once from their first byte. All hand each line to [`ingest`], the one place
+//! where lines become events and events become counts.
 
 pub mod framing;
 pub mod identity;
@@ -13,197 +15,92 @@ pub mod stdin;
 pub mod tail;
 pub mod wrapper;
 
-use crate::aggregate::{Aggregator, LineResult, SourceId};
-use crate::parse::Parser;
-use lines::Line;
+mod ingest;
 
-/// Parses one line of `source` with the parser of its file and counts it.
-#[inline]
-pub fn ingest(agg: &mut Aggregator, source: SourceId, parser: &mut Parser, line: Line<'_>) {
-    match line {
-        Line::Complete(l) => {
-            agg.record(source, &parser.parse(l));
-            if let Parser::Auto(a) = parser {
-                if let Some(f) = a.take_decided() {
-                    decided(agg, source, f);
-                }
-            }
-        }
-        Line::TooLong => agg.count_line(source, LineResult::Unrecognised),
+pub use ingest::{ingest, FileParser, Routes, CHUNK};
+
+use std::path::PathBuf;
+
+use crate::aggregate::{Counters, SourceId};
+
+/// What one reader reads, with the ids of the counters it counts into. The plan builds these
+/// from flags and the configuration file; [`build`] turns them into [`Source`]s.
+#[derive(Debug)]
+pub enum Spec {
+    /// A log file, followed across rotations.
+    File {
+        routes: Routes,
+        path: PathBuf,
+        parser: FileParser,
+    },
+    /// Standard input (`--log.path -`), read to its end.
+    Stdin { routes: Routes, parser: FileParser },
+    /// The systemd journal, through journalctl.
+    Journal {
+        id: SourceId,
+        spec: journal::JournalSpec,
+    },
+    /// A syslog listener.
+    Listener {
+        id: SourceId,
+        spec: listen::ListenerSpec,
+    },
+    /// A bounce mailbox (Maildir or mbox).
+    Mailbox { id: SourceId, path: PathBuf },
+}
+
+/// The one seam every reader implements. A source is built from its [`Spec`] before anything
+/// starts (a listener binds its socket then, so a busy address fails at once), and started once
+/// the saved state is restored into the counters: it resumes from what they hold (positions,
+/// cursor, messages read), or, on a first start, from the end.
+pub trait Source: Send {
+    /// Starts reading into `counters`.
+    fn start(self: Box<Self>, counters: &Counters) -> anyhow::Result<Running>;
+}
+
+/// A started source; [`Running::stop`] ends it and waits for it where it can.
+pub struct Running(Box<dyn FnOnce() + Send>);
+
+impl Running {
+    pub fn new(stop: impl FnOnce() + Send + 'static) -> Self {
+        Running(Box::new(stop))
+    }
+
+    pub fn stop(self) {
+        (self.0)();
     }
 }
 
-/// `auto` decided `source`'s format on the line just read: its `mta` label (and its
-/// instances') follows, and the log says so.
-#[cold]
-fn decided(agg: &mut Aggregator, source: SourceId, f: crate::parse::Format) {
-    let mut name = String::new();
-    for (id, s) in agg.sources.iter_mut().enumerate() {
-        let ours = id == source || s.parent == Some(source);
-        if ours && (s.mta != f.name() || s.auto != Some(true)) {
-            s.mta = f.name().to_owned();
-            s.auto = Some(true);
-            if id == source {
-                name.clone_from(&s.name);
-            }
-        }
-    }
-    if !name.is_empty() {
-        tracing::info!(source = %name, "log format detected: {}", f.name());
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Running")
     }
 }
 
-/// How one file's lines are read: unwrapped from a container runtime's log where the file is
-/// one (a step that returns lines and counts nothing), then parsed by the MTA's parser. Both
-/// hold the file's state (partial lines, header columns), so each file read gets a clone of
-/// the configured one.
-#[derive(Debug, Clone)]
-pub struct FileParser {
-    parser: Parser,
-    unwrapper: Option<wrapper::Unwrapper>,
+/// The sources of `specs`: all files on one follower thread, all mailboxes on another; the
+/// journal, each listener and standard input on their own.
+pub fn build(specs: Vec<Spec>) -> anyhow::Result<Vec<Box<dyn Source>>> {
+    let mut files = Vec::new();
+    let mut mailboxes = Vec::new();
+    let mut out: Vec<Box<dyn Source>> = Vec::new();
+    for spec in specs {
+        match spec {
+            Spec::File {
+                routes,
+                path,
+                parser,
+            } => files.push((routes, path, parser)),
+            Spec::Mailbox { id, path } => mailboxes.push((id, path)),
+            Spec::Stdin { routes, parser } => out.push(Box::new(stdin::Stdin::new(routes, parser))),
+            Spec::Journal { id, spec } => out.push(Box::new(journal::JournalSource::new(id, spec))),
+            Spec::Listener { id, spec } => out.push(Box::new(listen::bind(spec, id)?)),
+        }
+    }
+    if !files.is_empty() {
+        out.push(Box::new(tail::Files::new(files)));
+    }
+    if !mailboxes.is_empty() {
+        out.push(Box::new(mailbox::Mailboxes::new(mailboxes)));
+    }
+    Ok(out)
 }
-
-impl From<crate::parse::Format> for FileParser {
-    fn from(f: crate::parse::Format) -> Self {
-        Parser::from(f).into()
-    }
-}
-
-impl From<Parser> for FileParser {
-    fn from(parser: Parser) -> Self {
-        FileParser {
-            parser,
-            unwrapper: None,
-        }
-    }
-}
-
-impl FileParser {
-    /// `parser` reading lines through the container log wrapper `kind`.
-    pub fn new(parser: Parser, kind: wrapper::Kind) -> Self {
-        FileParser {
-            parser,
-            unwrapper: kind.unwrapper(),
-        }
-    }
-
-    /// The MTA's parser.
-    pub fn parser(&self) -> &Parser {
-        &self.parser
-    }
-
-    /// The `mta` label.
-    pub fn mta(&self) -> &str {
-        self.parser.mta()
-    }
-
-    /// See [`Parser::lines_stand_alone`]; a wrapped line's pieces may lie on both sides of a
-    /// cut.
-    pub fn lines_stand_alone(&self) -> bool {
-        self.unwrapper.is_none() && self.parser.lines_stand_alone()
-    }
-
-    /// See [`Parser::reads_header`]; header-driven formats do not log to a container's
-    /// stdout, so nothing behind a wrapper is primed.
-    pub fn reads_header(&self) -> bool {
-        self.unwrapper.is_none() && self.parser.reads_header()
-    }
-
-    /// See [`Parser::prime`].
-    pub fn prime(&mut self, head: &[u8]) {
-        if self.unwrapper.is_none() {
-            self.parser.prime(head);
-        }
-    }
-
-    /// The parser of the file at `path` ([`Parser::for_path`]).
-    pub fn for_path(&self, path: &std::path::Path) -> FileParser {
-        self.map(|p| p.for_path(path))
-    }
-
-    /// `auto`: decided from the head of the file at `path` ([`Parser::detected_in`]).
-    pub fn detected_in(&self, path: &std::path::Path) -> FileParser {
-        self.map(|p| p.detected_in(path))
-    }
-
-    fn map(&self, f: impl FnOnce(&Parser) -> Parser) -> FileParser {
-        FileParser {
-            parser: f(&self.parser),
-            unwrapper: self.unwrapper.clone(),
-        }
-    }
-
-    /// The source of a line ([`Routes::pick`]); instances are picked from raw lines only.
-    #[inline]
-    pub fn route(&self, routes: &Routes, line: &Line<'_>) -> SourceId {
-        if self.unwrapper.is_some() {
-            return routes.primary();
-        }
-        routes.pick(&self.parser, line)
-    }
-
-    /// Reads one line of the file into `source`'s counters.
-    #[inline]
-    pub fn ingest(&mut self, agg: &mut Aggregator, source: SourceId, line: Line<'_>) {
-        let Some(w) = &mut self.unwrapper else {
-            return ingest(agg, source, &mut self.parser, line);
-        };
-        let Line::Complete(l) = line else {
-            return agg.count_line(source, LineResult::Unrecognised);
-        };
-        match w.unwrap(l) {
-            wrapper::Out::Line(mta_line) => {
-                ingest(agg, source, &mut self.parser, Line::Complete(mta_line));
-            }
-            wrapper::Out::Held => {}
-            wrapper::Out::Unrecognised => agg.count_line(source, LineResult::Unrecognised),
-        }
-    }
-}
-
-/// Where the lines of one file go: to its source, or, for the instance keys of configured
-/// instances (several MTA instances logging to one file: Postfix syslog names, PowerMTA
-/// virtual MTAs), to theirs.
-#[derive(Debug, Clone, Default)]
-pub struct Routes {
-    primary: SourceId,
-    by_name: Vec<(Vec<u8>, SourceId)>,
-}
-
-impl Routes {
-    pub fn new(primary: SourceId, by_name: Vec<(Vec<u8>, SourceId)>) -> Self {
-        Routes { primary, by_name }
-    }
-
-    pub fn primary(&self) -> SourceId {
-        self.primary
-    }
-
-    pub fn instances(&self) -> impl Iterator<Item = (&[u8], SourceId)> {
-        self.by_name.iter().map(|(n, id)| (n.as_slice(), *id))
-    }
-
-    /// The source of a line: by its instance key ([`Parser::instance_key`]), e.g. the syslog
-    /// name, the tag before the program's name (`postfix-out` of `postfix-out/smtp`,
-    /// `postfix/submission` of `postfix/submission/smtpd`). Costs nothing when no instances
-    /// are configured.
-    #[inline]
-    pub fn pick(&self, parser: &Parser, line: &Line<'_>) -> SourceId {
-        if self.by_name.is_empty() {
-            return self.primary;
-        }
-        let Line::Complete(l) = line else {
-            return self.primary;
-        };
-        let Some(name) = parser.instance_key(l) else {
-            return self.primary;
-        };
-        self.by_name
-            .iter()
-            .find(|(n, _)| n.as_slice() == name)
-            .map_or(self.primary, |(_, id)| *id)
-    }
-}
-
-/// Read size: large enough that per-read costs vanish, small enough to stay in cache.
-pub const CHUNK: usize = 256 * 1024;

@@ -17,14 +17,12 @@
 
 use std::io::{ErrorKind, Read};
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
 use super::lines::LineSplitter;
-use super::{FileParser, Routes, CHUNK};
-use crate::aggregate::{Aggregator, SourceState};
+use super::{FileParser, Routes, Running, Source, CHUNK};
+use crate::aggregate::{Aggregator, Counters, SourceState};
 
 /// The `--log.path` that stands for standard input.
 pub const PATH: &str = "-";
@@ -38,14 +36,30 @@ pub fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == PATH
 }
 
-/// Starts reading standard input on a thread of its own until it ends. The thread is never
-/// joined: a read of a pipe cannot be interrupted, and at shutdown the state is saved under the
-/// aggregator's lock, which holds the counts of whole lines only.
-pub fn start(
+/// Standard input as a [`Source`].
+#[derive(Debug)]
+pub struct Stdin {
     routes: Routes,
     parser: FileParser,
-    agg: Arc<Mutex<Aggregator>>,
-) -> anyhow::Result<()> {
+}
+
+impl Stdin {
+    pub fn new(routes: Routes, parser: FileParser) -> Self {
+        Stdin { routes, parser }
+    }
+}
+
+impl Source for Stdin {
+    /// Reads standard input on a thread of its own until it ends. Stopping does not wait for
+    /// the thread: a read of a pipe cannot be interrupted, and at shutdown the state is saved
+    /// under the counters' lock, which holds the counts of whole lines only.
+    fn start(self: Box<Self>, counters: &Counters) -> anyhow::Result<Running> {
+        start(self.routes, self.parser, counters.clone())?;
+        Ok(Running::new(|| {}))
+    }
+}
+
+fn start(routes: Routes, parser: FileParser, agg: Counters) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("stdin".into())
         .spawn(move || {
@@ -57,14 +71,9 @@ pub fn start(
 }
 
 /// Counts the lines of `input` until its end, one lock per read, and marks the source ended.
-pub fn follow(
-    input: &mut dyn Read,
-    routes: &Routes,
-    mut parser: FileParser,
-    agg: &Mutex<Aggregator>,
-) {
+pub fn follow(input: &mut dyn Read, routes: &Routes, mut parser: FileParser, agg: &Counters) {
     let source = routes.primary();
-    set_state(&mut lock(agg), source, SourceState::Following);
+    set_state(&mut agg.lock(), source, SourceState::Following);
     let mut buf = vec![0u8; CHUNK];
     let mut splitter = LineSplitter::default();
     loop {
@@ -73,7 +82,7 @@ pub fn follow(
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => {
-                let mut g = lock(agg);
+                let mut g = agg.lock();
                 g.add_read_error(source);
                 set_state(&mut g, source, SourceState::Failing(e.to_string()));
                 tracing::error!("standard input: {e}: no more lines are read from it");
@@ -81,7 +90,7 @@ pub fn follow(
             }
         };
         let chunk = buf.get(..n).unwrap_or_default();
-        let mut g = lock(agg);
+        let mut g = agg.lock();
         g.add_bytes(source, n as u64);
         let mut lines = 0u64;
         splitter.feed(chunk, |line| {
@@ -90,10 +99,10 @@ pub fn follow(
             parser.ingest(&mut g, to, line);
         });
         if lines > 0 {
-            g.set_last_line(source, unix_now());
+            g.set_last_line(source, Counters::now());
         }
     }
-    let mut g = lock(agg);
+    let mut g = agg.lock();
     // A last line without its newline is still a line: the input has ended for good.
     splitter.finish(|line| {
         let to = parser.route(routes, &line);
@@ -109,17 +118,6 @@ fn set_state(g: &mut Aggregator, source: usize, state: SourceState) {
     }
 }
 
-fn lock(agg: &Mutex<Aggregator>) -> MutexGuard<'_, Aggregator> {
-    agg.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,7 +125,7 @@ mod tests {
 
     #[test]
     fn counts_to_the_end_and_says_it_ended() {
-        let agg = Mutex::new(Aggregator::new(
+        let agg = Counters::new(Aggregator::new(
             vec![("postfix".into(), "postfix".into())],
             &Bounds {
                 domains_max: 10,
@@ -143,7 +141,7 @@ garbage";
             crate::parse::Parser::Postfix.into(),
             &agg,
         );
-        let g = lock(&agg);
+        let g = agg.lock();
         assert_eq!(g.sources[0].lines, [1, 1, 1]);
         assert_eq!(g.sources[0].bytes, text.len() as u64);
         assert_eq!(g.sources[0].state, SourceState::Ended);

@@ -24,15 +24,19 @@ use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use flate2::read::MultiGzDecoder;
 
 use super::identity::{self, Fingerprint, Found, FP_MAX};
 use super::lines::{Line, LineSplitter};
-use super::{FileParser, Routes, CHUNK};
-use crate::aggregate::{Aggregator, LineResult, Position, RotationKind, SourceId, SourceState};
+
+use super::{FileParser, Routes, Running, Source, CHUNK};
+use crate::aggregate::{
+    Aggregator, Counters, LineResult, Position, RotationKind, SourceId, SourceState,
+};
 
 /// How often an idle source looks for new data.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
@@ -227,7 +231,7 @@ impl Tailer {
     }
 
     /// Reads whatever is new. Returns the number of bytes read.
-    pub fn poll(&mut self, agg: &Mutex<Aggregator>) -> u64 {
+    pub fn poll(&mut self, agg: &Counters) -> u64 {
         let mut total = 0;
         if std::mem::replace(&mut self.first_poll, false) {
             total += self.recover(agg);
@@ -258,7 +262,7 @@ impl Tailer {
 
     /// First poll after a restart: finish the files saved as draining and the file that was
     /// current, wherever they are now, then open the file at the path where it fits.
-    fn recover(&mut self, agg: &Mutex<Aggregator>) -> u64 {
+    fn recover(&mut self, agg: &Counters) -> u64 {
         let Some(resume) = self.resume.take() else {
             // A first start: follow the file from its end.
             self.open_new(agg, true);
@@ -275,19 +279,19 @@ impl Tailer {
             self.open_new(agg, false);
         }
         // Whatever could be opened, the saved positions now say what this run reads.
-        self.publish(&mut lock(agg), None);
+        self.publish(&mut agg.lock(), None);
         0
     }
 
     /// Continues the file that was current when the last run saved its state.
-    fn resume_current(&mut self, pos: Position, agg: &Mutex<Aggregator>) {
+    fn resume_current(&mut self, pos: Position, agg: &Counters) {
         match identity::locate(&self.path, &pos) {
             Some(Found::Plain(p)) if p == self.path => {
                 match OpenFile::plain(&p, pos.offset, false, &self.parser) {
                     Ok(open) => {
                         tracing::info!(path = %p.display(), offset = pos.offset, "following log file from the saved position");
                         self.current = Some(open);
-                        self.publish(&mut lock(agg), Some(SourceState::Following));
+                        self.publish(&mut agg.lock(), Some(SourceState::Following));
                     }
                     Err(e) => self.fail(agg, &e),
                 }
@@ -296,7 +300,8 @@ impl Tailer {
             Some(found) => {
                 // Rotated while the exporter was down (renamed, or copied and truncated):
                 // finish it, then the file at the path.
-                lock(agg).add_rotation(self.source, self.kind_at_path(&pos));
+                agg.lock()
+                    .add_rotation(self.source, self.kind_at_path(&pos));
                 let opened = match &found {
                     Found::Plain(p) => OpenFile::plain(p, pos.offset, false, &self.parser),
                     Found::Gzip(p) => OpenFile::gzip(p, &pos, &self.parser),
@@ -313,7 +318,8 @@ impl Tailer {
                 // Not found anywhere: rewritten in place, or gone. The inode alone cannot tell
                 // a truncated file from a new file that reused it, but either way the file at
                 // the path is read from its start.
-                lock(agg).add_rotation(self.source, self.kind_at_path(&pos));
+                agg.lock()
+                    .add_rotation(self.source, self.kind_at_path(&pos));
                 tracing::warn!(
                     path = %self.path.display(),
                     "the log file read before the restart was truncated, or rotated and deleted, while the exporter was down: reading the file at the path from its start; lines written to the old file after byte {} are not counted",
@@ -337,7 +343,7 @@ impl Tailer {
     }
 
     /// Opens the file a saved position belongs to, wherever it is now.
-    fn find_saved(&self, pos: &Position, agg: &Mutex<Aggregator>) -> Option<OpenFile> {
+    fn find_saved(&self, pos: &Position, agg: &Counters) -> Option<OpenFile> {
         let opened = match identity::locate(&self.path, pos) {
             Some(Found::Plain(p)) => OpenFile::plain(&p, pos.offset, false, &self.parser),
             Some(Found::Gzip(p)) => OpenFile::gzip(&p, pos, &self.parser),
@@ -370,7 +376,7 @@ impl Tailer {
     }
 
     /// Reads the rotated-away files; closes those that are finished.
-    fn drain(&mut self, agg: &Mutex<Aggregator>) -> u64 {
+    fn drain(&mut self, agg: &Counters) -> u64 {
         let mut total = 0;
         let now = Instant::now();
         let mut draining = std::mem::take(&mut self.draining);
@@ -387,7 +393,7 @@ impl Tailer {
                 || now.duration_since(d.quiet_since) >= DRAIN_GRACE
         };
         if self.draining.iter().any(finished) {
-            let mut g = lock(agg);
+            let mut g = agg.lock();
             let (done, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.draining)
                 .into_iter()
                 .partition(finished);
@@ -421,7 +427,7 @@ impl Tailer {
         }
     }
 
-    fn restart_truncated(&mut self, agg: &Mutex<Aggregator>) {
+    fn restart_truncated(&mut self, agg: &Counters) {
         let Some(cur) = self.current.take() else {
             return;
         };
@@ -436,7 +442,7 @@ impl Tailer {
             };
             opened.ok()
         });
-        let mut g = lock(agg);
+        let mut g = agg.lock();
         g.add_rotation(self.source, RotationKind::Truncate);
         match copy {
             Some(open) => {
@@ -456,7 +462,7 @@ impl Tailer {
         match OpenFile::plain(&self.path, 0, false, &self.parser) {
             Ok(open) => {
                 self.current = Some(open);
-                self.publish(&mut lock(agg), Some(SourceState::Following));
+                self.publish(&mut agg.lock(), Some(SourceState::Following));
             }
             Err(e) => self.fail(agg, &e),
         }
@@ -464,10 +470,10 @@ impl Tailer {
 
     /// Moves the current file to the draining list and opens the new one, as one step for the
     /// saved state. Returns whether a new file is open.
-    fn rotate(&mut self, agg: &Mutex<Aggregator>) -> bool {
+    fn rotate(&mut self, agg: &Counters) -> bool {
         tracing::info!(path = %self.path.display(), "log file rotated: finishing the old file, reading the new one from its start");
         let new = OpenFile::plain(&self.path, 0, false, &self.parser);
-        let mut g = lock(agg);
+        let mut g = agg.lock();
         g.add_rotation(self.source, RotationKind::Rename);
         if let Some(old) = self.current.take() {
             self.draining.push(Draining {
@@ -494,7 +500,7 @@ impl Tailer {
     }
 
     /// Opens the file at the path. `at_end`: a first start, follow from the end.
-    fn open_new(&mut self, agg: &Mutex<Aggregator>, at_end: bool) -> bool {
+    fn open_new(&mut self, agg: &Counters, at_end: bool) -> bool {
         let offset = if at_end {
             match std::fs::metadata(&self.path) {
                 Ok(m) => m.len(),
@@ -508,11 +514,11 @@ impl Tailer {
                 let from = if at_end { "its end" } else { "its start" };
                 tracing::info!(path = %self.path.display(), "following log file from {from}");
                 self.current = Some(open);
-                self.publish(&mut lock(agg), Some(SourceState::Following));
+                self.publish(&mut agg.lock(), Some(SourceState::Following));
                 true
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                let mut g = lock(agg);
+                let mut g = agg.lock();
                 let waiting = g
                     .sources
                     .get(self.source)
@@ -543,7 +549,7 @@ impl Tailer {
 
     /// Reads an open file to its end, counting lines and moving its saved position in the
     /// same lock section.
-    fn read_to_end(&mut self, open: &mut OpenFile, slot: Slot, agg: &Mutex<Aggregator>) -> u64 {
+    fn read_to_end(&mut self, open: &mut OpenFile, slot: Slot, agg: &Counters) -> u64 {
         let mut total = 0u64;
         loop {
             let n = match open.read(&mut self.buf) {
@@ -557,7 +563,7 @@ impl Tailer {
             };
             open.offset += n as u64;
             total += n as u64;
-            let mut g = lock(agg);
+            let mut g = agg.lock();
             g.add_bytes(self.source, n as u64);
             let mut lines = 0u64;
             let routes = &self.routes;
@@ -567,7 +573,7 @@ impl Tailer {
                 parser.ingest(&mut g, parser.route(routes, &l), l)
             });
             if lines > 0 {
-                g.set_last_line(self.source, unix_now());
+                g.set_last_line(self.source, Counters::now());
             }
             // The fingerprint grows with the file until it covers FP_MAX bytes, as long as the
             // bytes it covered are still there (else the file was rewritten: the next look at
@@ -597,8 +603,8 @@ impl Tailer {
         total
     }
 
-    fn fail(&self, agg: &Mutex<Aggregator>, e: &std::io::Error) {
-        let mut g = lock(agg);
+    fn fail(&self, agg: &Counters, e: &std::io::Error) {
+        let mut g = agg.lock();
         g.add_read_error(self.source);
         let msg = format!("{}: {e}", self.path.display());
         if let Some(s) = g.sources.get_mut(self.source) {
@@ -616,13 +622,6 @@ enum PathState {
     Replaced,
 }
 
-fn lock(agg: &Mutex<Aggregator>) -> MutexGuard<'_, Aggregator> {
-    // A panic while holding the lock cannot leave counters half-updated in a way that matters
-    // more than stopping the exporter would; keep serving.
-    agg.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// Reads from the start of `file` until `buf` is full or the file ends.
 fn read_full_at(file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
@@ -637,18 +636,60 @@ fn read_full_at(file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
 /// Runs tailers on a thread until `stop` is set.
-pub fn run(mut tailers: Vec<Tailer>, agg: Arc<Mutex<Aggregator>>, stop: Arc<AtomicBool>) {
+pub fn run(mut tailers: Vec<Tailer>, agg: Counters, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Relaxed) {
         let read: u64 = tailers.iter_mut().map(|t| t.poll(&agg)).sum();
         if read == 0 {
             std::thread::sleep(POLL_INTERVAL);
         }
+    }
+}
+
+impl Resume {
+    /// What the state file gave back for `source`; `None` on a first start.
+    pub fn saved(agg: &Aggregator, source: SourceId) -> Option<Resume> {
+        agg.sources
+            .get(source)
+            .filter(|s| s.restored)
+            .map(|s| Resume {
+                position: s.position,
+                draining: s.draining.clone(),
+            })
+    }
+}
+
+/// The log files of the plan, followed on one thread (the [`Source`] of files).
+#[derive(Debug)]
+pub struct Files(Vec<(Routes, PathBuf, FileParser)>);
+
+impl Files {
+    pub fn new(files: Vec<(Routes, PathBuf, FileParser)>) -> Self {
+        Files(files)
+    }
+}
+
+impl Source for Files {
+    fn start(self: Box<Self>, counters: &Counters) -> anyhow::Result<Running> {
+        let tailers: Vec<Tailer> = {
+            let g = counters.lock();
+            self.0
+                .into_iter()
+                .map(|(routes, path, parser)| {
+                    let resume = Resume::saved(&g, routes.primary());
+                    Tailer::new(routes.primary(), path, parser, resume).with_routes(routes)
+                })
+                .collect()
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let (agg, flag) = (counters.clone(), Arc::clone(&stop));
+        let thread = std::thread::Builder::new()
+            .name("tail".into())
+            .spawn(move || run(tailers, agg, flag))
+            .context("cannot start the log reader thread")?;
+        Ok(Running::new(move || {
+            stop.store(true, Ordering::Relaxed);
+            let _ = thread.join();
+        }))
     }
 }

@@ -1,0 +1,156 @@
+//! The plan: flags and the configuration file resolved once, in one pass, into typed values.
+//! Nothing downstream parses a string of either again; every mistake is a [`ConfigError`]
+//! naming its flag or YAML path (exit code 2).
+
+mod sources;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use sources::{Counted, Sources};
+
+use crate::aggregate::{Aggregator, Bounds};
+use crate::cli::{CommonArgs, ServeArgs};
+use crate::config::{self, ConfigError};
+use crate::parse::Parser;
+use crate::queue::{QueueFlags, QueueSpec};
+
+/// What `serve` does.
+#[derive(Debug)]
+pub struct Plan {
+    pub web: Web,
+    pub sources: Sources,
+    pub bounds: Bounds,
+    pub state: State,
+    pub queues: Queues,
+}
+
+/// The HTTP side.
+#[derive(Debug)]
+pub struct Web {
+    /// `--web.listen-address` as given, for messages.
+    pub listen_address: String,
+    /// The addresses it stands for, tried in turn (`:PORT`: both stacks).
+    pub listen: Vec<SocketAddr>,
+    pub telemetry_path: String,
+    pub config_file: Option<PathBuf>,
+}
+
+/// Where counters and read positions are saved.
+#[derive(Debug)]
+pub struct State {
+    pub path: PathBuf,
+    /// Given by flag or config: failing to use it is an error, not a warning.
+    pub explicit: bool,
+}
+
+/// The MTA queues read at scrape time.
+#[derive(Debug)]
+pub struct Queues {
+    pub specs: Vec<QueueSpec>,
+    pub timeout: Duration,
+    pub cache: Duration,
+}
+
+impl Plan {
+    /// Resolves `args` and the configuration file they name.
+    pub fn resolve(args: &ServeArgs) -> anyhow::Result<Plan> {
+        let file = load_config(&args.common)?;
+        let flag_parser = flag_parser(&args.common, &file)?;
+        let sources = sources::resolve(args, &file, &flag_parser)?;
+        let queues = queues(args, &sources)?;
+        Ok(Plan {
+            web: web(args, &file)?,
+            bounds: bounds(&file),
+            state: State {
+                explicit: args.state_file.is_some() || file.state.file.is_some(),
+                path: (args.state_file.clone())
+                    .or(file.state.file.clone())
+                    .unwrap_or_else(|| PathBuf::from(config::DEFAULT_STATE_FILE)),
+            },
+            sources,
+            queues,
+        })
+    }
+
+    /// Fresh counters for the plan's sources, nothing counted.
+    pub fn aggregator(&self) -> Aggregator {
+        let counted = &self.sources.counted;
+        let names = counted.iter().map(|c| (c.name.clone(), c.mta.clone()));
+        let mut agg = Aggregator::new(names.collect(), &self.bounds);
+        for (s, c) in agg.sources.iter_mut().zip(counted) {
+            s.location.clone_from(&c.location);
+            s.parent = c.parent;
+            s.default_name = c.default_name;
+            s.auto = c.auto;
+            if c.drops {
+                s.dropped = Some([0; 3]);
+            }
+        }
+        agg
+    }
+}
+
+fn web(args: &ServeArgs, file: &config::File) -> anyhow::Result<Web> {
+    let telemetry_path = (args.telemetry_path.clone())
+        .or(file.web.telemetry_path.clone())
+        .unwrap_or_else(|| config::DEFAULT_TELEMETRY_PATH.to_owned());
+    config::check_telemetry_path(&telemetry_path)
+        .map_err(|e| ConfigError(format!("--web.telemetry-path: {e}")))?;
+    let listen_address = (args.listen_address.clone())
+        .or(file.web.listen_address.clone())
+        .unwrap_or_else(|| config::DEFAULT_LISTEN.to_owned());
+    let listen = crate::http::parse_listen_address(&listen_address)
+        .map_err(|e| ConfigError(format!("--web.listen-address: {e}")))?;
+    Ok(Web {
+        listen_address,
+        listen,
+        telemetry_path,
+        config_file: args.web_config_file.clone(),
+    })
+}
+
+fn queues(args: &ServeArgs, sources: &Sources) -> anyhow::Result<Queues> {
+    let flags = QueueFlags {
+        postfix_config_dir: args.queue_postfix_config_dir.clone(),
+        postqueue: args.queue_postqueue.clone(),
+        disable: args.queue_disable,
+        exim: args.queue_exim.clone(),
+        exim_config: args.queue_exim_config.clone(),
+        smtpctl: args.queue_smtpctl.clone(),
+    };
+    Ok(Queues {
+        specs: crate::queue::plan(&sources.queues, &flags).map_err(ConfigError)?,
+        timeout: args.queue_timeout.unwrap_or(crate::queue::DEFAULT_TIMEOUT),
+        cache: args.queue_cache.unwrap_or(crate::queue::DEFAULT_CACHE),
+    })
+}
+
+/// The configuration file of `--config.file`, checked; the defaults without one.
+pub fn load_config(common: &CommonArgs) -> anyhow::Result<config::File> {
+    match &common.config_file {
+        Some(p) => config::load(p),
+        None => Ok(config::File::default()),
+    }
+}
+
+/// The parser of `--log.format`: a built-in format, `auto`, or a format the config file
+/// defines.
+pub fn flag_parser(common: &CommonArgs, file: &config::File) -> anyhow::Result<Parser> {
+    config::parser_named(common.log_format.as_deref().unwrap_or("auto"), file)
+        .map_err(|e| ConfigError(format!("--log.format: {e}")).into())
+}
+
+/// The bounds of the labels, from the configuration file.
+pub fn bounds(file: &config::File) -> Bounds {
+    Bounds {
+        domains_max: file.domains.max,
+        domains_keep: file.domains.keep.clone(),
+        domain_groups: (file.domains.groups.iter())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        reasons: Arc::clone(&file.compiled_reasons),
+    }
+}
