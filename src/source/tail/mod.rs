@@ -19,6 +19,9 @@
 //! Reads use plain blocking `std::fs` calls on a thread of their own: no async file I/O in the
 //! hot loop, and no line crosses to another thread.
 
+mod open;
+use open::{OpenFile, Reader};
+
 use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -42,128 +45,6 @@ use crate::aggregate::{
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// How long a rotated-away file is kept open after its last new byte.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
-
-#[derive(Debug)]
-enum Reader {
-    Plain(File),
-    /// A rotated file compressed while the exporter was down: read once, to its end.
-    Gzip(Box<MultiGzDecoder<File>>),
-}
-
-/// An open file and how far it has been counted.
-#[derive(Debug)]
-struct OpenFile {
-    reader: Reader,
-    path: PathBuf,
-    id: (u64, u64),
-    fp: Fingerprint,
-    /// Bytes consumed (of the decompressed content, for gzip).
-    offset: u64,
-    splitter: LineSplitter,
-    /// This file's parser (a header-driven format learns its columns from the file's header).
-    parser: FileParser,
-}
-
-/// How much of a file's start is shown to a header-driven parser that starts inside the file.
-const HEAD_MAX: u64 = 64 * 1024;
-
-impl OpenFile {
-    /// Opens a plain file at `offset` with a fresh copy of `parser`; `skip_partial`: the offset
-    /// may be inside a line.
-    fn plain(
-        path: &Path,
-        offset: u64,
-        skip_partial: bool,
-        parser: &FileParser,
-    ) -> std::io::Result<OpenFile> {
-        let mut file = File::open(path)?;
-        let meta = file.metadata()?;
-        let fp = Fingerprint::read(&file, meta.len())?;
-        let mut parser = parser.clone();
-        if offset > 0 && parser.reads_header() {
-            // Starting inside the file: the header line at its top was read before.
-            let mut head = vec![0u8; offset.min(HEAD_MAX) as usize];
-            let n = read_full_at(&file, &mut head)?;
-            parser.prime(&head[..n]);
-        }
-        let mut splitter = LineSplitter::default();
-        if skip_partial && offset > 0 {
-            // Starting inside a line would count its tail as a line of its own.
-            let mut last = [0u8; 1];
-            if !matches!(file.read_at(&mut last, offset - 1), Ok(1) if last[0] == b'\n') {
-                splitter.skip_to_next_line();
-            }
-        }
-        file.seek(SeekFrom::Start(offset))?;
-        Ok(OpenFile {
-            reader: Reader::Plain(file),
-            path: path.to_path_buf(),
-            id: (meta.dev(), meta.ino()),
-            fp,
-            offset,
-            splitter,
-            parser,
-        })
-    }
-
-    /// Opens the compressed form of the file of `pos` and skips what was counted.
-    fn gzip(path: &Path, pos: &Position, parser: &FileParser) -> std::io::Result<OpenFile> {
-        let mut dec = MultiGzDecoder::new(File::open(path)?);
-        let mut parser = parser.clone();
-        let mut skipped = 0;
-        if parser.reads_header() {
-            let mut head = Vec::new();
-            skipped += (&mut dec)
-                .take(pos.offset.min(HEAD_MAX))
-                .read_to_end(&mut head)? as u64;
-            parser.prime(&head);
-        }
-        skipped += std::io::copy(
-            &mut (&mut dec).take(pos.offset - skipped),
-            &mut std::io::sink(),
-        )?;
-        if skipped < pos.offset {
-            return Err(std::io::Error::new(
-                ErrorKind::UnexpectedEof,
-                "compressed file is shorter than the saved position",
-            ));
-        }
-        Ok(OpenFile {
-            reader: Reader::Gzip(Box::new(dec)),
-            path: path.to_path_buf(),
-            id: (pos.dev, pos.ino),
-            fp: Fingerprint::of(pos),
-            offset: pos.offset,
-            splitter: LineSplitter::default(),
-            parser,
-        })
-    }
-
-    fn file(&self) -> Option<&File> {
-        match &self.reader {
-            Reader::Plain(f) => Some(f),
-            Reader::Gzip(_) => None,
-        }
-    }
-
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        match &mut self.reader {
-            Reader::Plain(f) => f.read(buf),
-            Reader::Gzip(d) => d.read(buf),
-        }
-    }
-
-    /// The position to save: up to the end of the last complete line.
-    fn position(&self) -> Position {
-        Position {
-            dev: self.id.0,
-            ino: self.id.1,
-            offset: self.offset.saturating_sub(self.splitter.pending() as u64),
-            fp_len: self.fp.len,
-            fp_crc: self.fp.crc,
-        }
-    }
-}
 
 #[derive(Debug)]
 struct Draining {
@@ -620,20 +501,6 @@ enum PathState {
     Same,
     Truncated,
     Replaced,
-}
-
-/// Reads from the start of `file` until `buf` is full or the file ends.
-fn read_full_at(file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read_at(&mut buf[n..], n as u64) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// Runs tailers on a thread until `stop` is set.
