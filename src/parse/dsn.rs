@@ -1,5 +1,5 @@
 //! Delivery status notifications (bounces) read from a mailbox: one whole message in, its
-//! replies out. Counted under `mta="dsn"`, `direction="outbound"` (DESIGN.md §1, §2).
+//! replies out. Counted under `mta="dsn"`, `direction="outbound"`.
 //!
 //! Unlike the log parsers this reads a whole message, not a line, so it is not a
 //! [`Format`](super::Format) (`--log.format dsn` would make no sense for a log file): the
