@@ -239,22 +239,26 @@ fn default_postfix(
 ) -> Result<(), String> {
     let postfix_sources: Vec<&SourceQueue> =
         sources.iter().filter(|s| s.mta == "postfix").collect();
-    let said = sources.iter().any(|s| s.config.is_some());
-    if !said && flags.postqueue.is_some() && postfix_sources.is_empty() {
+    if sources.iter().any(|s| s.config.is_some()) {
+        return Ok(());
+    }
+    if flags.postqueue.is_some() && postfix_sources.is_empty() {
         return Err("--queue.postqueue: no Postfix log source to read a queue for".into());
     }
-    if let (false, [s]) = (said, postfix_sources.as_slice()) {
-        let explicit = flags.postqueue.is_some();
-        let found = postfix::default_postqueue().is_some() && postfix::default_instance_exists();
-        if explicit || found {
-            out.push(spec(
-                s,
-                Kind::Postfix {
-                    postqueue: postqueue_path(flags),
-                    config_dir: None,
-                },
-            ));
-        }
+    // A guess between several Postfix sources would only produce read errors.
+    let [s] = postfix_sources.as_slice() else {
+        return Ok(());
+    };
+    let explicit = flags.postqueue.is_some();
+    let found = postfix::default_postqueue().is_some() && postfix::default_instance_exists();
+    if explicit || found {
+        out.push(spec(
+            s,
+            Kind::Postfix {
+                postqueue: postqueue_path(flags),
+                config_dir: None,
+            },
+        ));
     }
     Ok(())
 }
