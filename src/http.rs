@@ -17,7 +17,7 @@ use crate::aggregate::{Aggregator, SourceState};
 use crate::codes;
 use crate::expose::{self, BuildInfo};
 
-// --web.config.file (TLS, basic auth) and the bounds on connections: issue 10.
+// --web.config.file (TLS, basic auth) and the bounds on connections.
 pub mod auth;
 pub mod limits;
 pub mod server;

@@ -24,7 +24,7 @@ pub enum Found {
     Enhanced(EnhancedCode),
 }
 
-/// One object of `explain --format json` (DESIGN.md §3).
+/// One object of `explain --format json`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Explanation {
     pub code: String,

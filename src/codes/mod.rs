@@ -1,11 +1,11 @@
 //! What reply codes mean and what to do about them: the knowledge base.
 //!
-//! [`data`] holds one entry per code, in the project's own words: the basic codes of RFC 5321
-//! and its extensions, the non-standard ones met in the wild, every enhanced code of the IANA
-//! "Enumerated Status Codes" registry (RFC 3463, 5248 and later RFCs), and well-known
-//! provider-specific enhanced codes (Gmail, Microsoft 365). A code the table does not know is
-//! described by its digits alone (RFC 5321 §4.2 for basic codes, RFC 3463 §3 for the class and
-//! subject of enhanced codes).
+//! The table in `codes/data.rs` holds one entry per code, in the project's own words: the basic
+//! codes of RFC 5321 and its extensions, the non-standard ones met in the wild, every enhanced
+//! code of the IANA "Enumerated Status Codes" registry (RFC 3463, 5248 and later RFCs), and
+//! well-known provider-specific enhanced codes (Gmail, Microsoft 365). A code the table does not
+//! know is described by its digits alone (RFC 5321 §4.2 for basic codes, RFC 3463 §3 for the
+//! class and subject of enhanced codes).
 //!
 //! Lookups go through an index built once ([`LazyLock`]); they are made per scrape per code seen
 //! and by `explain`, never per log line.
@@ -42,7 +42,7 @@ impl Origin {
     }
 }
 
-/// One code of the knowledge base (see [`data`] for the conventions of each field).
+/// One code of the knowledge base (`codes/data.rs` describes the conventions of each field).
 #[derive(Debug)]
 pub struct Entry {
     pub code: &'static str,

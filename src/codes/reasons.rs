@@ -5,7 +5,7 @@
 //! all of which must hold: basic codes (`550`), enhanced code patterns (`5.7.26`, `X.2.2` for
 //! any class, `X.7.*` for any detail, `5.7.606-649` for a range) and a case-insensitive regex on
 //! the reply text as logged. The rules the user writes under `reasons:` in the configuration
-//! file come first, then [`BUILTIN`].
+//! file come first, then the built-in table (`reasons/builtin.rs`).
 //!
 //! The order of the built-in table is the design: the strongest evidence first. A blocklist
 //! named in the text wins over any code (servers say "blocked using zen.spamhaus.org" with 550,
@@ -27,33 +27,10 @@ use regex::bytes::{RegexSet, RegexSetBuilder};
 
 use crate::parse::{BasicCode, EnhancedCode};
 
-/// The reason names of the built-in table, in a fixed order (their index is their id). User
-/// rules may add names of their own after them.
-pub const BUILTIN_REASONS: &[&str] = &[
-    "other",
-    "invalid_recipient",
-    "mailbox_disabled",
-    "mailbox_full",
-    "message_too_large",
-    "blocklisted",
-    "reputation",
-    "spam_content",
-    "virus",
-    "authentication_failed",
-    "reverse_dns",
-    "smtp_auth",
-    "rate_limited",
-    "greylisted",
-    "tls_required",
-    "tls_failed",
-    "dns_failure",
-    "connection_failed",
-    "relay_denied",
-    "policy",
-    "protocol_error",
-    "message_format",
-    "server_error",
-];
+mod builtin;
+
+use builtin::BUILTIN;
+pub use builtin::BUILTIN_REASONS;
 
 /// The id of `other`, where every failure no rule claims lands.
 pub const OTHER: ReasonId = ReasonId(0);
@@ -61,171 +38,6 @@ pub const OTHER: ReasonId = ReasonId(0);
 /// Index of a reason name in a [`Reasons`] table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ReasonId(pub u8);
-
-/// One rule of the built-in table.
-struct BuiltinRule {
-    reason: &'static str,
-    codes: &'static [u16],
-    enhanced: &'static [&'static str],
-    /// A regex on the reply text, matched case-insensitively; empty: no text condition.
-    text: &'static str,
-}
-
-const fn text(reason: &'static str, text: &'static str) -> BuiltinRule {
-    BuiltinRule {
-        reason,
-        codes: &[],
-        enhanced: &[],
-        text,
-    }
-}
-
-const fn enh(reason: &'static str, enhanced: &'static [&'static str]) -> BuiltinRule {
-    BuiltinRule {
-        reason,
-        codes: &[],
-        enhanced,
-        text: "",
-    }
-}
-
-/// The built-in rules, in order. Each text was written against real replies of the large
-/// providers and common blocklists (see the test table at the end of this file).
-static BUILTIN: &[BuiltinRule] = &[
-    // DNS blocklists and providers' own block lists, named in the text.
-    text(
-        "blocklisted",
-        r"blocked using|block ?list|blacklist|\bdnsbl\b|\brbl\b|spamhaus|barracuda|spamcop|sorbs\.net|uceprotect|abuseat\.org|\bsurbl\b|\bpsbl\b|banned sending ip|\(S3150\)|\[TSS09\]|\[TS03\]|listed (?:at|on|in|by) [a-z0-9.-]{1,60}\.(?:org|net|com)",
-    ),
-    enh("blocklisted", &["5.7.606-649"]),
-    // Sender authentication: SPF, DKIM, DMARC (RFC 7372 codes, Microsoft's 5.7.509).
-    enh(
-        "authentication_failed",
-        &[
-            "X.7.20", "X.7.21", "X.7.22", "X.7.23", "X.7.24", "X.7.26", "5.7.509",
-        ],
-    ),
-    text(
-        "authentication_failed",
-        r"\b(?:spf|dkim|dmarc)\b|sender is unauthenticated|unauthenticated (?:e-?mail|mail|sender)|sender policy framework|sender authentication",
-    ),
-    enh("reverse_dns", &["X.7.25"]),
-    text(
-        "reverse_dns",
-        r"\bptr record|reverse (?:dns|lookup|hostname|mapping)|\brdns\b|fcrdns|cannot find your (?:reverse )?hostname",
-    ),
-    text("greylisted", r"gr[ae]y-?list"),
-    text(
-        "tls_required",
-        r"starttls|tls (?:is )?(?:required|mandatory)|requires? (?:a )?tls|encryption (?:is )?(?:required|needed)",
-    ),
-    enh("tls_required", &["X.7.10", "X.7.11"]),
-    text(
-        "tls_failed",
-        r"tls (?:handshake|negotiation|session) fail|handshake fail|cannot start tls|certificate verification|untrusted certificate|certificate (?:has )?expired",
-    ),
-    // Provider-specific rate-limit codes: Gmail 4.7.28, Microsoft 4.7.650 and 4.7.500.
-    enh("rate_limited", &["4.7.28", "4.7.500", "4.7.650"]),
-    enh("reputation", &["5.7.708"]),
-    text(
-        "reputation",
-        r"reputation|traffic not accepted from this ip|sender score",
-    ),
-    text(
-        "virus",
-        r"virus|malware|infected|security issue|dangerous (?:content|attachment)|(?:banned|blocked|prohibited) (?:file )?attachment|executable",
-    ),
-    enh("spam_content", &["5.7.350"]),
-    text(
-        "spam_content",
-        r"spam|unsolicited|\bjunk\b|bulk mail|content (?:filter|rejected|not acceptable)|message content|phish",
-    ),
-    enh("smtp_auth", &["X.7.8", "X.7.12", "X.7.13"]),
-    BuiltinRule {
-        reason: "smtp_auth",
-        codes: &[530, 535, 538],
-        enhanced: &[],
-        text: "",
-    },
-    text(
-        "smtp_auth",
-        r"authentication (?:failed|failure|required|credentials)|username and password not accepted|invalid credentials|must (?:authenticate|be authenticated)",
-    ),
-    enh("message_too_large", &["X.3.4", "X.2.3"]),
-    text(
-        "message_too_large",
-        r"size limit|message size|(?:message|mail) (?:is )?too (?:large|big)|exceeds? (?:the )?(?:maximum|max|fixed) (?:message )?size",
-    ),
-    text(
-        "rate_limited",
-        r"rate.?limit|too many (?:connections|messages|recipients|concurrent|sessions|mails|emails)|too much mail|throttl|unexpected volume|\[TSS?0[1-4]\]|receiving mail (?:at a rate|too quickly)|server busy|sending (?:quota|limit|rate)|too fast|slow down",
-    ),
-    enh("mailbox_full", &["X.2.2"]),
-    text(
-        "mailbox_full",
-        r"mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:the |its |their )?(?:storage |mailbox )?quota|insufficient (?:user )?(?:storage|disk space) for",
-    ),
-    // Microsoft: 5.4.1 "Recipient address rejected: Access denied" (directory-based edge
-    // blocking: the recipient does not exist), not a network failure.
-    BuiltinRule {
-        reason: "invalid_recipient",
-        codes: &[],
-        enhanced: &["5.4.1"],
-        text: r"recipient address rejected",
-    },
-    text(
-        "relay_denied",
-        r"relay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed))|not permitted to relay|unable to relay|we do not relay",
-    ),
-    enh("relay_denied", &["5.7.64"]),
-    text(
-        "dns_failure",
-        r"name service error|host not found|domain not found|host or domain name not found|nxdomain|no mx|dns (?:error|failure|lookup)|mx lookup|unable to resolve|unresolvable|servfail|no such domain|null mx",
-    ),
-    text(
-        "invalid_recipient",
-        r"user unknown|unknown user|no such (?:user|mailbox|recipient|address)|(?:mailbox|account|recipient|user|address)(?: that you tried to reach)? (?:does not|doesn't) exist|recipient not found|recipientnotfound|invalid (?:recipient|mailbox)|mailbox not found|unknown (?:recipient|mailbox|or illegal alias)|doesn't have an? [a-z0-9.-]{1,60} account|not a valid (?:mailbox|recipient)|undeliverable address",
-    ),
-    enh("invalid_recipient", &["X.1.1", "X.1.3", "X.1.6"]),
-    // RFC 5321's words for 550 (Microsoft answers unknown recipients with them); with a
-    // 4xx, "mailbox unavailable" is a passing state that says nothing more.
-    BuiltinRule {
-        reason: "invalid_recipient",
-        codes: &[],
-        enhanced: &["5.*.*"],
-        text: r"mailbox unavailable",
-    },
-    enh(
-        "dns_failure",
-        &["X.1.2", "X.1.8", "X.1.10", "X.4.3", "X.4.4", "X.7.27"],
-    ),
-    text(
-        "mailbox_disabled",
-        r"(?:account|mailbox|user|address) (?:is |has been )?(?:disabled|inactive|suspended|deactivated|locked)|inactive (?:e-?mail address|account|user|mailbox)",
-    ),
-    enh("mailbox_disabled", &["X.2.1"]),
-    text(
-        "connection_failed",
-        r"connection (?:refused|timed out|reset|closed|dropped)|timed out|lost connection|network is unreachable|no route to host|(?:could|unable to) not connect|unable to connect",
-    ),
-    enh("connection_failed", &["X.4.1", "X.4.2", "X.4.0"]),
-    text(
-        "server_error",
-        r"temporary (?:server|system|local) (?:error|problem|failure)|internal (?:server )?error|local error in processing|insufficient system storage|queue file write error",
-    ),
-    enh("server_error", &["X.3.*"]),
-    text(
-        "protocol_error",
-        r"too many errors|syntax error|command (?:not )?(?:recognized|unrecognized|not implemented)|bad sequence|improper use of smtp|pipelining",
-    ),
-    enh("protocol_error", &["X.5.*"]),
-    enh("message_format", &["X.6.*"]),
-    enh("policy", &["X.7.*"]),
-    text(
-        "policy",
-        r"policy|access denied|not allowed|prohibited|refused",
-    ),
-];
 
 /// An enhanced code pattern: `None` parts match anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -426,56 +238,8 @@ impl Reasons {
         let mut patterns = Vec::new();
         for (i, r) in user.iter().enumerate() {
             let at = format!("reasons[{i}] ({})", r.reason);
-            check_reason_name(&r.reason).map_err(|e| format!("{at}.reason: {e}"))?;
-            let id = match out.names.iter().position(|n| *n == r.reason) {
-                Some(k) => k,
-                None => {
-                    if out.names.len() >= BUILTIN_REASONS.len() + MAX_USER_REASONS {
-                        return Err(format!(
-                            "{at}.reason: at most {MAX_USER_REASONS} reason names of your own (the reason label must stay bounded)"
-                        ));
-                    }
-                    out.names.push(r.reason.clone());
-                    out.names.len() - 1
-                }
-            };
-            let codes = match r.code {
-                Some(c) => vec![BasicCode::new(c)
-                    .ok_or_else(|| {
-                        format!("{at}.code: {c} is not a reply code (three digits, 200 to 559)")
-                    })?
-                    .get()],
-                None => Vec::new(),
-            };
-            let enhanced = match &r.enhanced {
-                Some(p) => {
-                    vec![EnhancedPattern::parse(p).map_err(|e| format!("{at}.enhanced: {e}"))?]
-                }
-                None => Vec::new(),
-            };
-            let text = match &r.text {
-                Some(t) => {
-                    // Checked one by one, so the error names the rule.
-                    regex::bytes::RegexBuilder::new(t)
-                        .case_insensitive(true)
-                        .build()
-                        .map_err(|e| format!("{at}.match: invalid regex: {e}"))?;
-                    patterns.push(t.clone());
-                    Some((Set::User, patterns.len() - 1))
-                }
-                None => None,
-            };
-            if codes.is_empty() && enhanced.is_empty() && text.is_none() {
-                return Err(format!(
-                    "{at}: give at least one of match (a regex on the reply text), code or enhanced"
-                ));
-            }
-            out.user.push(Rule {
-                reason: ReasonId(u8::try_from(id).map_err(|_| format!("{at}: too many reasons"))?),
-                codes,
-                enhanced,
-                text,
-            });
+            let rule = out.user_rule(&at, r, &mut patterns)?;
+            out.user.push(rule);
         }
         if !patterns.is_empty() {
             out.user_set = Some(
@@ -486,6 +250,68 @@ impl Reasons {
             );
         }
         Ok(out)
+    }
+
+    /// One user rule, checked; its regex, if any, is added to `patterns`. `at` names the rule
+    /// in errors.
+    fn user_rule(
+        &mut self,
+        at: &str,
+        r: &UserRule,
+        patterns: &mut Vec<String>,
+    ) -> Result<Rule, String> {
+        check_reason_name(&r.reason).map_err(|e| format!("{at}.reason: {e}"))?;
+        let id = self.reason_index(at, &r.reason)?;
+        let codes = match r.code {
+            Some(c) => vec![BasicCode::new(c)
+                .ok_or_else(|| {
+                    format!("{at}.code: {c} is not a reply code (three digits, 200 to 559)")
+                })?
+                .get()],
+            None => Vec::new(),
+        };
+        let enhanced = match &r.enhanced {
+            Some(p) => vec![EnhancedPattern::parse(p).map_err(|e| format!("{at}.enhanced: {e}"))?],
+            None => Vec::new(),
+        };
+        let text = match &r.text {
+            Some(t) => {
+                // Checked one by one, so the error names the rule.
+                regex::bytes::RegexBuilder::new(t)
+                    .case_insensitive(true)
+                    .build()
+                    .map_err(|e| format!("{at}.match: invalid regex: {e}"))?;
+                patterns.push(t.clone());
+                Some((Set::User, patterns.len() - 1))
+            }
+            None => None,
+        };
+        if codes.is_empty() && enhanced.is_empty() && text.is_none() {
+            return Err(format!(
+                "{at}: give at least one of match (a regex on the reply text), code or enhanced"
+            ));
+        }
+        Ok(Rule {
+            reason: ReasonId(u8::try_from(id).map_err(|_| format!("{at}: too many reasons"))?),
+            codes,
+            enhanced,
+            text,
+        })
+    }
+
+    /// The index of a reason name, added after the others when new (up to
+    /// [`MAX_USER_REASONS`] of them).
+    fn reason_index(&mut self, at: &str, name: &str) -> Result<usize, String> {
+        if let Some(k) = self.names.iter().position(|n| n == name) {
+            return Ok(k);
+        }
+        if self.names.len() >= BUILTIN_REASONS.len() + MAX_USER_REASONS {
+            return Err(format!(
+                "{at}.reason: at most {MAX_USER_REASONS} reason names of your own (the reason label must stay bounded)"
+            ));
+        }
+        self.names.push(name.to_owned());
+        Ok(self.names.len() - 1)
     }
 
     /// The reason of a failed reply. Call it for 4xx/5xx replies only: a success has none.

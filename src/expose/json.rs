@@ -1,5 +1,5 @@
 //! `replay --format json`: one object with every reply series, the failure series by reason,
-//! the expiry counts and the line results (DESIGN.md §3), so counts can be compared by a
+//! the expiry counts and the line results, so counts can be compared by a
 //! program.
 
 use serde::Serialize;
@@ -16,7 +16,7 @@ struct Series {
 #[derive(Serialize)]
 struct Report {
     replies: Vec<Series>,
-    /// The series of `smtp_failures_total` (a later addition to DESIGN.md §3's object).
+    /// The series of `smtp_failures_total`, by reason class.
     failures: Vec<Series>,
     expired: Vec<Series>,
     lines: Map<String, Value>,

@@ -109,78 +109,91 @@ fn gauge<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>, v: f64) -> Metr
     m
 }
 
-/// Every metric of DESIGN.md §2 that has a value, as metric families.
+/// Every metric of the aggregator that has a value, and the build info, as metric families.
 pub fn families(agg: &Aggregator, build: &BuildInfo) -> Vec<MetricFamily> {
-    let mut out = Vec::with_capacity(metrics::ALL.len());
-    let src = |i: usize| agg.sources.get(i);
+    let mut out = vec![
+        family(&metrics::REPLIES, replies(agg)),
+        family(&metrics::FAILURES, failures(agg)),
+        family(&metrics::EXPIRED, expired(agg)),
+        family(&metrics::DELAY, delays(agg)),
+        family(&metrics::CODE_INFO, code_info(agg)),
+        family(&metrics::LINES, lines(agg)),
+        family(&metrics::BYTES, bytes(agg)),
+        family(&metrics::ROTATIONS, rotations(agg)),
+        family(&metrics::READ_ERRORS, read_errors(agg)),
+        family(&metrics::LABEL_OVERFLOW, label_overflow(agg)),
+        family(&metrics::LAST_LINE, last_line(agg)),
+        family(&metrics::BUILD_INFO, build_info(build)),
+        family(&metrics::DROPPED, dropped(agg)),
+    ];
+    // A family with no series would be an empty HELP/TYPE block; leave it out.
+    out.retain(|f| !f.get_metric().is_empty());
+    out
+}
 
-    out.push(family(
-        &metrics::REPLIES,
-        agg.sorted_replies()
-            .iter()
-            .map(|(k, v)| counter(agg.reply_labels(k), *v))
-            .collect(),
-    ));
+/// `smtp_replies_total`.
+fn replies(agg: &Aggregator) -> Vec<Metric> {
+    agg.sorted_replies()
+        .iter()
+        .map(|(k, v)| counter(agg.reply_labels(k), *v))
+        .collect()
+}
 
-    out.push(family(
-        &metrics::FAILURES,
-        agg.sorted_failures()
-            .iter()
-            .map(|(k, v)| counter(agg.failure_labels(k), *v))
-            .collect(),
-    ));
+/// `smtp_failures_total`.
+fn failures(agg: &Aggregator) -> Vec<Metric> {
+    agg.sorted_failures()
+        .iter()
+        .map(|(k, v)| counter(agg.failure_labels(k), *v))
+        .collect()
+}
 
-    out.push(family(
-        &metrics::EXPIRED,
-        agg.sources
-            .iter()
-            .map(|s| {
-                counter(
-                    [("source", s.name.clone()), ("mta", s.mta().to_owned())],
-                    s.expired,
-                )
-            })
-            .collect(),
-    ));
+/// `smtp_expired_total`, one series per source.
+fn expired(agg: &Aggregator) -> Vec<Metric> {
+    agg.sources
+        .iter()
+        .map(|s| {
+            counter(
+                [("source", s.name.clone()), ("mta", s.mta().to_owned())],
+                s.expired,
+            )
+        })
+        .collect()
+}
 
+/// `smtp_delivery_delay_seconds`, by source and outcome.
+fn delays(agg: &Aggregator) -> Vec<Metric> {
     let mut delays: Vec<_> = agg.delays.iter().collect();
     delays.sort_by_key(|((s, o), _)| (*s, *o));
-    out.push(family(
-        &metrics::DELAY,
-        delays
-            .into_iter()
-            .map(|((s, outcome), h)| {
-                let mut ph = PHistogram::default();
-                ph.set_sample_count(h.count);
-                ph.set_sample_sum(h.sum);
-                // The +Inf bucket is implied by the count in both formats.
-                ph.set_bucket(
-                    h.cumulative()
-                        .filter(|(b, _)| b.is_finite())
-                        .map(|(b, c)| {
-                            let mut pb = Bucket::default();
-                            pb.set_upper_bound(b);
-                            pb.set_cumulative_count(c);
-                            pb
-                        })
-                        .collect(),
-                );
-                let s = src(*s);
-                let mut m = Metric::from_label(labels([
-                    ("source", s.map(|s| s.name.clone()).unwrap_or_default()),
-                    ("mta", s.map(|s| s.mta()).unwrap_or_default().to_owned()),
-                    ("outcome", outcome.as_str().to_owned()),
-                ]));
-                m.set_histogram(ph);
-                m
-            })
-            .collect(),
-    ));
+    delays
+        .into_iter()
+        .map(|((s, outcome), h)| {
+            let mut ph = PHistogram::default();
+            ph.set_sample_count(h.count);
+            ph.set_sample_sum(h.sum);
+            // The +Inf bucket is implied by the count in both formats.
+            ph.set_bucket(
+                h.cumulative()
+                    .filter(|(b, _)| b.is_finite())
+                    .map(|(b, c)| bucket(b, c))
+                    .collect(),
+            );
+            let s = agg.sources.get(*s);
+            let mut m = Metric::from_label(labels([
+                ("source", s.map(|s| s.name.clone()).unwrap_or_default()),
+                ("mta", s.map(|s| s.mta()).unwrap_or_default().to_owned()),
+                ("outcome", outcome.as_str().to_owned()),
+            ]));
+            m.set_histogram(ph);
+            m
+        })
+        .collect()
+}
 
-    // The knowledge base's meaning of each code seen (one line, label-safe: the table's
-    // shape test holds every entry to that).
+/// `smtp_code_info`: the knowledge base's meaning of each code seen (one line, label-safe:
+/// the table's shape test holds every entry to that).
+fn code_info(agg: &Aggregator) -> Vec<Metric> {
     let (basic, enhanced) = agg.codes_seen();
-    let info = basic
+    basic
         .iter()
         .map(|c| {
             (
@@ -209,108 +222,118 @@ pub fn families(agg: &Aggregator, build: &BuildInfo) -> Vec<MetricFamily> {
                 1.0,
             )
         })
-        .collect();
-    out.push(family(&metrics::CODE_INFO, info));
+        .collect()
+}
 
-    out.push(family(
-        &metrics::LINES,
-        agg.sources
-            .iter()
-            .flat_map(|s| {
-                LineResult::ALL.into_iter().map(|r| {
+/// `smtp_status_exporter_lines_total`, every result of every source.
+fn lines(agg: &Aggregator) -> Vec<Metric> {
+    agg.sources
+        .iter()
+        .flat_map(|s| {
+            LineResult::ALL.into_iter().map(|r| {
+                counter(
+                    [
+                        ("source", s.name.clone()),
+                        ("result", r.as_str().to_owned()),
+                    ],
+                    s.lines[r as usize],
+                )
+            })
+        })
+        .collect()
+}
+
+/// `smtp_status_exporter_bytes_read_total`.
+fn bytes(agg: &Aggregator) -> Vec<Metric> {
+    agg.sources
+        .iter()
+        .map(|s| counter([("source", s.name.clone())], s.bytes))
+        .collect()
+}
+
+/// `smtp_status_exporter_file_rotations_total`, by kind of rotation.
+fn rotations(agg: &Aggregator) -> Vec<Metric> {
+    agg.sources
+        .iter()
+        .flat_map(|s| {
+            [("rename", s.rotations[0]), ("truncate", s.rotations[1])]
+                .into_iter()
+                .map(|(kind, n)| {
+                    counter([("source", s.name.clone()), ("kind", kind.to_owned())], n)
+                })
+        })
+        .collect()
+}
+
+/// `smtp_status_exporter_read_errors_total`.
+fn read_errors(agg: &Aggregator) -> Vec<Metric> {
+    agg.sources
+        .iter()
+        .map(|s| counter([("source", s.name.clone())], s.read_errors))
+        .collect()
+}
+
+/// `smtp_status_exporter_label_overflow_total`; the `domain` series is always present, so an
+/// alert on a rate of it has a series from the first scrape.
+fn label_overflow(agg: &Aggregator) -> Vec<Metric> {
+    let mut overflow = agg.label_overflow.clone();
+    overflow.entry("domain".to_owned()).or_default();
+    overflow
+        .iter()
+        .map(|(l, n)| counter([("label", l.clone())], *n))
+        .collect()
+}
+
+/// `smtp_status_exporter_last_line_timestamp_seconds` of each source that has read a line.
+fn last_line(agg: &Aggregator) -> Vec<Metric> {
+    agg.sources
+        .iter()
+        .filter_map(|s| {
+            s.last_line_unix
+                .map(|t| gauge([("source", s.name.clone())], t))
+        })
+        .collect()
+}
+
+/// `smtp_status_exporter_build_info`.
+fn build_info(build: &BuildInfo) -> Vec<Metric> {
+    vec![gauge(
+        [
+            ("version", build.version.to_owned()),
+            ("revision", build.revision.to_owned()),
+            ("rustc", build.rustc.to_owned()),
+        ],
+        1.0,
+    )]
+}
+
+/// `smtp_status_exporter_dropped_messages_total` of the sources that can drop (listeners), by reason.
+fn dropped(agg: &Aggregator) -> Vec<Metric> {
+    agg.sources
+        .iter()
+        .filter_map(|s| Some((s, s.dropped?)))
+        .flat_map(|(s, dropped)| {
+            crate::source::listen::DropReason::ALL
+                .into_iter()
+                .zip(dropped)
+                .map(|(r, n)| {
                     counter(
                         [
                             ("source", s.name.clone()),
-                            ("result", r.as_str().to_owned()),
+                            ("reason", r.as_str().to_owned()),
                         ],
-                        s.lines[r as usize],
+                        n,
                     )
                 })
-            })
-            .collect(),
-    ));
-    out.push(family(
-        &metrics::BYTES,
-        agg.sources
-            .iter()
-            .map(|s| counter([("source", s.name.clone())], s.bytes))
-            .collect(),
-    ));
-    out.push(family(
-        &metrics::ROTATIONS,
-        agg.sources
-            .iter()
-            .flat_map(|s| {
-                [("rename", s.rotations[0]), ("truncate", s.rotations[1])]
-                    .into_iter()
-                    .map(|(kind, n)| {
-                        counter([("source", s.name.clone()), ("kind", kind.to_owned())], n)
-                    })
-            })
-            .collect(),
-    ));
-    out.push(family(
-        &metrics::READ_ERRORS,
-        agg.sources
-            .iter()
-            .map(|s| counter([("source", s.name.clone())], s.read_errors))
-            .collect(),
-    ));
-    // Always present, so an alert on a rate of it has a series from the first scrape.
-    let mut overflow = agg.label_overflow.clone();
-    overflow.entry("domain".to_owned()).or_default();
-    out.push(family(
-        &metrics::LABEL_OVERFLOW,
-        overflow
-            .iter()
-            .map(|(l, n)| counter([("label", l.clone())], *n))
-            .collect(),
-    ));
-    out.push(family(
-        &metrics::LAST_LINE,
-        agg.sources
-            .iter()
-            .filter_map(|s| {
-                s.last_line_unix
-                    .map(|t| gauge([("source", s.name.clone())], t))
-            })
-            .collect(),
-    ));
-    out.push(family(
-        &metrics::BUILD_INFO,
-        vec![gauge(
-            [
-                ("version", build.version.to_owned()),
-                ("revision", build.revision.to_owned()),
-                ("rustc", build.rustc.to_owned()),
-            ],
-            1.0,
-        )],
-    ));
-    out.push(family(
-        &metrics::DROPPED,
-        agg.sources
-            .iter()
-            .filter_map(|s| Some((s, s.dropped?)))
-            .flat_map(|(s, dropped)| {
-                crate::source::listen::DropReason::ALL
-                    .into_iter()
-                    .zip(dropped)
-                    .map(|(r, n)| {
-                        counter(
-                            [
-                                ("source", s.name.clone()),
-                                ("reason", r.as_str().to_owned()),
-                            ],
-                            n,
-                        )
-                    })
-            })
-            .collect(),
-    ));
-    // A family with no series would be an empty HELP/TYPE block; leave it out.
-    out.retain(|f| !f.get_metric().is_empty());
-    out
+        })
+        .collect()
+}
+
+fn bucket(upper_bound: f64, cumulative_count: u64) -> Bucket {
+    let mut pb = Bucket::default();
+    pb.set_upper_bound(upper_bound);
+    pb.set_cumulative_count(cumulative_count);
+    pb
 }
 
 fn histogram<'a>(
@@ -320,16 +343,7 @@ fn histogram<'a>(
     let mut ph = PHistogram::default();
     ph.set_sample_count(b.count);
     ph.set_sample_sum(b.sum);
-    ph.set_bucket(
-        b.cumulative()
-            .map(|(bound, c)| {
-                let mut pb = Bucket::default();
-                pb.set_upper_bound(bound);
-                pb.set_cumulative_count(c);
-                pb
-            })
-            .collect(),
-    );
+    ph.set_bucket(b.cumulative().map(|(bound, c)| bucket(bound, c)).collect());
     let mut m = Metric::from_label(labels(pairs));
     m.set_histogram(ph);
     m

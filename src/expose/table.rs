@@ -19,8 +19,31 @@ const TOP_DOMAINS: usize = 20;
 
 type CodePair = (Option<BasicCode>, Option<EnhancedCode>);
 
+/// The whole report, section by section.
 pub fn encode(agg: &Aggregator) -> String {
     let mut out = String::new();
+    totals(&mut out, agg);
+    let tally = Tally::of(agg);
+    outcome_section(&mut out, &tally.by_outcome);
+    for (title, counts) in [
+        ("Top deferral codes (outbound, deferred)", tally.deferred),
+        ("Top bounce codes (outbound, bounced)", tally.bounced),
+        ("Top rejection codes (inbound, rejected)", tally.rejected),
+    ] {
+        code_section(&mut out, title, counts);
+    }
+    domain_section(&mut out, tally.by_domain);
+    reason_section(&mut out, agg);
+    unrecognised_section(&mut out, agg);
+    let _ = writeln!(
+        out,
+        "\nWhat to do about a code: smtp-status-exporter explain CODE (e.g. explain 4.7.28)"
+    );
+    out
+}
+
+/// The two header lines: lines read by result, replies and expired messages.
+fn totals(out: &mut String, agg: &Aggregator) {
     let [counted, ignored, unrecognised] = agg.total_lines();
     let total = counted + ignored + unrecognised;
     let _ = writeln!(
@@ -30,48 +53,64 @@ pub fn encode(agg: &Aggregator) -> String {
     let expired: u64 = agg.sources.iter().map(|s| s.expired).sum();
     let replies: u64 = agg.replies.values().sum();
     let _ = writeln!(out, "Replies: {replies}    Expired messages: {expired}");
+}
 
-    let mut by_outcome: BTreeMap<(Direction, Outcome), u64> = BTreeMap::new();
-    let mut deferred: BTreeMap<CodePair, u64> = BTreeMap::new();
-    let mut bounced: BTreeMap<CodePair, u64> = BTreeMap::new();
-    let mut rejected: BTreeMap<CodePair, u64> = BTreeMap::new();
-    let mut by_domain: BTreeMap<&str, [u64; 2]> = BTreeMap::new();
-    for (k, v) in &agg.replies {
-        *by_outcome.entry((k.direction, k.outcome)).or_default() += v;
-        let pair = (k.code, k.enhanced);
-        match (k.direction, k.outcome) {
-            (Direction::Outbound, Outcome::Deferred) => {
-                *deferred.entry(pair).or_default() += v;
-                by_domain.entry(agg.domains.name(k.domain)).or_default()[0] += v;
+/// The replies summed the ways the report shows them.
+struct Tally<'a> {
+    by_outcome: BTreeMap<(Direction, Outcome), u64>,
+    deferred: BTreeMap<CodePair, u64>,
+    bounced: BTreeMap<CodePair, u64>,
+    rejected: BTreeMap<CodePair, u64>,
+    /// Per domain: `[deferred, bounced]`.
+    by_domain: BTreeMap<&'a str, [u64; 2]>,
+}
+
+impl<'a> Tally<'a> {
+    fn of(agg: &'a Aggregator) -> Tally<'a> {
+        let mut t = Tally {
+            by_outcome: BTreeMap::new(),
+            deferred: BTreeMap::new(),
+            bounced: BTreeMap::new(),
+            rejected: BTreeMap::new(),
+            by_domain: BTreeMap::new(),
+        };
+        for (k, v) in &agg.replies {
+            *t.by_outcome.entry((k.direction, k.outcome)).or_default() += v;
+            let pair = (k.code, k.enhanced);
+            match (k.direction, k.outcome) {
+                (Direction::Outbound, Outcome::Deferred) => {
+                    *t.deferred.entry(pair).or_default() += v;
+                    t.by_domain.entry(agg.domains.name(k.domain)).or_default()[0] += v;
+                }
+                (Direction::Outbound, Outcome::Bounced) => {
+                    *t.bounced.entry(pair).or_default() += v;
+                    t.by_domain.entry(agg.domains.name(k.domain)).or_default()[1] += v;
+                }
+                (Direction::Inbound, Outcome::Rejected) => {
+                    *t.rejected.entry(pair).or_default() += v
+                }
+                _ => {}
             }
-            (Direction::Outbound, Outcome::Bounced) => {
-                *bounced.entry(pair).or_default() += v;
-                by_domain.entry(agg.domains.name(k.domain)).or_default()[1] += v;
-            }
-            (Direction::Inbound, Outcome::Rejected) => *rejected.entry(pair).or_default() += v,
-            _ => {}
         }
+        t
     }
+}
 
+fn outcome_section(out: &mut String, by_outcome: &BTreeMap<(Direction, Outcome), u64>) {
     let rows = by_outcome
         .iter()
         .map(|((d, o), n)| vec![d.as_str().into(), o.as_str().into(), n.to_string()])
         .collect();
     section(
-        &mut out,
+        out,
         "Replies by direction and outcome",
         &[("direction", Left), ("outcome", Left), ("replies", Right)],
         rows,
     );
+}
 
-    for (title, counts) in [
-        ("Top deferral codes (outbound, deferred)", deferred),
-        ("Top bounce codes (outbound, bounced)", bounced),
-        ("Top rejection codes (inbound, rejected)", rejected),
-    ] {
-        code_section(&mut out, title, counts);
-    }
-
+/// The domains with the most deferrals and bounces together.
+fn domain_section(out: &mut String, by_domain: BTreeMap<&str, [u64; 2]>) {
     let mut domains: Vec<_> = by_domain.into_iter().collect();
     domains.sort_by(|a, b| (b.1[0] + b.1[1]).cmp(&(a.1[0] + a.1[1])).then(a.0.cmp(b.0)));
     let rows = domains
@@ -83,13 +122,15 @@ pub fn encode(agg: &Aggregator) -> String {
         })
         .collect();
     section(
-        &mut out,
+        out,
         &format!("Top domains by deferrals and bounces (top {TOP_DOMAINS})"),
         &[("domain", Left), ("deferred", Right), ("bounced", Right)],
         rows,
     );
+}
 
-    // Why mail failed: the reason classes of smtp_failures_total, most frequent first.
+/// Why mail failed: the reason classes of `smtp_failures_total`, most frequent first.
+fn reason_section(out: &mut String, agg: &Aggregator) {
     let mut by_reason: BTreeMap<(&str, String), u64> = BTreeMap::new();
     for (k, v) in &agg.failures {
         *by_reason
@@ -103,12 +144,15 @@ pub fn encode(agg: &Aggregator) -> String {
         .map(|((d, r), n)| vec![d.to_owned(), r, n.to_string()])
         .collect();
     section(
-        &mut out,
+        out,
         "Failures (4xx and 5xx) by reason",
         &[("direction", Left), ("reason", Left), ("replies", Right)],
         rows,
     );
+}
 
+/// The sources with lines not recognised, beside the lines they read.
+fn unrecognised_section(out: &mut String, agg: &Aggregator) {
     let rows = agg
         .sources
         .iter()
@@ -122,7 +166,7 @@ pub fn encode(agg: &Aggregator) -> String {
         })
         .collect();
     section(
-        &mut out,
+        out,
         "Lines not recognised",
         &[
             ("source", Left),
@@ -131,11 +175,6 @@ pub fn encode(agg: &Aggregator) -> String {
         ],
         rows,
     );
-    let _ = writeln!(
-        out,
-        "\nWhat to do about a code: smtp-status-exporter explain CODE (e.g. explain 4.7.28)"
-    );
-    out
 }
 
 /// The most frequent codes of one kind of failure, with the knowledge base's meaning.

@@ -213,8 +213,30 @@ fn version(field: &str, v: &str) -> Result<u8, String> {
     }
 }
 
+/// Where the TLS fields are, for messages.
+const SECTION: &str = "tls_server_config";
+
 fn check_tls(t: &TlsFile, dir: &Path) -> Result<TlsSettings, String> {
-    const P: &str = "tls_server_config";
+    refuse_unsupported(t)?;
+    let cert_file = tls_file(dir, "cert_file", &t.cert_file)?
+        .ok_or_else(|| format!("{SECTION}.cert_file: missing (the server certificate, PEM)"))?;
+    let key_file = tls_file(dir, "key_file", &t.key_file)?
+        .ok_or_else(|| format!("{SECTION}.key_file: missing (the server's private key, PEM)"))?;
+    let client_ca_file = tls_file(dir, "client_ca_file", &t.client_ca_file)?;
+    let client_auth = client_auth(t.client_auth_type.as_deref())?;
+    check_client_ca(client_auth, &client_ca_file, t)?;
+    Ok(TlsSettings {
+        cert_file,
+        key_file,
+        client_auth,
+        client_ca_file,
+        tls12: tls12(t)?,
+    })
+}
+
+/// The fields of the Prometheus web configuration that this exporter does not honour, each
+/// refused with why, rather than ignored.
+fn refuse_unsupported(t: &TlsFile) -> Result<(), String> {
     let refused = [
         (
             "cert",
@@ -245,81 +267,81 @@ fn check_tls(t: &TlsFile, dir: &Path) -> Result<TlsSettings, String> {
     ];
     for (field, present, why) in refused {
         if present {
-            return Err(unsupported(&format!("{P}.{field}"), why));
+            return Err(unsupported(&format!("{SECTION}.{field}"), why));
         }
     }
-    let file = |field: &str, p: &Option<PathBuf>| -> Result<Option<PathBuf>, String> {
-        match p {
-            Some(p) if p.as_os_str().is_empty() => Err(format!("{P}.{field}: empty file name")),
-            Some(p) => Ok(Some(dir.join(p))),
-            None => Ok(None),
-        }
-    };
-    let cert_file = file("cert_file", &t.cert_file)?
-        .ok_or_else(|| format!("{P}.cert_file: missing (the server certificate, PEM)"))?;
-    let key_file = file("key_file", &t.key_file)?
-        .ok_or_else(|| format!("{P}.key_file: missing (the server's private key, PEM)"))?;
-    let client_ca_file = file("client_ca_file", &t.client_ca_file)?;
-    let client_auth = match t.client_auth_type.as_deref() {
-        None | Some("") | Some("NoClientCert") => ClientAuth::None,
-        Some("VerifyClientCertIfGiven") => ClientAuth::VerifyIfGiven,
-        Some("RequireAndVerifyClientCert") => ClientAuth::RequireAndVerify,
-        Some(v @ ("RequestClientCert" | "RequireAnyClientCert")) => {
-            return Err(unsupported(
-                &format!("{P}.client_auth_type {v}"),
-                "a client certificate not verified against a CA proves nothing; use \
-                 RequireAndVerifyClientCert or VerifyClientCertIfGiven with client_ca_file",
-            ))
-        }
-        Some(v) => {
-            return Err(format!(
-                "{P}.client_auth_type: unknown value {v:?}: use NoClientCert, \
-                 VerifyClientCertIfGiven or RequireAndVerifyClientCert"
-            ))
-        }
-    };
-    match (client_auth, &client_ca_file) {
-        (ClientAuth::None, Some(_)) => {
-            return Err(format!(
-                "{P}.client_ca_file is set but client_auth_type is NoClientCert: set \
-                 client_auth_type to RequireAndVerifyClientCert (or remove client_ca_file)"
-            ))
-        }
-        (ClientAuth::VerifyIfGiven | ClientAuth::RequireAndVerify, None) => {
-            return Err(format!(
-                "{P}.client_ca_file: missing: client_auth_type {} needs the CA that signs the \
-                 client certificates",
-                t.client_auth_type.as_deref().unwrap_or_default()
-            ))
-        }
-        _ => {}
+    Ok(())
+}
+
+/// A file name of `tls_server_config`, relative to the web configuration file's directory.
+fn tls_file(dir: &Path, field: &str, p: &Option<PathBuf>) -> Result<Option<PathBuf>, String> {
+    match p {
+        Some(p) if p.as_os_str().is_empty() => Err(format!("{SECTION}.{field}: empty file name")),
+        Some(p) => Ok(Some(dir.join(p))),
+        None => Ok(None),
     }
+}
+
+/// `client_auth_type`; the two kinds that do not verify the certificate are refused.
+fn client_auth(v: Option<&str>) -> Result<ClientAuth, String> {
+    match v {
+        None | Some("") | Some("NoClientCert") => Ok(ClientAuth::None),
+        Some("VerifyClientCertIfGiven") => Ok(ClientAuth::VerifyIfGiven),
+        Some("RequireAndVerifyClientCert") => Ok(ClientAuth::RequireAndVerify),
+        Some(v @ ("RequestClientCert" | "RequireAnyClientCert")) => Err(unsupported(
+            &format!("{SECTION}.client_auth_type {v}"),
+            "a client certificate not verified against a CA proves nothing; use \
+             RequireAndVerifyClientCert or VerifyClientCertIfGiven with client_ca_file",
+        )),
+        Some(v) => Err(format!(
+            "{SECTION}.client_auth_type: unknown value {v:?}: use NoClientCert, \
+             VerifyClientCertIfGiven or RequireAndVerifyClientCert"
+        )),
+    }
+}
+
+/// A client CA goes with a verifying `client_auth_type`, and only with one.
+fn check_client_ca(
+    client_auth: ClientAuth,
+    client_ca_file: &Option<PathBuf>,
+    t: &TlsFile,
+) -> Result<(), String> {
+    match (client_auth, client_ca_file) {
+        (ClientAuth::None, Some(_)) => Err(format!(
+            "{SECTION}.client_ca_file is set but client_auth_type is NoClientCert: set \
+             client_auth_type to RequireAndVerifyClientCert (or remove client_ca_file)"
+        )),
+        (ClientAuth::VerifyIfGiven | ClientAuth::RequireAndVerify, None) => Err(format!(
+            "{SECTION}.client_ca_file: missing: client_auth_type {} needs the CA that signs the \
+             client certificates",
+            t.client_auth_type.as_deref().unwrap_or_default()
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `min_version` and `max_version`: whether TLS 1.2 is offered (TLS 1.3 always is).
+fn tls12(t: &TlsFile) -> Result<bool, String> {
     let min = match &t.min_version {
-        Some(v) => version(&format!("{P}.min_version"), v)?,
+        Some(v) => version(&format!("{SECTION}.min_version"), v)?,
         None => 12,
     };
     let max = match &t.max_version {
-        Some(v) => version(&format!("{P}.max_version"), v)?,
+        Some(v) => version(&format!("{SECTION}.max_version"), v)?,
         None => 13,
     };
     if min > max {
         return Err(format!(
-            "{P}.min_version is above max_version: no TLS version is left"
+            "{SECTION}.min_version is above max_version: no TLS version is left"
         ));
     }
     if max < 13 {
         return Err(unsupported(
-            &format!("{P}.max_version TLS12"),
+            &format!("{SECTION}.max_version TLS12"),
             "TLS 1.3 is always offered",
         ));
     }
-    Ok(TlsSettings {
-        cert_file,
-        key_file,
-        client_auth,
-        client_ca_file,
-        tls12: min <= 12,
-    })
+    Ok(min <= 12)
 }
 
 /// The web configuration in force, and where it is read from again on SIGHUP.

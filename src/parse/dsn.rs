@@ -1,5 +1,5 @@
 //! Delivery status notifications (bounces) read from a mailbox: one whole message in, its
-//! replies out. Counted under `mta="dsn"`, `direction="outbound"` (DESIGN.md §1, §2).
+//! replies out. Counted under `mta="dsn"`, `direction="outbound"`.
 //!
 //! Unlike the log parsers this reads a whole message, not a line, so it is not a
 //! [`Format`](super::Format) (`--log.format dsn` would make no sense for a log file): the
@@ -215,36 +215,16 @@ fn delivery_status(body: &[u8]) -> Vec<DsnReply> {
             // The per-message block (Reporting-MTA, Arrival-Date, …).
             continue;
         };
-        let action = action
-            .split(|c: char| c.is_whitespace() || c == '(')
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        let outcome = match action.as_str() {
-            "failed" => Outcome::Bounced,
-            "delayed" => Outcome::Deferred,
-            "delivered" | "relayed" | "expanded" => Outcome::Delivered,
-            // Not an action RFC 3464 defines: not a block that can be read.
-            _ => continue,
+        // Not an action RFC 3464 defines: not a block that can be read.
+        let Some(outcome) = action_outcome(&action) else {
+            continue;
         };
         let status = field("Status").and_then(|s| {
             s.split_whitespace()
                 .next()
                 .and_then(|w| EnhancedCode::parse(w.as_bytes()))
         });
-        let (code, diag_enhanced, text) = match field("Diagnostic-Code") {
-            Some(d) => {
-                let (kind, text) = d.split_once(';').unwrap_or(("", d.as_str()));
-                let text = text.trim().to_owned();
-                if kind.trim().eq_ignore_ascii_case("smtp") {
-                    let (c, e) = leading_reply_codes(text.as_bytes());
-                    (c, e, text)
-                } else {
-                    (None, None, text)
-                }
-            }
-            None => (None, None, String::new()),
-        };
+        let (code, diag_enhanced, text) = diagnostic(field("Diagnostic-Code"));
         let recipient = field("Final-Recipient")
             .or_else(|| field("Original-Recipient"))
             .map(|r| address_of(&r))
@@ -258,6 +238,38 @@ fn delivery_status(body: &[u8]) -> Vec<DsnReply> {
         });
     }
     out
+}
+
+/// The outcome of a block's `Action:` (`failed`, `delayed`, `delivered`, …; a comment after
+/// the word is left out); `None` for a word RFC 3464 does not define.
+fn action_outcome(action: &str) -> Option<Outcome> {
+    let action = action
+        .split(|c: char| c.is_whitespace() || c == '(')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match action.as_str() {
+        "failed" => Some(Outcome::Bounced),
+        "delayed" => Some(Outcome::Deferred),
+        "delivered" | "relayed" | "expanded" => Some(Outcome::Delivered),
+        _ => None,
+    }
+}
+
+/// A block's `Diagnostic-Code: TYPE; TEXT`: the codes at the start of the text when the type
+/// is `smtp`, and the text.
+fn diagnostic(d: Option<String>) -> (Option<BasicCode>, Option<EnhancedCode>, String) {
+    let Some(d) = d else {
+        return (None, None, String::new());
+    };
+    let (kind, text) = d.split_once(';').unwrap_or(("", d.as_str()));
+    let text = text.trim().to_owned();
+    if kind.trim().eq_ignore_ascii_case("smtp") {
+        let (c, e) = leading_reply_codes(text.as_bytes());
+        (c, e, text)
+    } else {
+        (None, None, text)
+    }
 }
 
 /// A field's value on one line: mail-parser keeps the line breaks of fields it does not know.
@@ -428,8 +440,9 @@ fn exchange(text: &str) -> Vec<DsnReply> {
     out
 }
 
-fn gmail(text: &str) -> Vec<DsnReply> {
-    let outcome = if [
+/// Gmail's bounce says in words whether it will retry.
+fn gmail_outcome(text: &str) -> Outcome {
+    if [
         "temporary problem",
         "temporary failure",
         "will retry",
@@ -441,8 +454,13 @@ fn gmail(text: &str) -> Vec<DsnReply> {
         Outcome::Deferred
     } else {
         Outcome::Bounced
-    };
-    let recipient = address_after(
+    }
+}
+
+/// The recipient Gmail names in its sentence, or on a line of its own after "Delivery to the
+/// following recipient …".
+fn gmail_recipient(text: &str) -> &str {
+    address_after(
         text,
         &[
             "wasn't delivered to ",
@@ -453,7 +471,12 @@ fn gmail(text: &str) -> Vec<DsnReply> {
         let (_, after) = text.split_once("Delivery to the following recipient")?;
         after.lines().skip(1).find_map(lone_address)
     })
-    .unwrap_or_default();
+    .unwrap_or_default()
+}
+
+fn gmail(text: &str) -> Vec<DsnReply> {
+    let outcome = gmail_outcome(text);
+    let recipient = gmail_recipient(text);
     let mut out = Vec::new();
     let mut lines = text.lines();
     while let Some(line) = lines.next() {

@@ -7,80 +7,34 @@
 //! a Postfix line that has the shape of a countable line but cannot be read (cut short, a
 //! delivery line without `to=<`, an unknown `status=` word).
 //!
-//! Kinds of lines understood (every example is a real line, written by Postfix 3.7.11 from
-//! Debian 12 to its `maillog_file`; the remote servers were scripted test servers):
+//! Kinds of lines understood, each in a part of its own that opens with the real lines it reads
+//! (written by Postfix 3.7.11 from Debian 12 to its `maillog_file`):
 //!
-//! **Outbound delivery status** (smtp, lmtp, local, virtual, pipe, error/retry, discard, and any
-//! other Postfix program logging this shape), one reply for the recipient in `to=<…>`; `dsn=` is
-//! the enhanced code, the basic code is read from the reason text where Postfix quotes the
-//! remote reply; `delay=` is the delay:
-//! ```text
-//! Nov 23 02:12:58 mx postfix/smtp[10732]: 1CA9A98C0C2: to=<Info@EXAMPLE.NET>, relay=127.0.0.1[127.0.0.1]:12600, delay=0.03, delays=0.01/0.02/0/0, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 4XyZ12AbCd)
-//! Nov 23 02:12:58 mx postfix-out/smtp[10748]: 3519A98C16D: to=<nouser2@out.example>, relay=127.0.0.1[127.0.0.1]:12600, delay=0.04, delays=0.01/0.03/0/0, dsn=5.1.1, status=bounced (host 127.0.0.1[127.0.0.1] said: 550 5.1.1 <nouser2>: Recipient address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command))
-//! Nov 23 02:12:58 mx postfix/smtp[10731]: 1B0E698C15E: to=<multi1@remote.example>, relay=127.0.0.1[127.0.0.1]:12600, delay=0.05, delays=0.01/0.01/0/0.03, dsn=5.1.1, status=bounced (host 127.0.0.1[127.0.0.1] said: 550-5.1.1 The email account that you tried to reach does not exist. Please try 550-5.1.1 double-checking the recipient's email address for typos or 550-5.1.1 unnecessary spaces. For more information, go to 550 5.1.1  https://support.example.com/mail/?p=NoSuchUser x1si123 - gsmtp (in reply to RCPT TO command))
-//! Nov 23 02:12:58 mx postfix/smtp[10732]: 2104498C161: to=<someone@refuse554.example>, relay=127.0.0.1[127.0.0.1]:12601, delay=0.02, delays=0/0.02/0/0, dsn=4.7.1, status=deferred (host 127.0.0.1[127.0.0.1] refused to talk to me: 554 5.7.1 mx.remote.example ESMTP not accepting messages from your IP)
-//! Nov 23 02:19:35 mx postfix/error[26783]: ECC5298C06D: to=<u4@busy421.example>, relay=none, delay=0.06, delays=0.01/0.05/0/0, dsn=4.7.0, status=deferred (delivery temporarily suspended: host 127.0.0.1[127.0.0.1] refused to talk to me: 421 4.7.0 mx.remote.example Too many concurrent SMTP connections; please try again later)
-//! Nov 23 02:12:58 mx postfix/smtp[10731]: 22EBD98C042: to=<someone@closed.example>, relay=none, delay=0.02, delays=0.02/0.01/0/0, dsn=4.4.1, status=deferred (connect to 127.0.0.1[127.0.0.1]:12603: Connection refused)
-//! Nov 23 02:12:58 mx postfix/lmtp[10741]: 2D5D098C16B: to=<u1@lmtp.example>, relay=127.0.0.1[127.0.0.1]:12606, delay=0.02, delays=0/0.01/0/0, dsn=2.0.0, status=sent (250 2.0.0 <u1@lmtp.example> 4dNQdD2VZmZf7Oo1AB Saved)
-//! Nov 23 02:12:58 mx postfix/local[10740]: 3818198C179: to=<sseuser@sse-test.example>, orig_to=<root@sse-test.example>, relay=local, delay=0.03, delays=0.01/0/0/0.01, dsn=2.0.0, status=sent (delivered to mailbox)
-//! Nov 23 02:12:58 mx postfix/virtual[10753]: 3818198C179: to=<alice@virt.sse-test.example>, relay=virtual, delay=0.04, delays=0.01/0.02/0/0, dsn=2.0.0, status=sent (delivered to maildir)
-//! Nov 23 02:12:58 mx postfix/pipe[10744]: 31BCB98C170: to=<x@pipefail.example>, relay=pipefail, delay=0.03, delays=0/0.02/0/0.01, dsn=5.1.1, status=bounced (user unknown. Command output: no such user here )
-//! Nov 23 02:18:11 mx postfix/error[23773]: 2B16B98C341: to=<gone@retired.example>, relay=none, delay=0.04, delays=0.01/0.01/0/0.01, dsn=5.1.2, status=bounced (Mailbox domain retired)
-//! Nov 23 02:12:58 mx postfix/discard[10742]: 3009C98C16D: to=<x@discard.example>, relay=none, delay=0.01, delays=0/0.01/0/0, dsn=2.0.0, status=sent (silently dropped by policy)
-//! Nov 23 02:18:58 mx postfix/smtp[25668]: B5A3998C028: to=<nouser5@remote.example>, relay=127.0.0.1[127.0.0.1]:12600, delay=0.02, delays=0.01/0.01/0/0.01, dsn=4.1.1, status=SOFTBOUNCE (host 127.0.0.1[127.0.0.1] said: 550 5.1.1 <nouser5>: Recipient address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command))
-//! Nov 23 02:18:14 mx postfix/smtp[23828]: 688D198C349: to=<ok9@remote.example>, relay=127.0.0.1[127.0.0.1]:12600, delay=0.01, delays=0/0/0/0, dsn=2.1.5, status=deliverable (250 2.1.5 Ok)
-//! ```
-//! `status=` words: `sent` → delivered, `deferred` and `SOFTBOUNCE` (soft_bounce=yes) →
-//! deferred, `bounced`, `deliverable`/`undeliverable` (address verification probes).
-//!
-//! **Expiry** (never a reply; `force-expired` from `postsuper -e` is ignored):
-//! ```text
-//! Nov 23 02:18:58 mx postfix/qmgr[25619]: B5A3998C028: from=<sender@sse-test.example>, status=expired, returned to sender
-//! ```
-//!
-//! **Inbound refusals by smtpd and postscreen** — `reject:` (rejected), `reject_warning:`
-//! (warned), `milter-reject:`, `proxy-reject:`; the reply follows `CMD from client[ip]: `, the
-//! recipient is the ` to=<…>` of the trailer (none for CONNECT/EHLO/MAIL refusals):
-//! ```text
-//! Nov 23 02:13:27 mx postfix/smtpd[12391]: NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 554 5.7.1 <victim@elsewhere.example>: Relay access denied; from=<someone@outside.example> to=<victim@elsewhere.example> proto=ESMTP helo=<client.example>
-//! Nov 23 02:13:27 mx postfix/smtpd[12398]: NOQUEUE: reject: CONNECT from unknown[127.0.0.5]: 554 5.7.1 <unknown[127.0.0.5]>: Client host rejected: Access denied for this test client; proto=SMTP
-//! Nov 23 02:17:29 mx postfix/smtpd[23201]: NOQUEUE: reject_warning: RCPT from localhost[127.0.0.1]: 554 5.7.1 <blocked@sse-test.example>: Recipient address rejected: Mailbox blocked by policy; from=<someone@outside.example> to=<blocked@sse-test.example> proto=ESMTP helo=<client.example>
-//! Nov 23 02:18:11 mx postfix/smtpd[23823]: NOQUEUE: milter-reject: RCPT from localhost[127.0.0.1]: 550 5.7.1 Recipient rejected by test milter; from=<someone@outside.example> to=<miltrej@sse-test.example> proto=ESMTP helo=<client.example>
-//! Nov 23 02:17:32 mx postfix/smtpd[23283]: proxy-reject: END-OF-MESSAGE: 554 5.7.1 Rejected by content filter: spam score 12.3; from=<someone@outside.example> to=<sseuser@sse-test.example> proto=ESMTP helo=<client.example>
-//! Nov 23 02:17:43 mx postfix/postscreen[23445]: NOQUEUE: reject: RCPT from [127.0.0.9]:52643: 550 5.3.2 Service currently unavailable; from=<someone@outside.example>, to=<sseuser@sse-test.example>, proto=ESMTP, helo=<client.example>
-//! Nov 23 02:19:33 mx postfix/postscreen[26768]: NOQUEUE: reject: CONNECT from [127.0.0.7]:59857: too many connections
-//! ```
-//!
-//! **Inbound refusals by cleanup** (header/body checks, milters, MIME errors): `reject:`
-//! (rejected; only the enhanced code is logged), `hold:` (held) and `discard:` (discarded) only
-//! when they carry a code, `milter-reject:`:
-//! ```text
-//! Nov 23 02:13:27 mx postfix/cleanup[10739]: 0C0BD98C24A: reject: body BODY-REJECT-MARKER here from localhost[127.0.0.1]; from=<someone@outside.example> to=<sseuser@sse-test.example> proto=ESMTP helo=<client.example>: 5.7.1 Body contains forbidden content
-//! Nov 23 02:18:11 mx postfix/cleanup[23767]: 2E58C98C340: reject: header Subject: local submission HDR-REJECT-TEXT from local; from=<root@sse-test.example> to=<sseuser@sse-test.example>: 5.7.1 Spam is not welcome here
-//! Nov 23 02:13:27 mx postfix/cleanup[10730]: 0972A98C248: hold: header Subject: HDR-HOLD-CODE x from localhost[127.0.0.1]; from=<someone@outside.example> to=<sseuser@sse-test.example> proto=ESMTP helo=<client.example>: 4.7.1 held for review
-//! Nov 23 02:17:32 mx postfix/cleanup[23281]: 8430598C640: milter-reject: END-OF-MESSAGE from localhost[127.0.0.1]: 5.7.1 Message content rejected by test milter; from=<someone@outside.example> to=<sseuser@sse-test.example> proto=ESMTP helo=<client.example>
-//! Nov 23 02:23:45 mx postfix/cleanup[27544]: B2FD898C198: reject: mime-error improper use of 8-bit data in message body: käse from localhost[127.0.0.1]; from=<someone@outside.example> to=<sseuser@sse-test.example>
-//! ```
+//! - outbound delivery status (`status=sent`, `deferred`, `bounced`, …) and qmgr's expiry:
+//!   `postfix/delivery.rs`;
+//! - inbound refusals by smtpd, postscreen, milters and proxies (`reject:`,
+//!   `reject_warning:`, `milter-reject:`, `proxy-reject:`): `postfix/smtpd.rs`;
+//! - inbound refusals by cleanup (header/body checks, milters, MIME errors):
+//!   `postfix/cleanup.rs`.
 //!
 //! Everything else Postfix writes is ignored: connect/disconnect, `client=`, `message-id=`,
 //! qmgr `(queue active)` and `removed`, pickup, bounce notifications, `warning:`/`fatal:`,
 //! smtpd `hold:`/`discard:`/`milter-hold:`/`milter-discard:` without a code, `proxy-accept:`,
 //! and smtp's non-final `QUEUEID: host X said: …` lines (the final `status=` line counts).
 //!
-//! Formats checked against Postfix's source: `global/log_adhoc.c` (delivery status),
-//! `smtpd/smtpd_check.c` `log_whatsup` and `smtpd/smtpd.c` (milter, proxy), `postscreen/
-//! postscreen_smtpd.c` and `postscreen.c`, `cleanup/cleanup_message.c` (`cleanup_act_log`,
-//! MIME errors), `cleanup/cleanup_milter.c`, `qmgr/qmgr_active.c` (expiry),
-//! `smtp/smtp_proto.c` and `smtp/smtp_sasl_glue.c` (how remote replies are quoted),
-//! `util/msg_logger.c` (the `maillog_file` prefix).
+//! Formats checked against Postfix's source: each part names the files it follows, and
+//! `util/msg_logger.c` gives the `maillog_file` prefix.
+
+mod cleanup;
+mod delivery;
+mod smtpd;
 
 use std::sync::LazyLock;
 
 use memchr::memmem::{Finder, FinderRev};
 
 use super::{
-    leading_reply_codes, syslog, BasicCode, Direction, EnhancedCode, Event, Outcome, Parsed,
-    Recipients, Reply,
+    syslog, BasicCode, Direction, EnhancedCode, Event, Outcome, Parsed, Recipients, Reply,
 };
 
 /// Reads one Postfix log line (without its newline). Pure, allocation-free, never panics.
@@ -164,6 +118,34 @@ enum Action {
     MilterHbcReject,
     MilterHbcHold,
     MilterHbcDiscard,
+}
+
+impl Action {
+    /// What the action does to the mail, and whether it counts only with a code (hold and
+    /// discard).
+    fn outcome(self) -> (Outcome, bool) {
+        match self {
+            Action::Reject | Action::MilterReject | Action::MilterHbcReject => {
+                (Outcome::Rejected, false)
+            }
+            Action::RejectWarning => (Outcome::Warned, false),
+            Action::Hold | Action::MilterHold | Action::MilterHbcHold => (Outcome::Held, true),
+            Action::Discard | Action::MilterDiscard | Action::MilterHbcDiscard => {
+                (Outcome::Discarded, true)
+            }
+        }
+    }
+
+    /// Whether the line is in cleanup's format (`… from client[ip]; from=<…> to=<…>: text`)
+    /// rather than smtpd's: the milters' header/body actions, and cleanup's own
+    /// `reject:`/`hold:`/`discard:`.
+    fn in_cleanup_format(self, daemon: Daemon) -> bool {
+        matches!(
+            self,
+            Action::MilterHbcReject | Action::MilterHbcHold | Action::MilterHbcDiscard
+        ) || daemon == Daemon::Cleanup
+            && matches!(self, Action::Reject | Action::Hold | Action::Discard)
+    }
 }
 
 /// Keywords after `QUEUEID: ` (or `NOQUEUE: `).
@@ -282,81 +264,22 @@ fn ignored_unless_status_shaped(text: &[u8]) -> Option<Parsed<'static>> {
 
 fn parse_kind(daemon: Daemon, kind: Kind, rest: &[u8]) -> Option<Parsed<'_>> {
     match kind {
-        Kind::Status => delivery_status(rest),
-        Kind::From => expiry(rest),
+        Kind::Status => delivery::delivery_status(rest),
+        Kind::From => delivery::expiry(rest),
         Kind::Ignore => Some(Parsed::Ignored),
-        Kind::ProxyReject => {
-            // `END-OF-MESSAGE: 554 5.7.1 text; from=<…> to=<…> proto=ESMTP helo=<…>`
-            let colon = finder_colon_space().find(rest)?;
-            smtpd_reply(
-                Daemon::Smtpd,
-                rest.get(colon + 2..)?,
-                Outcome::Rejected,
-                false,
-            )
-        }
+        Kind::ProxyReject => smtpd::proxy_reject(rest),
         Kind::Action(action) => {
-            let (outcome, needs_code) = match action {
-                Action::Reject | Action::MilterReject | Action::MilterHbcReject => {
-                    (Outcome::Rejected, false)
-                }
-                Action::RejectWarning => (Outcome::Warned, false),
-                Action::Hold | Action::MilterHold | Action::MilterHbcHold => (Outcome::Held, true),
-                Action::Discard | Action::MilterDiscard | Action::MilterHbcDiscard => {
-                    (Outcome::Discarded, true)
-                }
-            };
-            let cleanup_format = matches!(
-                action,
-                Action::MilterHbcReject | Action::MilterHbcHold | Action::MilterHbcDiscard
-            ) || daemon == Daemon::Cleanup
-                && matches!(action, Action::Reject | Action::Hold | Action::Discard);
-            if cleanup_format {
-                cleanup_action(rest, outcome, needs_code)
+            let (outcome, needs_code) = action.outcome();
+            if action.in_cleanup_format(daemon) {
+                cleanup::action(rest, outcome, needs_code)
             } else {
-                let where_end = finder_from().find(rest)?;
-                let where_ = rest.get(..where_end)?;
-                let after_from = rest.get(where_end + 6..)?;
-                // `client[ip]: ` or postscreen's `[ip]:port: `: a word ending in ':'.
-                let space = memchr::memchr(b' ', after_from)?;
-                if space == 0 || after_from.get(space - 1) != Some(&b':') {
-                    return None;
-                }
-                let body = after_from.get(space + 1..)?;
-                let trailer = match daemon {
-                    // postscreen logs a trailer only for RCPT; `CONNECT from [ip]:port: too
-                    // many connections` has none.
-                    Daemon::Postscreen => where_ == b"RCPT",
-                    _ => true,
-                };
-                let parsed = if trailer {
-                    smtpd_reply(daemon, body, outcome, daemon == Daemon::Cleanup)
-                } else {
-                    Some(inbound(
-                        outcome,
-                        leading_reply_codes(body),
-                        Recipients::None,
-                        body,
-                    ))
-                }?;
-                Some(keep_if_coded(parsed, needs_code))
+                smtpd::action(daemon, rest, outcome, needs_code)
             }
         }
     }
 }
 
-/// hold/discard lines count only when they carry a code.
-fn keep_if_coded(parsed: Parsed<'_>, needs_code: bool) -> Parsed<'_> {
-    match &parsed {
-        Parsed::Event(Event::Reply(r))
-            if needs_code && r.code.is_none() && r.enhanced.is_none() =>
-        {
-            Parsed::Ignored
-        }
-        _ => parsed,
-    }
-}
-
+/// The reply of an inbound refusal.
 fn inbound<'a>(
     outcome: Outcome,
     (code, enhanced): (Option<BasicCode>, Option<EnhancedCode>),
@@ -372,277 +295,6 @@ fn inbound<'a>(
         delay: None,
         text,
     }))
-}
-
-/// The reply of an smtpd-format refusal without its `; from=<…> to=<…>` trailer (the
-/// addresses are the client's, not the reply's words).
-fn without_trailer(seg: &[u8]) -> &[u8] {
-    match finder_rev_semi_from().rfind(seg) {
-        Some(p) => seg.get(..p).unwrap_or(seg),
-        None => seg,
-    }
-}
-
-/// `TEXT; from=<s> to=<r> proto=ESMTP helo=<h>` (smtpd, milter, proxy) or
-/// `TEXT; from=<s>, to=<r>, proto=ESMTP, helo=<h>` (postscreen).
-///
-/// The reply is at the start of TEXT. TEXT holds client-controlled addresses and `;`, so the
-/// trailer is found from the right: the last ` proto=` (helo names have no spaces), with
-/// ` to=<r>` just before it. smtpd always logs `proto=`; a line without it was cut. cleanup
-/// (milter replies for local submissions) may have no `proto=`; then the line must end with
-/// ` to=<r>`.
-fn smtpd_reply(daemon: Daemon, body: &[u8], outcome: Outcome, cleanup: bool) -> Option<Parsed<'_>> {
-    let (seg, recipients) = match finder_rev_proto().rfind(body) {
-        Some(p) => {
-            let seg = body.get(..p)?;
-            let seg = if daemon == Daemon::Postscreen {
-                seg.strip_suffix(b",")?
-            } else {
-                seg
-            };
-            (seg, trailing_recipient(seg))
-        }
-        None if cleanup => {
-            let r = trailing_recipient(body);
-            if r == Recipients::None {
-                return None;
-            }
-            (body, r)
-        }
-        None => return None,
-    };
-    Some(inbound(
-        outcome,
-        leading_reply_codes(seg),
-        recipients,
-        without_trailer(seg),
-    ))
-}
-
-/// The `r` of a ` to=<r>` that ends `seg`, or `Recipients::None`.
-///
-/// The field is the last ` to=<` in `seg` whose `to=` follows the end of the previous field
-/// (`>`, `;` or `,`). Should the recipient itself hold ` to=<`, a suffix of it is returned, which
-/// still ends with its domain.
-fn trailing_recipient(seg: &[u8]) -> Recipients<'_> {
-    let Some(inner) = seg.strip_suffix(b">") else {
-        return Recipients::None;
-    };
-    let finder = finder_rev_to();
-    let mut end = inner.len();
-    while let Some(p) = inner.get(..end).and_then(|h| finder.rfind(h)) {
-        let before = p.checked_sub(1).and_then(|i| inner.get(i));
-        if matches!(before, Some(b'>' | b';' | b',')) {
-            if let Some(addr) = inner.get(p + 5..) {
-                return Recipients::One(addr);
-            }
-        }
-        end = p;
-    }
-    Recipients::None
-}
-
-/// cleanup's own actions:
-/// `header Subject: x from client[ip]; from=<s> to=<r> proto=ESMTP helo=<h>: 5.7.1 text`,
-/// `body … from local; from=<s> to=<r>: 5.7.1 text`,
-/// `mime-error invalid 8-bit data: … from client[ip]; from=<s> to=<r>`.
-///
-/// The content (up to 200 bytes of a header or body line) is client-controlled, so the fields
-/// are found from the right: the last ` helo=<` (no spaces in helo names, the text after it is
-/// the administrator's), else the last ` proto=`, else the first `; from=<` (local
-/// submissions, no proto/helo). The text follows the first `: ` (`>: `) after them.
-fn cleanup_action(rest: &[u8], outcome: Outcome, needs_code: bool) -> Option<Parsed<'_>> {
-    let mime_error = rest.starts_with(b"mime-error ");
-    let helo = finder_rev_helo().rfind(rest);
-    let proto = finder_rev_proto().rfind(rest.get(..helo.unwrap_or(rest.len()))?);
-    let (fields_end, text) = if let Some(h) = helo {
-        let after = rest.get(h..)?;
-        let text = finder_angle_colon()
-            .find(after)
-            .and_then(|q| after.get(q + 3..));
-        (proto.unwrap_or(h), text)
-    } else if let Some(p) = proto {
-        let after = rest.get(p + 7..)?;
-        let text = finder_colon_space()
-            .find(after)
-            .and_then(|q| after.get(q + 2..));
-        (p, text)
-    } else {
-        let start = finder_semi_from().find(rest)?;
-        let after = rest.get(start..)?;
-        match finder_angle_colon().find(after) {
-            Some(q) => (start + q + 1, after.get(q + 3..)),
-            None => (rest.len(), None),
-        }
-    };
-    let recipients = trailing_recipient(rest.get(..fields_end)?);
-    let Some(text) = text else {
-        // reject always carries a text (`5.7.1 …`), except for mime errors, which end with
-        // ` to=<r>` (the recipient or `unknown`); hold/discard without a text do not count.
-        return if mime_error && fields_end == rest.len() && recipients != Recipients::None {
-            // The MTA's own words: `mime-error improper use of 8-bit data …`.
-            let own = finder_from().find(rest).map_or(rest, |p| &rest[..p]);
-            Some(inbound(outcome, (None, None), recipients, own))
-        } else if needs_code {
-            Some(Parsed::Ignored)
-        } else {
-            None
-        };
-    };
-    let (codes, complete) = codes_at_end(text);
-    if !complete {
-        // Cut inside the code (or a reject text without one, which cleanup never writes).
-        return if needs_code {
-            Some(Parsed::Ignored)
-        } else {
-            None
-        };
-    }
-    Some(inbound(outcome, codes, recipients, text.trim_ascii()))
-}
-
-/// Codes at the start of a text that may run to the end of a cut line: `complete` only when a
-/// code was found and at least one byte follows it (so `5.7.1` cut from `5.7.10` is refused).
-fn codes_at_end(text: &[u8]) -> ((Option<BasicCode>, Option<EnhancedCode>), bool) {
-    let t = text.trim_ascii_start();
-    let codes = leading_reply_codes(t);
-    let mut end = 0;
-    if codes.0.is_some() {
-        end = 4;
-    }
-    if codes.1.is_some() {
-        let word = t.get(end..).unwrap_or_default();
-        end += word
-            .iter()
-            .take_while(|c| c.is_ascii_digit() || **c == b'.')
-            .count();
-    }
-    let complete = (codes.0.is_some() || codes.1.is_some()) && t.len() > end;
-    (codes, complete)
-}
-
-/// `from=<s>, status=expired, returned to sender` (qmgr). `force-expired` (postsuper -e) is an
-/// administrator's decision, not a queue lifetime running out: ignored.
-fn expiry(rest: &[u8]) -> Option<Parsed<'static>> {
-    const EXPIRED: &[u8] = b"status=expired, returned to sender";
-    if rest.ends_with(b">, status=expired, returned to sender") {
-        return Some(Parsed::Event(Event::Expired));
-    }
-    let p = finder_angle_comma().find(rest)?;
-    let tail = rest.get(p + 3..)?;
-    if EXPIRED.starts_with(tail) {
-        return None;
-    }
-    Some(Parsed::Ignored)
-}
-
-/// `to=<r>, [orig_to=<o>,] relay=…, [conn_use=N,] delay=D, delays=a/b/c/d, [tls=…,] dsn=X.Y.Z,
-/// status=WORD (reason)` — `rest` starts after `to=<`.
-fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
-    // The recipient ends at the first `>, ` followed by `orig_to=<` or `relay=`.
-    let finder = finder_angle_comma();
-    let mut from = 0;
-    let (rcpt, after_rcpt) = loop {
-        let p = from + finder.find(rest.get(from..)?)?;
-        let tail = rest.get(p + 3..)?;
-        if tail.starts_with(b"relay=") {
-            break (rest.get(..p)?, tail);
-        }
-        if tail.starts_with(b"orig_to=<") {
-            let q = finder_relay().find(tail)?;
-            break (rest.get(..p)?, tail.get(q + 3..)?);
-        }
-        from = p + 1;
-    };
-    // `relay=…, [conn_use=N, ]delay=D, `
-    let d = finder_delay().find(after_rcpt)?;
-    let after_delay = after_rcpt.get(d + 8..)?;
-    let comma = memchr::memchr(b',', after_delay)?;
-    let delay = parse_seconds(after_delay.get(..comma)?);
-    // `delays=…, [tls=…, ]dsn=X.Y.Z, status=WORD (reason)`
-    let s = finder_dsn().find(after_delay)?;
-    let after_dsn = after_delay.get(s + 6..)?;
-    let comma = memchr::memchr(b',', after_dsn)?;
-    let enhanced = EnhancedCode::parse(after_dsn.get(..comma)?);
-    let status = after_dsn.get(comma..)?.strip_prefix(b", status=")?;
-    let space = memchr::memchr(b' ', status)?;
-    let outcome = match status.get(..space)? {
-        b"sent" => Outcome::Delivered,
-        b"deferred" | b"SOFTBOUNCE" => Outcome::Deferred,
-        b"bounced" => Outcome::Bounced,
-        b"deliverable" => Outcome::Deliverable,
-        b"undeliverable" => Outcome::Undeliverable,
-        _ => return None,
-    };
-    let reason = status.get(space..)?.strip_prefix(b" (")?;
-    let (code, text) = match reason.strip_suffix(b")") {
-        Some(reason) => (reason_code(reason, false), reason),
-        // Cut inside the reason: good only if a whole code was read before the cut.
-        None => (Some(reason_code(reason, true)?), reason),
-    };
-    Some(Parsed::Event(Event::Reply(Reply {
-        direction: Direction::Outbound,
-        outcome,
-        code,
-        enhanced,
-        recipients: Recipients::One(rcpt),
-        delay,
-        text,
-    })))
-}
-
-/// The basic code of a delivery-status reason, as logged: at its start (`250 2.0.0 Ok…`), or
-/// after `host H said: `, `host H refused to talk to me: `, `host H refused to start TLS: `,
-/// `server H said: ` (SASL), each possibly after `delivery temporarily suspended: `.
-fn reason_code(reason: &[u8], cut: bool) -> Option<BasicCode> {
-    let code_of = |t: &[u8]| {
-        if cut {
-            basic_followed(t)
-        } else {
-            leading_reply_codes(t).0
-        }
-    };
-    if let Some(c) = code_of(reason) {
-        return Some(c);
-    }
-    remote_reply(reason).and_then(code_of)
-}
-
-/// A basic code at the start of `t` with a space or `-` after it (never at the cut end).
-fn basic_followed(t: &[u8]) -> Option<BasicCode> {
-    let t = t.trim_ascii_start();
-    if !matches!(t.get(3), Some(b' ' | b'-' | b'\t')) {
-        return None;
-    }
-    BasicCode::parse(t.get(..3)?)
-}
-
-/// The remote server's words inside a Postfix reason text.
-fn remote_reply(reason: &[u8]) -> Option<&[u8]> {
-    let (intro_end, text) = if let Some(p) = finder_said().find(reason) {
-        (p, reason.get(p + 7..)?)
-    } else {
-        let p = finder_refused().find(reason)?;
-        let tail = reason.get(p + 12..)?;
-        let text = tail
-            .strip_prefix(b"talk to me: ")
-            .or_else(|| tail.strip_prefix(b"start TLS: "))?;
-        (p, text)
-    };
-    // `… host H said` / `… server H said`: H is one word.
-    let intro = reason.get(..intro_end)?;
-    let word_start = memchr::memrchr(b' ', intro)?;
-    let before = intro.get(..word_start)?;
-    (before.ends_with(b"host") || before.ends_with(b"server")).then_some(text)
-}
-
-/// `delay=` as Postfix writes it (`0.52`, `4`, `361`).
-fn parse_seconds(b: &[u8]) -> Option<f64> {
-    std::str::from_utf8(b)
-        .ok()?
-        .parse::<f64>()
-        .ok()
-        .filter(|d| d.is_finite() && *d >= 0.0)
 }
 
 macro_rules! finder {

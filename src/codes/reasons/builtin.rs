@@ -1,0 +1,196 @@
+//! The built-in rule table of the reason classes, in order, and the reason names it uses.
+//! The rules the user writes come before it; [`super::Reasons`] is the engine that applies
+//! both.
+
+/// The reason names of the built-in table, in a fixed order (their index is their id). User
+/// rules may add names of their own after them.
+pub const BUILTIN_REASONS: &[&str] = &[
+    "other",
+    "invalid_recipient",
+    "mailbox_disabled",
+    "mailbox_full",
+    "message_too_large",
+    "blocklisted",
+    "reputation",
+    "spam_content",
+    "virus",
+    "authentication_failed",
+    "reverse_dns",
+    "smtp_auth",
+    "rate_limited",
+    "greylisted",
+    "tls_required",
+    "tls_failed",
+    "dns_failure",
+    "connection_failed",
+    "relay_denied",
+    "policy",
+    "protocol_error",
+    "message_format",
+    "server_error",
+];
+
+/// One rule of the built-in table.
+pub(super) struct BuiltinRule {
+    pub(super) reason: &'static str,
+    pub(super) codes: &'static [u16],
+    pub(super) enhanced: &'static [&'static str],
+    /// A regex on the reply text, matched case-insensitively; empty: no text condition.
+    pub(super) text: &'static str,
+}
+
+const fn text(reason: &'static str, text: &'static str) -> BuiltinRule {
+    BuiltinRule {
+        reason,
+        codes: &[],
+        enhanced: &[],
+        text,
+    }
+}
+
+const fn enh(reason: &'static str, enhanced: &'static [&'static str]) -> BuiltinRule {
+    BuiltinRule {
+        reason,
+        codes: &[],
+        enhanced,
+        text: "",
+    }
+}
+
+/// The built-in rules, in order. Each text was written against real replies of the large
+/// providers and common blocklists (see the table of provider replies in the tests of `reasons`).
+pub(super) static BUILTIN: &[BuiltinRule] = &[
+    // DNS blocklists and providers' own block lists, named in the text.
+    text(
+        "blocklisted",
+        r"blocked using|block ?list|blacklist|\bdnsbl\b|\brbl\b|spamhaus|barracuda|spamcop|sorbs\.net|uceprotect|abuseat\.org|\bsurbl\b|\bpsbl\b|banned sending ip|\(S3150\)|\[TSS09\]|\[TS03\]|listed (?:at|on|in|by) [a-z0-9.-]{1,60}\.(?:org|net|com)",
+    ),
+    enh("blocklisted", &["5.7.606-649"]),
+    // Sender authentication: SPF, DKIM, DMARC (RFC 7372 codes, Microsoft's 5.7.509).
+    enh(
+        "authentication_failed",
+        &[
+            "X.7.20", "X.7.21", "X.7.22", "X.7.23", "X.7.24", "X.7.26", "5.7.509",
+        ],
+    ),
+    text(
+        "authentication_failed",
+        r"\b(?:spf|dkim|dmarc)\b|sender is unauthenticated|unauthenticated (?:e-?mail|mail|sender)|sender policy framework|sender authentication",
+    ),
+    enh("reverse_dns", &["X.7.25"]),
+    text(
+        "reverse_dns",
+        r"\bptr record|reverse (?:dns|lookup|hostname|mapping)|\brdns\b|fcrdns|cannot find your (?:reverse )?hostname",
+    ),
+    text("greylisted", r"gr[ae]y-?list"),
+    text(
+        "tls_required",
+        r"starttls|tls (?:is )?(?:required|mandatory)|requires? (?:a )?tls|encryption (?:is )?(?:required|needed)",
+    ),
+    enh("tls_required", &["X.7.10", "X.7.11"]),
+    text(
+        "tls_failed",
+        r"tls (?:handshake|negotiation|session) fail|handshake fail|cannot start tls|certificate verification|untrusted certificate|certificate (?:has )?expired",
+    ),
+    // Provider-specific rate-limit codes: Gmail 4.7.28, Microsoft 4.7.650 and 4.7.500.
+    enh("rate_limited", &["4.7.28", "4.7.500", "4.7.650"]),
+    enh("reputation", &["5.7.708"]),
+    text(
+        "reputation",
+        r"reputation|traffic not accepted from this ip|sender score",
+    ),
+    text(
+        "virus",
+        r"virus|malware|infected|security issue|dangerous (?:content|attachment)|(?:banned|blocked|prohibited) (?:file )?attachment|executable",
+    ),
+    enh("spam_content", &["5.7.350"]),
+    text(
+        "spam_content",
+        r"spam|unsolicited|\bjunk\b|bulk mail|content (?:filter|rejected|not acceptable)|message content|phish",
+    ),
+    enh("smtp_auth", &["X.7.8", "X.7.12", "X.7.13"]),
+    BuiltinRule {
+        reason: "smtp_auth",
+        codes: &[530, 535, 538],
+        enhanced: &[],
+        text: "",
+    },
+    text(
+        "smtp_auth",
+        r"authentication (?:failed|failure|required|credentials)|username and password not accepted|invalid credentials|must (?:authenticate|be authenticated)",
+    ),
+    enh("message_too_large", &["X.3.4", "X.2.3"]),
+    text(
+        "message_too_large",
+        r"size limit|message size|(?:message|mail) (?:is )?too (?:large|big)|exceeds? (?:the )?(?:maximum|max|fixed) (?:message )?size",
+    ),
+    text(
+        "rate_limited",
+        r"rate.?limit|too many (?:connections|messages|recipients|concurrent|sessions|mails|emails)|too much mail|throttl|unexpected volume|\[TSS?0[1-4]\]|receiving mail (?:at a rate|too quickly)|server busy|sending (?:quota|limit|rate)|too fast|slow down",
+    ),
+    enh("mailbox_full", &["X.2.2"]),
+    text(
+        "mailbox_full",
+        r"mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:the |its |their )?(?:storage |mailbox )?quota|insufficient (?:user )?(?:storage|disk space) for",
+    ),
+    // Microsoft: 5.4.1 "Recipient address rejected: Access denied" (directory-based edge
+    // blocking: the recipient does not exist), not a network failure.
+    BuiltinRule {
+        reason: "invalid_recipient",
+        codes: &[],
+        enhanced: &["5.4.1"],
+        text: r"recipient address rejected",
+    },
+    text(
+        "relay_denied",
+        r"relay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed))|not permitted to relay|unable to relay|we do not relay",
+    ),
+    enh("relay_denied", &["5.7.64"]),
+    text(
+        "dns_failure",
+        r"name service error|host not found|domain not found|host or domain name not found|nxdomain|no mx|dns (?:error|failure|lookup)|mx lookup|unable to resolve|unresolvable|servfail|no such domain|null mx",
+    ),
+    text(
+        "invalid_recipient",
+        r"user unknown|unknown user|no such (?:user|mailbox|recipient|address)|(?:mailbox|account|recipient|user|address)(?: that you tried to reach)? (?:does not|doesn't) exist|recipient not found|recipientnotfound|invalid (?:recipient|mailbox)|mailbox not found|unknown (?:recipient|mailbox|or illegal alias)|doesn't have an? [a-z0-9.-]{1,60} account|not a valid (?:mailbox|recipient)|undeliverable address",
+    ),
+    enh("invalid_recipient", &["X.1.1", "X.1.3", "X.1.6"]),
+    // RFC 5321's words for 550 (Microsoft answers unknown recipients with them); with a
+    // 4xx, "mailbox unavailable" is a passing state that says nothing more.
+    BuiltinRule {
+        reason: "invalid_recipient",
+        codes: &[],
+        enhanced: &["5.*.*"],
+        text: r"mailbox unavailable",
+    },
+    enh(
+        "dns_failure",
+        &["X.1.2", "X.1.8", "X.1.10", "X.4.3", "X.4.4", "X.7.27"],
+    ),
+    text(
+        "mailbox_disabled",
+        r"(?:account|mailbox|user|address) (?:is |has been )?(?:disabled|inactive|suspended|deactivated|locked)|inactive (?:e-?mail address|account|user|mailbox)",
+    ),
+    enh("mailbox_disabled", &["X.2.1"]),
+    text(
+        "connection_failed",
+        r"connection (?:refused|timed out|reset|closed|dropped)|timed out|lost connection|network is unreachable|no route to host|(?:could|unable to) not connect|unable to connect",
+    ),
+    enh("connection_failed", &["X.4.1", "X.4.2", "X.4.0"]),
+    text(
+        "server_error",
+        r"temporary (?:server|system|local) (?:error|problem|failure)|internal (?:server )?error|local error in processing|insufficient system storage|queue file write error",
+    ),
+    enh("server_error", &["X.3.*"]),
+    text(
+        "protocol_error",
+        r"too many errors|syntax error|command (?:not )?(?:recognized|unrecognized|not implemented)|bad sequence|improper use of smtp|pipelining",
+    ),
+    enh("protocol_error", &["X.5.*"]),
+    enh("message_format", &["X.6.*"]),
+    enh("policy", &["X.7.*"]),
+    text(
+        "policy",
+        r"policy|access denied|not allowed|prohibited|refused",
+    ),
+];
