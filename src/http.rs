@@ -13,7 +13,7 @@ use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use hyper::{Method, Response, StatusCode};
 use tokio::net::TcpListener;
 
-use crate::aggregate::{Aggregator, SourceState};
+use crate::aggregate::{Aggregator, LineResult, SourceState};
 use crate::codes;
 use crate::expose::{self, BuildInfo};
 
@@ -202,9 +202,9 @@ fn landing_page(agg: &Aggregator, shared: &Shared) -> String {
             mta_cell(s),
             html_escape(&s.location),
             html_escape(&state),
-            s.lines[0],
-            s.lines[1],
-            s.lines[2]
+            s.lines(LineResult::Counted),
+            s.lines(LineResult::Ignored),
+            s.lines(LineResult::Unrecognised)
         );
     }
     h.push_str("</table>");

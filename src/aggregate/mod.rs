@@ -8,6 +8,7 @@ pub mod counters;
 pub mod domain;
 pub mod metrics;
 pub mod snapshot;
+mod sources;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::codes::reasons::{ReasonId, Reasons};
 use crate::parse::{BasicCode, Direction, EnhancedCode, Event, Outcome, Parsed, Reply};
 pub use counters::Counters;
 use domain::{DomainId, DomainTable};
+pub use sources::{Position, Reading, SourceState, SourceStats};
 
 /// Index of a configured source.
 pub type SourceId = usize;
@@ -114,110 +116,6 @@ impl Histogram {
     }
 }
 
-/// Where a source stands, for `/`, `/-/ready` and the exporter's own log.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum SourceState {
-    #[default]
-    Starting,
-    /// The file does not exist yet; it is polled for.
-    Waiting,
-    /// Open and being followed.
-    Following,
-    /// The last attempt to read failed; retried at every poll.
-    Failing(String),
-    /// Standard input reached its end: the counts are final (the endpoint keeps serving them).
-    Ended,
-}
-
-impl SourceState {
-    pub fn describe(&self) -> String {
-        match self {
-            SourceState::Starting => "starting".into(),
-            SourceState::Waiting => "waiting for the file to appear".into(),
-            SourceState::Following => "following".into(),
-            SourceState::Failing(e) => format!("failing: {e}"),
-            SourceState::Ended => "end of input: every line was counted, no more will come".into(),
-        }
-    }
-}
-
-/// Per-source self-metrics.
-#[derive(Debug, Clone, Default)]
-pub struct SourceStats {
-    pub name: String,
-    /// The `mta` label: the format's name, or a user-defined format's (empty: unknown).
-    pub mta: String,
-    /// What is read: a path, or a description.
-    pub location: String,
-    pub state: SourceState,
-    pub lines: [u64; 3],
-    pub bytes: u64,
-    pub rotations: [u64; 2],
-    pub read_errors: u64,
-    pub expired: u64,
-    pub last_line_unix: Option<f64>,
-    /// Where reading has got to: every line before it is in the counters above. Updated under
-    /// the same lock as the counters, so a snapshot holds both or neither.
-    pub position: Option<Position>,
-    /// Rotated-away files still being read to their end (a writer may append to a file for a
-    /// moment after it was renamed), oldest first.
-    pub draining: Vec<Position>,
-    /// Whether counters and positions came back from a state file (else: a first start).
-    pub restored: bool,
-    /// For an MTA instance whose lines are picked out of another source's file: that source,
-    /// whose reading state is this one's too.
-    pub parent: Option<SourceId>,
-    /// For a journal source: the cursor of the last entry counted (the journal's position).
-    pub cursor: Option<String>,
-    /// For a source that can drop messages (a syslog listener): messages dropped, by
-    /// reason (queue full, too large, truncated). `None` for the others.
-    pub dropped: Option<[u64; 3]>,
-    /// For a mailbox source: the Maildir unique names, or the mbox message keys, of the
-    /// messages already read (each is counted once); only those still in the mailbox are kept.
-    pub messages: std::collections::BTreeSet<String>,
-    /// `--log.format auto`: whether the format was detected (`mta` then names it); `None` for
-    /// a fixed format.
-    pub auto: Option<bool>,
-    /// The name was not given by the user (it is the MTA's name): on restart, the name saved
-    /// for the same file wins, so that a format detected differently (or not yet) after a
-    /// rotation does not start the file's counters again under another name.
-    pub default_name: bool,
-}
-
-/// A read position in a file known by device and inode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Position {
-    pub dev: u64,
-    pub ino: u64,
-    /// Bytes of the file counted: the end of the last complete line read.
-    pub offset: u64,
-    /// CRC-32 of the file's first `fp_len` bytes: tells a file from another that got the same
-    /// inode (deleted and re-created), or the same file rewritten (`copytruncate`), and finds it
-    /// again after it was compressed.
-    #[serde(default)]
-    pub fp_len: u32,
-    #[serde(default)]
-    pub fp_crc: u32,
-}
-
-impl Aggregator {
-    /// A source's reading state (an instance's is its file's).
-    pub fn state_of(&self, id: SourceId) -> Option<&SourceState> {
-        let s = self.sources.get(id)?;
-        match s.parent {
-            Some(p) => self.sources.get(p).map(|p| &p.state),
-            None => Some(&s.state),
-        }
-    }
-}
-
-impl SourceStats {
-    /// The `mta` label.
-    pub fn mta(&self) -> &str {
-        &self.mta
-    }
-}
-
 /// Settings of the bounded labels.
 #[derive(Debug, Clone, Default)]
 pub struct Bounds {
@@ -254,11 +152,7 @@ impl Aggregator {
         Aggregator {
             sources: sources
                 .into_iter()
-                .map(|(name, mta)| SourceStats {
-                    name,
-                    mta,
-                    ..SourceStats::default()
-                })
+                .map(|(name, mta)| SourceStats::new(name, mta))
                 .collect(),
             replies: FxHashMap::default(),
             failures: FxHashMap::default(),
@@ -347,15 +241,10 @@ impl Aggregator {
             mine.count += h.count;
         }
         for (mine, theirs) in self.sources.iter_mut().zip(later.sources) {
-            for (a, b) in mine.lines.iter_mut().zip(theirs.lines) {
-                *a += b;
-            }
+            mine.add_counts(&theirs);
             mine.bytes += theirs.bytes;
             mine.expired += theirs.expired;
             mine.read_errors += theirs.read_errors;
-            for (a, b) in mine.rotations.iter_mut().zip(theirs.rotations) {
-                *a += b;
-            }
         }
         for (label, n) in later.label_overflow {
             self.count_overflow_by(&label, n);
@@ -410,7 +299,7 @@ impl Aggregator {
     /// Counts a line without parsing it (one that overflowed the line buffer).
     pub fn count_line(&mut self, source: SourceId, result: LineResult) {
         if let Some(s) = self.sources.get_mut(source) {
-            s.lines[result as usize] += 1;
+            s.count_line(result);
         }
     }
 
@@ -483,7 +372,7 @@ impl Aggregator {
 
     pub fn add_rotation(&mut self, source: SourceId, kind: RotationKind) {
         if let Some(s) = self.sources.get_mut(source) {
-            s.rotations[kind as usize] += 1;
+            s.count_rotation(kind);
         }
     }
 
@@ -600,7 +489,7 @@ impl Aggregator {
     /// Lines read by all sources, by result.
     pub fn total_lines(&self) -> [u64; 3] {
         self.sources.iter().fold([0; 3], |mut acc, s| {
-            for (a, n) in acc.iter_mut().zip(s.lines) {
+            for (a, n) in acc.iter_mut().zip(s.line_counts()) {
                 *a += n;
             }
             acc
@@ -700,7 +589,7 @@ mod tests {
             by_domain,
             vec![("example.com".to_owned(), 2), ("x.org".to_owned(), 1)]
         );
-        assert_eq!(a.sources[0].lines, [3, 1, 1]);
+        assert_eq!(a.sources[0].line_counts(), [3, 1, 1]);
         assert_eq!(a.sources[0].expired, 1);
         // One delay observation per line, not per recipient.
         assert_eq!(a.delays[&(0, Outcome::Bounced)].count, 2);

@@ -1,12 +1,12 @@
 //! Counters and read positions as one serialisable value, so that both are saved together and
-//! a restart neither loses nor re-counts a line (DESIGN.md §6).
+//! a restart neither loses nor re-counts a line.
 //!
 //! Series are stored by their label values, not by internal ids, so a snapshot stays readable
 //! by later versions.
 
 use serde::{Deserialize, Serialize};
 
-use super::{Aggregator, FailureKey, Histogram, Position, ReplyKey, SourceId};
+use super::{Aggregator, FailureKey, Histogram, Position, Reading, ReplyKey, SourceId};
 use crate::parse::{BasicCode, Direction, EnhancedCode, Outcome};
 
 /// Identifies the file as ours, so a foreign JSON file is never taken for state.
@@ -102,13 +102,13 @@ impl Aggregator {
             .map(|s| SourceSnapshot {
                 name: s.name.clone(),
                 location: s.location.clone(),
-                position: s.position,
-                draining: s.draining.clone(),
-                cursor: s.cursor.clone(),
-                messages: s.messages.iter().cloned().collect(),
-                lines: s.lines,
+                position: s.reading.position,
+                draining: s.reading.draining.clone(),
+                cursor: s.reading.cursor.clone(),
+                messages: s.reading.messages.iter().cloned().collect(),
+                lines: s.line_counts(),
                 bytes: s.bytes,
-                rotations: s.rotations,
+                rotations: s.rotation_counts(),
                 read_errors: s.read_errors,
                 expired: s.expired,
                 replies: Vec::new(),
@@ -253,8 +253,12 @@ impl Aggregator {
             .sources
             .get_mut(id)
             .ok_or_else(|| "no such source".to_owned())?;
-        s.position = saved.position;
-        s.draining = saved.draining.clone();
+        s.reading = Reading {
+            position: saved.position,
+            draining: saved.draining.clone(),
+            cursor: saved.cursor.clone(),
+            messages: saved.messages.iter().cloned().collect(),
+        };
         s.restored = true;
         if let (Some(false), Some(mta)) = (s.auto, &saved.detected) {
             // Not detected again from the file's head (rotated since?): keep the label.
@@ -263,11 +267,8 @@ impl Aggregator {
                 s.auto = Some(true);
             }
         }
-        s.cursor = saved.cursor.clone();
-        s.messages = saved.messages.iter().cloned().collect();
-        s.lines = saved.lines;
+        s.restore_counts(saved.lines, saved.rotations);
         s.bytes = saved.bytes;
-        s.rotations = saved.rotations;
         s.read_errors = saved.read_errors;
         s.expired = saved.expired;
         if saved.dropped.is_some() {
@@ -329,7 +330,7 @@ mod tests {
             })),
         );
         a.record(0, &Parsed::Ignored);
-        a.sources[0].position = Some(Position {
+        a.sources[0].reading.position = Some(Position {
             dev: 1,
             ino: 2,
             offset: 300,

@@ -13,7 +13,7 @@ use prometheus::proto::{
 };
 
 use crate::aggregate::metrics::{self, Kind, Spec};
-use crate::aggregate::{Aggregator, LineResult};
+use crate::aggregate::{Aggregator, LineResult, RotationKind};
 use crate::codes;
 
 /// What `smtp_status_exporter_build_info` says.
@@ -236,7 +236,7 @@ fn lines(agg: &Aggregator) -> Vec<Metric> {
                         ("source", s.name.clone()),
                         ("result", r.as_str().to_owned()),
                     ],
-                    s.lines[r as usize],
+                    s.lines(r),
                 )
             })
         })
@@ -256,11 +256,12 @@ fn rotations(agg: &Aggregator) -> Vec<Metric> {
     agg.sources
         .iter()
         .flat_map(|s| {
-            [("rename", s.rotations[0]), ("truncate", s.rotations[1])]
-                .into_iter()
-                .map(|(kind, n)| {
-                    counter([("source", s.name.clone()), ("kind", kind.to_owned())], n)
-                })
+            [
+                ("rename", s.rotations(RotationKind::Rename)),
+                ("truncate", s.rotations(RotationKind::Truncate)),
+            ]
+            .into_iter()
+            .map(|(kind, n)| counter([("source", s.name.clone()), ("kind", kind.to_owned())], n))
         })
         .collect()
 }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use crate::aggregate::Aggregator;
+use crate::aggregate::{Aggregator, LineResult};
 use crate::codes;
 use crate::parse::{BasicCode, Direction, EnhancedCode, Outcome};
 
@@ -156,12 +156,12 @@ fn unrecognised_section(out: &mut String, agg: &Aggregator) {
     let rows = agg
         .sources
         .iter()
-        .filter(|s| s.lines[2] > 0)
+        .filter(|s| s.lines(LineResult::Unrecognised) > 0)
         .map(|s| {
             vec![
                 s.name.clone(),
-                s.lines[2].to_string(),
-                s.lines.iter().sum::<u64>().to_string(),
+                s.lines(LineResult::Unrecognised).to_string(),
+                s.line_counts().iter().sum::<u64>().to_string(),
             ]
         })
         .collect();

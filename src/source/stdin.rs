@@ -142,7 +142,7 @@ garbage";
             &agg,
         );
         let g = agg.lock();
-        assert_eq!(g.sources[0].lines, [1, 1, 1]);
+        assert_eq!(g.sources[0].line_counts(), [1, 1, 1]);
         assert_eq!(g.sources[0].bytes, text.len() as u64);
         assert_eq!(g.sources[0].state, SourceState::Ended);
     }

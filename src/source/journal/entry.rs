@@ -301,7 +301,7 @@ pub(super) fn count_entry(
     }
     if let (Some(c), Some(s)) = (&entry.cursor, g.sources.get_mut(source)) {
         // Reuses the saved cursor's allocation.
-        let saved = s.cursor.get_or_insert_with(String::new);
+        let saved = s.reading.cursor.get_or_insert_with(String::new);
         saved.clear();
         saved.push_str(c);
     }

@@ -305,12 +305,12 @@ impl Worker {
             .lock()
             .sources
             .get(self.source)
-            .and_then(|s| s.cursor.clone());
+            .and_then(|s| s.reading.cursor.clone());
         if cursor.is_none() && self.from_end {
             cursor = self.end_cursor()?;
             if let (Some(c), Some(s)) = (&cursor, self.agg.lock().sources.get_mut(self.source)) {
                 // Saved at once: a restart before the next entry still starts here.
-                s.cursor = Some(c.clone());
+                s.reading.cursor = Some(c.clone());
             }
             self.from_end = false;
         }
@@ -615,13 +615,13 @@ mod tests {
             // Every complete line is counted, with the cursor of the last complete entry.
             let complete = b[..cut].iter().filter(|&&x| x == b'\n').count() as u64;
             assert_eq!(
-                a.sources[0].lines.iter().sum::<u64>(),
+                a.sources[0].line_counts().iter().sum::<u64>(),
                 complete,
                 "cut {cut}"
             );
             c.consume(&mut a, &b[cut..]);
-            assert_eq!(a.sources[0].lines, [1, 1, 2], "cut {cut}");
-            assert_eq!(a.sources[0].cursor.as_deref(), Some("s=ab;i=3"));
+            assert_eq!(a.sources[0].line_counts(), [1, 1, 2], "cut {cut}");
+            assert_eq!(a.sources[0].reading.cursor.as_deref(), Some("s=ab;i=3"));
             assert_eq!(a.sources[0].bytes, b.len() as u64);
         }
     }
@@ -633,13 +633,13 @@ mod tests {
         let mut c = EntryCounter::new(0, crate::parse::Format::Postfix);
         c.restart(Some("s=ab;i=1".into()));
         c.consume(&mut a, text.as_bytes());
-        assert_eq!(a.sources[0].lines.iter().sum::<u64>(), 1);
+        assert_eq!(a.sources[0].line_counts().iter().sum::<u64>(), 1);
         // A cursor that is not the first entry (vacuumed, or not matching): nothing is dropped.
         let mut a = agg();
         c.restart(Some("s=ab;i=0".into()));
         c.consume(&mut a, text.as_bytes());
-        assert_eq!(a.sources[0].lines.iter().sum::<u64>(), 2);
-        assert_eq!(a.sources[0].cursor.as_deref(), Some("s=ab;i=2"));
+        assert_eq!(a.sources[0].line_counts().iter().sum::<u64>(), 2);
+        assert_eq!(a.sources[0].reading.cursor.as_deref(), Some("s=ab;i=2"));
     }
 
     #[test]
@@ -650,8 +650,8 @@ mod tests {
         c.consume(&mut a, long.as_bytes());
         let ignored = serde_json::to_string(IGNORED).unwrap();
         c.consume(&mut a, format!("{}\n", json_entry(9, &ignored)).as_bytes());
-        assert_eq!(a.sources[0].lines, [0, 1, 1]);
-        assert_eq!(a.sources[0].cursor.as_deref(), Some("s=ab;i=9"));
+        assert_eq!(a.sources[0].line_counts(), [0, 1, 1]);
+        assert_eq!(a.sources[0].reading.cursor.as_deref(), Some("s=ab;i=9"));
     }
 
     #[test]

@@ -196,7 +196,7 @@ impl Follower {
             };
             if from_end {
                 tracing::info!(path = %self.path.display(), messages = list.len(), "first start: the messages already in the Maildir are not counted (replay counts them); following new ones");
-                s.messages = list.iter().map(|(n, _)| n.clone()).collect();
+                s.reading.messages = list.iter().map(|(n, _)| n.clone()).collect();
             }
             if s.state != SourceState::Following {
                 tracing::info!(path = %self.path.display(), "following Maildir");
@@ -207,7 +207,12 @@ impl Follower {
                 list.iter().map(|(n, _)| n.as_str()).collect();
             missing.retain(|n, _| !present.contains(n.as_str()));
             let mut forget = Vec::new();
-            for n in s.messages.iter().filter(|n| !present.contains(n.as_str())) {
+            for n in s
+                .reading
+                .messages
+                .iter()
+                .filter(|n| !present.contains(n.as_str()))
+            {
                 let misses = missing.entry(n.clone()).or_insert(0);
                 *misses += 1;
                 if *misses >= FORGET_AFTER {
@@ -215,11 +220,11 @@ impl Follower {
                 }
             }
             for n in forget {
-                s.messages.remove(&n);
+                s.reading.messages.remove(&n);
                 missing.remove(&n);
             }
             list.into_iter()
-                .filter(|(n, _)| !s.messages.contains(n))
+                .filter(|(n, _)| !s.reading.messages.contains(n))
                 .collect()
         };
         // Set again below only if every new message could be read: one that could not is
@@ -251,7 +256,7 @@ impl Follower {
             }
             g.set_last_line(self.source, Counters::now());
             if let Some(s) = g.sources.get_mut(self.source) {
-                s.messages.insert(name);
+                s.reading.messages.insert(name);
             }
             read += 1;
         }
@@ -263,7 +268,11 @@ impl Follower {
 
     /// Opens an mbox where this run starts reading it.
     fn start_mbox(&mut self, agg: &Counters, first: bool) -> Option<MboxFollow> {
-        let saved = agg.lock().sources.get(self.source).and_then(|s| s.position);
+        let saved = agg
+            .lock()
+            .sources
+            .get(self.source)
+            .and_then(|s| s.reading.position);
         let size = fs::metadata(&self.path).map_or(0, |m| m.len());
         let opened = match saved {
             Some(pos) if self.restored && self.same_file(&pos) => {
@@ -289,7 +298,7 @@ impl Follower {
             Ok(f) => {
                 let mut g = agg.lock();
                 if let Some(s) = g.sources.get_mut(self.source) {
-                    s.position = Some(f.position());
+                    s.reading.position = Some(f.position());
                     s.state = SourceState::Following;
                 }
                 Some(f)
@@ -381,11 +390,11 @@ impl Follower {
             let Some(s) = g.sources.get_mut(self.source) else {
                 continue;
             };
-            if s.messages.contains(&key) {
+            if s.reading.messages.contains(&key) {
                 continue;
             }
             let learn = f.base + at < f.learn_below;
-            s.messages.insert(key);
+            s.reading.messages.insert(key);
             if !learn {
                 count_message(&mut g, self.source, m);
                 counted += 1;
@@ -398,11 +407,11 @@ impl Follower {
         // messages that are gone.
         if f.reader.buf.is_empty() {
             if let (Some(pass), Some(s)) = (f.pass.take(), g.sources.get_mut(self.source)) {
-                s.messages.retain(|k| pass.contains(k));
+                s.reading.messages.retain(|k| pass.contains(k));
             }
         }
         if let Some(s) = g.sources.get_mut(self.source) {
-            s.position = Some(f.position());
+            s.reading.position = Some(f.position());
         }
         counted
     }

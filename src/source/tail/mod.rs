@@ -420,8 +420,8 @@ impl Tailer {
     /// Sets the saved positions (current and draining) and the state, under the caller's lock.
     fn publish(&self, g: &mut Aggregator, state: Option<SourceState>) {
         if let Some(s) = g.sources.get_mut(self.source) {
-            s.position = self.current.as_ref().map(OpenFile::position);
-            s.draining = self.draining.iter().map(|d| d.open.position()).collect();
+            s.reading.position = self.current.as_ref().map(OpenFile::position);
+            s.reading.draining = self.draining.iter().map(|d| d.open.position()).collect();
             if let Some(state) = state {
                 s.state = state;
             }
@@ -472,9 +472,9 @@ impl Tailer {
             }
             if let Some(s) = g.sources.get_mut(self.source) {
                 match slot {
-                    Slot::Current => s.position = Some(open.position()),
+                    Slot::Current => s.reading.position = Some(open.position()),
                     Slot::Draining(i) => {
-                        if let Some(p) = s.draining.get_mut(i) {
+                        if let Some(p) = s.reading.draining.get_mut(i) {
                             *p = open.position();
                         }
                     }
@@ -520,8 +520,8 @@ impl Resume {
             .get(source)
             .filter(|s| s.restored)
             .map(|s| Resume {
-                position: s.position,
-                draining: s.draining.clone(),
+                position: s.reading.position,
+                draining: s.reading.draining.clone(),
             })
     }
 }
