@@ -110,7 +110,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
         .map(|s| s.start(&counters))
         .collect::<anyhow::Result<_>>()?;
     let shared = Arc::new(http::Shared {
-        agg: counters.arc(),
+        agg: counters.clone(),
         telemetry_path: plan.web.telemetry_path.clone(),
         build: BuildInfo::CURRENT,
         state: state.clone(),

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -13,7 +13,7 @@ use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use hyper::{Method, Response, StatusCode};
 use tokio::net::TcpListener;
 
-use crate::aggregate::{Aggregator, LineResult, SourceState};
+use crate::aggregate::{Aggregator, Counters, LineResult, SourceState};
 use crate::codes;
 use crate::expose::{self, BuildInfo};
 
@@ -26,7 +26,7 @@ pub mod webconfig;
 
 /// What the endpoint serves from.
 pub struct Shared {
-    pub agg: Arc<Mutex<Aggregator>>,
+    pub agg: Counters,
     pub telemetry_path: String,
     pub build: BuildInfo,
     /// Where counters are saved before each scrape is answered.
@@ -60,7 +60,7 @@ pub fn route(method: &Method, path: &str, accept: Option<&str>, shared: &Shared)
     if path == shared.telemetry_path {
         return metrics(accept, shared);
     }
-    let agg = shared.agg.lock().unwrap_or_else(|e| e.into_inner());
+    let agg = shared.agg.lock();
     match path {
         "/" => text(
             StatusCode::OK,
@@ -129,20 +129,19 @@ fn ready_text(agg: &Aggregator) -> String {
 /// earlier one.
 fn metrics(accept: Option<&str>, shared: &Shared) -> Resp {
     let format = expose::Format::negotiate(accept);
-    let lock = || shared.agg.lock().unwrap_or_else(|e| e.into_inner());
     let families = match &shared.state {
         Some(state) => {
             let (families, seen) = {
-                let agg = lock();
+                let agg = shared.agg.lock();
                 (expose::families(&agg, &shared.build), agg.marks())
             };
-            let saved = state.save_covering(seen, || lock().marked_snapshot());
+            let saved = state.save_covering(seen, || shared.agg.lock().marked_snapshot());
             if let Err(e) = saved {
                 tracing::error!("{e:#}");
             }
             families
         }
-        None => expose::families(&lock(), &shared.build),
+        None => expose::families(&shared.agg.lock(), &shared.build),
     };
     // The queues were read (or their cached reading kept) before this request was routed.
     let mut families = families;
@@ -329,7 +328,7 @@ mod tests {
         );
         agg.sources[0].location = "/var/log/mail.log".into();
         Shared {
-            agg: Arc::new(Mutex::new(agg)),
+            agg: Counters::new(agg),
             telemetry_path: "/metrics".into(),
             build: BuildInfo::CURRENT,
             state: None,
@@ -346,14 +345,14 @@ mod tests {
             route(&get, "/-/ready", None, &s).status(),
             StatusCode::SERVICE_UNAVAILABLE
         );
-        s.agg.lock().unwrap().sources[0].state = SourceState::Following;
+        s.agg.lock().sources[0].state = SourceState::Following;
         assert_eq!(route(&get, "/-/ready", None, &s).status(), StatusCode::OK);
         assert_eq!(route(&get, "/", None, &s).status(), StatusCode::OK);
-        s.agg.lock().unwrap().sources[0].auto = Some(false);
-        let page = landing_page(&s.agg.lock().unwrap(), &s);
+        s.agg.lock().sources[0].auto = Some(false);
+        let page = landing_page(&s.agg.lock(), &s);
         assert!(page.contains("auto: not yet detected"), "{page}");
-        s.agg.lock().unwrap().sources[0].auto = Some(true);
-        assert!(landing_page(&s.agg.lock().unwrap(), &s).contains("postfix (auto: detected)"));
+        s.agg.lock().sources[0].auto = Some(true);
+        assert!(landing_page(&s.agg.lock(), &s).contains("postfix (auto: detected)"));
         assert_eq!(
             route(&get, "/nope", None, &s).status(),
             StatusCode::NOT_FOUND
@@ -382,7 +381,7 @@ mod tests {
     #[test]
     fn an_ended_input_is_ready_and_says_so() {
         let s = shared();
-        s.agg.lock().unwrap().sources[0].state = SourceState::Ended;
+        s.agg.lock().sources[0].state = SourceState::Ended;
         let r = route(&Method::GET, "/-/ready", None, &s);
         assert_eq!(r.status(), StatusCode::OK);
         let page = format!("{:?}", r.body());

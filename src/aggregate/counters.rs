@@ -21,11 +21,6 @@ impl Counters {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The shared aggregator, for the endpoint.
-    pub fn arc(&self) -> Arc<Mutex<Aggregator>> {
-        Arc::clone(&self.0)
-    }
-
     /// Wall-clock time in seconds since the epoch, as `last_line` and the freshness gauges
     /// keep it; 0 on a clock before 1970.
     pub fn now() -> f64 {
