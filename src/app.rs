@@ -1,6 +1,6 @@
 //! Wiring: the plan resolved from flags and the configuration file, then one of the commands.
 //! `serve` starts what the plan names and waits for a signal; the offline commands (`replay`,
-//! `check-config`, `explain`) are in [`offline`].
+//! `check-config`, `explain`) are in `app/offline.rs`.
 
 mod offline;
 

@@ -1,7 +1,7 @@
 //! The syslog listener source: `--syslog.listen-address udp://127.0.0.1:5514`, `tcp://…`
 //! (RFC 6587: octet-counted and newline-framed, told apart per frame) or `unix:///run/…` (a
 //! datagram socket, as `/dev/log` is), so rsyslog, syslog-ng or `logger` can forward mail logs
-//! to the exporter. Messages in RFC 3164 and RFC 5424 ([`framing`](super::framing) rewrites the
+//! to the exporter. Messages in RFC 3164 and RFC 5424 ([`super::framing`] rewrites the
 //! latter for the parsers).
 //!
 //! Bounded everywhere: a message over `max_message` bytes is dropped (reason `too_large`), at
@@ -151,7 +151,7 @@ enum Socket {
     Unix(UnixDatagram, PathBuf),
 }
 
-/// A listener whose socket is bound (so a busy port fails at start), ready to [`start`].
+/// A listener whose socket is bound (so a busy port fails at start), ready to start (it is the listener's [`Source`]).
 #[derive(Debug)]
 pub struct Bound {
     spec: ListenerSpec,

@@ -17,7 +17,7 @@
 //! a Postfix line, which Postfix cuts at 2000 bytes); missing, `null` or multi-valued, the entry
 //! is counted `unrecognised`.
 //!
-//! Exactness: the cursor of an entry is stored in [`SourceStats::cursor`] under the same lock as
+//! Exactness: the cursor of an entry is stored in [`Reading::cursor`] under the same lock as
 //! the entry's counts, so a state snapshot holds both or neither. A restart (or a journalctl that
 //! exited) continues with `--cursor=C` and drops the first entry when it *is* `C`: unlike
 //! `--after-cursor`, that loses nothing when `C` no longer matches the filter or was vacuumed
@@ -25,7 +25,7 @@
 //! first start the cursor of the last matching entry is looked up (`-n 1`) before the source
 //! says it is ready, so everything logged after readiness is counted.
 //!
-//! [`SourceStats::cursor`]: crate::aggregate::SourceStats::cursor
+//! [`Reading::cursor`]: crate::aggregate::Reading::cursor
 
 mod entry;
 use entry::*;

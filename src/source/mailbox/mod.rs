@@ -8,7 +8,7 @@
 //!   every poll (in that order, so a message an MUA moves from `new/` to `cur/` meanwhile is
 //!   seen in one of them). A message is known by its unique name, the part of the file name
 //!   before `:2,…` (the flags an MUA changes), so it is counted once wherever it moves. The
-//!   names read are kept in the state file with the counters ([`SourceStats::messages`]), in
+//!   names read are kept in the state file with the counters ([`Reading::messages`]), in
 //!   the same lock section as the message's counts: a restart never counts a message twice.
 //!   A name is forgotten once its file has been missing from three listings in a row (a rename
 //!   while the directory is listed can hide a file from one listing), so the state holds no
@@ -30,7 +30,7 @@
 //! `counted` (a notice, however many recipients it reports), `ignored` (not a notice),
 //! `unrecognised` (unreadable).
 //!
-//! [`SourceStats::messages`]: crate::aggregate::SourceStats::messages
+//! [`Reading::messages`]: crate::aggregate::Reading::messages
 
 mod follow;
 use follow::*;

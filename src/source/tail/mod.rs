@@ -1,7 +1,7 @@
 //! Following a live log file across rotation, truncation and restarts.
 //!
 //! A file is known by (device, inode) plus a fingerprint of its first bytes
-//! ([`identity`](super::identity)), not by its path. At each poll the open file is read to its
+//! ([`super::identity`]), not by its path. At each poll the open file is read to its
 //! end, then the path is looked at again:
 //! - another inode at the path: rotated by rename (or deleted and re-created). The old file
 //!   stays open and is read until it has been quiet for [`DRAIN_GRACE`], since writers append
