@@ -9,7 +9,7 @@ pub enum Kind {
     Histogram,
 }
 
-/// One metric family of DESIGN.md §2.
+/// One metric family (docs/metrics.md lists them all).
 #[derive(Debug, Clone, Copy)]
 pub struct Spec {
     pub name: &'static str,

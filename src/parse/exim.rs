@@ -28,7 +28,7 @@
 //! mail server after <command>: ` (also `LMTP error after …`); otherwise Exim's own words after
 //! `defer (errno): `, with no code. Exim's "retry time not reached" (the address or host is
 //! waiting for its next retry time; nothing was sent) counts as the deferral it says
-//! (DESIGN.md §1):
+//! (docs/counting.md):
 //! ```text
 //! 2026-11-23 04:41:53 [23819] 1xVLsH-0006CA-1x == r451-4.7.1-a2@d1.test R=to_sink T=sink_smtp defer (-44) H=127.0.0.2 [127.0.0.2]: SMTP error from remote mail server after RCPT TO:<r451-4.7.1-a2@d1.test>: 451 4.7.1 reply for <r451-4.7.1-a2@d1.test> (e2e sink)
 //! 2026-11-23 04:41:53 [23819] 1xVLsH-0006CA-1x == x1@down.test R=to_down T=down_smtp defer (111): Connection refused
@@ -42,7 +42,7 @@
 //! ```
 //!
 //! **Expiry** — `**` ending in `retry timeout exceeded`: the address's retry rule gave up on it
-//! (DESIGN.md §1: counted in `smtp_expired_total`, never as a reply; the failed attempt
+//! (docs/counting.md: counted in `smtp_expired_total`, never as a reply; the failed attempt
 //! before it, if any, has its own `==` line):
 //! ```text
 //! 2026-11-23 04:41:59 [24169] 1xVLsH-0006CA-1x ** r451-4.7.1-e1@exp.test: retry timeout exceeded
@@ -77,7 +77,7 @@
 //! **The reject log** (`rejectlog`) repeats the main log's refusals (with header dumps): a file
 //! whose name starts with `rejectlog` is read with [`Parser::for_path`](super::Parser::for_path)
 //! as a reject log, every line [`Parsed::Ignored`], so a refusal counts once, from the main
-//! log (DESIGN.md §1).
+//! log (docs/counting.md).
 //!
 //! Everything else is [`Parsed::Ignored`]: arrivals `<=`, `Completed`, queue runs, connections,
 //! warnings, the host-level `H=… Connection refused` lines (each address gets its own `==`),

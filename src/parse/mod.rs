@@ -236,7 +236,7 @@ impl Direction {
     }
 }
 
-/// What became of the mail, in the words of DESIGN.md §2. The MTA's own words (not remote text)
+/// What became of the mail, the `outcome` label (docs/metrics.md). The MTA's own words (not remote text)
 /// pick the value, so the set is closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Outcome {
