@@ -2,7 +2,8 @@
 //! list is fuzzed without a new target): the rest is split into lines, read by one parser (so
 //! header-driven formats learn their columns from the input) and counted by an aggregator with
 //! a small domain bound, whose exposition must encode. Checks what the exporter promises about
-//! counting and labels (docs/counting.md, docs/metrics.md): every line lands in exactly one result, labels stay bounded, and no panic.
+//! counting and labels (docs/counting.md, docs/metrics.md): every line lands in exactly one
+//! result, labels stay bounded, and no panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
