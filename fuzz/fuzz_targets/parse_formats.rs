@@ -1,8 +1,9 @@
 //! Every log format of `parse::Format::ALL` (the first byte picks one, so a format added to the
 //! list is fuzzed without a new target): the rest is split into lines, read by one parser (so
 //! header-driven formats learn their columns from the input) and counted by an aggregator with
-//! a small domain bound, whose exposition must encode. Checks the promises of DESIGN.md §1–2:
-//! every line lands in exactly one result, labels stay bounded, and no panic.
+//! a small domain bound, whose exposition must encode. Checks what the exporter promises about
+//! counting and labels (docs/counting.md, docs/metrics.md): every line lands in exactly one
+//! result, labels stay bounded, and no panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
