@@ -20,7 +20,12 @@ fn main() {
         .unwrap_or_else(|| "unknown".to_owned());
     println!("cargo:rustc-env=SSE_GIT_REVISION={revision}");
     println!("cargo:rustc-env=SSE_RUSTC_VERSION={rustc_version}");
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/refs/heads");
+    // Where HEAD and the branches live: `.git/` in a clone, elsewhere in a worktree (where
+    // `.git` is a file; watching a path that never exists would rebuild at every build).
+    for what in ["HEAD", "refs/heads"] {
+        let path = output("git", &["rev-parse", "--git-path", what])
+            .unwrap_or_else(|| format!(".git/{what}"));
+        println!("cargo:rerun-if-changed={path}");
+    }
     println!("cargo:rerun-if-env-changed=SSE_GIT_REVISION");
 }
