@@ -20,6 +20,10 @@ mod ingest;
 pub use ingest::{ingest, FileParser, Routes, CHUNK};
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
 
 use crate::aggregate::{Counters, SourceId};
 
@@ -64,6 +68,24 @@ pub struct Running(Box<dyn FnOnce() + Send>);
 impl Running {
     pub fn new(stop: impl FnOnce() + Send + 'static) -> Self {
         Running(Box::new(stop))
+    }
+
+    /// A reader on a thread of its own named `name`, which runs `run` until the flag it is
+    /// given is set; stopping sets it and waits for the thread.
+    pub fn thread(
+        name: &str,
+        run: impl FnOnce(Arc<AtomicBool>) + Send + 'static,
+    ) -> anyhow::Result<Running> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || run(flag))
+            .with_context(|| format!("cannot start the {name} reader thread"))?;
+        Ok(Running::new(move || {
+            stop.store(true, Ordering::Relaxed);
+            let _ = thread.join();
+        }))
     }
 
     pub fn stop(self) {

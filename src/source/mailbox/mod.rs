@@ -343,16 +343,8 @@ impl Source for Mailboxes {
                 })
                 .collect()
         };
-        let stop = Arc::new(AtomicBool::new(false));
-        let (agg, flag) = (counters.clone(), Arc::clone(&stop));
-        let thread = std::thread::Builder::new()
-            .name("mailbox".into())
-            .spawn(move || run(followers, agg, flag))
-            .context("cannot start the mailbox reader thread")?;
-        Ok(Running::new(move || {
-            stop.store(true, Ordering::Relaxed);
-            let _ = thread.join();
-        }))
+        let agg = counters.clone();
+        Running::thread("mailbox", move |stop| run(followers, agg, stop))
     }
 }
 

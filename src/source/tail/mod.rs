@@ -30,7 +30,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use flate2::read::MultiGzDecoder;
 
 use super::identity::{self, Fingerprint, Found, FP_MAX};
@@ -548,15 +547,7 @@ impl Source for Files {
                 })
                 .collect()
         };
-        let stop = Arc::new(AtomicBool::new(false));
-        let (agg, flag) = (counters.clone(), Arc::clone(&stop));
-        let thread = std::thread::Builder::new()
-            .name("tail".into())
-            .spawn(move || run(tailers, agg, flag))
-            .context("cannot start the log reader thread")?;
-        Ok(Running::new(move || {
-            stop.store(true, Ordering::Relaxed);
-            let _ = thread.join();
-        }))
+        let agg = counters.clone();
+        Running::thread("tail", move |stop| run(tailers, agg, stop))
     }
 }
