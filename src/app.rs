@@ -101,7 +101,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let local: SocketAddr = listener.local_addr()?;
     listener.set_nonblocking(true)?;
     // Built before anything starts, like the HTTP port: a busy listener address fails at once.
-    let built = source::build(std::mem::take(&mut plan.sources.specs))?;
+    let built = source::build(plan.sources.take_specs())?;
     let mut agg = plan.aggregator();
     let state = open_state(&plan, &mut agg)?;
     let counters = Counters::new(agg);
@@ -158,7 +158,7 @@ fn announce(plan: &Plan, web: &http::webconfig::WebHandle, local: SocketAddr) {
         },
         plan.web.telemetry_path,
         config.describe(),
-        plan.sources.described.join(", ")
+        plan.sources.described().join(", ")
     );
     for q in &plan.queues.specs {
         tracing::info!(

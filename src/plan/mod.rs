@@ -77,7 +77,7 @@ impl Plan {
 
     /// Fresh counters for the plan's sources, nothing counted.
     pub fn aggregator(&self) -> Aggregator {
-        let counted = &self.sources.counted;
+        let counted = self.sources.counted();
         let names = counted.iter().map(|c| (c.name.clone(), c.mta.clone()));
         let mut agg = Aggregator::new(names.collect(), &self.bounds);
         for (s, c) in agg.sources.iter_mut().zip(counted) {

@@ -48,15 +48,31 @@ pub(super) struct FileSource {
 /// their instances), the journal, the listeners, the mailboxes.
 #[derive(Debug, Default)]
 pub struct Sources {
-    pub counted: Vec<Counted>,
-    pub specs: Vec<Spec>,
+    /// Indexed by [`SourceId`]: the ids the specs carry.
+    counted: Vec<Counted>,
+    specs: Vec<Spec>,
     /// `name=what` of each reader, for the start-up log line.
-    pub described: Vec<String>,
+    described: Vec<String>,
     /// The sources whose MTA queue may be read at scrape time.
     pub(super) queues: Vec<SourceQueue>,
 }
 
 impl Sources {
+    /// The counters, by id.
+    pub fn counted(&self) -> &[Counted] {
+        &self.counted
+    }
+
+    /// The readers' specs, taken once to build the sources.
+    pub fn take_specs(&mut self) -> Vec<Spec> {
+        std::mem::take(&mut self.specs)
+    }
+
+    /// `name=what` of each reader.
+    pub fn described(&self) -> &[String] {
+        &self.described
+    }
+
     fn add(&mut self, c: Counted) -> SourceId {
         self.counted.push(c);
         self.counted.len() - 1
