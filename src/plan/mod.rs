@@ -154,3 +154,122 @@ pub fn bounds(file: &config::File) -> Bounds {
         reasons: Arc::clone(&file.compiled_reasons),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Cli;
+    use crate::source::Spec;
+    use clap::Parser as _;
+
+    fn resolve(args: &[&str]) -> anyhow::Result<Plan> {
+        let mut all = vec!["smtp-status-exporter", "--queue.disable"];
+        all.extend_from_slice(args);
+        Plan::resolve(&Cli::try_parse_from(all)?.serve)
+    }
+
+    fn config(text: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(f.path(), text).expect("write config");
+        f
+    }
+
+    #[test]
+    fn each_reader_carries_the_ids_of_its_counters() {
+        let c = config(
+            "sources:\n  - path: /var/log/a.log\n    format: postfix\n    instances:\n      postfix-out: out\nmailboxes:\n  - path: /var/mail/bounces\n",
+        );
+        let mut plan = resolve(&[
+            "--config.file",
+            c.path().to_str().unwrap_or_default(),
+            "--syslog.listen-address",
+            "udp://127.0.0.1:0",
+        ])
+        .expect("plan");
+        let names: Vec<_> = plan
+            .sources
+            .counted()
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(names, ["postfix", "out", "syslog", "dsn"]);
+        assert_eq!(plan.sources.counted()[1].parent, Some(0));
+        assert!(plan.sources.counted()[2].drops);
+        let specs = plan.sources.take_specs();
+        assert!(
+            matches!(&specs[0], Spec::File { routes, .. } if routes.primary() == 0
+            && routes.instances().eq([(&b"postfix-out"[..], 1)]))
+        );
+        assert!(matches!(&specs[1], Spec::Listener { id: 2, .. }));
+        assert!(matches!(&specs[2], Spec::Mailbox { id: 3, .. }));
+        let agg = plan.aggregator();
+        assert_eq!(agg.sources[3].location, "/var/mail/bounces");
+        assert_eq!(agg.sources[2].dropped, Some([0; 3]));
+    }
+
+    #[test]
+    fn flags_are_typed_once() {
+        let plan = resolve(&[
+            "--log.path",
+            "-",
+            "--log.format",
+            "exim",
+            "--web.listen-address",
+            "127.0.0.1:9",
+            "--queue.timeout",
+            "2s",
+        ])
+        .expect("plan");
+        assert_eq!(plan.web.listen, ["127.0.0.1:9".parse().expect("addr")]);
+        assert_eq!(plan.queues.timeout, Duration::from_secs(2));
+        assert_eq!(plan.sources.counted()[0].mta, "exim");
+        assert_eq!(plan.sources.counted()[0].location, "standard input");
+    }
+
+    /// One test per mistake the plan (rather than the flag parser or the file) finds.
+    #[test]
+    fn mistakes_name_what_to_fix() {
+        let two_mailboxes = config("sources:\n  - path: /a\n    name: dsn\n");
+        let cases: [(&[&str], &str); 4] = [
+            (&["--log.path", "-", "--log.path", "-"], "standard input"),
+            (
+                &[
+                    "--syslog.listen-address",
+                    "udp://127.0.0.1:5514",
+                    "--syslog.listen-address",
+                    "udp://127.0.0.1:5514",
+                ],
+                "given twice",
+            ),
+            (&["--web.listen-address", "nowhere"], "--web.listen-address"),
+            (
+                &[
+                    "--config.file",
+                    two_mailboxes.path().to_str().unwrap_or_default(),
+                    "--mailbox.path",
+                    "/m",
+                ],
+                "both named \"dsn\"",
+            ),
+        ];
+        for (args, want) in cases {
+            let e = resolve(args).expect_err(want);
+            assert!(e.chain().any(|c| c.is::<ConfigError>()), "{e:#}");
+            assert!(format!("{e:#}").contains(want), "{args:?}: {e:#}");
+        }
+    }
+
+    #[test]
+    fn bad_flag_values_are_refused_by_the_flag_parser() {
+        for args in [
+            &["--queue.timeout", "0s"][..],
+            &["--queue.cache", "soon"],
+            &["--syslog.queue-size", "0"],
+            &["--log.wrapper", "podman"],
+            &["--syslog.listen-address", "514"],
+        ] {
+            let e = resolve(args).expect_err(args[0]);
+            assert!(format!("{e}").contains(args[0]), "{args:?}: {e}");
+        }
+    }
+}
