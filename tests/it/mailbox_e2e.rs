@@ -12,7 +12,7 @@
 //! Run with `sudo scripts/test` (installs Postfix, then runs the ignored tests).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod harness;
+use crate::harness;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;

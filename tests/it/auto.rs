@@ -3,7 +3,7 @@
 //! live with a restart in between — and said on `/` and in the log.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod harness;
+use crate::harness;
 
 use std::collections::BTreeMap;
 use std::fs;

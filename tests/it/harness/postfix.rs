@@ -279,7 +279,7 @@ fn main_cf(root: &Path, etc: &str, cfg: &PostfixConfig) -> String {
     let root = root.display();
     let s = format!(
         "\
-# Private Postfix instance of the smtp-status-exporter end-to-end tests (tests/harness).
+# Private Postfix instance of the smtp-status-exporter end-to-end tests (tests/it/harness).
 compatibility_level = 3.6
 queue_directory = {root}/spool
 data_directory = {root}/data

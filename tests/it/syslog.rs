@@ -10,7 +10,7 @@
 //!   as dropped, exactly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod harness;
+use crate::harness;
 
 use std::collections::BTreeMap;
 use std::io::Write;

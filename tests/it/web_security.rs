@@ -5,7 +5,7 @@
 //! header count, slow clients, methods, paths, the connection bound) over raw TCP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod harness;
+use crate::harness;
 
 use std::fs;
 use std::io::{Read, Write};

@@ -36,7 +36,7 @@
 // A test crate: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod harness;
+use crate::harness;
 
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};

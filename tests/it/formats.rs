@@ -492,7 +492,7 @@ fn replay_counts_thousands_of_records_of_each_format_exactly() {
     }
 }
 
-/// `COUNT {labels}` as tests/golden.rs renders them.
+/// `COUNT {labels}` as tests/it/golden.rs renders them.
 fn render(agg: &Aggregator) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     for (k, v) in agg.sorted_replies() {

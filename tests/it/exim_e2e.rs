@@ -8,7 +8,7 @@
 //! Run with `sudo scripts/test` (installs what it needs, then runs the ignored tests).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod harness;
+use crate::harness;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};

@@ -7,7 +7,7 @@
 //! `.expected` file says what must be counted.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod harness;
+use crate::harness;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -134,7 +134,7 @@ fn standard_input_twice_is_a_usage_error() {
 
 /// Writes the fixture's lines as journal entries (as Postfix's syslog(3) calls leave them:
 /// `SYSLOG_IDENTIFIER`, `_PID`, `MESSAGE`) into a journal file with the real
-/// `systemd-journal-remote`. (tests/journal.rs has a fuller writer for its own cases.)
+/// `systemd-journal-remote`. (tests/it/journal.rs has a fuller writer for its own cases.)
 fn journal_file_of(fixture: &std::path::Path, out: &std::path::Path) {
     let tool = [
         "/usr/lib/systemd/systemd-journal-remote",

@@ -9,7 +9,7 @@
 //! with the recipient, code and text changed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod harness;
+use crate::harness;
 
 use std::fs;
 use std::io::{BufWriter, Write};

@@ -3,14 +3,14 @@
 //! scripted SMTP [`sink::Sink`] and receiving from a scripted [`client::SmtpClient`], while the
 //! exporter under test ([`exporter::Exporter`]) tails its log.
 //!
-//! For the tailing tests (tests/rotation.rs, tests/chaos.rs), [`maillog`] writes a live log the
+//! For the tailing tests (tests/it/rotation.rs, tests/it/chaos.rs), [`maillog`] writes a live log the
 //! way syslog does, drives the real `logrotate`, and reads the exporter's counters back.
 //!
-//! For the dashboards and alerts (tests/alerting.rs, tests/dashboards.rs), [`prometheus`] and
+//! For the dashboards and alerts (tests/it/alerting.rs, tests/it/dashboards.rs), [`prometheus`] and
 //! [`alertmanager`] run the real servers on loopback, [`alertmanager::Webhook`] receives their
 //! notifications, and [`promql`] checks PromQL text against the metrics the exporter serves.
 //!
-//! Use from a test file with `mod harness;`. The tests that need root and the MTA packages are
+//! Every test module uses it as `crate::harness`. The tests that need root and the MTA packages are
 //! `#[ignore]`d and run by `sudo scripts/test` (which first runs `scripts/install-test-deps`);
 //! when something is missing they fail with a message saying so, they never skip silently.
 #![allow(dead_code)]

@@ -4,7 +4,7 @@
 //!
 //! Run with `sudo scripts/test` (installs Postfix and promtool, then runs the ignored tests).
 
-mod harness;
+use crate::harness;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;

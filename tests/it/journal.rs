@@ -16,7 +16,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod harness;
+use crate::harness;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};

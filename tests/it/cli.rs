@@ -196,7 +196,7 @@ fn replay_of_a_missing_file_exits_1_naming_it() {
     );
 }
 
-mod harness;
+use crate::harness;
 
 use harness::exporter::Exporter;
 

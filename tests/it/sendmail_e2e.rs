@@ -5,11 +5,11 @@
 //! `smtp_expired_total` must equal what the sink and the client recorded.
 //!
 //! Run with `sudo scripts/test`. How Sendmail runs without an init system: see
-//! tests/harness/sendmail.rs.
+//! tests/it/harness/sendmail.rs.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod harness;
+use crate::harness;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;

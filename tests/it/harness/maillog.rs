@@ -1,7 +1,7 @@
-//! A live mail log for the tailing tests (tests/rotation.rs, tests/chaos.rs): real Postfix lines
-//! as templates, a writer thread that appends them at a steady rate the way syslog does (the file
-//! held open, reopened only when told), the real `logrotate` driven with a config of the test's
-//! own, and the exporter's counters read back over HTTP until they settle.
+//! A live mail log for the tailing tests (tests/it/rotation.rs, tests/it/chaos.rs): real Postfix
+//! lines as templates, a writer thread that appends them at a steady rate the way syslog does
+//! (the file held open, reopened only when told), the real `logrotate` driven with a config of
+//! the test's own, and the exporter's counters read back over HTTP until they settle.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};

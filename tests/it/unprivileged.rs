@@ -3,7 +3,7 @@
 //! log owned by root, it follows the log, counts, saves its state and serves /metrics.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod harness;
+use crate::harness;
 
 use std::fs;
 use std::io::Write;

@@ -267,7 +267,7 @@ fn configuration(bin: &Path, root: &Path, cfg: &EximConfig) -> String {
         cfg.local_domains.join(" : ")
     };
     let mut s = format!(
-        "# Written by tests/harness/exim.rs for one test run.\n\
+        "# Written by tests/it/harness/exim.rs for one test run.\n\
          exim_path = {bin}\n\
          exim_user = Debian-exim\n\
          exim_group = Debian-exim\n\

@@ -5,7 +5,7 @@
 //! `deploy/container/postfix-stdout.sh`, run as written.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod harness;
+use crate::harness;
 
 use std::collections::BTreeMap;
 use std::io::Write;

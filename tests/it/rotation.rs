@@ -5,7 +5,7 @@
 //! (`smtp_status_exporter_lines_total`), every reply line is one reply (`smtp_replies_total`),
 //! every rotation is counted once by its kind, nothing is `unrecognised`.
 //!
-//! How the writer behaves (tests/harness/maillog.rs): like syslog, it holds the log open; after
+//! How the writer behaves (tests/it/harness/maillog.rs): like syslog, it holds the log open; after
 //! a rename it goes on appending to the renamed file until the postrotate script of the
 //! logrotate config tells it to reopen the path (as `systemctl kill -s HUP rsyslog` does), and
 //! logrotate compresses only after that script. So every line written is in some file, and the
@@ -17,7 +17,7 @@
 // A test crate: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod harness;
+use crate::harness;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! scrapes, a fixed number of lines, generous time limits.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod harness;
+use crate::harness;
 
 use std::fs;
 use std::io::Write;

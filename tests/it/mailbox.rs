@@ -7,7 +7,7 @@
 //! (tests/mailbox_e2e.rs does the same on notices a real Postfix sends.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod harness;
+use crate::harness;
 
 use std::collections::BTreeMap;
 use std::fs;
