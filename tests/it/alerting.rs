@@ -744,6 +744,7 @@ fn meaning_of(code: &str) -> String {
 #[test]
 #[ignore = "needs prometheus, alertmanager: run by scripts/test"]
 fn a_burst_of_policy_deferrals_reaches_the_mail_team_with_the_meaning_of_its_code() {
+    let _heavy = harness::heavy();
     require_tool("prometheus");
     require_tool("prometheus-alertmanager");
     let t0 = Instant::now();

@@ -453,6 +453,7 @@ struct Stats {
 #[test]
 #[ignore = "chaos test (~30-40 s of writes, kills, restarts and rotations): run by scripts/test"]
 fn chaos_kills_restarts_and_rotations_lose_nothing_count_nothing_twice() {
+    let _heavy = harness::heavy();
     let seed = seed();
     let secs = write_secs();
     let mut rng = Rng::new(seed);

@@ -54,8 +54,8 @@ fn str_of<'a>(v: &'a serde_json::Value, k: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{k} missing or not a string: {v}"))
 }
 
-/// Each object has DESIGN.md §3's shape and says the code is known, with a meaning and an
-/// action.
+/// Each object has the shape `explain --format json` documents and says the code is known,
+/// with a meaning and an action.
 fn assert_all_known(want: &[String], got: &[serde_json::Value]) {
     let codes: Vec<&str> = got.iter().map(|v| str_of(v, "code")).collect();
     assert_eq!(codes, want, "one object per code, in order");

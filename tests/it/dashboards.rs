@@ -277,6 +277,7 @@ fn parse_label_values(q: &str) -> (String, String) {
 #[test]
 #[ignore = "needs root, prometheus and a real Postfix: run by scripts/test"]
 fn every_dashboard_query_runs_on_a_real_prometheus_and_returns_data() {
+    let _heavy = harness::heavy();
     harness::util::require_root();
     require_tool("prometheus");
     let t0 = Instant::now();

@@ -528,6 +528,7 @@ fn expected_tally(exp: &Expected) -> BTreeMap<&'static str, usize> {
 #[test]
 #[ignore = "needs root and Exim unpacked by scripts/install-test-deps: run by scripts/test"]
 fn exim_real_mta_end_to_end() {
+    let _heavy = harness::heavy();
     let t0 = Instant::now();
     let phase = |what: &str| eprintln!("[{:>6.2}s] {what}", t0.elapsed().as_secs_f64());
     util::require_root();

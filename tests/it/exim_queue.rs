@@ -94,6 +94,7 @@ fn errors(text: &str) -> f64 {
 #[test]
 #[ignore = "needs root and the unpacked Exim: run by scripts/test"]
 fn exim_queue_gauges_match_exim_bpc() {
+    let _heavy = harness::heavy();
     let t0 = Instant::now();
     util::require_root();
     util::require_tool("promtool");
@@ -207,6 +208,7 @@ fn exim_queue_gauges_match_exim_bpc() {
 #[test]
 #[ignore = "needs root and the unpacked Exim: run by scripts/test"]
 fn a_broken_exim_is_a_self_metric_not_a_scrape_error() {
+    let _heavy = harness::heavy();
     let second = queue::broken_reader_is_a_self_metric(
         "exim",
         &["--log.format", "exim", "--queue.exim", "/nonexistent/exim4"],

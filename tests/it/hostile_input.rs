@@ -87,6 +87,7 @@ fn vm_kib(pid: u32, field: &str) -> u64 {
 #[test]
 #[ignore = "slow (a 230 MiB flood, about 30 s): run by scripts/test"]
 fn a_flood_of_hostile_lines_keeps_counts_exact_and_memory_bounded() {
+    let _heavy = harness::heavy();
     let t = TestDir::new("hostile-");
     let log = t.path().join("mail.log");
     fs::write(&log, "").unwrap();

@@ -420,6 +420,7 @@ fn assert_counts(e: &Exporter, dir: &Path, lines: &[Vec<u8>], extra_unrecognised
 #[test]
 #[ignore = "needs systemd-journal-remote (Debian package): run by scripts/test"]
 fn journal_entries_are_counted_once_across_restarts() {
+    let _heavy = harness::heavy();
     let dir = TestDir::new("sse-journal-");
     let state = dir.path().join("state.json");
     let mut journal = JournalFile::new(dir.path().join("mail.journal"));
@@ -506,6 +507,7 @@ fn journal_entries_are_counted_once_across_restarts() {
 #[test]
 #[ignore = "needs systemd-journal-remote (Debian package): run by scripts/test"]
 fn a_journal_directory_filtered_by_identifier() {
+    let _heavy = harness::heavy();
     let dir = TestDir::new("sse-journal-dir-");
     let jdir = dir.subdir("journal");
     let state = dir.path().join("state.json");

@@ -45,6 +45,7 @@ fn rss_kib(pid: u32) -> u64 {
 #[test]
 #[ignore = "slow (1000 scrapes while 200,000 lines stream in): run by scripts/test"]
 fn concurrent_scrapes_while_lines_stream_in() {
+    let _heavy = harness::heavy();
     let t = TestDir::new("load-");
     let log = t.path().join("mail.log");
     fs::write(&log, "").unwrap();

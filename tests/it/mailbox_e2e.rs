@@ -389,6 +389,7 @@ fn replay_series(v: &serde_json::Value) -> BTreeMap<Labels, f64> {
 #[test]
 #[ignore = "needs root and Postfix: run by scripts/test"]
 fn real_postfix_bounces_counted_once_from_maildir_and_mbox() {
+    let _heavy = harness::heavy();
     util::require_root();
     let dir = TestDir::new("sse-mailbox-");
     let sink = Sink::start(&[D1.1, D2.1]).unwrap();

@@ -1,5 +1,6 @@
 //! The integration tests: ONE test binary (`cargo test --test it`), one module per subject and
-//! one shared [`harness`].
+//! one shared [`harness`]. Tests in one binary run concurrently on libtest's threads; the heavy
+//! ones serialise themselves with [`harness::heavy`] (its doc comment lists them).
 
 mod harness;
 

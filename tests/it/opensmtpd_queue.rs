@@ -100,6 +100,7 @@ fn errors(text: &str) -> f64 {
 #[test]
 #[ignore = "needs root and the unpacked OpenSMTPD: run by scripts/test"]
 fn queue_gauges_match_smtpctl_show_queue() {
+    let _heavy = harness::heavy();
     let t0 = Instant::now();
     util::require_root();
     util::require_tool("nsenter");

@@ -157,7 +157,7 @@ fn postfix_config(sink: &Sink, closed_port: u16) -> PostfixConfig {
     }
 }
 
-/// The label set of one `smtp_replies_total` series (DESIGN.md §2).
+/// The label set of one `smtp_replies_total` series.
 fn reply_labels(
     direction: &str,
     outcome: &str,
@@ -574,6 +574,7 @@ fn expected_tally(exp: &Expected) -> BTreeMap<&'static str, usize> {
 #[test]
 #[ignore = "needs root and a real Postfix: run by scripts/test"]
 fn postfix_real_mta_end_to_end() {
+    let _heavy = harness::heavy();
     let t0 = Instant::now();
     let phase = |what: &str| eprintln!("[{:>6.2}s] {what}", t0.elapsed().as_secs_f64());
     util::require_root();

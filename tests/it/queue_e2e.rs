@@ -137,6 +137,7 @@ fn errors(text: &str) -> f64 {
 #[test]
 #[ignore = "needs root and a real Postfix: run by scripts/test"]
 fn queue_gauges_match_postqueue() {
+    let _heavy = harness::heavy();
     let t0 = Instant::now();
     util::require_root();
     util::require_tool("postfix");
@@ -241,6 +242,7 @@ fn queue_gauges_match_postqueue() {
 #[test]
 #[ignore = "needs a real Postfix (postqueue): run by scripts/test"]
 fn a_broken_queue_is_a_self_metric_not_a_scrape_error() {
+    let _heavy = harness::heavy();
     util::require_tool("postqueue");
     let second = queue::broken_reader_is_a_self_metric(
         "postfix",

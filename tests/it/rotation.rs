@@ -240,12 +240,14 @@ fn create_while_writing(name: &str, extra: &[&str]) {
 #[test]
 #[ignore = "needs logrotate: run by scripts/test"]
 fn logrotate_create_while_writing() {
+    let _heavy = harness::heavy();
     create_while_writing("create", &[]);
 }
 
 #[test]
 #[ignore = "needs logrotate: run by scripts/test"]
 fn logrotate_create_compress_delaycompress_while_writing() {
+    let _heavy = harness::heavy();
     create_while_writing("create-dc", &["compress", "delaycompress"]);
 }
 
@@ -254,6 +256,7 @@ fn logrotate_create_compress_delaycompress_while_writing() {
 #[test]
 #[ignore = "needs logrotate: run by scripts/test"]
 fn logrotate_create_compress_at_once_while_writing() {
+    let _heavy = harness::heavy();
     create_while_writing("create-c", &["compress"]);
 }
 
@@ -262,6 +265,7 @@ fn logrotate_create_compress_at_once_while_writing() {
 #[test]
 #[ignore = "needs logrotate: run by scripts/test"]
 fn logrotate_create_dateext_while_writing() {
+    let _heavy = harness::heavy();
     create_while_writing("create-de", &["dateext", "dateformat -%Y%m%d-%s"]);
 }
 
@@ -320,24 +324,28 @@ fn copytruncate_while_writing(name: &str, extra: &[&str], before: Before) {
 #[test]
 #[ignore = "needs logrotate: run by scripts/test"]
 fn logrotate_copytruncate_while_writing() {
+    let _heavy = harness::heavy();
     copytruncate_while_writing("ct", &[], Before::CaughtUp);
 }
 
 #[test]
 #[ignore = "needs logrotate: run by scripts/test"]
 fn logrotate_copytruncate_compress_delaycompress_while_writing() {
+    let _heavy = harness::heavy();
     copytruncate_while_writing("ct-dc", &["compress", "delaycompress"], Before::CaughtUp);
 }
 
 #[test]
 #[ignore = "needs logrotate: run by scripts/test"]
 fn logrotate_copytruncate_compress_at_once_while_writing() {
+    let _heavy = harness::heavy();
     copytruncate_while_writing("ct-c", &["compress"], Before::CaughtUp);
 }
 
 #[test]
 #[ignore = "needs logrotate: run by scripts/test"]
 fn logrotate_copytruncate_dateext_while_writing() {
+    let _heavy = harness::heavy();
     copytruncate_while_writing(
         "ct-de",
         &["dateext", "dateformat -%Y%m%d-%s"],
@@ -348,12 +356,14 @@ fn logrotate_copytruncate_dateext_while_writing() {
 #[test]
 #[ignore = "needs logrotate: run by scripts/test"]
 fn logrotate_copytruncate_with_an_unread_tail() {
+    let _heavy = harness::heavy();
     copytruncate_while_writing("ct-lag", &[], Before::Lagging);
 }
 
 #[test]
 #[ignore = "needs logrotate: run by scripts/test"]
 fn logrotate_copytruncate_compress_at_once_with_an_unread_tail() {
+    let _heavy = harness::heavy();
     copytruncate_while_writing("ct-c-lag", &["compress"], Before::Lagging);
 }
 
@@ -402,12 +412,14 @@ fn is_dateext(n: &str, suffix: &str) -> bool {
 #[test]
 #[ignore = "needs logrotate: run by scripts/test"]
 fn logrotate_create_while_down() {
+    let _heavy = harness::heavy();
     create_while_down("down", &[], |n| n == "mail.log.1", "mail.log.1");
 }
 
 #[test]
 #[ignore = "needs logrotate: run by scripts/test"]
 fn logrotate_create_compress_while_down() {
+    let _heavy = harness::heavy();
     create_while_down(
         "down-c",
         &["compress"],
@@ -419,6 +431,7 @@ fn logrotate_create_compress_while_down() {
 #[test]
 #[ignore = "needs logrotate: run by scripts/test"]
 fn logrotate_create_dateext_while_down() {
+    let _heavy = harness::heavy();
     create_while_down(
         "down-de",
         &["dateext"],
@@ -430,6 +443,7 @@ fn logrotate_create_dateext_while_down() {
 #[test]
 #[ignore = "needs logrotate: run by scripts/test"]
 fn logrotate_create_dateext_compress_while_down() {
+    let _heavy = harness::heavy();
     create_while_down(
         "down-de-c",
         &["dateext", "compress"],
@@ -492,18 +506,21 @@ fn copytruncate_while_down(name: &str, extra: &[&str], regrow: bool) {
 #[test]
 #[ignore = "needs logrotate: run by scripts/test"]
 fn logrotate_copytruncate_while_down() {
+    let _heavy = harness::heavy();
     copytruncate_while_down("down-ct", &[], false);
 }
 
 #[test]
 #[ignore = "needs logrotate: run by scripts/test"]
 fn logrotate_copytruncate_while_down_regrown_past_the_saved_offset() {
+    let _heavy = harness::heavy();
     copytruncate_while_down("down-ct-big", &[], true);
 }
 
 #[test]
 #[ignore = "needs logrotate: run by scripts/test"]
 fn logrotate_copytruncate_compress_while_down_regrown_past_the_saved_offset() {
+    let _heavy = harness::heavy();
     copytruncate_while_down("down-ct-c-big", &["compress"], true);
 }
 

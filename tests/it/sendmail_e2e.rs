@@ -72,7 +72,7 @@ fn outbound_plan() -> Vec<Outbound> {
     )
 }
 
-/// The label set of one `smtp_replies_total` series (DESIGN.md §2).
+/// The label set of one `smtp_replies_total` series.
 fn reply_labels(
     direction: &str,
     outcome: &str,
@@ -383,6 +383,7 @@ fn expected_tally(exp: &Expected) -> BTreeMap<&'static str, usize> {
 #[test]
 #[ignore = "needs root and Debian's sendmail-bin unpacked by scripts/install-test-deps: run by scripts/test"]
 fn sendmail_real_mta_end_to_end() {
+    let _heavy = harness::heavy();
     let t0 = Instant::now();
     let phase = |what: &str| eprintln!("[{:>6.2}s] {what}", t0.elapsed().as_secs_f64());
     util::require_root();

@@ -187,6 +187,7 @@ fn assert_counts(fed: &Fed, source: &str, fixture: &Path) {
 #[test]
 #[ignore = "needs rsyslog (Debian package): run by scripts/test"]
 fn rsyslog_forwards_over_udp_and_tcp_in_both_formats() {
+    let _heavy = harness::heavy();
     let dir = TestDir::new("sse-rsyslog-");
     let mut fed = Fed::start(
         dir.path(),

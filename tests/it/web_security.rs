@@ -434,6 +434,7 @@ fn status_of(response: &str) -> u16 {
 
 #[test]
 fn http_limits_methods_paths_and_slow_clients() {
+    let _heavy = harness::heavy();
     let t = TestDir::new("websec-limits-");
     let d = t.path();
     let web = d.join("web.yml");
@@ -512,6 +513,7 @@ fn http_limits_methods_paths_and_slow_clients() {
 /// idle timeout (30 s), not held for ever.
 #[test]
 fn stalled_tls_handshake_is_cut_off() {
+    let _heavy = harness::heavy();
     let t = TestDir::new("websec-stall-");
     let d = t.path();
     make_ca(d, "ca");
@@ -537,6 +539,7 @@ fn stalled_tls_handshake_is_cut_off() {
 /// full), and every one is served once the idle ones are closed by the header timeout.
 #[test]
 fn connection_bound_holds_and_recovers() {
+    let _heavy = harness::heavy();
     let t = TestDir::new("websec-conns-");
     let d = t.path();
     let web = d.join("web.yml");

@@ -1,7 +1,7 @@
 //! What the end-to-end tests of real MTAs expect: the `smtp_replies_total` labels a reply must
-//! get (DESIGN.md §2), worked out from what the scripted sink answered and the client was told
-//! — never from the exporter — and the seeded, repeatable choice of scripted replies that makes
-//! each test's mail.
+//! get (its class, subject, direction and domain), worked out from what the scripted sink
+//! answered and the client was told — never from the exporter — and the seeded, repeatable
+//! choice of scripted replies that makes each test's mail.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -1,4 +1,4 @@
-//! Feeding the exporter other ways than a log file (issue 11): through its standard input, or
+//! Feeding the exporter other ways than a log file: through its standard input, or
 //! over a syslog listener, and comparing what it counts with a fixture's `.expected` file.
 
 use std::collections::BTreeMap;

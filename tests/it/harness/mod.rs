@@ -13,7 +13,26 @@
 //! Every test module uses it as `crate::harness`. The tests that need root and the MTA packages are
 //! `#[ignore]`d and run by `sudo scripts/test` (which first runs `scripts/install-test-deps`);
 //! when something is missing they fail with a message saying so, they never skip silently.
+//!
+//! ## The heavy lock
+//!
+//! All tests run in one process, concurrently on libtest's threads. The heavy ones take
+//! [`heavy`] first, so that they run one at a time as they did when each file was a binary of
+//! its own, on machines with two cores:
+//! - the real MTAs (`postfix_e2e`, `exim_e2e`, `sendmail_e2e`, `opensmtpd_e2e`, `mailbox_e2e`,
+//!   `queue_e2e`, `exim_queue`, `opensmtpd_queue`, and `dashboards`' Postfix): they share the
+//!   loopback addresses and ports of the sink and `/opt/smtp-status-exporter-test`;
+//! - Prometheus and Alertmanager (`alerting`'s burst of deferrals, `dashboards`);
+//! - `syslog`'s rsyslog, `journal`'s systemd-journal-remote files, and `rotation`'s runs of the
+//!   real logrotate while writing (their timings are what they test);
+//! - the floods and races: `chaos`, `load`, `hostile_input`, and `web_security`'s slow clients,
+//!   stalled handshakes and connection bound.
+//!
+//! No test changes process-wide state (environment, current directory, umask, limits, signal
+//! handlers).
 #![allow(dead_code)]
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub mod alertmanager;
 pub mod client;
@@ -32,3 +51,12 @@ pub mod sendmail;
 pub mod sink;
 pub mod syslogd;
 pub mod util;
+
+static HEAVY: Mutex<()> = Mutex::new(());
+
+/// Holds the process-wide lock of the heavy tests until the guard drops (see the module
+/// documentation for which take it and why). A test that failed while holding it does not
+/// poison it for the others.
+pub fn heavy() -> MutexGuard<'static, ()> {
+    HEAVY.lock().unwrap_or_else(PoisonError::into_inner)
+}
