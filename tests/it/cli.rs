@@ -9,10 +9,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_smtp-status-exporter");
+use crate::harness::exporter::binary;
 
 fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
+    Command::new(binary()).args(args).output().unwrap()
 }
 
 fn stderr(o: &Output) -> String {
@@ -208,26 +208,18 @@ fn start(dir: &Path, args: &[&str]) -> Exporter {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// `GET path`: the status and the body.
-fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    match harness::metrics::http_get(addr, path) {
-        Ok(r) => (r.status, String::from_utf8_lossy(&r.body).into_owned()),
-        Err(_) => (0, String::new()),
-    }
-}
-
-fn lines_read(addr: std::net::SocketAddr) -> u64 {
-    let (_, body) = get(addr, "/metrics");
+fn lines_read(e: &Exporter) -> u64 {
+    let (_, body) = e.get("/metrics");
     body.lines()
         .filter(|l| l.starts_with("smtp_status_exporter_lines_total{"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
 }
 
-fn wait_for(addr: std::net::SocketAddr, want: u64) {
+fn wait_for(e: &Exporter, want: u64) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let n = lines_read(addr);
+        let n = lines_read(e);
         if n == want {
             return;
         }
@@ -269,15 +261,15 @@ fn counters_survive_a_restart_and_lines_written_while_down_count_once() {
 
     let mut e = start(dir.path(), &["--log.path", log_arg]);
     append(&log, 3..10);
-    wait_for(e.addr, 7);
+    wait_for(&e, 7);
     e.terminate().unwrap();
 
     append(&log, 10..15); // while down
     let e = start(dir.path(), &["--log.path", log_arg]);
-    wait_for(e.addr, 12);
+    wait_for(&e, 12);
     append(&log, 15..16);
-    wait_for(e.addr, 13);
-    let (status, landing) = get(e.addr, "/");
+    wait_for(&e, 13);
+    let (status, landing) = e.get("/");
     assert_eq!(status, 200);
     assert!(landing.contains("following"), "{landing}");
 }
@@ -289,8 +281,8 @@ fn sent_line(tag: &str, i: usize) -> String {
 }
 
 /// Sum of `smtp_replies_total` per `source` label.
-fn replies_by_source(addr: std::net::SocketAddr) -> std::collections::BTreeMap<String, u64> {
-    let (_, body) = get(addr, "/metrics");
+fn replies_by_source(e: &Exporter) -> std::collections::BTreeMap<String, u64> {
+    let (_, body) = e.get("/metrics");
     let mut out = std::collections::BTreeMap::new();
     for l in body
         .lines()
@@ -343,7 +335,7 @@ fn globs_and_instances_get_sources_of_their_own() {
     .into();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let got = replies_by_source(e.addr);
+        let got = replies_by_source(&e);
         if got == want {
             break;
         }

@@ -6,19 +6,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use crate::harness::exporter::{binary, Exporter};
 use smtp_status_exporter::codes;
 use smtp_status_exporter::parse::EnhancedCode;
 
-const BIN: &str = env!("CARGO_BIN_EXE_smtp-status-exporter");
-
 fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
+    Command::new(binary()).args(args).output().unwrap()
 }
 
 /// The codes of a fixture list: one per line, `#` comments.
@@ -177,69 +175,6 @@ fn no_code_exits_2_saying_what_is_accepted() {
     }
 }
 
-/// A running exporter, killed on drop.
-struct Exporter {
-    child: Child,
-    addr: String,
-}
-
-impl Exporter {
-    fn start(log: &Path, state: &Path) -> Exporter {
-        let mut child = Command::new(BIN)
-            .args(["--web.listen-address", "127.0.0.1:0", "--log.path"])
-            .arg(log)
-            .arg("--state.file")
-            .arg(state)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        let addr = loop {
-            line.clear();
-            assert!(err.read_line(&mut line).unwrap() > 0, "exporter exited");
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                break rest.split('/').next().unwrap().to_owned();
-            }
-        };
-        std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-        let e = Exporter { child, addr };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while get(&e.addr, "/-/ready").0 != 200 {
-            assert!(Instant::now() < deadline, "never ready");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        e
-    }
-}
-
-impl Drop for Exporter {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn get(addr: &str, path: &str) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect(addr) else {
-        return (0, String::new());
-    };
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    let status = resp
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = resp.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    (status, body)
-}
-
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -257,8 +192,12 @@ fn the_landing_page_shows_the_codes_seen_with_their_meanings() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("mail.log");
     std::fs::write(&log, "").unwrap();
-    let e = Exporter::start(&log, &dir.path().join("state.json"));
-    let (_, page) = get(&e.addr, "/");
+    let e = Exporter::builder(dir.path())
+        .log(&log)
+        .state(dir.path().join("state.json"))
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (_, page) = e.get("/");
     assert!(page.contains("No replies counted yet"), "{page}");
 
     // Followed from the end on a first start: append once it is ready.
@@ -295,7 +234,7 @@ fn the_landing_page_shows_the_codes_seen_with_their_meanings() {
 
     let deadline = Instant::now() + Duration::from_secs(10);
     let page = loop {
-        let (status, page) = get(&e.addr, "/");
+        let (status, page) = e.get("/");
         assert_eq!(status, 200);
         if ["5.1.1", "4.7.28", "5.7.509"]
             .iter()
@@ -313,7 +252,7 @@ fn the_landing_page_shows_the_codes_seen_with_their_meanings() {
     assert!(page.contains("what to do"), "{page}");
 
     // smtp_code_info carries the same meanings.
-    let (_, metrics) = get(&e.addr, "/metrics");
+    let (_, metrics) = e.get("/metrics");
     let info: Vec<&str> = metrics
         .lines()
         .filter(|l| l.starts_with("smtp_code_info{"))

@@ -15,7 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use harness::exporter::binary;
-use harness::feed::{expected, postfix_fixture, rendered, Fed};
+use harness::exporter::Exporter;
+use harness::feed::{expected, postfix_fixture, rendered};
 use harness::metrics::{http_get, parse_exposition};
 use harness::util::{wait_for, TestDir};
 
@@ -108,7 +109,7 @@ fn a_followed_cri_file_is_counted_exactly() {
     let dir = TestDir::new("sse-cri-");
     let log = dir.path().join("0.log");
     std::fs::write(&log, b"").unwrap();
-    let fed = Fed::start(
+    let fed = Exporter::fed(
         dir.path(),
         &["--log.path", log.to_str().unwrap(), "--log.wrapper", "cri"],
     )
@@ -182,7 +183,7 @@ fn the_kubernetes_daemonset_recipe_reads_the_runtime_files() {
                 it.next();
                 run.extend(["--config.file".into(), config_path.display().to_string()]);
             }
-            // Fed::start gives its own loopback address.
+            // Exporter::fed gives its own loopback address.
             "--web.listen-address" => {
                 it.next();
             }
@@ -190,7 +191,7 @@ fn the_kubernetes_daemonset_recipe_reads_the_runtime_files() {
         }
     }
     let run: Vec<&str> = run.iter().map(String::as_str).collect();
-    let fed = Fed::start(dir.path(), &run).unwrap();
+    let fed = Exporter::fed(dir.path(), &run).unwrap();
     let ready = wait_for(Duration::from_secs(30), Duration::from_millis(50), || {
         (fed.get("/-/ready").0 == 200).then_some(())
     });

@@ -19,14 +19,14 @@ use smtp_status_exporter::source::replay::replay_file;
 use smtp_status_exporter::source::tail::{Resume, Tailer};
 use smtp_status_exporter::source::Routes;
 
-const BIN: &str = env!("CARGO_BIN_EXE_smtp-status-exporter");
+use crate::harness::exporter::binary;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().unwrap()
+    Command::new(binary()).args(args).output().unwrap()
 }
 
 fn stderr(o: &Output) -> String {

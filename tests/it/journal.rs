@@ -19,18 +19,16 @@
 use crate::harness;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use harness::exporter::replay_json;
-use harness::metrics::{http_get, parse_exposition, series, Labels, Samples};
+use harness::exporter::{replay_json, Exporter};
+use harness::metrics::{series, Labels, Samples};
 use harness::util::{process_alive, TestDir};
 
-const BIN: &str = env!("CARGO_BIN_EXE_smtp-status-exporter");
+use crate::harness::exporter::binary;
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/postfix/e2e-run.log"
@@ -39,72 +37,40 @@ const FIXTURE: &str = concat!(
 // ---------------------------------------------------------------------------------------------
 // The exporter.
 
-/// A running exporter; killed on drop.
-struct Exporter {
-    child: Child,
-    addr: SocketAddr,
-    stderr: Arc<Mutex<String>>,
+/// Starts `smtp-status-exporter --journal --state.file STATE --web.listen-address 127.0.0.1:0
+/// ARGS…` (its stderr in the state file's directory) and learns its address from its `listening
+/// on` line.
+fn start(state: &Path, args: &[&str]) -> Exporter {
+    Exporter::builder(state.parent().unwrap())
+        .arg("--journal")
+        .state(state)
+        .args(args)
+        .wait_listening()
+        .timeout(Duration::from_secs(30), Duration::from_millis(20))
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
-impl Exporter {
-    /// Starts `smtp-status-exporter --journal --state.file STATE --web.listen-address
-    /// 127.0.0.1:0 ARGS…` and learns its address from its `listening on` line.
-    fn start(state: &Path, args: &[&str]) -> Exporter {
-        let mut child = Command::new(BIN)
-            .args(["--journal", "--web.listen-address", "127.0.0.1:0"])
-            .arg("--state.file")
-            .arg(state)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let mut seen = String::new();
-        let addr = loop {
-            let mut line = String::new();
-            let n = err.read_line(&mut line).unwrap();
-            assert!(n > 0, "the exporter exited before listening:\n{seen}");
-            seen.push_str(&line);
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                break rest.split('/').next().unwrap().parse().unwrap();
-            }
-        };
-        // Keep reading stderr (so the exporter never blocks on it), for failure messages.
-        let stderr = Arc::new(Mutex::new(seen));
-        let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            for line in err.lines() {
-                let Ok(line) = line else { break };
-                let mut s = sink.lock().unwrap();
-                s.push_str(&line);
-                s.push('\n');
-            }
-        });
-        Exporter {
-            child,
-            addr,
-            stderr,
-        }
-    }
+/// What the journal tests ask of a running exporter beyond the harness's.
+trait JournalExporter {
+    fn wait_ready(&self);
+    /// Polls `done` every 20 ms for up to 30 s; fails with the exporter's log.
+    fn poll(&self, what: &str, done: impl FnMut(&Exporter) -> bool);
+    /// `smtp_status_exporter_lines_total` by result.
+    fn all_lines(&self) -> BTreeMap<String, f64>;
+    /// Waits until `n` lines in all have been read.
+    fn wait_all_lines(&self, n: f64);
+    /// The pid of the journalctl this exporter runs (found through /proc: ppid and name).
+    fn journalctl_pid(&self) -> Option<u32>;
+    /// SIGTERM, the graceful stop; returns once it has exited, which it must do with 0.
+    fn stop(self);
+}
 
-    fn log(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    fn get(&self, path: &str) -> (u16, String) {
-        match http_get(self.addr, path) {
-            Ok(r) => (r.status, String::from_utf8_lossy(&r.body).into_owned()),
-            Err(e) => (0, e),
-        }
-    }
-
+impl JournalExporter for Exporter {
     fn wait_ready(&self) {
         self.poll("GET /-/ready to answer 200", |e| e.get("/-/ready").0 == 200);
     }
 
-    /// Polls `done` every 20 ms for up to 30 s; fails with the exporter's log.
     fn poll(&self, what: &str, mut done: impl FnMut(&Exporter) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while !done(self) {
@@ -112,20 +78,13 @@ impl Exporter {
                 Instant::now() < deadline,
                 "waited 30 s for {what}; /-/ready says {:?}; the exporter's log:\n{}",
                 self.get("/-/ready"),
-                self.log()
+                self.stderr_text()
             );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
 
-    fn samples(&self) -> Samples {
-        let (status, body) = self.get("/metrics");
-        assert_eq!(status, 200, "{body}");
-        parse_exposition(&body).unwrap()
-    }
-
-    /// `smtp_status_exporter_lines_total` by result.
-    fn lines(&self) -> BTreeMap<String, f64> {
+    fn all_lines(&self) -> BTreeMap<String, f64> {
         by_label(
             &self.samples(),
             "smtp_status_exporter_lines_total",
@@ -133,16 +92,14 @@ impl Exporter {
         )
     }
 
-    /// Waits until `n` lines in all have been read.
-    fn wait_lines(&self, n: f64) {
+    fn wait_all_lines(&self, n: f64) {
         self.poll(&format!("{n} lines read"), |e| {
-            e.lines().values().sum::<f64>() == n
+            e.all_lines().values().sum::<f64>() == n
         });
     }
 
-    /// The pid of the journalctl this exporter runs (found through /proc: ppid and name).
     fn journalctl_pid(&self) -> Option<u32> {
-        let me = self.child.id();
+        let me = self.pid();
         std::fs::read_dir("/proc").ok()?.find_map(|d| {
             let pid: u32 = d.ok()?.file_name().to_str()?.parse().ok()?;
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -153,29 +110,13 @@ impl Exporter {
         })
     }
 
-    /// SIGTERM, the graceful stop; returns once it has exited, which it must do with 0.
     fn stop(mut self) {
-        signal(self.child.id(), "TERM");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(Instant::now() < deadline, "no exit 20 s after SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = self.terminate().unwrap_or_else(|e| panic!("{e}"));
         assert!(
             status.success(),
             "exit {status} after SIGTERM:\n{}",
-            self.log()
+            self.stderr_text()
         );
-    }
-}
-
-impl Drop for Exporter {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -435,11 +376,11 @@ fn journal_entries_are_counted_once_across_restarts() {
     journal.append(&noise(5));
     let file = journal.path.to_str().unwrap().to_owned();
     let args = ["--journal.file", &file];
-    let e = Exporter::start(&state, &args);
+    let e = start(&state, &args);
     e.wait_ready();
     journal.append(&recs(a));
     journal.append(&noise(7));
-    e.wait_lines(a.len() as f64);
+    e.wait_all_lines(a.len() as f64);
     assert_counts(&e, dir.path(), a, 0.0);
     let s = e.samples();
     assert!(one(&s, "smtp_status_exporter_bytes_read_total") > 0.0);
@@ -453,10 +394,10 @@ fn journal_entries_are_counted_once_across_restarts() {
     e.stop();
     assert!(!process_alive(pid), "journalctl {pid} outlived SIGTERM");
     journal.append(&recs(b));
-    let e = Exporter::start(&state, &args);
+    let e = start(&state, &args);
     e.wait_ready();
     let ab: Vec<Vec<u8>> = [a, b].concat();
-    e.wait_lines(ab.len() as f64);
+    e.wait_all_lines(ab.len() as f64);
     assert_counts(&e, dir.path(), &ab, 0.0);
 
     // journalctl dies: a read error, then a new one continues from the cursor.
@@ -487,7 +428,7 @@ fn journal_entries_are_counted_once_across_restarts() {
     journal.append(&odd);
     let mut all: Vec<Vec<u8>> = [a, b, c].concat();
     all.push(latin1);
-    e.wait_lines(all.len() as f64 + 2.0);
+    e.wait_all_lines(all.len() as f64 + 2.0);
     assert_counts(&e, dir.path(), &all, 2.0);
     let pid = e
         .journalctl_pid()
@@ -496,7 +437,7 @@ fn journal_entries_are_counted_once_across_restarts() {
     assert!(!process_alive(pid), "journalctl {pid} outlived SIGTERM");
 
     // And once more from the state file, with nothing new: nothing counted twice.
-    let e = Exporter::start(&state, &args);
+    let e = start(&state, &args);
     e.wait_ready();
     assert_counts(&e, dir.path(), &all, 2.0);
     e.stop();
@@ -515,7 +456,7 @@ fn a_journal_directory_filtered_by_identifier() {
     let lines = fixture_lines();
     journal.append(&[rec_of(&lines[0])]);
     let d = jdir.to_str().unwrap().to_owned();
-    let e = Exporter::start(
+    let e = start(
         &state,
         &[
             "--journal.directory",
@@ -532,7 +473,7 @@ fn a_journal_directory_filtered_by_identifier() {
         .collect();
     assert!(smtpd.len() > 50);
     journal.append(&lines[1..].iter().map(|l| rec_of(l)).collect::<Vec<_>>());
-    e.wait_lines(smtpd.len() as f64);
+    e.wait_all_lines(smtpd.len() as f64);
     assert_counts(&e, dir.path(), &smtpd, 0.0);
     e.stop();
 }
@@ -542,7 +483,7 @@ fn a_journal_directory_filtered_by_identifier() {
 #[test]
 fn a_missing_journalctl_is_a_read_error_and_not_ready() {
     let dir = tempfile::tempdir().unwrap();
-    let e = Exporter::start(
+    let e = start(
         &dir.path().join("state.json"),
         &["--journal.journalctl", "/nonexistent/journalctl"],
     );
@@ -585,7 +526,7 @@ fn bad_journal_flags_exit_2() {
             "--journal.directory",
         ),
     ] {
-        let o = Command::new(BIN)
+        let o = Command::new(binary())
             .args(&args)
             .args(["--web.listen-address", "127.0.0.1:0"])
             .output()
@@ -627,9 +568,9 @@ exit 1
     .unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let state = dir.path().join("state.json");
-    let e = Exporter::start(&state, &["--journal.journalctl", script.to_str().unwrap()]);
+    let e = start(&state, &["--journal.journalctl", script.to_str().unwrap()]);
     e.poll("two runs of the stand-in counted", |e| {
-        e.lines().get("ignored").copied().unwrap_or(0.0) >= 2.0
+        e.all_lines().get("ignored").copied().unwrap_or(0.0) >= 2.0
     });
     let (status, body) = e.get("/-/ready");
     assert!(

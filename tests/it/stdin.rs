@@ -14,7 +14,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use harness::exporter::binary;
-use harness::feed::{expected, lines_of_file, postfix_fixture, rendered, Fed};
+use harness::exporter::Exporter;
+use harness::feed::{expected, lines_of_file, postfix_fixture, rendered};
 use harness::metrics::parse_exposition;
 use harness::util::{wait_for, TestDir};
 
@@ -23,7 +24,7 @@ fn a_piped_log_is_counted_exactly_and_the_endpoint_outlives_the_input() {
     let dir = TestDir::new("sse-stdin-");
     let (log, want) = postfix_fixture();
     let text = std::fs::read(&log).unwrap();
-    let mut fed = Fed::start(dir.path(), &["--log.path", "-"]).unwrap();
+    let mut fed = Exporter::fed(dir.path(), &["--log.path", "-"]).unwrap();
 
     // In pieces that cut lines in two, as a pipe delivers them.
     let mut pipe = fed.stdin.take().unwrap();
@@ -100,7 +101,7 @@ fn replay_reads_standard_input_to_its_end() {
 #[test]
 fn lines_without_a_syslog_header_are_unrecognised_and_with_one_counted() {
     let dir = TestDir::new("sse-stdin-cat-");
-    let mut fed = Fed::start(dir.path(), &["--log.path", "-"]).unwrap();
+    let mut fed = Exporter::fed(dir.path(), &["--log.path", "-"]).unwrap();
     let bare = "1CA9A98C0C2: to=<a@example.net>, relay=127.0.0.1[127.0.0.1]:12600, delay=0.03, delays=0.01/0.02/0/0, dsn=2.0.0, status=sent (250 2.0.0 Ok)";
     // What `journalctl -o short-iso` prints for the same entry.
     let short_iso = format!("2026-11-23T04:35:58+0000 mx postfix/smtp[10732]: {bare}");
@@ -202,7 +203,7 @@ fn journalctl_piped_in_short_iso_counts_and_cat_does_not() {
     journal_file_of(&log, &journal);
     for (output, counts) in [("short-iso", true), ("cat", false)] {
         let sub = dir.subdir(output);
-        let mut fed = Fed::start(&sub, &["--log.path", "-"]).unwrap();
+        let mut fed = Exporter::fed(&sub, &["--log.path", "-"]).unwrap();
         let mut pipe = fed.stdin.take().unwrap();
         let out = Command::new(&journalctl)
             .arg("--file")

@@ -19,13 +19,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use harness::feed::{expected, lines_of_file, postfix_fixture, rendered, Fed};
+use harness::exporter::Exporter;
+use harness::feed::{expected, lines_of_file, postfix_fixture, rendered};
 use harness::metrics::series;
 use harness::util::{free_port, require_tool, wait_for, TestDir};
 
 /// The addresses the exporter's listeners bound, by source name, from its log
 /// (`syslog source NAME listening on URL`).
-fn listening(fed: &Fed) -> BTreeMap<String, String> {
+fn listening(fed: &Exporter) -> BTreeMap<String, String> {
     fed.stderr_text()
         .lines()
         .filter_map(|l| {
@@ -163,7 +164,7 @@ impl Drop for Rsyslog {
 
 /// Checks that `source` counted exactly what the `.expected` of `fixture` says, and read as
 /// many lines as the file holds.
-fn assert_counts(fed: &Fed, source: &str, fixture: &Path) {
+fn assert_counts(fed: &Exporter, source: &str, fixture: &Path) {
     let want_lines = lines_of_file(fixture);
     let total: f64 = want_lines.values().sum();
     fed.wait_lines(source, total, Duration::from_secs(120));
@@ -189,7 +190,7 @@ fn assert_counts(fed: &Fed, source: &str, fixture: &Path) {
 fn rsyslog_forwards_over_udp_and_tcp_in_both_formats() {
     let _heavy = harness::heavy();
     let dir = TestDir::new("sse-rsyslog-");
-    let mut fed = Fed::start(
+    let mut fed = Exporter::fed(
         dir.path(),
         &[
             "--syslog.listen-address",
@@ -289,7 +290,7 @@ fn logger_straight_to_udp_tcp_and_a_unix_socket() {
     let dir = TestDir::new("sse-logger-");
     let sock = dir.path().join("syslog.sock");
     let unix = format!("unix://{}", sock.display());
-    let fed = Fed::start(
+    let fed = Exporter::fed(
         dir.path(),
         &[
             "--syslog.listen-address",
@@ -352,7 +353,7 @@ fn flood_message(i: usize) -> Vec<u8> {
 #[test]
 fn a_flood_fills_the_bounded_queue_and_every_drop_is_counted() {
     let dir = TestDir::new("sse-flood-");
-    let fed = Fed::start(
+    let fed = Exporter::fed(
         dir.path(),
         &[
             "--syslog.listen-address",
@@ -380,7 +381,7 @@ fn a_flood_fills_the_bounded_queue_and_every_drop_is_counted() {
     s.write_all(&all).unwrap();
     drop(s);
 
-    let read = |fed: &Fed| -> (f64, BTreeMap<String, f64>) {
+    let read = |fed: &Exporter| -> (f64, BTreeMap<String, f64>) {
         let samples = fed.samples();
         let lines: f64 = series(&samples, "smtp_status_exporter_lines_total")
             .values()
@@ -465,7 +466,7 @@ fn bad_listen_addresses_are_usage_errors() {
 #[test]
 fn connections_over_the_limit_are_closed_and_the_first_is_served() {
     let dir = TestDir::new("sse-conns-");
-    let fed = Fed::start(
+    let fed = Exporter::fed(
         dir.path(),
         &[
             "--syslog.listen-address",
@@ -512,7 +513,7 @@ fn a_listener_of_the_config_file_counts_under_its_name() {
         "syslog:\n  - name: mx-relay\n    listen_address: udp://127.0.0.1:0\n    format: postfix\n",
     )
     .unwrap();
-    let fed = Fed::start(dir.path(), &["--config.file", config.to_str().unwrap()]).unwrap();
+    let fed = Exporter::fed(dir.path(), &["--config.file", config.to_str().unwrap()]).unwrap();
     let port = port_of(&listening(&fed)["mx-relay"]).to_string();
     let small = postfix_fixture().0.with_file_name("parser-capture.log");
     logger_send(&small, "--rfc5424", &["-n", "127.0.0.1", "-P", &port, "-d"]);

@@ -7,12 +7,10 @@ use crate::harness;
 
 use std::fs;
 use std::io::Write;
-use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use harness::exporter::binary;
+use harness::exporter::{binary, Exporter};
 use harness::metrics::{parse_exposition, scrape, series};
 use harness::util::{require_root, require_tool, set_mode, wait_for, TestDir};
 
@@ -52,40 +50,29 @@ fn runs_as_nobody_with_only_read_access_to_the_log() {
     std::os::unix::fs::chown(&state_dir, Some(65534), Some(65534)).unwrap();
     set_mode(&state_dir, 0o700);
     let stderr = d.join("exporter.stderr");
-    let mut child = Command::new(&setpriv)
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .args([
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-            "--no-new-privs",
-            "--",
-        ])
-        .arg(&exe)
-        .arg("--log.path")
-        .arg(&log)
-        .arg("--state.file")
-        .arg(state_dir.join("state.json"))
-        .args(["--web.listen-address", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(&stderr).unwrap())
-        .spawn()
-        .unwrap();
+    let mut e = Exporter::builder(d)
+        .via(
+            &setpriv,
+            &[
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+                "--bounding-set=-all",
+                "--no-new-privs",
+                "--",
+            ],
+            &exe,
+        )
+        .log(&log)
+        .state(state_dir.join("state.json"))
+        .wait_listening()
+        .timeout(Duration::from_secs(30), Duration::from_millis(20))
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
     let text = || fs::read_to_string(&stderr).unwrap_or_default();
-    let addr = wait_for(Duration::from_secs(30), Duration::from_millis(20), || {
-        if let Ok(Some(st)) = child.try_wait() {
-            panic!("the exporter exited with {st}:\n{}", text());
-        }
-        text()
-            .split("listening on http://")
-            .nth(1)?
-            .split('/')
-            .next()?
-            .parse::<SocketAddr>()
-            .ok()
-    })
-    .unwrap_or_else(|| panic!("no listening line:\n{}", text()));
-    let pid = child.id();
+    let addr = e.addr;
+    let pid = e.pid();
 
     // What it runs with: nobody, no capability at all, no way to gain any.
     for field in ["Uid:", "Gid:"] {
@@ -132,12 +119,7 @@ fn runs_as_nobody_with_only_read_access_to_the_log() {
     // The state it saved is its own.
     let meta = fs::metadata(state_dir.join("state.json")).unwrap();
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 65534);
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let exited = wait_for(Duration::from_secs(20), Duration::from_millis(20), || {
-        child.try_wait().ok().flatten()
-    });
+    let exited = e.terminate().ok();
     assert!(
         exited.is_some_and(|s| s.success()),
         "{exited:?}\n{}",

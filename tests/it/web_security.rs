@@ -10,11 +10,11 @@ use crate::harness;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use harness::exporter::binary;
+use harness::exporter::{binary, Exporter};
 use harness::util::{require_tool, wait_for, TestDir};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -66,71 +66,24 @@ fn make_ca(dir: &Path, name: &str) {
     );
 }
 
-/// The exporter on 127.0.0.1:0 with `--web.config.file`, killed on drop.
-struct Secured {
-    child: Child,
-    addr: SocketAddr,
-    stderr: PathBuf,
+/// The exporter on 127.0.0.1:0 with `--web.config.file` (a TLS endpoint answers no plain
+/// `/-/ready`: waits only for its `listening on https://ADDR/metrics` line).
+fn secured(dir: &Path, web_config: &Path) -> Exporter {
+    let log = dir.join("mail.log");
+    fs::write(&log, "").unwrap();
+    Exporter::builder(dir)
+        .log(&log)
+        .state(dir.join("state.json"))
+        .arg("--web.config.file")
+        .arg(web_config)
+        .wait_listening()
+        .timeout(Duration::from_secs(30), Duration::from_millis(20))
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"))
 }
 
-impl Secured {
-    fn start(dir: &Path, web_config: &Path) -> Secured {
-        let log = dir.join("mail.log");
-        fs::write(&log, "").unwrap();
-        let stderr = dir.join("exporter.stderr");
-        let child = Command::new(binary())
-            .arg("--log.path")
-            .arg(&log)
-            .arg("--state.file")
-            .arg(dir.join("state.json"))
-            .args(["--web.listen-address", "127.0.0.1:0", "--web.config.file"])
-            .arg(web_config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(fs::File::create(&stderr).unwrap())
-            .spawn()
-            .unwrap();
-        let mut s = Secured {
-            child,
-            addr: "127.0.0.1:0".parse().unwrap(),
-            stderr,
-        };
-        let addr = wait_for(Duration::from_secs(30), Duration::from_millis(20), || {
-            if let Ok(Some(st)) = s.child.try_wait() {
-                panic!("the exporter exited with {st}:\n{}", s.stderr_text());
-            }
-            let text = s.stderr_text();
-            let rest = text.split("listening on ").nth(1)?;
-            let rest = rest.split("://").nth(1)?;
-            rest.split('/').next()?.parse::<SocketAddr>().ok()
-        });
-        s.addr = addr.unwrap_or_else(|| panic!("no listening line:\n{}", s.stderr_text()));
-        s
-    }
-
-    fn stderr_text(&self) -> String {
-        fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    fn hup(&self) {
-        let ok = Command::new("kill")
-            .args(["-HUP", &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -HUP failed");
-    }
-
-    fn url(&self, scheme: &str, path: &str) -> String {
-        format!("{scheme}://{}{path}", self.addr)
-    }
-}
-
-impl Drop for Secured {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn url_of(e: &Exporter, scheme: &str, path: &str) -> String {
+    format!("{scheme}://{}{path}", e.addr)
 }
 
 /// `curl ARGS… URL`: (HTTP status, or 0 where no response came; body; curl's stderr).
@@ -171,14 +124,14 @@ fn mutual_tls_accepts_only_the_right_client_certificate() {
          min_version: TLS12\n",
     )
     .unwrap();
-    let e = Secured::start(d, &web);
+    let e = secured(d, &web);
     assert!(
         e.stderr_text().contains("listening on https://"),
         "{}",
         e.stderr_text()
     );
     let ca = d.join("good.crt");
-    let url = e.url("https", "/metrics");
+    let url = url_of(&e, "https", "/metrics");
     let good = [
         "--cacert".to_owned(),
         path_str(&ca),
@@ -222,10 +175,10 @@ fn mutual_tls_accepts_only_the_right_client_certificate() {
         &url,
     );
     assert_eq!(code, 0);
-    let (code, _, _) = curl::<&str>(&[], &e.url("http", "/metrics"));
+    let (code, _, _) = curl::<&str>(&[], &url_of(&e, "http", "/metrics"));
     assert_ne!(code, 200, "plain HTTP on the TLS port must not be answered");
     // Still serving after the refusals.
-    assert_eq!(curl(&good, &e.url("https", "/-/healthy")).0, 200);
+    assert_eq!(curl(&good, &url_of(&e, "https", "/-/healthy")).0, 200);
 }
 
 /// Basic auth over TLS: right credentials 200; wrong password, unknown user, no header 401.
@@ -246,10 +199,10 @@ fn basic_auth_right_wrong_missing() {
         ),
     )
     .unwrap();
-    let e = Secured::start(d, &web);
+    let e = secured(d, &web);
     let ca = d.join("ca.crt");
     let tls = ["--cacert".to_owned(), path_str(&ca)];
-    let url = e.url("https", "/metrics");
+    let url = url_of(&e, "https", "/metrics");
     for _ in 0..3 {
         // Again and again: the second and later are answered from the credential cache.
         let (code, body, err) = curl(
@@ -274,7 +227,7 @@ fn basic_auth_right_wrong_missing() {
         assert_eq!(code, 401, "{who}: {err}");
     }
     // Every path is behind the password, the landing page included.
-    let (code, _, _) = curl(&tls, &e.url("https", "/"));
+    let (code, _, _) = curl(&tls, &url_of(&e, "https", "/"));
     assert_eq!(code, 401);
     let out = Command::new(require_tool("curl"))
         .args(["-sS", "-D", "-", "-o", "/dev/null"])
@@ -305,8 +258,8 @@ fn sighup_reloads_credentials_and_certificates() {
         )
     };
     fs::write(&web, config("first")).unwrap();
-    let e = Secured::start(d, &web);
-    let url = e.url("https", "/metrics");
+    let e = secured(d, &web);
+    let url = url_of(&e, "https", "/metrics");
     let with = |ca: &str, pw: &str| {
         let ca = d.join(ca);
         curl(
@@ -326,7 +279,7 @@ fn sighup_reloads_credentials_and_certificates() {
     fs::write(&web, config("second")).unwrap();
     fs::copy(d.join("two-server.crt"), d.join("server.crt")).unwrap();
     fs::copy(d.join("two-server.key"), d.join("server.key")).unwrap();
-    e.hup();
+    e.signal("HUP");
     let reloaded = wait_for(Duration::from_secs(30), Duration::from_millis(100), || {
         (with("two.crt", "second") == 200).then_some(())
     });
@@ -344,7 +297,7 @@ fn sighup_reloads_credentials_and_certificates() {
 
     // A broken file: the exporter stays up with the configuration in force, and says why.
     fs::write(&web, "basic_auth_users:\n  alice: plaintext\n").unwrap();
-    e.hup();
+    e.signal("HUP");
     let said = wait_for(Duration::from_secs(30), Duration::from_millis(100), || {
         e.stderr_text()
             .contains("the web config in force is kept")
@@ -439,7 +392,7 @@ fn http_limits_methods_paths_and_slow_clients() {
     let d = t.path();
     let web = d.join("web.yml");
     fs::write(&web, "").unwrap(); // plain HTTP, no auth
-    let e = Secured::start(d, &web);
+    let e = secured(d, &web);
     let a = e.addr;
     let long = Duration::from_secs(60);
     let get = |path: &str, extra: &str| {
@@ -523,7 +476,7 @@ fn stalled_tls_handshake_is_cut_off() {
         "tls_server_config:\n  cert_file: ca-server.crt\n  key_file: ca-server.key\n",
     )
     .unwrap();
-    let e = Secured::start(d, &web);
+    let e = secured(d, &web);
     let (_, took) = raw(e.addr, b"", Duration::from_secs(120));
     assert!(
         took < Duration::from_secs(120),
@@ -544,7 +497,7 @@ fn connection_bound_holds_and_recovers() {
     let d = t.path();
     let web = d.join("web.yml");
     fs::write(&web, "").unwrap();
-    let e = Secured::start(d, &web);
+    let e = secured(d, &web);
     // 128 is MAX_CONNECTIONS in src/http/limits.rs.
     let idle: Vec<TcpStream> = (0..128)
         .map(|_| TcpStream::connect(e.addr).unwrap())

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::metrics::http_get;
+use super::metrics::{http_get, request, Request};
 use super::util::{free_port, require_tool, wait_for};
 
 /// A running Alertmanager; killed on drop.
@@ -94,32 +94,13 @@ impl Alertmanager {
     }
 }
 
-/// `GET path` asking for JSON (Alertmanager's API answers 406 to anything else), as HTTP/1.0
-/// so that the body comes whole, without chunks, and the connection closes after it.
+/// `GET path` asking for JSON (Alertmanager's API answers 406 to anything else).
 fn get_json(addr: SocketAddr, path: &str) -> Result<(u16, Vec<u8>), String> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
-        .map_err(|e| format!("connect {addr}: {e}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .map_err(|e| e.to_string())?;
-    s.write_all(
-        format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n")
-            .as_bytes(),
-    )
-    .map_err(|e| format!("send to {addr}: {e}"))?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)
-        .map_err(|e| format!("read from {addr}: {e}"))?;
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("HTTP response without the end of its header")?;
-    let head = String::from_utf8_lossy(&raw[..end]);
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("bad HTTP status line in {head:?}"))?;
-    Ok((status, raw[end + 4..].to_vec()))
+    let r = request(
+        addr,
+        &Request::get(path).header("Accept", "application/json"),
+    )?;
+    Ok((r.status, r.body))
 }
 
 impl Drop for Alertmanager {

@@ -1,4 +1,5 @@
-//! Scraping over real HTTP, reading the Prometheus text format, and `promtool check metrics`.
+//! The one HTTP client of the tests ([`request`], [`http_get`]), scraping over it, reading the
+//! Prometheus text format, and `promtool check metrics`.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -30,23 +31,82 @@ impl HttpResponse {
     }
 }
 
-/// `GET path` over HTTP/1.1 with `Connection: close`; handles `Content-Length`, chunked
-/// transfer-encoding and read-to-close bodies.
-pub fn http_get(addr: SocketAddr, path: &str) -> Result<HttpResponse, String> {
+/// One HTTP/1.1 request of the tests: `Request::get(path)`, or another method, headers and a
+/// body. `Host`, `User-Agent` and `Connection: close` are always sent, `Accept: text/plain` unless
+/// a header names another, `Content-Length` with a body.
+#[derive(Clone, Debug)]
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub headers: Vec<(&'a str, &'a str)>,
+    pub body: &'a [u8],
+}
+
+impl<'a> Request<'a> {
+    pub fn get(path: &'a str) -> Request<'a> {
+        Request {
+            method: "GET",
+            path,
+            headers: Vec::new(),
+            body: b"",
+        }
+    }
+
+    pub fn method(mut self, method: &'a str) -> Request<'a> {
+        self.method = method;
+        self
+    }
+
+    pub fn header(mut self, name: &'a str, value: &'a str) -> Request<'a> {
+        self.headers.push((name, value));
+        self
+    }
+
+    pub fn body(mut self, body: &'a [u8]) -> Request<'a> {
+        self.body = body;
+        self
+    }
+}
+
+/// THE HTTP client of the tests: sends `req` to `addr` over HTTP/1.1 with `Connection: close`
+/// and reads the whole answer; handles `Content-Length`, chunked transfer-encoding and
+/// read-to-close bodies.
+pub fn request(addr: SocketAddr, req: &Request) -> Result<HttpResponse, String> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
         .map_err(|e| format!("connect {addr}: {e}"))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))
         .map_err(|e| e.to_string())?;
-    let req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: e2e-harness\r\nAccept: text/plain\r\n\
-         Connection: close\r\n\r\n"
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: e2e-harness\r\nConnection: close\r\n",
+        req.method, req.path
     );
-    s.write_all(req.as_bytes())
+    if !req
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("accept"))
+    {
+        head.push_str("Accept: text/plain\r\n");
+    }
+    for (k, v) in &req.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    if !req.body.is_empty() {
+        head.push_str(&format!("Content-Length: {}\r\n", req.body.len()));
+    }
+    head.push_str("\r\n");
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(req.body);
+    s.write_all(&bytes)
         .map_err(|e| format!("send to {addr}: {e}"))?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)
         .map_err(|e| format!("read from {addr}: {e}"))?;
     parse_response(&raw)
+}
+
+/// `GET path` through [`request`].
+pub fn http_get(addr: SocketAddr, path: &str) -> Result<HttpResponse, String> {
+    request(addr, &Request::get(path))
 }
 
 fn parse_response(raw: &[u8]) -> Result<HttpResponse, String> {

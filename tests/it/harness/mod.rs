@@ -1,18 +1,21 @@
-//! A reusable harness for end-to-end tests against REAL mail servers (Postfix now; Exim,
-//! Sendmail, OpenSMTPD later): each runs as a private instance on loopback, delivering to a
-//! scripted SMTP [`sink::Sink`] and receiving from a scripted [`client::SmtpClient`], while the
-//! exporter under test ([`exporter::Exporter`]) tails its log.
+//! The harness of the integration tests (one test binary, `tests/it/main.rs`; every module uses
+//! it as `crate::harness`), for end-to-end tests against REAL mail servers (Postfix, Exim,
+//! Sendmail, OpenSMTPD): each runs as a private instance on loopback, delivering to a scripted
+//! SMTP [`sink::Sink`] and receiving from a scripted [`client::SmtpClient`], while the exporter
+//! under test ([`exporter::Exporter`], the one way the tests start it) tails its log.
 //!
-//! For the tailing tests (tests/it/rotation.rs, tests/it/chaos.rs), [`maillog`] writes a live log the
-//! way syslog does, drives the real `logrotate`, and reads the exporter's counters back.
+//! For the tailing tests (tests/it/rotation.rs, tests/it/chaos.rs), [`maillog`] writes a live
+//! log the way syslog does, drives the real `logrotate`, and reads the exporter's counters back.
 //!
-//! For the dashboards and alerts (tests/it/alerting.rs, tests/it/dashboards.rs), [`prometheus`] and
-//! [`alertmanager`] run the real servers on loopback, [`alertmanager::Webhook`] receives their
-//! notifications, and [`promql`] checks PromQL text against the metrics the exporter serves.
+//! For the dashboards and alerts (tests/it/alerting.rs, tests/it/dashboards.rs),
+//! [`prometheus`] and [`alertmanager`] run the real servers on loopback,
+//! [`alertmanager::Webhook`] receives their notifications, and [`promql`] checks PromQL text
+//! against the metrics the exporter serves. The one HTTP client of the tests is
+//! [`metrics::request`].
 //!
-//! Every test module uses it as `crate::harness`. The tests that need root and the MTA packages are
-//! `#[ignore]`d and run by `sudo scripts/test` (which first runs `scripts/install-test-deps`);
-//! when something is missing they fail with a message saying so, they never skip silently.
+//! The tests that need root and the MTA packages are `#[ignore]`d and run by `sudo
+//! scripts/test` (which first runs `scripts/install-test-deps`); when something is missing they
+//! fail with a message saying so, they never skip silently.
 //!
 //! ## The heavy lock
 //!
@@ -29,7 +32,7 @@
 //!   stalled handshakes and connection bound.
 //!
 //! No test changes process-wide state (environment, current directory, umask, limits, signal
-//! handlers).
+//! handlers): a setting a child needs is given to the child ([`exporter::Builder::env`]).
 #![allow(dead_code)]
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
