@@ -12,15 +12,16 @@ use crate::harness;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use harness::client::{Reply, SmtpClient};
 use harness::exim::{self, EximConfig, EximInstance};
-use harness::expect::{self, diff, domain_of, nonzero, replay_series, Lcg};
-use harness::exporter::{self, Exporter};
+use harness::expect::{self, domain_of, Lcg};
 use harness::metrics::{self, Labels};
+use harness::scenario::{self, Mta, Replay, Want};
 use harness::sink::{Script, Sink, SinkRecord};
-use harness::util::{self, wait_for, TestDir};
+use harness::util::{self, TestDir};
 
 /// Domains served by the sink, one loopback address each.
 const SINK_DOMAINS: [(&str, Ipv4Addr); 3] = [
@@ -525,232 +526,193 @@ fn expected_tally(exp: &Expected) -> BTreeMap<&'static str, usize> {
     ])
 }
 
+/// The private Exim in the shared scenario: it follows the main log (source `exim-1`) and the
+/// reject log (`exim-2`, which Exim creates at its first refusal).
+struct Exim(EximInstance);
+
+/// What was sent, what the client was told, and what the sink recorded on the first attempts
+/// and on the queue run.
+struct EximRun {
+    plan: Vec<Outbound>,
+    inbound: Inbound,
+    first: Vec<SinkRecord>,
+    later: Vec<SinkRecord>,
+}
+
+impl Exim {
+    fn reject_lines(&self) -> usize {
+        std::fs::read_to_string(self.0.rejectlog_path())
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+}
+
+impl Mta for Exim {
+    const NAME: &'static str = "Exim";
+    const DIR_PREFIX: &'static str = "sse-exim-e2e-";
+    const KEEPS: &'static str =
+        "log/mainlog, log/rejectlog, expected.txt, scrape.txt, exporter.stderr";
+    const SOURCES: &'static [&'static str] = &["exim-1", "exim-2"];
+    type Run = EximRun;
+
+    fn require() {
+        exim::binary();
+        eprintln!("{}", exim::version());
+    }
+
+    fn sink_addrs() -> Vec<Ipv4Addr> {
+        SINK_DOMAINS
+            .iter()
+            .chain([&EXP_DOMAIN, &SENDER_DOMAIN])
+            .map(|(_, ip)| *ip)
+            .collect()
+    }
+
+    fn start(dir: &TestDir, sink: &Sink) -> Exim {
+        let down_port = util::free_port(DOWN_DOMAIN.1);
+        let exim = EximInstance::start(&dir.subdir("exim"), &exim_config(sink, down_port))
+            .unwrap_or_else(|e| panic!("starting the private Exim: {e}"));
+        Exim(exim)
+    }
+
+    fn logs(&self) -> Vec<PathBuf> {
+        vec![self.0.mainlog_path(), self.0.rejectlog_path()]
+    }
+
+    fn exporter_args(&self) -> &'static [&'static str] {
+        &["--log.format", "exim"]
+    }
+
+    fn log(&self) -> String {
+        self.0.mainlog()
+    }
+
+    /// Every message is delivered (or deferred) right after reception; then, past exp.test's
+    /// 3 s retry cutoff, one queue run: exp.test's deferred recipients are tried again and
+    /// expire; every other deferred address is not yet due.
+    fn send_and_drain(&mut self, sink: &Sink, phase: &dyn Fn(&str)) -> EximRun {
+        let exim = &mut self.0;
+        let plan = outbound_plan();
+        send_outbound(exim, &plan);
+        phase(&format!("{} outbound messages submitted", plan.len()));
+        let inbound = send_inbound(exim);
+        phase(&format!("{} inbound refusals", inbound.refusals.len()));
+        exim.wait_idle(Duration::from_secs(120))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let first = sink.records();
+        phase(&format!(
+            "first attempts done: {} sink records",
+            first.len()
+        ));
+        std::thread::sleep(Duration::from_secs(5));
+        exim.queue_run().unwrap_or_else(|e| panic!("{e}"));
+        exim.wait_idle(Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let all = sink.records();
+        let later = all[first.len()..].to_vec();
+        phase(&format!(
+            "queue run done: {} more sink records, {} messages still queued",
+            later.len(),
+            exim.queue_len().unwrap_or(usize::MAX)
+        ));
+        EximRun {
+            plan,
+            inbound,
+            first,
+            later,
+        }
+    }
+
+    fn log_tally(log: &str) -> BTreeMap<&'static str, usize> {
+        mainlog_tally(log)
+    }
+
+    fn want(&self, run: &EximRun, _sink: &Sink, _log: &str) -> Want {
+        let exp = expectations(&run.plan, &run.first, &run.later, &run.inbound);
+        Want {
+            replies: with_source(&exp.replies, "exim-1"),
+            failures: None,
+            expired: exp.expired,
+            delays: None,
+            tally: expected_tally(&exp),
+            expected_txt: exp.golden("exim-1"),
+        }
+    }
+
+    fn check_log(&self, run: &EximRun, want: &Want, _log: &str) {
+        assert!(want.expired > 0.0 && want.sum("outbound", "deferred") > 0.0);
+        assert!(self.reject_lines() > 0, "Exim wrote no reject log");
+        if let Ok(p) = std::env::var("E2E_SAVE_EXPECTED") {
+            let exp = expectations(&run.plan, &run.first, &run.later, &run.inbound);
+            std::fs::write(&p, exp.golden("exim")).unwrap_or_else(|e| panic!("{p}: {e}"));
+        }
+    }
+
+    fn expired_labels() -> Labels {
+        metrics::labels(&[("source", "exim-1"), ("mta", "exim")])
+    }
+
+    fn caught_up(&self, s: &metrics::Samples, _want: &Want, lines_new: f64) -> bool {
+        let lines_of = |source: &str| -> f64 {
+            metrics::series(s, "smtp_status_exporter_lines_total")
+                .iter()
+                .filter(|(l, _)| l["source"] == source)
+                .map(|(_, v)| v)
+                .sum()
+        };
+        lines_of("exim-1") >= lines_new && lines_of("exim-2") >= self.reject_lines() as f64
+    }
+
+    /// The reject log is read — every line of it — and counts nothing (nothing of
+    /// `smtp_replies_total` may come from its source `exim-2`: the whole-map comparison).
+    fn check_scrape(&self, samples: &metrics::Samples, failures: &mut Vec<String>) {
+        let lines = metrics::series(samples, "smtp_status_exporter_lines_total");
+        let n = self.reject_lines() as f64;
+        let get = |result: &str| {
+            lines
+                .get(&metrics::labels(&[
+                    ("source", "exim-2"),
+                    ("result", result),
+                ]))
+                .copied()
+        };
+        if get("ignored") != Some(n) || get("counted") != Some(0.0) {
+            failures.push(format!(
+                "the reject log ({n} lines) must be read as ignored lines only: {lines:?}"
+            ));
+        }
+    }
+
+    /// Replay of both files gives the same counts (one source, `exim`); and with
+    /// `--log.format auto` (the default) the main log is detected as Exim's.
+    fn replays(&self, want: &Want) -> Vec<Replay> {
+        let replies = with_source(&want.replies, "exim");
+        vec![
+            Replay {
+                replies: Some(replies.clone()),
+                expired: Some(want.expired),
+                ..Replay::of("replay", &["--log.format", "exim"], self.logs())
+            },
+            Replay {
+                replies: Some(replies),
+                ..Replay::of(
+                    "replay with auto detection",
+                    &[],
+                    vec![self.0.mainlog_path()],
+                )
+            },
+        ]
+    }
+
+    fn stop(&mut self) {
+        self.0.stop();
+    }
+}
+
 #[test]
 #[ignore = "needs root and Exim unpacked by scripts/install-test-deps: run by scripts/test"]
 fn exim_real_mta_end_to_end() {
     let _heavy = harness::heavy();
-    let t0 = Instant::now();
-    let phase = |what: &str| eprintln!("[{:>6.2}s] {what}", t0.elapsed().as_secs_f64());
-    util::require_root();
-    exim::binary();
-    util::require_tool("promtool");
-    eprintln!("{}", exim::version());
-
-    let dir = TestDir::new("sse-exim-e2e-");
-    eprintln!(
-        "work dir: {} (E2E_KEEP=1 keeps it: log/mainlog, log/rejectlog, expected.txt, scrape.txt, exporter.stderr)",
-        dir.path().display()
-    );
-
-    // 1. The scripted remote servers, and a port where nothing listens.
-    let sink_addrs: Vec<Ipv4Addr> = SINK_DOMAINS
-        .iter()
-        .chain([&EXP_DOMAIN, &SENDER_DOMAIN])
-        .map(|(_, ip)| *ip)
-        .collect();
-    let sink = Sink::start(&sink_addrs).unwrap_or_else(|e| panic!("starting the sink: {e}"));
-    let down_port = util::free_port(DOWN_DOMAIN.1);
-
-    // 2. The private Exim.
-    let mut exim = EximInstance::start(&dir.subdir("exim"), &exim_config(&sink, down_port))
-        .unwrap_or_else(|e| panic!("starting the private Exim: {e}"));
-    phase("exim started");
-
-    // 3. The exporter, before any mail (it reads a log from its end on first start), on the
-    // main log and the reject log (which Exim creates at its first refusal).
-    let lines_before = exim.mainlog().lines().count();
-    let state = dir.path().join("state.json");
-    let (mainlog, rejectlog) = (exim.mainlog_path(), exim.rejectlog_path());
-    let exporter = Exporter::start(
-        &[&mainlog, &rejectlog],
-        &state,
-        dir.path(),
-        &["--log.format", "exim"],
-    );
-    if let Err(e) = &exporter {
-        eprintln!("WARNING: the exporter did not start ({e}); running the MTA side anyway");
-    }
-    phase("exporter started");
-
-    // 4. Mail: every message is delivered (or deferred) right after reception.
-    let plan = outbound_plan();
-    send_outbound(&exim, &plan);
-    phase(&format!("{} outbound messages submitted", plan.len()));
-    let inbound = send_inbound(&exim);
-    phase(&format!("{} inbound refusals", inbound.refusals.len()));
-    exim.wait_idle(Duration::from_secs(120))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let first = sink.records();
-    phase(&format!(
-        "first attempts done: {} sink records",
-        first.len()
-    ));
-
-    // 5. Past exp.test's 3 s retry cutoff, one queue run: exp.test's deferred recipients are
-    // tried again and expire; every other deferred address is not yet due.
-    std::thread::sleep(Duration::from_secs(5));
-    exim.queue_run().unwrap_or_else(|e| panic!("{e}"));
-    exim.wait_idle(Duration::from_secs(60))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let all = sink.records();
-    let later = all[first.len()..].to_vec();
-    phase(&format!(
-        "queue run done: {} more sink records, {} messages still queued",
-        later.len(),
-        exim.queue_len().unwrap_or(usize::MAX)
-    ));
-
-    // 6. Expectations, checked first against the main log itself, so that a wrong model
-    // shows as such and not as an exporter bug.
-    let exp = expectations(&plan, &first, &later, &inbound);
-    std::fs::write(dir.path().join("expected.txt"), exp.golden("exim-1")).unwrap();
-    let log = exim.mainlog();
-    assert_eq!(
-        mainlog_tally(&log),
-        expected_tally(&exp),
-        "the main log ({}) does not hold the lines the test expects: a problem of the test's \
-         model or of the Exim set-up, not of the exporter",
-        mainlog.display()
-    );
-    assert!(exp.expired > 0.0 && exp.sum("outbound", "deferred") > 0.0);
-    let reject_lines = std::fs::read_to_string(&rejectlog)
-        .unwrap_or_default()
-        .lines()
-        .count();
-    assert!(reject_lines > 0, "Exim wrote no reject log");
-    let lines_total = log.lines().count();
-    phase(&format!(
-        "mainlog: {lines_total} lines, rejectlog {reject_lines}; expecting {} replies in {} \
-         series, {} expired",
-        exp.replies.values().sum::<f64>(),
-        exp.replies.len(),
-        exp.expired
-    ));
-    if let Ok(p) = std::env::var("E2E_SAVE_MAILLOG") {
-        std::fs::copy(&mainlog, &p).unwrap_or_else(|e| panic!("copy mainlog to {p}: {e}"));
-    }
-    if let Ok(p) = std::env::var("E2E_SAVE_EXPECTED") {
-        std::fs::write(&p, exp.golden("exim")).unwrap_or_else(|e| panic!("{p}: {e}"));
-    }
-
-    // 7. The exporter: wait until it has read every line, scrape, compare.
-    let exporter = exporter.unwrap_or_else(|e| {
-        panic!("the MTA side passed, but the exporter could not be started: {e}")
-    });
-    let main_source = metrics::labels(&[("source", "exim-1")]);
-    let lines_new = (lines_total - lines_before) as f64;
-    let lines_of = |s: &metrics::Samples, source: &str| -> f64 {
-        metrics::series(s, "smtp_status_exporter_lines_total")
-            .iter()
-            .filter(|(l, _)| l["source"] == source)
-            .map(|(_, v)| v)
-            .sum()
-    };
-    let caught_up = wait_for(Duration::from_secs(30), Duration::from_millis(200), || {
-        let s = metrics::parse_exposition(&exporter.scrape().ok()?).ok()?;
-        (lines_of(&s, "exim-1") >= lines_new && lines_of(&s, "exim-2") >= reject_lines as f64)
-            .then_some(())
-    });
-    if caught_up.is_none() {
-        eprintln!(
-            "WARNING: the exporter did not read every line within 30 s; comparing what it has"
-        );
-    }
-    let text = exporter
-        .scrape()
-        .unwrap_or_else(|e| panic!("scrape: {e}\nexporter stderr:\n{}", exporter.stderr_text()));
-    std::fs::write(dir.path().join("scrape.txt"), &text).unwrap();
-    let samples = metrics::parse_exposition(&text).unwrap_or_else(|e| panic!("/metrics: {e}"));
-    phase("scraped");
-
-    let mut failures: Vec<String> = Vec::new();
-    let want = with_source(&exp.replies, "exim-1");
-    let got = nonzero(metrics::series(&samples, "smtp_replies_total"));
-    if got != want {
-        failures.push(format!(
-            "smtp_replies_total differs from what the sink and the client recorded \
-             (expected {} replies in {} series, got {} in {}; nothing may come from the reject \
-             log's source exim-2):\n{}",
-            want.values().sum::<f64>(),
-            want.len(),
-            got.values().sum::<f64>(),
-            got.len(),
-            diff(&want, &got)
-        ));
-    }
-    let expired = nonzero(metrics::series(&samples, "smtp_expired_total"));
-    let mut want_expired = main_source.clone();
-    want_expired.insert("mta".into(), "exim".into());
-    let want_expired = BTreeMap::from([(want_expired, exp.expired)]);
-    if expired != want_expired {
-        failures.push(format!(
-            "smtp_expired_total: expected {want_expired:?}, got {expired:?}"
-        ));
-    }
-    let lines = metrics::series(&samples, "smtp_status_exporter_lines_total");
-    for (source, want_ignored) in [("exim-1", None), ("exim-2", Some(reject_lines as f64))] {
-        let get = |result: &str| {
-            lines
-                .get(&metrics::labels(&[("source", source), ("result", result)]))
-                .copied()
-        };
-        if get("unrecognised") != Some(0.0) {
-            failures.push(format!("{source}: unrecognised lines: {lines:?}"));
-        }
-        if let Some(n) = want_ignored {
-            // The reject log is read — every line of it — and counts nothing.
-            if get("ignored") != Some(n) || get("counted") != Some(0.0) {
-                failures.push(format!(
-                    "the reject log ({n} lines) must be read as ignored lines only: {lines:?}"
-                ));
-            }
-        }
-    }
-    if let Err(e) = metrics::promtool_check(&text) {
-        failures.push(e);
-    }
-
-    // 8. replay of both files gives the same counts (one source, `exim`).
-    match exporter::replay_json_args(&["--log.format", "exim"], &[&mainlog, &rejectlog]) {
-        Err(e) => failures.push(e),
-        Ok(replay) => {
-            let want = with_source(&exp.replies, "exim");
-            match replay_series(&replay, "replies").map(nonzero) {
-                Ok(r) if r == want => {}
-                Ok(r) => failures.push(format!("replay reply counts differ:\n{}", diff(&want, &r))),
-                Err(e) => failures.push(format!("replay: {e}")),
-            }
-            match replay_series(&replay, "expired") {
-                Ok(e) if e.values().sum::<f64>() == exp.expired => {}
-                Ok(e) => failures.push(format!("replay: expired: want {}, got {e:?}", exp.expired)),
-                Err(e) => failures.push(format!("replay: {e}")),
-            }
-        }
-    }
-    // 9. And with `--log.format auto` (the default): the main log is detected as Exim's.
-    match exporter::replay_json(&[&mainlog]) {
-        Err(e) => failures.push(e),
-        Ok(replay) => {
-            let want = with_source(&exp.replies, "exim");
-            match replay_series(&replay, "replies").map(nonzero) {
-                Ok(r) if r == want => {}
-                Ok(r) => failures.push(format!(
-                    "replay with auto detection differs:\n{}",
-                    diff(&want, &r)
-                )),
-                Err(e) => failures.push(format!("replay (auto): {e}")),
-            }
-        }
-    }
-    phase("scrape and replay checked");
-
-    drop(exporter);
-    exim.stop();
-    assert!(
-        failures.is_empty(),
-        "{} check(s) of the exporter failed (the MTA side and the test's model passed):\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
-    phase("done: the exporter counted exactly what Exim logged");
+    scenario::run::<Exim>();
 }

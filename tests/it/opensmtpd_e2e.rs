@@ -13,13 +13,14 @@ use crate::harness;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use harness::client::{Reply, SmtpClient, Submission};
-use harness::expect::{self, diff, domain_of, nonzero, Expected, Outbound};
-use harness::exporter::{self, Exporter};
+use harness::expect::{self, domain_of, Expected, Outbound};
 use harness::metrics::{self, Labels};
 use harness::opensmtpd::{OpenSmtpdConfig, OpenSmtpdInstance};
+use harness::scenario::{self, delays_per_outbound_reply, Mta, Replay, Want};
 use harness::sink::{Script, Sink, SinkRecord};
 use harness::util::{self, wait_for, TestDir};
 
@@ -313,218 +314,136 @@ fn expected_tally(exp: &Expected) -> BTreeMap<&'static str, usize> {
     ])
 }
 
+/// The private OpenSMTPD in the shared scenario.
+struct OpenSmtpd(OpenSmtpdInstance);
+
+impl Mta for OpenSmtpd {
+    const NAME: &'static str = "OpenSMTPD";
+    const DIR_PREFIX: &'static str = "sse-opensmtpd-e2e-";
+    const KEEPS: &'static str = "maillog, expected.txt, scrape.txt";
+    const SOURCES: &'static [&'static str] = &["opensmtpd"];
+    type Run = (Vec<Outbound>, Inbound);
+
+    fn require() {
+        util::require_tool("unshare");
+    }
+
+    fn sink_addrs() -> Vec<Ipv4Addr> {
+        SINK_DOMAINS
+            .iter()
+            .chain([&SENDER_DOMAIN, &INBOUND_DOMAIN])
+            .map(|(_, ip)| *ip)
+            .collect()
+    }
+
+    fn start(dir: &TestDir, sink: &Sink) -> OpenSmtpd {
+        let cfg = OpenSmtpdConfig {
+            sink_port: sink.port(),
+            sink_routes: SINK_DOMAINS
+                .iter()
+                .chain([&SENDER_DOMAIN, &INBOUND_DOMAIN])
+                .map(|(d, ip)| ((*d).to_owned(), *ip))
+                .collect(),
+            down_domains: vec![DOWN_DOMAIN.into()],
+            closed_port: util::closed_port(),
+            open_domains: vec![INBOUND_DOMAIN.0.into()],
+            rcpt_rejects: vec![
+                ("^nouser@".into(), "550 5.1.1 Mailbox does not exist".into()),
+                ("^later@".into(), "450 4.2.0 Mailbox busy".into()),
+            ],
+            mail_rejects: vec![(
+                "^blocked-".into(),
+                "553 5.7.1 Sender refused by the e2e test".into(),
+            )],
+            ttl_secs: TTL_SECS,
+        };
+        let sm = OpenSmtpdInstance::start(&dir.subdir("opensmtpd"), &cfg)
+            .unwrap_or_else(|e| panic!("starting the private OpenSMTPD: {e}"));
+        OpenSmtpd(sm)
+    }
+
+    fn logs(&self) -> Vec<PathBuf> {
+        vec![self.0.log_path().to_path_buf()]
+    }
+
+    fn exporter_args(&self) -> &'static [&'static str] {
+        &["--log.format", "opensmtpd"]
+    }
+
+    fn log(&self) -> String {
+        self.0.log()
+    }
+
+    /// Every envelope delivered, bounced or expired; the notices sent.
+    fn send_and_drain(&mut self, sink: &Sink, phase: &dyn Fn(&str)) -> Self::Run {
+        let sm = &self.0;
+        let plan = outbound_plan();
+        send_outbound(sm, &plan);
+        let inbound = send_inbound(sm);
+        let submitted = Instant::now();
+        check_inbound_replies(&inbound);
+        phase("mail submitted");
+        let drained = wait_for(
+            Duration::from_secs(120 + TTL_SECS),
+            Duration::from_millis(250),
+            || {
+                (submitted.elapsed() > Duration::from_secs(TTL_SECS)
+                    && sm.queue_files() == 0
+                    && sink.open_sessions() == 0)
+                    .then_some(())
+            },
+        );
+        assert!(
+            drained.is_some(),
+            "the queue did not drain: {} files left\n{}",
+            sm.queue_files(),
+            sm.log()
+        );
+        (plan, inbound)
+    }
+
+    fn log_tally(log: &str) -> BTreeMap<&'static str, usize> {
+        log_tally(log)
+    }
+
+    /// The model depends on the log (the ids OpenSMTPD gave): it is worked out again until
+    /// model and log agree.
+    fn want(&self, (plan, inbound): &Self::Run, sink: &Sink, log: &str) -> Want {
+        let exp = expectations(plan, &sink.records(), inbound, log);
+        Want {
+            delays: Some(delays_per_outbound_reply(
+                &exp.replies,
+                "opensmtpd",
+                "opensmtpd",
+            )),
+            tally: expected_tally(&exp),
+            expected_txt: exp.dump(),
+            failures: None,
+            expired: exp.expired,
+            replies: exp.replies,
+        }
+    }
+
+    fn expired_labels() -> Labels {
+        metrics::labels(&[("source", "opensmtpd"), ("mta", "opensmtpd")])
+    }
+
+    fn replays(&self, want: &Want) -> Vec<Replay> {
+        vec![Replay {
+            replies_sum: Some(want.total_replies()),
+            no_unrecognised: true,
+            ..Replay::of("replay", &["--log.format", "opensmtpd"], self.logs())
+        }]
+    }
+
+    fn stop(&mut self) {
+        self.0.stop();
+    }
+}
+
 #[test]
 #[ignore = "needs root and Debian's opensmtpd unpacked by scripts/install-test-deps: run by scripts/test"]
 fn opensmtpd_real_mta_end_to_end() {
     let _heavy = harness::heavy();
-    let t0 = Instant::now();
-    let phase = |what: &str| eprintln!("[{:>6.2}s] {what}", t0.elapsed().as_secs_f64());
-    util::require_root();
-    util::require_tool("unshare");
-
-    let dir = TestDir::new("sse-opensmtpd-e2e-");
-    eprintln!(
-        "work dir: {} (E2E_KEEP=1 keeps it: maillog, expected.txt, scrape.txt)",
-        dir.path().display()
-    );
-    let sink_addrs: Vec<Ipv4Addr> = SINK_DOMAINS
-        .iter()
-        .chain([&SENDER_DOMAIN, &INBOUND_DOMAIN])
-        .map(|(_, ip)| *ip)
-        .collect();
-    let sink = Sink::start(&sink_addrs).unwrap();
-    let cfg = OpenSmtpdConfig {
-        sink_port: sink.port(),
-        sink_routes: SINK_DOMAINS
-            .iter()
-            .chain([&SENDER_DOMAIN, &INBOUND_DOMAIN])
-            .map(|(d, ip)| ((*d).to_owned(), *ip))
-            .collect(),
-        down_domains: vec![DOWN_DOMAIN.into()],
-        closed_port: util::closed_port(),
-        open_domains: vec![INBOUND_DOMAIN.0.into()],
-        rcpt_rejects: vec![
-            ("^nouser@".into(), "550 5.1.1 Mailbox does not exist".into()),
-            ("^later@".into(), "450 4.2.0 Mailbox busy".into()),
-        ],
-        mail_rejects: vec![(
-            "^blocked-".into(),
-            "553 5.7.1 Sender refused by the e2e test".into(),
-        )],
-        ttl_secs: TTL_SECS,
-    };
-    let mut sm = OpenSmtpdInstance::start(&dir.subdir("opensmtpd"), &cfg)
-        .unwrap_or_else(|e| panic!("starting the private OpenSMTPD: {e}"));
-    phase("opensmtpd started");
-
-    let state = dir.path().join("state.json");
-    let exporter = Exporter::start(
-        &[sm.log_path()],
-        &state,
-        dir.path(),
-        &["--log.format", "opensmtpd"],
-    );
-    if let Err(e) = &exporter {
-        eprintln!("WARNING: the exporter did not start ({e}); running the MTA side anyway");
-    }
-    phase("exporter started");
-
-    let plan = outbound_plan();
-    send_outbound(&sm, &plan);
-    let inbound = send_inbound(&sm);
-    let submitted = Instant::now();
-    check_inbound_replies(&inbound);
-    phase("mail submitted");
-
-    // Every envelope delivered, bounced or expired; the notices sent.
-    let drained = wait_for(
-        Duration::from_secs(120 + TTL_SECS),
-        Duration::from_millis(250),
-        || {
-            (submitted.elapsed() > Duration::from_secs(TTL_SECS)
-                && sm.queue_files() == 0
-                && sink.open_sessions() == 0)
-                .then_some(())
-        },
-    );
-    assert!(
-        drained.is_some(),
-        "the queue did not drain: {} files left\n{}",
-        sm.queue_files(),
-        sm.log()
-    );
-    phase("queue empty");
-
-    // The log is written asynchronously: settle on a model and a log that agree.
-    let records = sink.records();
-    let settled = wait_for(Duration::from_secs(15), Duration::from_millis(100), || {
-        let log = sm.log();
-        let exp = expectations(&plan, &records, &inbound, &log);
-        (log_tally(&log) == expected_tally(&exp)).then_some(())
-    });
-    let exp = expectations(&plan, &records, &inbound, &sm.log());
-    std::fs::write(dir.path().join("expected.txt"), exp.dump()).unwrap();
-    let want_tally = expected_tally(&exp);
-    let log = sm.log();
-    if settled.is_none() {
-        assert_eq!(
-            log_tally(&log),
-            want_tally,
-            "the log ({}) lacks lines the test expects: a problem of the test's model or of \
-             the OpenSMTPD set-up, not of the exporter",
-            sm.log_path().display()
-        );
-    }
-    if let Ok(p) = std::env::var("E2E_SAVE_MAILLOG") {
-        std::fs::copy(sm.log_path(), &p).unwrap();
-    }
-    phase(&format!(
-        "log settled: {} lines; expecting {} replies in {} series, {} expired",
-        log.lines().count(),
-        exp.replies.values().sum::<f64>(),
-        exp.replies.len(),
-        exp.expired
-    ));
-
-    let exporter = exporter.unwrap_or_else(|e| panic!("the exporter could not be started: {e}"));
-    // Wait until the exporter has counted as much as expected (it may count more: that shows
-    // in the comparison below).
-    let want_total: f64 = exp.replies.values().sum::<f64>() + exp.expired;
-    let caught_up = wait_for(Duration::from_secs(30), Duration::from_millis(200), || {
-        let s = metrics::parse_exposition(&exporter.scrape().ok()?).ok()?;
-        let counted: f64 = metrics::series(&s, "smtp_replies_total")
-            .values()
-            .chain(metrics::series(&s, "smtp_expired_total").values())
-            .sum();
-        (counted >= want_total).then_some(())
-    });
-    if caught_up.is_none() {
-        eprintln!("WARNING: the exporter did not count {want_total} events within 30 s; comparing what it has");
-    }
-    let text = exporter.scrape().unwrap();
-    std::fs::write(dir.path().join("scrape.txt"), &text).unwrap();
-    let samples = metrics::parse_exposition(&text).unwrap();
-
-    let mut failures = Vec::new();
-    let got = nonzero(metrics::series(&samples, "smtp_replies_total"));
-    if got != exp.replies {
-        failures.push(format!(
-            "smtp_replies_total differs from what the sink and the client recorded:\n{}",
-            diff(&exp.replies, &got)
-        ));
-    }
-    let key = metrics::labels(&[("source", "opensmtpd"), ("mta", "opensmtpd")]);
-    let expired = nonzero(metrics::series(&samples, "smtp_expired_total"));
-    let want_expired = nonzero(BTreeMap::from([(key, exp.expired)]));
-    if expired != want_expired {
-        failures.push(format!(
-            "smtp_expired_total: expected {want_expired:?}, got {expired:?}"
-        ));
-    }
-    let lines = metrics::series(&samples, "smtp_status_exporter_lines_total");
-    let unrec = metrics::labels(&[("source", "opensmtpd"), ("result", "unrecognised")]);
-    if lines.get(&unrec) != Some(&0.0) {
-        failures.push(format!("unrecognised lines: {lines:?}"));
-    }
-    // Every `mta delivery` line gives `delay=`: one observation per outbound reply.
-    let want_delays = nonzero(
-        ["delivered", "deferred", "bounced"]
-            .into_iter()
-            .map(|o| {
-                let l = metrics::labels(&[
-                    ("source", "opensmtpd"),
-                    ("mta", "opensmtpd"),
-                    ("outcome", o),
-                ]);
-                (l, exp.sum("outbound", o))
-            })
-            .collect(),
-    );
-    let delays = nonzero(metrics::series(
-        &samples,
-        "smtp_delivery_delay_seconds_count",
-    ));
-    if delays != want_delays {
-        failures.push(format!(
-            "smtp_delivery_delay_seconds_count: expected {want_delays:?}, got {delays:?}"
-        ));
-    }
-    if let Err(e) = metrics::promtool_check(&text) {
-        failures.push(e);
-    }
-    // `replay` of the same log gives the same counts.
-    let out = std::process::Command::new(exporter::binary())
-        .args(["replay", "--log.format", "opensmtpd", "--format", "json"])
-        .arg(sm.log_path())
-        .output()
-        .unwrap();
-    match serde_json::from_slice::<serde_json::Value>(&out.stdout) {
-        Err(e) => failures.push(format!(
-            "replay printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )),
-        Ok(v) => {
-            let unrec = v.pointer("/lines/unrecognised").and_then(|v| v.as_f64());
-            if unrec != Some(0.0) {
-                failures.push(format!("replay: lines.unrecognised {unrec:?}"));
-            }
-            let replies: f64 = v["replies"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|r| r["value"].as_f64()).sum())
-                .unwrap_or(-1.0);
-            let want: f64 = exp.replies.values().sum();
-            if replies != want {
-                failures.push(format!("replay: {replies} replies, expected {want}"));
-            }
-        }
-    }
-    drop(exporter);
-    sm.stop();
-    assert!(
-        failures.is_empty(),
-        "{} check(s) of the exporter failed (the MTA side and the test's model passed):\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
-    phase("done: the exporter counted exactly what OpenSMTPD logged");
+    scenario::run::<OpenSmtpd>();
 }

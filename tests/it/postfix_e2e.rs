@@ -8,13 +8,14 @@ use crate::harness;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use harness::client::{SmtpClient, Submission};
-use harness::expect::{self, diff, domain_of, nonzero, replay_series, Lcg};
-use harness::exporter::{self, Exporter};
+use harness::expect::{self, domain_of, Lcg};
 use harness::metrics::{self, Labels};
 use harness::postfix::{PostfixConfig, PostfixInstance};
+use harness::scenario::{self, delays_per_outbound_reply, Mta, Replay, Want};
 use harness::sink::{Script, Sink, SinkRecord};
 use harness::util::{self, wait_for, TestDir};
 
@@ -571,236 +572,121 @@ fn expected_tally(exp: &Expected) -> BTreeMap<&'static str, usize> {
     ])
 }
 
+/// The private Postfix in the shared scenario.
+struct Postfix(PostfixInstance);
+
+impl Mta for Postfix {
+    const NAME: &'static str = "Postfix";
+    const DIR_PREFIX: &'static str = "sse-postfix-e2e-";
+    const KEEPS: &'static str = "maillog, expected.txt, scrape.txt, exporter.stderr";
+    const SOURCES: &'static [&'static str] = &["postfix"];
+    type Run = (Vec<Outbound>, Vec<(Ipv4Addr, Submission)>);
+
+    fn require() {
+        util::require_tool("postfix");
+    }
+
+    fn sink_addrs() -> Vec<Ipv4Addr> {
+        let mut sink_addrs: Vec<Ipv4Addr> = SINK_DOMAINS.iter().map(|(_, ip)| *ip).collect();
+        sink_addrs.push(SENDER_DOMAIN.1);
+        sink_addrs
+    }
+
+    fn start(dir: &TestDir, sink: &Sink) -> Postfix {
+        let closed = util::closed_port();
+        let pf = PostfixInstance::start(&dir.subdir("postfix"), &postfix_config(sink, closed))
+            .unwrap_or_else(|e| panic!("starting the private Postfix: {e}"));
+        Postfix(pf)
+    }
+
+    fn logs(&self) -> Vec<PathBuf> {
+        vec![self.0.maillog_path().to_path_buf()]
+    }
+
+    fn exporter_args(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    fn log(&self) -> String {
+        self.0.maillog()
+    }
+
+    /// Start-up lines (postlogd writes asynchronously) must have stopped arriving.
+    fn before_exporter(&mut self) {
+        let mut last_len = usize::MAX;
+        let quiet = wait_for(Duration::from_secs(5), Duration::from_millis(300), || {
+            let n = self.0.maillog().len();
+            let q = (n == last_len).then_some(());
+            last_len = n;
+            q
+        });
+        assert!(quiet.is_some(), "the maillog did not stop growing");
+    }
+
+    /// Every message tried once, then delivered, bounced or expired; notices sent.
+    fn send_and_drain(&mut self, _sink: &Sink, phase: &dyn Fn(&str)) -> Self::Run {
+        let plan = outbound_plan();
+        send_outbound(&self.0, &plan);
+        phase(&format!("{} outbound messages submitted", plan.len()));
+        let inbound = send_inbound(&self.0);
+        check_inbound_replies(&inbound);
+        phase(&format!("{} inbound messages tried", inbound.len()));
+        self.0
+            .wait_queue_empty(Duration::from_secs(90))
+            .unwrap_or_else(|e| panic!("{e}"));
+        (plan, inbound)
+    }
+
+    fn log_tally(log: &str) -> BTreeMap<&'static str, usize> {
+        maillog_tally(log)
+    }
+
+    fn want(&self, (plan, inbound): &Self::Run, sink: &Sink, _log: &str) -> Want {
+        let exp = expectations(plan, &sink.records(), inbound);
+        Want {
+            delays: Some(delays_per_outbound_reply(
+                &exp.replies,
+                "postfix",
+                "postfix",
+            )),
+            tally: expected_tally(&exp),
+            expected_txt: exp.dump(),
+            failures: Some(exp.failures),
+            expired: exp.expired,
+            replies: exp.replies,
+        }
+    }
+
+    fn expired_labels() -> Labels {
+        metrics::labels(&[("source", "postfix"), ("mta", "postfix")])
+    }
+
+    /// Every line read since the exporter started.
+    fn caught_up(&self, samples: &metrics::Samples, _want: &Want, lines_new: f64) -> bool {
+        let read: f64 = metrics::series(samples, "smtp_status_exporter_lines_total")
+            .values()
+            .sum();
+        read >= lines_new
+    }
+
+    fn replays(&self, want: &Want) -> Vec<Replay> {
+        vec![Replay {
+            replies: Some(want.replies.clone()),
+            failures: want.failures.clone(),
+            expired: Some(want.expired),
+            no_unrecognised: true,
+            ..Replay::of("`replay --format json`", &[], self.logs())
+        }]
+    }
+
+    fn stop(&mut self) {
+        self.0.stop().unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
 #[test]
 #[ignore = "needs root and a real Postfix: run by scripts/test"]
 fn postfix_real_mta_end_to_end() {
     let _heavy = harness::heavy();
-    let t0 = Instant::now();
-    let phase = |what: &str| eprintln!("[{:>6.2}s] {what}", t0.elapsed().as_secs_f64());
-    util::require_root();
-    util::require_tool("postfix");
-    util::require_tool("promtool");
-
-    let dir = TestDir::new("sse-postfix-e2e-");
-    eprintln!(
-        "work dir: {} (set E2E_KEEP=1 to keep it: maillog, expected.txt, scrape.txt, exporter.stderr)",
-        dir.path().display()
-    );
-
-    // 1. The scripted remote servers, and a port where nothing listens.
-    let mut sink_addrs: Vec<Ipv4Addr> = SINK_DOMAINS.iter().map(|(_, ip)| *ip).collect();
-    sink_addrs.push(SENDER_DOMAIN.1);
-    let sink = Sink::start(&sink_addrs).unwrap_or_else(|e| panic!("starting the sink: {e}"));
-    let closed = util::closed_port();
-
-    // 2. The private Postfix.
-    let mut pf = PostfixInstance::start(&dir.subdir("postfix"), &postfix_config(&sink, closed))
-        .unwrap_or_else(|e| panic!("starting the private Postfix: {e}"));
-    phase("postfix started");
-
-    // 3. The exporter, before any mail: it reads a log from its end on first start. Wait
-    // until start-up lines (postlogd writes asynchronously) have stopped arriving.
-    let mut last_len = usize::MAX;
-    let quiet = wait_for(Duration::from_secs(5), Duration::from_millis(300), || {
-        let n = pf.maillog().len();
-        let q = (n == last_len).then_some(());
-        last_len = n;
-        q
-    });
-    assert!(quiet.is_some(), "the maillog did not stop growing");
-    let lines_before = pf.maillog().lines().count();
-    let state = dir.path().join("state.json");
-    let exporter = Exporter::start(&[pf.maillog_path()], &state, dir.path(), &[]);
-    if let Err(e) = &exporter {
-        eprintln!("WARNING: the exporter did not start ({e}); running the MTA side anyway");
-    }
-    phase("exporter started");
-
-    // 4. Mail.
-    let plan = outbound_plan();
-    send_outbound(&pf, &plan);
-    phase(&format!("{} outbound messages submitted", plan.len()));
-    let inbound = send_inbound(&pf);
-    check_inbound_replies(&inbound);
-    phase(&format!("{} inbound messages tried", inbound.len()));
-
-    // 5. Settle: every message tried once, then delivered, bounced or expired; notices sent.
-    pf.wait_queue_empty(Duration::from_secs(90))
-        .unwrap_or_else(|e| panic!("{e}"));
-    phase("queue empty");
-
-    // 6. Expectations, checked first against the maillog itself so that a wrong expectation
-    // shows as such and not as an exporter bug. postlogd writes asynchronously: wait for it.
-    let exp = expectations(&plan, &sink.records(), &inbound);
-    std::fs::write(dir.path().join("expected.txt"), exp.dump()).unwrap_or_else(|e| panic!("{e}"));
-    let want_tally = expected_tally(&exp);
-    let settled = wait_for(Duration::from_secs(15), Duration::from_millis(100), || {
-        (maillog_tally(&pf.maillog()) == want_tally).then_some(())
-    });
-    let log = pf.maillog();
-    if settled.is_none() {
-        assert_eq!(
-            maillog_tally(&log),
-            want_tally,
-            "the maillog ({}) lacks lines the test expects: a problem of the test's model or \
-             of the Postfix set-up, not of the exporter",
-            pf.maillog_path().display()
-        );
-    }
-    let lines_total = log.lines().count();
-    phase(&format!(
-        "maillog settled: {lines_total} lines; expecting {} replies in {} series, {} expired, \
-         {} notices",
-        exp.replies.values().sum::<f64>(),
-        exp.replies.len(),
-        exp.expired,
-        exp.notices,
-    ));
-    if let Ok(p) = std::env::var("E2E_SAVE_MAILLOG") {
-        std::fs::copy(pf.maillog_path(), &p).unwrap_or_else(|e| panic!("copy maillog to {p}: {e}"));
-    }
-
-    // 7. The exporter: wait until it has read every line, scrape, compare, promtool.
-    let exporter = exporter.unwrap_or_else(|e| {
-        panic!("the MTA side passed, but the exporter could not be started: {e}")
-    });
-    let lines_new = (lines_total - lines_before) as f64;
-    let caught_up = wait_for(Duration::from_secs(30), Duration::from_millis(200), || {
-        let s = metrics::parse_exposition(&exporter.scrape().ok()?).ok()?;
-        let read: f64 = metrics::series(&s, "smtp_status_exporter_lines_total")
-            .values()
-            .sum();
-        (read >= lines_new).then_some(())
-    });
-    if caught_up.is_none() {
-        eprintln!(
-            "WARNING: smtp_status_exporter_lines_total did not reach the {lines_new} lines \
-             written since the exporter started; comparing what it has"
-        );
-    }
-    let text = exporter
-        .scrape()
-        .unwrap_or_else(|e| panic!("scrape: {e}\nexporter stderr:\n{}", exporter.stderr_text()));
-    std::fs::write(dir.path().join("scrape.txt"), &text).unwrap_or_else(|e| panic!("{e}"));
-    let samples =
-        metrics::parse_exposition(&text).unwrap_or_else(|e| panic!("reading /metrics: {e}"));
-    phase("scraped");
-
-    // Every check runs, and all that fail are reported together.
-    let mut failures: Vec<String> = Vec::new();
-    let got = nonzero(metrics::series(&samples, "smtp_replies_total"));
-    if got != exp.replies {
-        failures.push(format!(
-            "smtp_replies_total differs from what the sink and the client recorded \
-             (expected {} replies in {} series, got {} in {}):\n{}",
-            exp.replies.values().sum::<f64>(),
-            exp.replies.len(),
-            got.values().sum::<f64>() + 0.0,
-            got.len(),
-            diff(&exp.replies, &got)
-        ));
-    }
-    let got_failures = nonzero(metrics::series(&samples, "smtp_failures_total"));
-    if got_failures != exp.failures {
-        failures.push(format!(
-            "smtp_failures_total differs from the reasons the test expects for the replies \
-             given (expected {} failures in {} series, got {} in {}):\n{}",
-            exp.failures.values().sum::<f64>(),
-            exp.failures.len(),
-            got_failures.values().sum::<f64>() + 0.0,
-            got_failures.len(),
-            diff(&exp.failures, &got_failures)
-        ));
-    }
-    let postfix = metrics::labels(&[("source", "postfix"), ("mta", "postfix")]);
-    let expired = nonzero(metrics::series(&samples, "smtp_expired_total"));
-    let want_expired = nonzero(BTreeMap::from([(postfix, exp.expired)]));
-    if expired != want_expired {
-        failures.push(format!(
-            "smtp_expired_total: expected {want_expired:?}, got {expired:?}"
-        ));
-    }
-    let lines = metrics::series(&samples, "smtp_status_exporter_lines_total");
-    let unrecognised = metrics::labels(&[("source", "postfix"), ("result", "unrecognised")]);
-    if lines.get(&unrecognised) != Some(&0.0) {
-        failures.push(format!(
-            "smtp_status_exporter_lines_total{{result=\"unrecognised\"}} must be present and 0: \
-             {lines:?}"
-        ));
-    }
-    // Every outbound status= line gives delay=: one observation per outbound reply.
-    let delay_counts = nonzero(metrics::series(
-        &samples,
-        "smtp_delivery_delay_seconds_count",
-    ));
-    let want_delay_counts = nonzero(
-        ["delivered", "deferred", "bounced"]
-            .into_iter()
-            .map(|o| {
-                let l =
-                    metrics::labels(&[("source", "postfix"), ("mta", "postfix"), ("outcome", o)]);
-                (l, exp.sum("outbound", o))
-            })
-            .collect(),
-    );
-    if delay_counts != want_delay_counts {
-        failures.push(format!(
-            "smtp_delivery_delay_seconds_count (one observation per outbound status= line): \
-             expected {want_delay_counts:?}, got {delay_counts:?}"
-        ));
-    }
-    if let Err(e) = metrics::promtool_check(&text) {
-        failures.push(e);
-    }
-    phase("scrape checked");
-
-    // 8. replay --format json on the same maillog gives the same counts.
-    match exporter::replay_json(&[pf.maillog_path()]) {
-        Err(e) => failures.push(e),
-        Ok(replay) => {
-            match replay_series(&replay, "replies").map(nonzero) {
-                Ok(r) if r == exp.replies => {}
-                Ok(r) => failures.push(format!(
-                    "`replay --format json` reply counts differ:\n{}",
-                    diff(&exp.replies, &r)
-                )),
-                Err(e) => failures.push(format!("replay: {e}")),
-            }
-            match replay_series(&replay, "failures").map(nonzero) {
-                Ok(f) if f == exp.failures => {}
-                Ok(f) => failures.push(format!(
-                    "`replay --format json` failure counts differ:\n{}",
-                    diff(&exp.failures, &f)
-                )),
-                Err(e) => failures.push(format!("replay: {e}")),
-            }
-            match replay_series(&replay, "expired") {
-                Ok(e) if e.values().sum::<f64>() == exp.expired => {}
-                Ok(e) => failures.push(format!(
-                    "replay: expired: expected {}, got {e:?}",
-                    exp.expired
-                )),
-                Err(e) => failures.push(format!("replay: {e}")),
-            }
-            let unrec = replay
-                .pointer("/lines/unrecognised")
-                .and_then(|v| v.as_f64());
-            if unrec != Some(0.0) {
-                failures.push(format!(
-                    "replay: lines.unrecognised must be 0, got {unrec:?}"
-                ));
-            }
-        }
-    }
-    phase("replay checked");
-
-    drop(exporter);
-    pf.stop().unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        failures.is_empty(),
-        "{} check(s) of the exporter failed (the MTA side and the test's model passed):\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
-    phase("done: the exporter counted exactly what Postfix logged");
+    scenario::run::<Postfix>();
 }

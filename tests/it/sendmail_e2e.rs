@@ -13,12 +13,13 @@ use crate::harness;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use harness::client::{Reply, SmtpClient, Submission};
-use harness::expect::{self, diff, domain_of, nonzero, Expected, Outbound};
-use harness::exporter::{self, Exporter};
+use harness::expect::{self, domain_of, Expected, Outbound};
 use harness::metrics::{self, Labels};
+use harness::scenario::{self, Mta, Replay, Want};
 use harness::sendmail::{
     Milter, SendmailConfig, SendmailInstance, HOSTNAME, MILTER_REJECT_SUBJECT,
 };
@@ -380,186 +381,162 @@ fn expected_tally(exp: &Expected) -> BTreeMap<&'static str, usize> {
     ])
 }
 
-#[test]
-#[ignore = "needs root and Debian's sendmail-bin unpacked by scripts/install-test-deps: run by scripts/test"]
-fn sendmail_real_mta_end_to_end() {
-    let _heavy = harness::heavy();
-    let t0 = Instant::now();
-    let phase = |what: &str| eprintln!("[{:>6.2}s] {what}", t0.elapsed().as_secs_f64());
-    util::require_root();
-    util::require_tool("unshare");
-    util::require_tool("m4");
+/// The private Sendmail in the shared scenario, with the test's milter it consults.
+struct Sendmail {
+    sm: SendmailInstance,
+    _milter: Milter,
+}
 
-    let dir = TestDir::new("sse-sendmail-e2e-");
-    eprintln!(
-        "work dir: {} (E2E_KEEP=1 keeps it: maillog, expected.txt, scrape.txt)",
-        dir.path().display()
-    );
-    let sink_addrs: Vec<Ipv4Addr> = SINK_DOMAINS
-        .iter()
-        .chain([&SENDER_DOMAIN, &INBOUND_DOMAIN])
-        .map(|(_, ip)| *ip)
-        .collect();
-    let sink = Sink::start(&sink_addrs).unwrap();
-    let cfg = SendmailConfig {
-        sink_port: sink.port(),
-        sink_routes: SINK_DOMAINS
+impl Mta for Sendmail {
+    const NAME: &'static str = "Sendmail";
+    const DIR_PREFIX: &'static str = "sse-sendmail-e2e-";
+    const KEEPS: &'static str = "maillog, expected.txt, scrape.txt";
+    const SOURCES: &'static [&'static str] = &["sendmail"];
+    type Run = (Vec<Outbound>, Inbound);
+
+    fn require() {
+        util::require_tool("unshare");
+        util::require_tool("m4");
+    }
+
+    fn sink_addrs() -> Vec<Ipv4Addr> {
+        SINK_DOMAINS
             .iter()
             .chain([&SENDER_DOMAIN, &INBOUND_DOMAIN])
-            .map(|(d, ip)| ((*d).to_owned(), *ip))
-            .collect(),
-        down_domains: vec![DOWN_DOMAIN.into()],
-        closed_port: util::closed_port(),
-        access: vec![
-            ("Connect:127.0.0.1".into(), "RELAY".into()),
-            (format!("Connect:{BLOCKED_CLIENT}"), "REJECT".into()),
-            (
-                format!("To:nouser@{}", INBOUND_DOMAIN.0),
-                "ERROR:550 5.1.1 Mailbox does not exist".into(),
-            ),
-            (
-                format!("To:later@{}", INBOUND_DOMAIN.0),
-                "ERROR:450 4.2.0 Mailbox busy".into(),
-            ),
-            (format!("To:{}", INBOUND_DOMAIN.0), "RELAY".into()),
-        ],
-        queue_return_secs: QUEUE_RETURN_SECS,
-        milter: None,
-    };
-    let milter = Milter::start(&dir.subdir("milter"))
-        .unwrap_or_else(|e| panic!("starting the test milter: {e}"));
-    let cfg = SendmailConfig {
-        milter: Some(milter.socket.clone()),
-        ..cfg
-    };
-    let mut sm = SendmailInstance::start(&dir.subdir("sendmail"), &cfg)
-        .unwrap_or_else(|e| panic!("starting the private sendmail: {e}"));
-    phase("sendmail started");
-
-    let state = dir.path().join("state.json");
-    let exporter = Exporter::start(
-        &[sm.log_path()],
-        &state,
-        dir.path(),
-        &["--log.format", "sendmail"],
-    );
-    if let Err(e) = &exporter {
-        eprintln!("WARNING: the exporter did not start ({e}); running the MTA side anyway");
+            .map(|(_, ip)| *ip)
+            .collect()
     }
-    phase("exporter started");
 
-    let plan = outbound_plan();
-    send_outbound(&sm, &plan);
-    let inbound = send_inbound(&sm);
-    let submitted = Instant::now();
-    check_inbound_replies(&inbound);
-    phase("mail submitted");
+    fn start(dir: &TestDir, sink: &Sink) -> Sendmail {
+        let milter = Milter::start(&dir.subdir("milter"))
+            .unwrap_or_else(|e| panic!("starting the test milter: {e}"));
+        let cfg = SendmailConfig {
+            sink_port: sink.port(),
+            sink_routes: SINK_DOMAINS
+                .iter()
+                .chain([&SENDER_DOMAIN, &INBOUND_DOMAIN])
+                .map(|(d, ip)| ((*d).to_owned(), *ip))
+                .collect(),
+            down_domains: vec![DOWN_DOMAIN.into()],
+            closed_port: util::closed_port(),
+            access: vec![
+                ("Connect:127.0.0.1".into(), "RELAY".into()),
+                (format!("Connect:{BLOCKED_CLIENT}"), "REJECT".into()),
+                (
+                    format!("To:nouser@{}", INBOUND_DOMAIN.0),
+                    "ERROR:550 5.1.1 Mailbox does not exist".into(),
+                ),
+                (
+                    format!("To:later@{}", INBOUND_DOMAIN.0),
+                    "ERROR:450 4.2.0 Mailbox busy".into(),
+                ),
+                (format!("To:{}", INBOUND_DOMAIN.0), "RELAY".into()),
+            ],
+            queue_return_secs: QUEUE_RETURN_SECS,
+            milter: Some(milter.socket.clone()),
+        };
+        let sm = SendmailInstance::start(&dir.subdir("sendmail"), &cfg)
+            .unwrap_or_else(|e| panic!("starting the private sendmail: {e}"));
+        Sendmail {
+            sm,
+            _milter: milter,
+        }
+    }
 
-    // First attempts: every recipient (and every notice for a bounce) has its line.
-    let all_rcpts: Vec<String> = plan.iter().flat_map(|m| m.rcpts.iter().cloned()).collect();
-    let first_done = wait_for(Duration::from_secs(120), Duration::from_millis(250), || {
-        let log = sm.log();
-        all_rcpts
-            .iter()
-            .all(|r| log.contains(&format!("<{r}>")))
-            .then_some(())
-    });
-    assert!(
-        first_done.is_some(),
-        "not every recipient was tried:\n{}",
-        sm.log()
-    );
-    // Let the queue lifetime run out for every message, then one queue run.
-    let wait = Duration::from_secs(QUEUE_RETURN_SECS + 3).saturating_sub(submitted.elapsed());
-    wait_for(
-        wait + Duration::from_secs(5),
-        Duration::from_millis(250),
-        || {
-            (sink.open_sessions() == 0
-                && submitted.elapsed() >= Duration::from_secs(QUEUE_RETURN_SECS + 3))
-            .then_some(())
-        },
-    );
-    sm.run_queue().unwrap_or_else(|e| panic!("{e}"));
-    let drained = wait_for(Duration::from_secs(60), Duration::from_millis(250), || {
-        (sm.queue_len() == 0 && sink.open_sessions() == 0).then_some(())
-    });
-    assert!(
-        drained.is_some(),
-        "the queue did not drain: {} left",
-        sm.queue_len()
-    );
-    phase("queue run done, queue empty");
+    fn logs(&self) -> Vec<PathBuf> {
+        vec![self.sm.log_path().to_path_buf()]
+    }
 
-    let exp = expectations(&plan, &sink.records(), &inbound);
-    std::fs::write(dir.path().join("expected.txt"), exp.dump()).unwrap();
-    let want_tally = expected_tally(&exp);
-    let settled = wait_for(Duration::from_secs(15), Duration::from_millis(100), || {
-        (log_tally(&sm.log()) == want_tally).then_some(())
-    });
-    let log = sm.log();
-    if settled.is_none() {
-        assert_eq!(
-            log_tally(&log),
-            want_tally,
-            "the log ({}) lacks lines the test expects: a problem of the test's model or of \
-             the Sendmail set-up, not of the exporter",
-            sm.log_path().display()
+    fn exporter_args(&self) -> &'static [&'static str] {
+        &["--log.format", "sendmail"]
+    }
+
+    fn log(&self) -> String {
+        self.sm.log()
+    }
+
+    /// First attempts: every recipient (and every notice for a bounce) has its line; then the
+    /// queue lifetime runs out for every message, and one queue run empties the queue.
+    fn send_and_drain(&mut self, sink: &Sink, phase: &dyn Fn(&str)) -> Self::Run {
+        let sm = &mut self.sm;
+        let plan = outbound_plan();
+        send_outbound(sm, &plan);
+        let inbound = send_inbound(sm);
+        let submitted = Instant::now();
+        check_inbound_replies(&inbound);
+        phase("mail submitted");
+
+        let all_rcpts: Vec<String> = plan.iter().flat_map(|m| m.rcpts.iter().cloned()).collect();
+        let first_done = wait_for(Duration::from_secs(120), Duration::from_millis(250), || {
+            let log = sm.log();
+            all_rcpts
+                .iter()
+                .all(|r| log.contains(&format!("<{r}>")))
+                .then_some(())
+        });
+        assert!(
+            first_done.is_some(),
+            "not every recipient was tried:\n{}",
+            sm.log()
         );
+        let wait = Duration::from_secs(QUEUE_RETURN_SECS + 3).saturating_sub(submitted.elapsed());
+        wait_for(
+            wait + Duration::from_secs(5),
+            Duration::from_millis(250),
+            || {
+                (sink.open_sessions() == 0
+                    && submitted.elapsed() >= Duration::from_secs(QUEUE_RETURN_SECS + 3))
+                .then_some(())
+            },
+        );
+        sm.run_queue().unwrap_or_else(|e| panic!("{e}"));
+        let drained = wait_for(Duration::from_secs(60), Duration::from_millis(250), || {
+            (sm.queue_len() == 0 && sink.open_sessions() == 0).then_some(())
+        });
+        assert!(
+            drained.is_some(),
+            "the queue did not drain: {} left",
+            sm.queue_len()
+        );
+        (plan, inbound)
     }
-    if let Ok(p) = std::env::var("E2E_SAVE_MAILLOG") {
-        std::fs::copy(sm.log_path(), &p).unwrap();
-    }
-    phase(&format!(
-        "log settled: {} lines; expecting {} replies in {} series, {} expired",
-        log.lines().count(),
-        exp.replies.values().sum::<f64>(),
-        exp.replies.len(),
-        exp.expired
-    ));
 
-    let exporter = exporter.unwrap_or_else(|e| panic!("the exporter could not be started: {e}"));
-    // Wait until the exporter has counted as much as expected (it may count more: that shows
-    // in the comparison below).
-    let want_total: f64 = exp.replies.values().sum::<f64>() + exp.expired;
-    let caught_up = wait_for(Duration::from_secs(30), Duration::from_millis(200), || {
-        let s = metrics::parse_exposition(&exporter.scrape().ok()?).ok()?;
-        let counted: f64 = metrics::series(&s, "smtp_replies_total")
-            .values()
-            .chain(metrics::series(&s, "smtp_expired_total").values())
-            .sum();
-        (counted >= want_total).then_some(())
-    });
-    if caught_up.is_none() {
-        eprintln!("WARNING: the exporter did not count {want_total} events within 30 s; comparing what it has");
+    fn log_tally(log: &str) -> BTreeMap<&'static str, usize> {
+        log_tally(log)
     }
-    let text = exporter.scrape().unwrap();
-    std::fs::write(dir.path().join("scrape.txt"), &text).unwrap();
-    let samples = metrics::parse_exposition(&text).unwrap();
 
-    let mut failures = Vec::new();
-    let got = nonzero(metrics::series(&samples, "smtp_replies_total"));
-    if got != exp.replies {
-        failures.push(format!(
-            "smtp_replies_total differs from what the sink and the client recorded:\n{}",
-            diff(&exp.replies, &got)
-        ));
+    fn want(&self, (plan, inbound): &Self::Run, sink: &Sink, log: &str) -> Want {
+        let exp = expectations(plan, &sink.records(), inbound);
+        Want {
+            delays: Some(delays_per_to_line(log)),
+            tally: expected_tally(&exp),
+            expected_txt: exp.dump(),
+            failures: None,
+            expired: exp.expired,
+            replies: exp.replies,
+        }
     }
-    let key = metrics::labels(&[("source", "sendmail"), ("mta", "sendmail")]);
-    let expired = nonzero(metrics::series(&samples, "smtp_expired_total"));
-    let want_expired = nonzero(BTreeMap::from([(key, exp.expired)]));
-    if expired != want_expired {
-        failures.push(format!(
-            "smtp_expired_total: expected {want_expired:?}, got {expired:?}"
-        ));
+
+    fn expired_labels() -> Labels {
+        metrics::labels(&[("source", "sendmail"), ("mta", "sendmail")])
     }
-    let lines = metrics::series(&samples, "smtp_status_exporter_lines_total");
-    let unrec = metrics::labels(&[("source", "sendmail"), ("result", "unrecognised")]);
-    if lines.get(&unrec) != Some(&0.0) {
-        failures.push(format!("unrecognised lines: {lines:?}"));
+
+    fn replays(&self, want: &Want) -> Vec<Replay> {
+        vec![Replay {
+            replies_sum: Some(want.total_replies()),
+            no_unrecognised: true,
+            ..Replay::of("replay", &["--log.format", "sendmail"], self.logs())
+        }]
     }
-    // Every `to=` status line gives `delay=`: one observation per line (a line may name several
-    // recipients), counted here from the log by outcome.
+
+    fn stop(&mut self) {
+        self.sm.stop();
+    }
+}
+
+/// Every `to=` status line gives `delay=`: one observation per line (a line may name several
+/// recipients), counted here from the log by outcome.
+fn delays_per_to_line(log: &str) -> BTreeMap<Labels, f64> {
     let mut lines_by_outcome: BTreeMap<&str, f64> = BTreeMap::new();
     for l in log.lines() {
         if l.contains(": to=")
@@ -577,58 +554,18 @@ fn sendmail_real_mta_end_to_end() {
             *lines_by_outcome.entry(o).or_default() += 1.0;
         }
     }
-    let want_delays: BTreeMap<Labels, f64> = lines_by_outcome
+    lines_by_outcome
         .iter()
         .map(|(o, n)| {
             let l = metrics::labels(&[("source", "sendmail"), ("mta", "sendmail"), ("outcome", o)]);
             (l, *n)
         })
-        .collect();
-    let delays = nonzero(metrics::series(
-        &samples,
-        "smtp_delivery_delay_seconds_count",
-    ));
-    if delays != want_delays {
-        failures.push(format!(
-            "smtp_delivery_delay_seconds_count (one per to= line): expected {want_delays:?}, got {delays:?}"
-        ));
-    }
-    if let Err(e) = metrics::promtool_check(&text) {
-        failures.push(e);
-    }
-    // `replay` of the same log gives the same counts.
-    let out = std::process::Command::new(exporter::binary())
-        .args(["replay", "--log.format", "sendmail", "--format", "json"])
-        .arg(sm.log_path())
-        .output()
-        .unwrap();
-    match serde_json::from_slice::<serde_json::Value>(&out.stdout) {
-        Err(e) => failures.push(format!(
-            "replay printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )),
-        Ok(v) => {
-            let unrec = v.pointer("/lines/unrecognised").and_then(|v| v.as_f64());
-            if unrec != Some(0.0) {
-                failures.push(format!("replay: lines.unrecognised {unrec:?}"));
-            }
-            let replies: f64 = v["replies"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|r| r["value"].as_f64()).sum())
-                .unwrap_or(-1.0);
-            let want: f64 = exp.replies.values().sum();
-            if replies != want {
-                failures.push(format!("replay: {replies} replies, expected {want}"));
-            }
-        }
-    }
-    drop(exporter);
-    sm.stop();
-    assert!(
-        failures.is_empty(),
-        "{} check(s) of the exporter failed (the MTA side and the test's model passed):\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
-    phase("done: the exporter counted exactly what Sendmail logged");
+        .collect()
+}
+
+#[test]
+#[ignore = "needs root and Debian's sendmail-bin unpacked by scripts/install-test-deps: run by scripts/test"]
+fn sendmail_real_mta_end_to_end() {
+    let _heavy = harness::heavy();
+    scenario::run::<Sendmail>();
 }

@@ -2,7 +2,8 @@
 //! it as `crate::harness`), for end-to-end tests against REAL mail servers (Postfix, Exim,
 //! Sendmail, OpenSMTPD): each runs as a private instance on loopback, delivering to a scripted
 //! SMTP [`sink::Sink`] and receiving from a scripted [`client::SmtpClient`], while the exporter
-//! under test ([`exporter::Exporter`], the one way the tests start it) tails its log.
+//! under test ([`exporter::Exporter`], the one way the tests start it) tails its log; the one
+//! scenario they share is [`scenario`].
 //!
 //! For the tailing tests (tests/it/rotation.rs, tests/it/chaos.rs), [`maillog`] writes a live
 //! log the way syslog does, drives the real `logrotate`, and reads the exporter's counters back.
@@ -50,6 +51,7 @@ pub mod postfix;
 pub mod prometheus;
 pub mod promql;
 pub mod queue;
+pub mod scenario;
 pub mod sendmail;
 pub mod sink;
 pub mod syslogd;
