@@ -208,17 +208,7 @@ impl Builder {
                         "the exporter exited with {status} before it listened"
                     )));
                 }
-                let text = this_run(&self.stderr);
-                let addr = text
-                    .split("listening on ")
-                    .nth(1)?
-                    .split("://")
-                    .nth(1)?
-                    .split('/')
-                    .next()?
-                    .parse::<SocketAddr>()
-                    .ok()?;
-                Some(Ok(addr))
+                listening_on(&this_run(&self.stderr)).map(Ok)
             });
             exp.addr = match started {
                 Some(Ok(a)) => a,
@@ -259,6 +249,18 @@ impl Builder {
             )),
         }
     }
+}
+
+/// The address of the exporter's `listening on http://ADDR/metrics` (or `https://`) line; not
+/// that of a `syslog source NAME listening on udp://…` line.
+fn listening_on(stderr: &str) -> Option<SocketAddr> {
+    stderr.lines().find_map(|l| {
+        let rest = l.split("listening on ").nth(1)?;
+        let rest = rest
+            .strip_prefix("http://")
+            .or_else(|| rest.strip_prefix("https://"))?;
+        rest.split('/').next()?.parse().ok()
+    })
 }
 
 /// A running `smtp-status-exporter`; killed on drop.
