@@ -1,0 +1,34 @@
+//! The integration tests: ONE test binary (`cargo test --test it`), one module per subject and
+//! one shared [`harness`]. Tests in one binary run concurrently on libtest's threads; the heavy
+//! ones serialise themselves with [`harness::heavy`] (its doc comment lists them).
+
+mod harness;
+
+mod alerting;
+mod auto;
+mod chaos;
+mod cli;
+mod codes;
+mod container;
+mod dashboards;
+mod exim_e2e;
+mod exim_queue;
+mod follow;
+mod formats;
+mod golden;
+mod hostile_input;
+mod journal;
+mod load;
+mod mailbox;
+mod mailbox_e2e;
+mod opensmtpd_e2e;
+mod opensmtpd_queue;
+mod postfix_e2e;
+mod queue_e2e;
+mod replay_split;
+mod rotation;
+mod sendmail_e2e;
+mod stdin;
+mod syslog;
+mod unprivileged;
+mod web_security;
