@@ -156,13 +156,24 @@ fn the_parallel_split_counts_as_one_pass() {
             min_part: 4096,
             part_domains: 1024,
         };
-        replay_file_split(&path, 0, &Parser::Auto(Auto::default()), &mut agg, split).unwrap();
+        replay_file_split(
+            &path,
+            0,
+            &Parser::Auto(Auto::default()).into(),
+            &mut agg,
+            split,
+        )
+        .unwrap();
         let replies: Vec<_> = agg
             .sorted_replies()
             .into_iter()
             .map(|(k, v)| (agg.reply_labels(&k), v))
             .collect();
-        (replies, agg.sources[0].lines, agg.sources[0].expired)
+        (
+            replies,
+            agg.sources[0].line_counts(),
+            agg.sources[0].expired,
+        )
     };
     let one = count(1);
     assert!(!one.0.is_empty());

@@ -7,14 +7,13 @@
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::Path;
-use std::sync::Mutex;
 
-use smtp_status_exporter::aggregate::{Aggregator, Bounds};
+use smtp_status_exporter::aggregate::{Aggregator, Bounds, Counters};
 use smtp_status_exporter::parse::Format;
 use smtp_status_exporter::source::tail::{Resume, Tailer};
 
-fn aggregator() -> Mutex<Aggregator> {
-    Mutex::new(Aggregator::new(
+fn aggregator() -> Counters {
+    Counters::new(Aggregator::new(
         vec![("postfix".into(), "postfix".into())],
         &Bounds {
             domains_max: 100,
@@ -38,12 +37,7 @@ fn lines(n: std::ops::Range<usize>) -> String {
 }
 
 /// A tailer already following an empty `mail.log` in a new temporary directory.
-fn following_empty_log() -> (
-    tempfile::TempDir,
-    std::path::PathBuf,
-    Mutex<Aggregator>,
-    Tailer,
-) {
+fn following_empty_log() -> (tempfile::TempDir, std::path::PathBuf, Counters, Tailer) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("mail.log");
     fs::write(&log, "").unwrap();
@@ -54,8 +48,8 @@ fn following_empty_log() -> (
 }
 
 /// Lines read, whatever their result.
-fn total(agg: &Mutex<Aggregator>) -> u64 {
-    agg.lock().unwrap().total_lines().iter().sum()
+fn total(agg: &Counters) -> u64 {
+    agg.lock().total_lines().iter().sum()
 }
 
 #[test]
@@ -104,8 +98,8 @@ fn rename_rotation_with_a_tiny_old_file_loses_nothing() {
     append(&log, &lines(54..60));
     t.poll(&agg);
     assert_eq!(total(&agg), 60);
-    let a = agg.lock().unwrap();
-    assert_eq!(a.sources[0].rotations, [1, 0]);
+    let a = agg.lock();
+    assert_eq!(a.sources[0].rotation_counts(), [1, 0]);
 }
 
 #[test]
@@ -122,7 +116,7 @@ fn copytruncate_reads_again_from_the_start() {
     append(&log, &lines(20..25));
     t.poll(&agg);
     assert_eq!(total(&agg), 25);
-    assert_eq!(agg.lock().unwrap().sources[0].rotations, [0, 1]);
+    assert_eq!(agg.lock().sources[0].rotation_counts(), [0, 1]);
 }
 
 #[test]
@@ -133,7 +127,7 @@ fn a_file_missing_at_start_is_waited_for_and_read_from_its_start() {
     let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
     t.poll(&agg);
     assert_eq!(
-        agg.lock().unwrap().sources[0].state,
+        agg.lock().sources[0].state,
         smtp_status_exporter::aggregate::SourceState::Waiting
     );
     append(&log, &lines(0..4));
@@ -147,7 +141,7 @@ fn restart_resumes_at_the_saved_position() {
     append(&log, &lines(0..5));
     append(&log, "Nov 22 22:50:40 mx postfix/qmgr[1]: Q5: rem");
     t.poll(&agg);
-    let snap = agg.lock().unwrap().snapshot();
+    let snap = agg.lock().snapshot();
     drop(t);
 
     // Down: more lines are written, the partial line is completed.
@@ -163,14 +157,14 @@ fn restart_resumes_at_the_saved_position() {
 fn restart(
     snap: &smtp_status_exporter::aggregate::snapshot::Snapshot,
     log: &Path,
-) -> (Mutex<Aggregator>, Tailer) {
+) -> (Counters, Tailer) {
     let agg = aggregator();
-    agg.lock().unwrap().restore(snap).unwrap();
+    agg.lock().restore(snap).unwrap();
     let resume = {
-        let a = agg.lock().unwrap();
+        let a = agg.lock();
         Resume {
-            position: a.sources[0].position,
-            draining: a.sources[0].draining.clone(),
+            position: a.sources[0].reading.position,
+            draining: a.sources[0].reading.draining.clone(),
         }
     };
     let t = Tailer::new(0, log.to_path_buf(), Format::Postfix, Some(resume));
@@ -180,10 +174,10 @@ fn restart(
 /// Runs a tailer from its first poll to the end of what is there, then takes a snapshot.
 fn run_and_snapshot(
     t: &mut Tailer,
-    agg: &Mutex<Aggregator>,
+    agg: &Counters,
 ) -> smtp_status_exporter::aggregate::snapshot::Snapshot {
     t.poll(agg);
-    agg.lock().unwrap().snapshot()
+    agg.lock().snapshot()
 }
 
 fn gzip(from: &Path, to: &Path) {
@@ -214,7 +208,7 @@ fn rotation_while_down_finishes_the_old_file_first() {
         let (agg2, mut t2) = restart(&snap, &log);
         t2.poll(&agg2);
         assert_eq!(total(&agg2), 18, "compressed: {compress}");
-        let [rename, truncate] = agg2.lock().unwrap().sources[0].rotations;
+        let [rename, truncate] = agg2.lock().sources[0].rotation_counts();
         if compress {
             // Compressing deleted the renamed file, so the new mail.log may have got its inode
             // back: then it looks like a copytruncate. Either way one rotation, no line lost.
@@ -261,7 +255,7 @@ fn truncation_while_down_regrown_past_the_old_offset_reads_from_the_start() {
     let (agg2, mut t2) = restart(&snap, &log);
     t2.poll(&agg2);
     assert_eq!(total(&agg2), 13);
-    assert_eq!(agg2.lock().unwrap().sources[0].rotations, [0, 1]);
+    assert_eq!(agg2.lock().sources[0].rotation_counts(), [0, 1]);
 }
 
 #[test]

@@ -10,9 +10,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Mutex;
 
-use smtp_status_exporter::aggregate::{Aggregator, Bounds};
+use smtp_status_exporter::aggregate::{Aggregator, Bounds, Counters};
 use smtp_status_exporter::config;
 use smtp_status_exporter::parse::{Format, Parser};
 use smtp_status_exporter::source::replay::replay_file;
@@ -544,7 +543,7 @@ fn example_configs_read_their_fixtures() {
             },
         );
         let log = root().join("tests/fixtures/custom").join(log);
-        replay_file(&log, 0, &parser, &mut agg).unwrap();
+        replay_file(&log, 0, &parser.clone().into(), &mut agg).unwrap();
         let want = std::fs::read_to_string(log.with_extension("expected")).unwrap();
         assert_eq!(render(&agg), parse_expected(&want), "{}", log.display());
         assert_eq!(
@@ -664,7 +663,7 @@ fn powermta_rows_route_by_vmta_and_a_file_followed_from_its_end_knows_its_header
     let mut text = "type,timeLogged,orig,rcpt,dsnAction,dsnStatus,dsnDiag,vmta\n".to_owned();
     text += &powermta_row("vmta-gmail-1", "before@gmail.com");
     std::fs::write(&path, &text).unwrap();
-    let agg = Mutex::new(Aggregator::new(
+    let agg = Counters::new(Aggregator::new(
         vec![
             ("pmta".into(), "powermta".into()),
             ("pmta-gmail".into(), "powermta".into()),
@@ -691,7 +690,7 @@ fn powermta_rows_route_by_vmta_and_a_file_followed_from_its_end_knows_its_header
     }
     drop(f);
     t.poll(&agg);
-    let g = agg.lock().unwrap();
+    let g = agg.lock();
     let by_source: Vec<u64> = (0..2)
         .map(|s| {
             g.replies
@@ -707,7 +706,7 @@ fn powermta_rows_route_by_vmta_and_a_file_followed_from_its_end_knows_its_header
     drop(g);
 
     // A restart at a saved offset inside the file: the header is learnt again from its top.
-    let resumed = Mutex::new(Aggregator::new(
+    let resumed = Counters::new(Aggregator::new(
         vec![("pmta".into(), "powermta".into())],
         &Bounds::default(),
     ));
@@ -727,7 +726,7 @@ fn powermta_rows_route_by_vmta_and_a_file_followed_from_its_end_knows_its_header
     };
     let mut t = Tailer::new(0, path, Parser::from(Format::PowerMta), Some(resume));
     t.poll(&resumed);
-    assert_eq!(resumed.lock().unwrap().total_lines(), [3, 0, 0]);
+    assert_eq!(resumed.lock().total_lines(), [3, 0, 0]);
 }
 
 /// CRC-32 (IEEE), as the follower's fingerprint computes it.

@@ -76,7 +76,7 @@ fn every_golden_file_matches() {
                 ..Bounds::default()
             },
         );
-        replay_file(&log, 0, &Parser::from(format), &mut agg).unwrap();
+        replay_file(&log, 0, &Parser::from(format).into(), &mut agg).unwrap();
         let got = render(&agg);
         let want =
             parse_expected(&std::fs::read_to_string(log.with_extension("expected")).unwrap());

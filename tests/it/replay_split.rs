@@ -42,7 +42,14 @@ fn count(path: &Path, threads: usize, min_part: u64, part_domains: usize) -> Agg
         min_part,
         part_domains,
     };
-    replay_file_split(path, 0, &Parser::from(Format::Postfix), &mut agg, split).unwrap();
+    replay_file_split(
+        path,
+        0,
+        &Parser::from(Format::Postfix).into(),
+        &mut agg,
+        split,
+    )
+    .unwrap();
     agg
 }
 
@@ -59,7 +66,10 @@ fn summary(a: &Aggregator) -> String {
     let src = &a.sources[0];
     s += &format!(
         "lines {:?} bytes {} expired {} overflow {:?}\n",
-        src.lines, src.bytes, src.expired, a.label_overflow
+        src.line_counts(),
+        src.bytes,
+        src.expired,
+        a.label_overflow
     );
     let mut delays: Vec<_> = a.delays.iter().collect();
     delays.sort_by_key(|(k, _)| **k);
