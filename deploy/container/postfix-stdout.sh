@@ -14,7 +14,7 @@
 # (maillog_file=/var/log/mail/mail.log on a volume) and follow the file: positions are saved.
 # When the container stops, the input ends: /-/ready says so and /metrics keeps serving.
 #
-# Tested by tests/container.rs (with LOGS_CMD set to print a real Postfix log).
+# Tested by tests/it/container.rs (with LOGS_CMD set to print a real Postfix log).
 set -eu
 : "${POSTFIX_CONTAINER:=postfix}"
 : "${LOGS_CMD:=docker logs --follow --tail 0 $POSTFIX_CONTAINER}"

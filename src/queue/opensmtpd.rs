@@ -91,7 +91,7 @@ mod tests {
     use super::*;
 
     /// Captured from `smtpctl show queue` of OpenSMTPD 6.8.0p2 (Debian 12) by
-    /// tests/opensmtpd_queue.rs: a message to two recipients (two envelopes of one message id)
+    /// tests/it/opensmtpd_queue.rs: a message to two recipients (two envelopes of one message id)
     /// and one to a single recipient, all deferred by a refused connection.
     const REAL: [&str; 3] = [
         "12877e48b5233ef8|inet4|mta||sender4@queue.test|multi0@down.test|multi0@down.test|1795414212|1795414212|0|1|pending|389|Network error on destination MXs",
