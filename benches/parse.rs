@@ -15,7 +15,7 @@ use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use smtp_status_exporter::aggregate::{Aggregator, Bounds};
+use smtp_status_exporter::aggregate::{Aggregator, Bounds, SourceId};
 use smtp_status_exporter::parse::{postfix, syslog, Parsed, Parser};
 use smtp_status_exporter::source::ingest;
 use smtp_status_exporter::source::lines::{Line, LineSplitter};
@@ -157,7 +157,7 @@ fn per_line(c: &mut Criterion) {
             b.iter(|| {
                 ingest(
                     &mut agg,
-                    0,
+                    SourceId(0),
                     &mut Parser::Postfix,
                     Line::Complete(black_box(line)),
                 )
@@ -227,7 +227,7 @@ fn pipeline(c: &mut Criterion) {
         let mut agg = new_aggregator();
         b.iter(|| {
             for p in &parsed {
-                agg.record(0, black_box(p));
+                agg.record(SourceId(0), black_box(p));
             }
         });
     });
@@ -236,7 +236,7 @@ fn pipeline(c: &mut Criterion) {
         let mut agg = new_aggregator();
         b.iter(|| {
             s.feed(black_box(&block), |l| {
-                ingest(&mut agg, 0, &mut Parser::Postfix, l)
+                ingest(&mut agg, SourceId(0), &mut Parser::Postfix, l)
             });
         });
     });
@@ -247,7 +247,7 @@ fn pipeline(c: &mut Criterion) {
             |mut agg| {
                 let mut s = LineSplitter::default();
                 s.feed(black_box(&block), |l| {
-                    ingest(&mut agg, 0, &mut Parser::Postfix, l)
+                    ingest(&mut agg, SourceId(0), &mut Parser::Postfix, l)
                 });
                 agg
             },
@@ -391,7 +391,7 @@ fn reasons(c: &mut Criterion) {
             let mut agg = new_aggregator();
             b.iter(|| {
                 s.feed(black_box(&block), |l| {
-                    ingest(&mut agg, 0, &mut Parser::Postfix, l)
+                    ingest(&mut agg, SourceId(0), &mut Parser::Postfix, l)
                 });
             });
         },

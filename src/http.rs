@@ -70,9 +70,7 @@ pub fn route(method: &Method, path: &str, accept: Option<&str>, shared: &Shared)
         "/-/healthy" => text(StatusCode::OK, "text/plain; charset=utf-8", "OK\n"),
         "/-/ready" => {
             let not_ready: Vec<String> = agg
-                .sources
-                .iter()
-                .enumerate()
+                .sources_by_id()
                 .filter_map(|(i, s)| {
                     let state = agg.state_of(i)?;
                     // An input that ended keeps its final counts served: still ready.
@@ -108,7 +106,7 @@ pub fn route(method: &Method, path: &str, accept: Option<&str>, shared: &Shared)
 /// `OK`, and which inputs have ended (standard input after its last line).
 fn ready_text(agg: &Aggregator) -> String {
     let mut t = String::from("OK\n");
-    for (i, s) in agg.sources.iter().enumerate() {
+    for (i, s) in agg.sources_by_id() {
         if agg.state_of(i) == Some(&SourceState::Ended) {
             let _ = writeln!(
                 t,
@@ -189,7 +187,7 @@ fn landing_page(agg: &Aggregator, shared: &Shared) -> String {
         html_escape(b.rustc),
         html_escape(&shared.telemetry_path),
     );
-    for (i, s) in agg.sources.iter().enumerate() {
+    for (i, s) in agg.sources_by_id() {
         let state = agg
             .state_of(i)
             .map(SourceState::describe)

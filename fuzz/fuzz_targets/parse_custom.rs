@@ -5,7 +5,7 @@
 use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use smtp_status_exporter::aggregate::{Aggregator, Bounds};
+use smtp_status_exporter::aggregate::{Aggregator, Bounds, SourceId};
 use smtp_status_exporter::config;
 use smtp_status_exporter::parse::Parser;
 
@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
         let mut lines = 0u64;
         for line in data.split(|&b| b == b'\n') {
             let parsed = parser.parse(line);
-            agg.record(0, &parsed);
+            agg.record(SourceId(0), &parsed);
             lines += 1;
         }
         assert_eq!(agg.total_lines().iter().sum::<u64>(), lines);

@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use smtp_status_exporter::aggregate::{Aggregator, Bounds};
+use smtp_status_exporter::aggregate::{Aggregator, Bounds, SourceId};
 use smtp_status_exporter::expose::{self, BuildInfo};
 use smtp_status_exporter::parse::{Format, Parsed, Parser};
 
@@ -36,7 +36,7 @@ fuzz_target!(|data: &[u8]| {
         }
         // The stateless entry point must agree with itself on lines that stand alone.
         let _ = format.parse(line);
-        agg.record(0, &parsed);
+        agg.record(SourceId(0), &parsed);
         lines += 1;
     }
     assert_eq!(agg.total_lines().iter().sum::<u64>(), lines);

@@ -22,8 +22,35 @@ pub use counters::Counters;
 use domain::{DomainId, DomainTable};
 pub use sources::{Position, Reading, SourceState, SourceStats};
 
-/// Index of a configured source.
-pub type SourceId = usize;
+/// A configured source (one `source` label), as the plan numbered it: the index of its
+/// [`SourceStats`] in [`Aggregator::sources`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct SourceId(pub usize);
+
+impl SourceId {
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
+impl Aggregator {
+    /// The source `id`.
+    pub fn source(&self, id: SourceId) -> Option<&SourceStats> {
+        self.sources.get(id.0)
+    }
+
+    pub fn source_mut(&mut self, id: SourceId) -> Option<&mut SourceStats> {
+        self.sources.get_mut(id.0)
+    }
+
+    /// Every source with its id.
+    pub fn sources_by_id(&self) -> impl Iterator<Item = (SourceId, &SourceStats)> {
+        self.sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (SourceId(i), s))
+    }
+}
 
 /// One value of `smtp_status_exporter_lines_total{result}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,13 +286,13 @@ impl Aggregator {
                 LineResult::Counted
             }
             Parsed::Event(Event::Expired) => {
-                if let Some(s) = self.sources.get_mut(source) {
+                if let Some(s) = self.source_mut(source) {
                     s.expired += 1;
                 }
                 LineResult::Counted
             }
             Parsed::Event(Event::ExpiredPerRecipient(r)) => {
-                if let Some(s) = self.sources.get_mut(source) {
+                if let Some(s) = self.source_mut(source) {
                     s.expired += r.count() as u64;
                 }
                 LineResult::Counted
@@ -298,7 +325,7 @@ impl Aggregator {
 
     /// Counts a line without parsing it (one that overflowed the line buffer).
     pub fn count_line(&mut self, source: SourceId, result: LineResult) {
-        if let Some(s) = self.sources.get_mut(source) {
+        if let Some(s) = self.source_mut(source) {
             s.count_line(result);
         }
     }
@@ -365,25 +392,25 @@ impl Aggregator {
     }
 
     pub fn add_bytes(&mut self, source: SourceId, n: u64) {
-        if let Some(s) = self.sources.get_mut(source) {
+        if let Some(s) = self.source_mut(source) {
             s.bytes += n;
         }
     }
 
     pub fn add_rotation(&mut self, source: SourceId, kind: RotationKind) {
-        if let Some(s) = self.sources.get_mut(source) {
+        if let Some(s) = self.source_mut(source) {
             s.count_rotation(kind);
         }
     }
 
     pub fn add_read_error(&mut self, source: SourceId) {
-        if let Some(s) = self.sources.get_mut(source) {
+        if let Some(s) = self.source_mut(source) {
             s.read_errors += 1;
         }
     }
 
     pub fn set_last_line(&mut self, source: SourceId, unix: f64) {
-        if let Some(s) = self.sources.get_mut(source) {
+        if let Some(s) = self.source_mut(source) {
             s.last_line_unix = Some(unix);
         }
     }
@@ -406,7 +433,7 @@ impl Aggregator {
 
     /// The label values of one reply series, in the order of [`metrics::REPLIES`].
     pub fn reply_labels(&self, k: &ReplyKey) -> [(&'static str, String); 9] {
-        let s = self.sources.get(k.source);
+        let s = self.source(k.source);
         [
             ("source", s.map(|s| s.name.clone()).unwrap_or_default()),
             (
@@ -461,7 +488,7 @@ impl Aggregator {
 
     /// The label values of one failure series, in the order of [`metrics::FAILURES`].
     pub fn failure_labels(&self, k: &FailureKey) -> [(&'static str, String); 6] {
-        let s = self.sources.get(k.source);
+        let s = self.source(k.source);
         [
             ("source", s.map(|s| s.name.clone()).unwrap_or_default()),
             (
@@ -526,9 +553,15 @@ mod tests {
             delay: None,
             text: b"554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
         }));
-        a.record(0, &blocked);
-        a.record(0, &reply("250", "2.0.0", Recipients::One(b"u@x.example")));
-        a.record(0, &reply("450", "", Recipients::One(b"u@x.example")));
+        a.record(SourceId(0), &blocked);
+        a.record(
+            SourceId(0),
+            &reply("250", "2.0.0", Recipients::One(b"u@x.example")),
+        );
+        a.record(
+            SourceId(0),
+            &reply("450", "", Recipients::One(b"u@x.example")),
+        );
         let got: Vec<_> = a
             .sorted_failures()
             .iter()
@@ -568,18 +601,21 @@ mod tests {
     #[test]
     fn one_reply_per_recipient_and_line_results_add_up() {
         let mut a = agg(100);
-        a.record(0, &reply("550", "5.1.1", Recipients::One(b"u@Example.com")));
         a.record(
-            0,
+            SourceId(0),
+            &reply("550", "5.1.1", Recipients::One(b"u@Example.com")),
+        );
+        a.record(
+            SourceId(0),
             &reply(
                 "550",
                 "5.1.1",
                 Recipients::List(b"a@example.com,b@x.org", b','),
             ),
         );
-        a.record(0, &Parsed::Ignored);
-        a.record(0, &Parsed::Unrecognised);
-        a.record(0, &Parsed::Event(Event::Expired));
+        a.record(SourceId(0), &Parsed::Ignored);
+        a.record(SourceId(0), &Parsed::Unrecognised);
+        a.record(SourceId(0), &Parsed::Event(Event::Expired));
         let series = a.sorted_replies();
         let by_domain: Vec<_> = series
             .iter()
@@ -592,7 +628,7 @@ mod tests {
         assert_eq!(a.sources[0].line_counts(), [3, 1, 1]);
         assert_eq!(a.sources[0].expired, 1);
         // One delay observation per line, not per recipient.
-        assert_eq!(a.delays[&(0, Outcome::Bounced)].count, 2);
+        assert_eq!(a.delays[&(SourceId(0), Outcome::Bounced)].count, 2);
         let labels = a.reply_labels(&series[0].0);
         assert_eq!(labels[4].1, "5xx");
         assert_eq!(labels[7].1, "addressing");
@@ -602,7 +638,10 @@ mod tests {
     fn domain_overflow_is_counted() {
         let mut a = agg(1);
         for d in ["a@one.example", "b@two.example", "c@three.example"] {
-            a.record(0, &reply("250", "2.0.0", Recipients::One(d.as_bytes())));
+            a.record(
+                SourceId(0),
+                &reply("250", "2.0.0", Recipients::One(d.as_bytes())),
+            );
         }
         assert_eq!(a.label_overflow.get("domain"), Some(&2));
         assert_eq!(a.replies.len(), 2);

@@ -119,7 +119,7 @@ impl Aggregator {
             })
             .collect();
         for (k, v) in self.sorted_replies() {
-            if let Some(s) = sources.get_mut(k.source) {
+            if let Some(s) = sources.get_mut(k.source.index()) {
                 s.replies.push(ReplySnapshot {
                     direction: k.direction.as_str().to_owned(),
                     outcome: k.outcome.as_str().to_owned(),
@@ -131,7 +131,7 @@ impl Aggregator {
             }
         }
         for (k, v) in self.sorted_failures() {
-            if let Some(s) = sources.get_mut(k.source) {
+            if let Some(s) = sources.get_mut(k.source.index()) {
                 s.failures.push(FailureSnapshot {
                     direction: k.direction.as_str().to_owned(),
                     class: format!("{}xx", k.class),
@@ -144,7 +144,7 @@ impl Aggregator {
         let mut delays: Vec<_> = self.delays.iter().collect();
         delays.sort_by_key(|((s, o), _)| (*s, *o));
         for ((src, outcome), h) in delays {
-            if let Some(s) = sources.get_mut(*src) {
+            if let Some(s) = sources.get_mut(src.index()) {
                 s.delays.push((outcome.as_str().to_owned(), h.clone()));
             }
         }
@@ -170,15 +170,16 @@ impl Aggregator {
             let exact = self
                 .sources
                 .iter()
-                .position(|s| s.name == saved.name && s.location == saved.location);
+                .position(|s| s.name == saved.name && s.location == saved.location)
+                .map(SourceId);
             let Some(id) = exact.or_else(|| self.renamed(saved, &taken)) else {
                 dropped.push(saved.name.clone());
                 continue;
             };
-            if let Some(t) = taken.get_mut(id) {
+            if let Some(t) = taken.get_mut(id.index()) {
                 *t = true;
             }
-            if let Some(s) = self.sources.get_mut(id) {
+            if let Some(s) = self.source_mut(id) {
                 s.name.clone_from(&saved.name);
             }
             self.restore_source(id, saved)
@@ -194,7 +195,7 @@ impl Aggregator {
     /// another name: the format detected at this start (or not yet) differs from the one the
     /// name was taken from. It keeps the saved name, so the file's counters go on.
     fn renamed(&self, saved: &SourceSnapshot, taken: &[bool]) -> Option<SourceId> {
-        self.sources.iter().enumerate().position(|(id, s)| {
+        let found = self.sources.iter().enumerate().position(|(id, s)| {
             !taken.get(id).copied().unwrap_or(true)
                 && s.default_name
                 && s.location == saved.location
@@ -207,7 +208,8 @@ impl Aggregator {
                     // A fixed format: its name is the format's; a change of format is a new source.
                     (None, _) => false,
                 }
-        })
+        });
+        found.map(SourceId)
     }
 
     fn restore_source(&mut self, id: SourceId, saved: &SourceSnapshot) -> Result<(), String> {
@@ -250,8 +252,7 @@ impl Aggregator {
             self.delays.insert((id, outcome), h.clone());
         }
         let s = self
-            .sources
-            .get_mut(id)
+            .source_mut(id)
             .ok_or_else(|| "no such source".to_owned())?;
         s.reading = Reading {
             position: saved.position,
@@ -318,7 +319,7 @@ mod tests {
         );
         a.sources[0].location = "/var/log/mail.log".into();
         a.record(
-            0,
+            SourceId(0),
             &Parsed::Event(Event::Reply(Reply {
                 direction: Direction::Inbound,
                 outcome: Outcome::Rejected,
@@ -329,7 +330,7 @@ mod tests {
                 text: b"554 5.7.1 Relay access denied",
             })),
         );
-        a.record(0, &Parsed::Ignored);
+        a.record(SourceId(0), &Parsed::Ignored);
         a.sources[0].reading.position = Some(Position {
             dev: 1,
             ino: 2,

@@ -104,9 +104,9 @@ pub struct Position {
 impl super::Aggregator {
     /// A source's reading state (an instance's is its file's).
     pub fn state_of(&self, id: SourceId) -> Option<&SourceState> {
-        let s = self.sources.get(id)?;
+        let s = self.source(id)?;
         match s.parent {
-            Some(p) => self.sources.get(p).map(|p| &p.state),
+            Some(p) => self.source(p).map(|p| &p.state),
             None => Some(&s.state),
         }
     }

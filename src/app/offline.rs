@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use crate::aggregate::Aggregator;
+use crate::aggregate::{Aggregator, SourceId};
 use crate::cli::{
     CheckConfigArgs, CommonArgs, ExplainArgs, ExplainFormat, ReplayArgs, ReplayFormat,
 };
@@ -41,8 +41,8 @@ pub fn replay(common: &CommonArgs, args: &ReplayArgs) -> anyhow::Result<()> {
     names.extend((boxes.iter()).map(|m| (m.name.clone(), crate::parse::dsn::MTA.to_owned())));
     let mut agg = Aggregator::new(names, &plan::bounds(&file));
     for (i, m) in boxes.iter().enumerate() {
-        let id = first_mailbox + i;
-        if let Some(s) = agg.sources.get_mut(id) {
+        let id = SourceId(first_mailbox + i);
+        if let Some(s) = agg.source_mut(id) {
             s.location = m.location();
         }
         mailbox::replay(&m.path, id, &mut agg)?;
@@ -67,10 +67,15 @@ pub fn replay(common: &CommonArgs, args: &ReplayArgs) -> anyhow::Result<()> {
             });
         let mut parser = FileParser::new(parser.clone(), kind);
         if stdin::is_stdin(path) {
-            replay::replay_reader(&mut std::io::stdin().lock(), 0, &mut parser, &mut agg)
-                .context("error while reading standard input")?;
+            replay::replay_reader(
+                &mut std::io::stdin().lock(),
+                SourceId(0),
+                &mut parser,
+                &mut agg,
+            )
+            .context("error while reading standard input")?;
         } else {
-            replay::replay_file(path, 0, &parser, &mut agg)?;
+            replay::replay_file(path, SourceId(0), &parser, &mut agg)?;
         }
     }
     print_out(&encode(&agg, args.format)?)

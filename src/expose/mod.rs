@@ -177,7 +177,7 @@ fn delays(agg: &Aggregator) -> Vec<Metric> {
                     .map(|(b, c)| bucket(b, c))
                     .collect(),
             );
-            let s = agg.sources.get(*s);
+            let s = agg.source(*s);
             let mut m = Metric::from_label(labels([
                 ("source", s.map(|s| s.name.clone()).unwrap_or_default()),
                 ("mta", s.map(|s| s.mta()).unwrap_or_default().to_owned()),

@@ -252,6 +252,7 @@ fn section(out: &mut String, title: &str, header: &[(&str, Align)], rows: Vec<Ve
 mod tests {
     use super::*;
     use crate::aggregate::Bounds;
+    use crate::aggregate::SourceId;
     use crate::parse::Format;
 
     #[test]
@@ -270,7 +271,7 @@ mod tests {
         ];
         for l in lines {
             let parsed = Format::Postfix.parse(l.as_bytes());
-            agg.record(0, &parsed);
+            agg.record(SourceId(0), &parsed);
         }
         let text = encode(&agg);
         assert!(text.contains("Top deferral codes"), "{text}");

@@ -158,6 +158,7 @@ pub fn bounds(file: &config::File) -> Bounds {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aggregate::SourceId;
     use crate::cli::Cli;
     use crate::source::Spec;
     use clap::Parser as _;
@@ -193,15 +194,27 @@ mod tests {
             .map(|c| c.name.as_str())
             .collect();
         assert_eq!(names, ["postfix", "out", "syslog", "dsn"]);
-        assert_eq!(plan.sources.counted()[1].parent, Some(0));
+        assert_eq!(plan.sources.counted()[1].parent, Some(SourceId(0)));
         assert!(plan.sources.counted()[2].drops);
         let specs = plan.sources.take_specs();
         assert!(
-            matches!(&specs[0], Spec::File { routes, .. } if routes.primary() == 0
-            && routes.instances().eq([(&b"postfix-out"[..], 1)]))
+            matches!(&specs[0], Spec::File { routes, .. } if routes.primary() == SourceId(0)
+            && routes.instances().eq([(&b"postfix-out"[..], SourceId(1))]))
         );
-        assert!(matches!(&specs[1], Spec::Listener { id: 2, .. }));
-        assert!(matches!(&specs[2], Spec::Mailbox { id: 3, .. }));
+        assert!(matches!(
+            &specs[1],
+            Spec::Listener {
+                id: SourceId(2),
+                ..
+            }
+        ));
+        assert!(matches!(
+            &specs[2],
+            Spec::Mailbox {
+                id: SourceId(3),
+                ..
+            }
+        ));
         let agg = plan.aggregator();
         assert_eq!(agg.sources[3].location, "/var/mail/bounces");
         assert_eq!(agg.sources[2].dropped, Some([0; 3]));

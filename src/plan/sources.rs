@@ -75,7 +75,7 @@ impl Sources {
 
     fn add(&mut self, c: Counted) -> SourceId {
         self.counted.push(c);
-        self.counted.len() - 1
+        SourceId(self.counted.len() - 1)
     }
 
     fn file(&mut self, f: FileSource) {

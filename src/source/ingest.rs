@@ -28,7 +28,8 @@ pub fn ingest(agg: &mut Aggregator, source: SourceId, parser: &mut Parser, line:
 #[cold]
 fn decided(agg: &mut Aggregator, source: SourceId, f: crate::parse::Format) {
     let mut name = String::new();
-    for (id, s) in agg.sources.iter_mut().enumerate() {
+    for (i, s) in agg.sources.iter_mut().enumerate() {
+        let id = SourceId(i);
         let ours = id == source || s.parent == Some(source);
         if ours && (s.mta != f.name() || s.auto != Some(true)) {
             s.mta = f.name().to_owned();

@@ -297,7 +297,7 @@ fn start(bound: Bound, agg: Counters) -> anyhow::Result<Option<PathBuf>> {
     });
     {
         let mut g = agg.lock();
-        if let Some(s) = g.sources.get_mut(source) {
+        if let Some(s) = g.source_mut(source) {
             s.dropped.get_or_insert([0; 3]);
             s.state = SourceState::Following;
         }
@@ -469,7 +469,7 @@ fn count(g: &mut Aggregator, source: SourceId, parser: &mut Parser, buf: &mut Ve
 }
 
 fn move_drops(intake: &Intake, g: &mut Aggregator, source: SourceId) {
-    let Some(s) = g.sources.get_mut(source) else {
+    let Some(s) = g.source_mut(source) else {
         return;
     };
     let counts = s.dropped.get_or_insert([0; 3]);

@@ -22,7 +22,7 @@ use anyhow::Context;
 
 use super::lines::LineSplitter;
 use super::{FileParser, Routes, Running, Source, CHUNK};
-use crate::aggregate::{Aggregator, Counters, SourceState};
+use crate::aggregate::{Aggregator, Counters, SourceId, SourceState};
 
 /// The `--log.path` that stands for standard input.
 pub const PATH: &str = "-";
@@ -112,8 +112,8 @@ pub fn follow(input: &mut dyn Read, routes: &Routes, mut parser: FileParser, agg
     tracing::info!("standard input ended: the counts are final; still serving them");
 }
 
-fn set_state(g: &mut Aggregator, source: usize, state: SourceState) {
-    if let Some(s) = g.sources.get_mut(source) {
+fn set_state(g: &mut Aggregator, source: SourceId, state: SourceState) {
+    if let Some(s) = g.source_mut(source) {
         s.state = state;
     }
 }
@@ -137,7 +137,7 @@ Nov 23 02:12:58 mx postfix/qmgr[1]: 1CA9A98C0C2: removed\n\
 garbage";
         follow(
             &mut &text[..],
-            &Routes::new(0, Vec::new()),
+            &Routes::new(SourceId(0), Vec::new()),
             crate::parse::Parser::Postfix.into(),
             &agg,
         );

@@ -14,6 +14,7 @@ use std::time::Duration;
 use harness::exporter::{self, Exporter};
 use harness::metrics::{self, Labels};
 use harness::util::wait_for;
+use smtp_status_exporter::aggregate::SourceId;
 use smtp_status_exporter::aggregate::{Aggregator, Bounds};
 use smtp_status_exporter::parse::auto::Auto;
 use smtp_status_exporter::parse::Parser;
@@ -158,7 +159,7 @@ fn the_parallel_split_counts_as_one_pass() {
         };
         replay_file_split(
             &path,
-            0,
+            SourceId(0),
             &Parser::Auto(Auto::default()).into(),
             &mut agg,
             split,

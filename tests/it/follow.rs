@@ -8,6 +8,7 @@ use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::Path;
 
+use smtp_status_exporter::aggregate::SourceId;
 use smtp_status_exporter::aggregate::{Aggregator, Bounds, Counters};
 use smtp_status_exporter::parse::Format;
 use smtp_status_exporter::source::tail::{Resume, Tailer};
@@ -42,7 +43,7 @@ fn following_empty_log() -> (tempfile::TempDir, std::path::PathBuf, Counters, Ta
     let log = dir.path().join("mail.log");
     fs::write(&log, "").unwrap();
     let agg = aggregator();
-    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
+    let mut t = Tailer::new(SourceId(0), log.clone(), Format::Postfix, None);
     t.poll(&agg);
     (dir, log, agg, t)
 }
@@ -59,7 +60,7 @@ fn first_start_follows_from_the_end_and_skips_a_partial_line() {
     append(&log, &lines(0..10));
     append(&log, "Nov 22 22:50:40 mx postfix/qmgr[1]: half a li");
     let agg = aggregator();
-    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
+    let mut t = Tailer::new(SourceId(0), log.clone(), Format::Postfix, None);
     t.poll(&agg);
     assert_eq!(total(&agg), 0);
     append(&log, "ne\n");
@@ -124,7 +125,7 @@ fn a_file_missing_at_start_is_waited_for_and_read_from_its_start() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("mail.log");
     let agg = aggregator();
-    let mut t = Tailer::new(0, log.clone(), Format::Postfix, None);
+    let mut t = Tailer::new(SourceId(0), log.clone(), Format::Postfix, None);
     t.poll(&agg);
     assert_eq!(
         agg.lock().sources[0].state,
@@ -167,7 +168,12 @@ fn restart(
             draining: a.sources[0].reading.draining.clone(),
         }
     };
-    let t = Tailer::new(0, log.to_path_buf(), Format::Postfix, Some(resume));
+    let t = Tailer::new(
+        SourceId(0),
+        log.to_path_buf(),
+        Format::Postfix,
+        Some(resume),
+    );
     (agg, t)
 }
 

@@ -11,6 +11,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use smtp_status_exporter::aggregate::SourceId;
 use smtp_status_exporter::aggregate::{Aggregator, Bounds, Counters};
 use smtp_status_exporter::config;
 use smtp_status_exporter::parse::{Format, Parser};
@@ -543,7 +544,7 @@ fn example_configs_read_their_fixtures() {
             },
         );
         let log = root().join("tests/fixtures/custom").join(log);
-        replay_file(&log, 0, &parser.clone().into(), &mut agg).unwrap();
+        replay_file(&log, SourceId(0), &parser.clone().into(), &mut agg).unwrap();
         let want = std::fs::read_to_string(log.with_extension("expected")).unwrap();
         assert_eq!(render(&agg), parse_expected(&want), "{}", log.display());
         assert_eq!(
@@ -673,8 +674,9 @@ fn powermta_rows_route_by_vmta_and_a_file_followed_from_its_end_knows_its_header
             ..Bounds::default()
         },
     ));
-    let mut t = Tailer::new(0, path.clone(), Format::PowerMta, None)
-        .with_routes(Routes::new(0, vec![(b"vmta-gmail-1".to_vec(), 1)]));
+    let mut t = Tailer::new(SourceId(0), path.clone(), Format::PowerMta, None).with_routes(
+        Routes::new(SourceId(0), vec![(b"vmta-gmail-1".to_vec(), SourceId(1))]),
+    );
     t.poll(&agg);
     let mut f = std::fs::OpenOptions::new()
         .append(true)
@@ -695,7 +697,7 @@ fn powermta_rows_route_by_vmta_and_a_file_followed_from_its_end_knows_its_header
         .map(|s| {
             g.replies
                 .iter()
-                .filter(|(k, _)| k.source == s)
+                .filter(|(k, _)| k.source == SourceId(s))
                 .map(|(_, v)| *v)
                 .sum()
         })
@@ -724,7 +726,12 @@ fn powermta_rows_route_by_vmta_and_a_file_followed_from_its_end_knows_its_header
         }),
         draining: Vec::new(),
     };
-    let mut t = Tailer::new(0, path, Parser::from(Format::PowerMta), Some(resume));
+    let mut t = Tailer::new(
+        SourceId(0),
+        path,
+        Parser::from(Format::PowerMta),
+        Some(resume),
+    );
     t.poll(&resumed);
     assert_eq!(resumed.lock().total_lines(), [3, 0, 0]);
 }

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use smtp_status_exporter::aggregate::SourceId;
 use smtp_status_exporter::aggregate::{Aggregator, Bounds};
 use smtp_status_exporter::parse::{Format, Parser};
 use smtp_status_exporter::source::replay::replay_file;
@@ -76,7 +77,7 @@ fn every_golden_file_matches() {
                 ..Bounds::default()
             },
         );
-        replay_file(&log, 0, &Parser::from(format).into(), &mut agg).unwrap();
+        replay_file(&log, SourceId(0), &Parser::from(format).into(), &mut agg).unwrap();
         let got = render(&agg);
         let want =
             parse_expected(&std::fs::read_to_string(log.with_extension("expected")).unwrap());

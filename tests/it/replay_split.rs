@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use smtp_status_exporter::aggregate::SourceId;
 use smtp_status_exporter::aggregate::{Aggregator, Bounds};
 use smtp_status_exporter::parse::{Format, Parser};
 use smtp_status_exporter::source::replay::{replay_file_split, Split};
@@ -44,7 +45,7 @@ fn count(path: &Path, threads: usize, min_part: u64, part_domains: usize) -> Agg
     };
     replay_file_split(
         path,
-        0,
+        SourceId(0),
         &Parser::from(Format::Postfix).into(),
         &mut agg,
         split,

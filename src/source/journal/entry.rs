@@ -299,7 +299,7 @@ pub(super) fn count_entry(
     } else {
         ingest(g, source, parser, Line::Complete(line));
     }
-    if let (Some(c), Some(s)) = (&entry.cursor, g.sources.get_mut(source)) {
+    if let (Some(c), Some(s)) = (&entry.cursor, g.source_mut(source)) {
         // Reuses the saved cursor's allocation.
         let saved = s.reading.cursor.get_or_insert_with(String::new);
         saved.clear();

@@ -223,11 +223,7 @@ impl JournalSource {
 
 impl Source for JournalSource {
     fn start(self: Box<Self>, counters: &Counters) -> anyhow::Result<Running> {
-        let restored = counters
-            .lock()
-            .sources
-            .get(self.id)
-            .is_some_and(|s| s.restored);
+        let restored = counters.lock().source(self.id).is_some_and(|s| s.restored);
         let journal = start(self.spec, self.id, restored, counters.clone())?;
         // Kills journalctl too.
         Ok(Running::new(move || journal.stop()))
@@ -303,12 +299,11 @@ impl Worker {
         let mut cursor = self
             .agg
             .lock()
-            .sources
-            .get(self.source)
+            .source(self.source)
             .and_then(|s| s.reading.cursor.clone());
         if cursor.is_none() && self.from_end {
             cursor = self.end_cursor()?;
-            if let (Some(c), Some(s)) = (&cursor, self.agg.lock().sources.get_mut(self.source)) {
+            if let (Some(c), Some(s)) = (&cursor, self.agg.lock().source_mut(self.source)) {
                 // Saved at once: a restart before the next entry still starts here.
                 s.reading.cursor = Some(c.clone());
             }
@@ -430,7 +425,7 @@ impl Worker {
 
     fn following(&self, cursor: Option<&str>) {
         let mut g = self.agg.lock();
-        if let Some(s) = g.sources.get_mut(self.source) {
+        if let Some(s) = g.source_mut(self.source) {
             if s.state != SourceState::Following {
                 let from = match cursor {
                     Some(c) => format!("the entry after cursor {c}"),
@@ -450,7 +445,7 @@ impl Worker {
         let mut g = self.agg.lock();
         g.add_read_error(self.source);
         let msg = format!("{}: {msg}", self.spec.location());
-        if let Some(s) = g.sources.get_mut(self.source) {
+        if let Some(s) = g.source_mut(self.source) {
             if s.state != SourceState::Failing(msg.clone()) {
                 tracing::warn!("cannot read the {msg}: retrying");
                 s.state = SourceState::Failing(msg);
@@ -610,7 +605,7 @@ mod tests {
         let b = text.as_bytes();
         for cut in 0..=b.len() {
             let mut a = agg();
-            let mut c = EntryCounter::new(0, crate::parse::Format::Postfix);
+            let mut c = EntryCounter::new(SourceId(0), crate::parse::Format::Postfix);
             c.consume(&mut a, &b[..cut]);
             // Every complete line is counted, with the cursor of the last complete entry.
             let complete = b[..cut].iter().filter(|&&x| x == b'\n').count() as u64;
@@ -630,7 +625,7 @@ mod tests {
     fn the_entry_at_the_start_cursor_is_not_counted_again() {
         let text = format!("{}\n{}\n", json_entry(1, "\"x\""), json_entry(2, "\"y\""));
         let mut a = agg();
-        let mut c = EntryCounter::new(0, crate::parse::Format::Postfix);
+        let mut c = EntryCounter::new(SourceId(0), crate::parse::Format::Postfix);
         c.restart(Some("s=ab;i=1".into()));
         c.consume(&mut a, text.as_bytes());
         assert_eq!(a.sources[0].line_counts().iter().sum::<u64>(), 1);
@@ -645,7 +640,7 @@ mod tests {
     #[test]
     fn an_overlong_json_line_is_one_unrecognised_line() {
         let mut a = agg();
-        let mut c = EntryCounter::new(0, crate::parse::Format::Postfix);
+        let mut c = EntryCounter::new(SourceId(0), crate::parse::Format::Postfix);
         let long = format!("{{\"MESSAGE\":\"{}\"}}\n", "x".repeat(MAX_JSON_LINE));
         c.consume(&mut a, long.as_bytes());
         let ignored = serde_json::to_string(IGNORED).unwrap();

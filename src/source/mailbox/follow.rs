@@ -138,7 +138,7 @@ impl Follower {
                 },
                 Err(e) if e.kind() == ErrorKind::NotFound => {
                     let mut g = agg.lock();
-                    if let Some(s) = g.sources.get_mut(self.source) {
+                    if let Some(s) = g.source_mut(self.source) {
                         if s.state != SourceState::Waiting {
                             tracing::warn!(path = %self.path.display(), "mailbox does not exist (yet): waiting for it to appear");
                             s.state = SourceState::Waiting;
@@ -191,7 +191,7 @@ impl Follower {
         };
         let todo: Vec<(String, PathBuf)> = {
             let mut g = agg.lock();
-            let Some(s) = g.sources.get_mut(self.source) else {
+            let Some(s) = g.source_mut(self.source) else {
                 return 0;
             };
             if from_end {
@@ -255,7 +255,7 @@ impl Follower {
                 None => g.count_line(self.source, LineResult::Unrecognised),
             }
             g.set_last_line(self.source, Counters::now());
-            if let Some(s) = g.sources.get_mut(self.source) {
+            if let Some(s) = g.source_mut(self.source) {
                 s.reading.messages.insert(name);
             }
             read += 1;
@@ -270,8 +270,7 @@ impl Follower {
     fn start_mbox(&mut self, agg: &Counters, first: bool) -> Option<MboxFollow> {
         let saved = agg
             .lock()
-            .sources
-            .get(self.source)
+            .source(self.source)
             .and_then(|s| s.reading.position);
         let size = fs::metadata(&self.path).map_or(0, |m| m.len());
         let opened = match saved {
@@ -297,7 +296,7 @@ impl Follower {
         match opened {
             Ok(f) => {
                 let mut g = agg.lock();
-                if let Some(s) = g.sources.get_mut(self.source) {
+                if let Some(s) = g.source_mut(self.source) {
                     s.reading.position = Some(f.position());
                     s.state = SourceState::Following;
                 }
@@ -387,7 +386,7 @@ impl Follower {
             if let Some(pass) = &mut f.pass {
                 pass.insert(key.clone());
             }
-            let Some(s) = g.sources.get_mut(self.source) else {
+            let Some(s) = g.source_mut(self.source) else {
                 continue;
             };
             if s.reading.messages.contains(&key) {
@@ -406,11 +405,11 @@ impl Follower {
         // A pass over the whole file is over once all of it is counted: drop the keys of the
         // messages that are gone.
         if f.reader.buf.is_empty() {
-            if let (Some(pass), Some(s)) = (f.pass.take(), g.sources.get_mut(self.source)) {
+            if let (Some(pass), Some(s)) = (f.pass.take(), g.source_mut(self.source)) {
                 s.reading.messages.retain(|k| pass.contains(k));
             }
         }
-        if let Some(s) = g.sources.get_mut(self.source) {
+        if let Some(s) = g.source_mut(self.source) {
             s.reading.position = Some(f.position());
         }
         counted
@@ -420,7 +419,7 @@ impl Follower {
         let mut g = agg.lock();
         g.add_read_error(self.source);
         let msg = format!("{}: {e}", self.path.display());
-        if let Some(s) = g.sources.get_mut(self.source) {
+        if let Some(s) = g.source_mut(self.source) {
             if s.state != SourceState::Failing(msg.clone()) {
                 tracing::warn!("cannot read mailbox {msg}: retrying");
                 s.state = SourceState::Failing(msg);

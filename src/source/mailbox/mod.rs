@@ -338,7 +338,7 @@ impl Source for Mailboxes {
             self.0
                 .into_iter()
                 .map(|(id, path)| {
-                    let restored = g.sources.get(id).is_some_and(|s| s.restored);
+                    let restored = g.source(id).is_some_and(|s| s.restored);
                     Follower::new(id, path, restored)
                 })
                 .collect()

@@ -400,8 +400,7 @@ impl Tailer {
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 let mut g = agg.lock();
                 let waiting = g
-                    .sources
-                    .get(self.source)
+                    .source(self.source)
                     .is_some_and(|s| s.state == SourceState::Waiting);
                 if !waiting {
                     tracing::warn!(path = %self.path.display(), "log file does not exist (yet): waiting for it to appear");
@@ -418,7 +417,7 @@ impl Tailer {
 
     /// Sets the saved positions (current and draining) and the state, under the caller's lock.
     fn publish(&self, g: &mut Aggregator, state: Option<SourceState>) {
-        if let Some(s) = g.sources.get_mut(self.source) {
+        if let Some(s) = g.source_mut(self.source) {
             s.reading.position = self.current.as_ref().map(OpenFile::position);
             s.reading.draining = self.draining.iter().map(|d| d.open.position()).collect();
             if let Some(state) = state {
@@ -469,7 +468,7 @@ impl Tailer {
                     open.fp = fp;
                 }
             }
-            if let Some(s) = g.sources.get_mut(self.source) {
+            if let Some(s) = g.source_mut(self.source) {
                 match slot {
                     Slot::Current => s.reading.position = Some(open.position()),
                     Slot::Draining(i) => {
@@ -487,7 +486,7 @@ impl Tailer {
         let mut g = agg.lock();
         g.add_read_error(self.source);
         let msg = format!("{}: {e}", self.path.display());
-        if let Some(s) = g.sources.get_mut(self.source) {
+        if let Some(s) = g.source_mut(self.source) {
             if s.state != SourceState::Failing(msg.clone()) {
                 tracing::warn!("cannot read log file {msg}: retrying");
                 s.state = SourceState::Failing(msg);
@@ -515,13 +514,10 @@ pub fn run(mut tailers: Vec<Tailer>, agg: Counters, stop: Arc<AtomicBool>) {
 impl Resume {
     /// What the state file gave back for `source`; `None` on a first start.
     pub fn saved(agg: &Aggregator, source: SourceId) -> Option<Resume> {
-        agg.sources
-            .get(source)
-            .filter(|s| s.restored)
-            .map(|s| Resume {
-                position: s.reading.position,
-                draining: s.reading.draining.clone(),
-            })
+        agg.source(source).filter(|s| s.restored).map(|s| Resume {
+            position: s.reading.position,
+            draining: s.reading.draining.clone(),
+        })
     }
 }
 
