@@ -53,6 +53,19 @@ impl Fingerprint {
         Self::read_len(file, self.len).is_ok_and(|f| f == self)
     }
 
+    /// The fingerprint of the first `FP_MAX` decompressed bytes of a gzip file (fewer if it
+    /// holds fewer).
+    pub fn of_gz(path: &Path) -> io::Result<Fingerprint> {
+        let mut buf = Vec::with_capacity(FP_MAX as usize);
+        MultiGzDecoder::new(File::open(path)?)
+            .take(u64::from(FP_MAX))
+            .read_to_end(&mut buf)?;
+        Ok(Fingerprint {
+            len: u32::try_from(buf.len()).unwrap_or(FP_MAX),
+            crc: crc32fast::hash(&buf),
+        })
+    }
+
     /// Whether the decompressed content of a gzip file starts with those bytes.
     fn matches_gz(self, path: &Path) -> bool {
         let Ok(file) = File::open(path) else {
@@ -145,6 +158,53 @@ pub fn rotated_names(path: &Path) -> Vec<PathBuf> {
         .collect();
     found.sort_by_key(|p| rotation_order(p));
     found
+}
+
+/// Whether `p` is a gzip-compressed rotation (by its name, as logrotate gives it).
+pub fn is_gzip_name(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "gz")
+}
+
+/// The rotations of `path` newer than `at` (one of them): the files rotated after it, oldest
+/// first. Only names of the same scheme as `at` count — numbered (`.1`, `.2.gz`) or dated
+/// (`-20261205`, `-20261205.gz`) — so a stale file of another scheme is never taken for one.
+pub fn rotated_after(path: &Path, at: &Path) -> Vec<PathBuf> {
+    let Some(scheme) = scheme_of(path, at) else {
+        return Vec::new();
+    };
+    let names = rotated_names(path);
+    let Some(i) = names.iter().position(|p| p == at) else {
+        return Vec::new();
+    };
+    let mut newer: Vec<PathBuf> = names
+        .into_iter()
+        .take(i)
+        .filter(|p| scheme_of(path, p) == Some(scheme))
+        .collect();
+    newer.reverse();
+    newer
+}
+
+/// How logrotate named a rotation of `path`: numbered, or dated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Numbered,
+    Dated,
+}
+
+fn scheme_of(path: &Path, rotated: &Path) -> Option<Scheme> {
+    let base = path.file_name()?.to_str()?;
+    let name = rotated.file_name()?.to_str()?;
+    let rest = name.strip_prefix(base)?;
+    let rest = rest.strip_suffix(".gz").unwrap_or(rest);
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'-');
+    match rest.as_bytes().first()? {
+        b'.' if rest[1..].bytes().all(|b| b.is_ascii_digit()) && rest.len() > 1 => {
+            Some(Scheme::Numbered)
+        }
+        b'-' | b'_' if digits(&rest[1..]) => Some(Scheme::Dated),
+        _ => None,
+    }
 }
 
 /// Sort key: numbered rotations by number, dated ones newest first, then the rest by name.
@@ -261,6 +321,38 @@ mod tests {
                 "mail.log-20261122.gz",
                 "mail.log-20261121"
             ]
+        );
+    }
+
+    #[test]
+    fn files_rotated_after_the_saved_one_oldest_first_same_scheme_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("mail.log");
+        for n in [
+            "mail.log",
+            "mail.log.1",
+            "mail.log.2.gz",
+            "mail.log.3.gz",
+            "mail.log.4.gz",
+            "mail.log-20250101.gz",
+            "mail.log.state",
+        ] {
+            std::fs::write(dir.path().join(n), "x\n").unwrap();
+        }
+        let names = |v: Vec<PathBuf>| -> Vec<String> {
+            v.iter()
+                .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+                .collect()
+        };
+        let after = rotated_after(&log, &dir.path().join("mail.log.3.gz"));
+        assert_eq!(names(after), ["mail.log.2.gz", "mail.log.1"]);
+        assert!(rotated_after(&log, &dir.path().join("mail.log.1")).is_empty());
+        let dated = dir.path().join("mail.log-20261205-1765000000.gz");
+        std::fs::write(&dated, "x\n").unwrap();
+        std::fs::write(dir.path().join("mail.log-20261206-1765086400"), "x\n").unwrap();
+        assert_eq!(
+            names(rotated_after(&log, &dated)),
+            ["mail.log-20261206-1765086400"]
         );
     }
 }

@@ -180,8 +180,13 @@ impl Tailer {
             Some(found) => {
                 // Rotated while the exporter was down (renamed, or copied and truncated):
                 // finish it, then the file at the path.
-                agg.lock()
-                    .add_rotation(self.source, self.kind_at_path(&pos));
+                let kind = match &found {
+                    // Renamed away: the saved inode is there; a copy has another one.
+                    Found::Plain(p) if same_inode(p, &pos) => RotationKind::Rename,
+                    Found::Plain(_) => RotationKind::Truncate,
+                    Found::Gzip(_) => self.kind_at_path(&pos),
+                };
+                agg.lock().add_rotation(self.source, kind);
                 let opened = match &found {
                     Found::Plain(p) => OpenFile::plain(p, pos.offset, false, &self.parser),
                     Found::Gzip(p) => OpenFile::gzip(p, &pos, &self.parser),
@@ -193,6 +198,8 @@ impl Tailer {
                     }
                     Err(e) => self.fail(agg, &e),
                 }
+                let (Found::Plain(at) | Found::Gzip(at)) = &found;
+                self.open_rotated_after(at, kind, agg);
             }
             None => {
                 // Not found anywhere: rewritten in place, or gone. The inode alone cannot tell
@@ -210,7 +217,29 @@ impl Tailer {
         self.open_new(agg, false);
     }
 
-    /// The kind of rotation that left `pos`'s file elsewhere: the same inode still at the path
+    /// The files rotated after `at` while the exporter was down (more than one rotation): no
+    /// line of theirs was read, so each is read from its first byte, oldest first, before the
+    /// file at the path. One rotation of `kind` each.
+    fn open_rotated_after(&mut self, at: &Path, kind: RotationKind, agg: &Counters) {
+        for p in identity::rotated_after(&self.path, at) {
+            let opened = if identity::is_gzip_name(&p) {
+                OpenFile::gzip_from_start(&p, &self.parser)
+            } else {
+                OpenFile::plain(&p, 0, false, &self.parser)
+            };
+            match opened {
+                Ok(open) => {
+                    tracing::info!(path = %p.display(), "log file rotated more than once while the exporter was down: reading it from its start");
+                    agg.lock().add_rotation(self.source, kind);
+                    self.push_draining(open);
+                }
+                Err(e) => self.fail(agg, &e),
+            }
+        }
+    }
+
+    /// The kind of rotation that left `pos`'s file elsewhere (compressed since, so its inode
+    /// is gone): the same inode still at the path
     /// means it was emptied in place (copytruncate), another one that it was renamed away.
     fn kind_at_path(&self, pos: &Position) -> RotationKind {
         let same_inode =
@@ -509,6 +538,11 @@ pub fn run(mut tailers: Vec<Tailer>, agg: Counters, stop: Arc<AtomicBool>) {
             std::thread::sleep(POLL_INTERVAL);
         }
     }
+}
+
+/// Whether the file at `p` has the device and inode of `pos`.
+fn same_inode(p: &Path, pos: &Position) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| (m.dev(), m.ino()) == (pos.dev, pos.ino))
 }
 
 impl Resume {

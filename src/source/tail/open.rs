@@ -103,6 +103,21 @@ impl OpenFile {
         })
     }
 
+    /// Opens a gzip-compressed file none of which was read: its fingerprint is that of its
+    /// decompressed first bytes, so a restart finds it again as it finds any compressed file.
+    pub(super) fn gzip_from_start(path: &Path, parser: &FileParser) -> std::io::Result<OpenFile> {
+        let meta = std::fs::metadata(path)?;
+        let fp = Fingerprint::of_gz(path)?;
+        let start = Position {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            offset: 0,
+            fp_len: fp.len,
+            fp_crc: fp.crc,
+        };
+        Self::gzip(path, &start, parser)
+    }
+
     pub(super) fn file(&self) -> Option<&File> {
         match &self.reader {
             Reader::Plain(f) => Some(f),
