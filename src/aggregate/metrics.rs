@@ -91,6 +91,13 @@ pub const READ_ERRORS: Spec = Spec {
     labels: &["source"],
 };
 
+pub const ROTATED_MISSED: Spec = Spec {
+    name: "smtp_status_exporter_rotated_files_missed_total",
+    kind: Kind::Counter,
+    help: "Rotated log files that held lines not yet counted but were gone when the exporter looked for them at a restart (said in its log too).",
+    labels: &["source"],
+};
+
 pub const LABEL_OVERFLOW: Spec = Spec {
     name: "smtp_status_exporter_label_overflow_total",
     kind: Kind::Counter,
@@ -167,6 +174,7 @@ pub const ALL: &[Spec] = &[
     BYTES,
     ROTATIONS,
     READ_ERRORS,
+    ROTATED_MISSED,
     LABEL_OVERFLOW,
     LAST_LINE,
     BUILD_INFO,

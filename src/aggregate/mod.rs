@@ -272,6 +272,7 @@ impl Aggregator {
             mine.bytes += theirs.bytes;
             mine.expired += theirs.expired;
             mine.read_errors += theirs.read_errors;
+            mine.rotated_missed += theirs.rotated_missed;
         }
         for (label, n) in later.label_overflow {
             self.count_overflow_by(&label, n);
@@ -406,6 +407,13 @@ impl Aggregator {
     pub fn add_read_error(&mut self, source: SourceId) {
         if let Some(s) = self.source_mut(source) {
             s.read_errors += 1;
+        }
+    }
+
+    /// A rotated file that held lines not yet counted was gone at a restart.
+    pub fn add_rotated_missed(&mut self, source: SourceId) {
+        if let Some(s) = self.source_mut(source) {
+            s.rotated_missed += 1;
         }
     }
 

@@ -43,6 +43,9 @@ pub struct SourceSnapshot {
     pub bytes: u64,
     pub rotations: [u64; 2],
     pub read_errors: u64,
+    /// Absent in state written before it existed.
+    #[serde(default)]
+    pub rotated_missed: u64,
     pub expired: u64,
     pub replies: Vec<ReplySnapshot>,
     pub delays: Vec<(String, Histogram)>,
@@ -110,6 +113,7 @@ impl Aggregator {
                 bytes: s.bytes,
                 rotations: s.rotation_counts(),
                 read_errors: s.read_errors,
+                rotated_missed: s.rotated_missed,
                 expired: s.expired,
                 replies: Vec::new(),
                 delays: Vec::new(),
@@ -271,6 +275,7 @@ impl Aggregator {
         s.restore_counts(saved.lines, saved.rotations);
         s.bytes = saved.bytes;
         s.read_errors = saved.read_errors;
+        s.rotated_missed = saved.rotated_missed;
         s.expired = saved.expired;
         if saved.dropped.is_some() {
             s.dropped = saved.dropped;

@@ -46,6 +46,8 @@ pub struct SourceStats {
     /// By [`RotationKind`]: renames, truncations.
     rotations: [u64; 2],
     pub read_errors: u64,
+    /// Rotated files with lines not yet counted that were gone at a restart.
+    pub rotated_missed: u64,
     pub expired: u64,
     pub last_line_unix: Option<f64>,
     /// Where its reader has got to: every line before it is in the counters above.

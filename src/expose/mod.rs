@@ -121,6 +121,7 @@ pub fn families(agg: &Aggregator, build: &BuildInfo) -> Vec<MetricFamily> {
         family(&metrics::BYTES, bytes(agg)),
         family(&metrics::ROTATIONS, rotations(agg)),
         family(&metrics::READ_ERRORS, read_errors(agg)),
+        family(&metrics::ROTATED_MISSED, rotated_missed(agg)),
         family(&metrics::LABEL_OVERFLOW, label_overflow(agg)),
         family(&metrics::LAST_LINE, last_line(agg)),
         family(&metrics::BUILD_INFO, build_info(build)),
@@ -263,6 +264,14 @@ fn rotations(agg: &Aggregator) -> Vec<Metric> {
             .into_iter()
             .map(|(kind, n)| counter([("source", s.name.clone()), ("kind", kind.to_owned())], n))
         })
+        .collect()
+}
+
+/// `smtp_status_exporter_rotated_files_missed_total`.
+fn rotated_missed(agg: &Aggregator) -> Vec<Metric> {
+    agg.sources
+        .iter()
+        .map(|s| counter([("source", s.name.clone())], s.rotated_missed))
         .collect()
 }
 

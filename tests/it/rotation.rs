@@ -618,6 +618,7 @@ fn a_file_deleted_and_recreated_while_up() {
 /// another file. Every line of the new file is counted. One rotation: a `rename` where the
 /// inode number differs; where it was reused, the exporter cannot tell this from a
 /// copytruncate rewritten past the old offset (same inode, other first bytes), so either kind.
+/// The file it was reading is gone: one rotated file missed, said in the self-metric.
 #[test]
 fn a_file_deleted_and_recreated_while_down_and_grown_past_the_saved_offset() {
     let s = Scene::new("del-down");
@@ -657,6 +658,15 @@ fn a_file_deleted_and_recreated_while_down_and_grown_past_the_saved_offset() {
         }
     };
     s.check_rotations(&scenario, &exp, written, rotations);
+    let missed = harness::metrics::series(
+        &exp.samples(),
+        "smtp_status_exporter_rotated_files_missed_total",
+    );
+    assert_eq!(
+        missed.values().sum::<f64>(),
+        1.0,
+        "{scenario}: rotated_files_missed_total: {missed:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -205,8 +205,10 @@ impl Tailer {
                 // Not found anywhere: rewritten in place, or gone. The inode alone cannot tell
                 // a truncated file from a new file that reused it, but either way the file at
                 // the path is read from its start.
-                agg.lock()
-                    .add_rotation(self.source, self.kind_at_path(&pos));
+                let mut g = agg.lock();
+                g.add_rotation(self.source, self.kind_at_path(&pos));
+                g.add_rotated_missed(self.source);
+                drop(g);
                 tracing::warn!(
                     path = %self.path.display(),
                     "the log file read before the restart was truncated, or rotated and deleted, while the exporter was down: reading the file at the path from its start; lines written to the old file after byte {} are not counted",
@@ -257,6 +259,7 @@ impl Tailer {
             Some(Found::Plain(p)) => OpenFile::plain(&p, pos.offset, false, &self.parser),
             Some(Found::Gzip(p)) => OpenFile::gzip(&p, pos, &self.parser),
             None => {
+                agg.lock().add_rotated_missed(self.source);
                 tracing::warn!(
                     path = %self.path.display(),
                     "a rotated log file the exporter had not finished was not found among the rotated names (deleted, or compressed by a tool it does not read): lines written to it after byte {} are not counted",
