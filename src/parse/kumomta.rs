@@ -17,7 +17,9 @@
 //!   them: one reply per recipient.
 //! - For `Rejection`, the domain comes from the refused command, `response.command`
 //!   (`RCPT TO:<user@example.com>`): the record's `recipient` then holds the last recipient
-//!   accepted in the session, not the refused one. A refusal of another command has no domain.
+//!   accepted in the session, not the refused one. A refusal at `DATA` or at the end of the
+//!   message (`.`) refuses the message of that last recipient accepted: its domain is the
+//!   record's `recipient`. A refusal of another command (`MAIL FROM`, `EHLO`) has no domain.
 //!
 //! Parsing borrows from the line: `type` as a `&str`, `recipient` and `command` as raw JSON
 //! text walked in place; the rest of the record is skipped, never built. A line that is not a
@@ -152,13 +154,16 @@ pub fn parse(line: &[u8]) -> Parsed<'_> {
         ),
         None => (None, None, None),
     };
-    let recipients = if outcome == Outcome::Rejected {
-        command.map_or(Recipients::None, |c| refused_recipient(c.get().as_bytes()))
-    } else {
-        match rec.recipient {
-            Some(raw) if raw.get().contains('"') => Recipients::Json(raw.get().as_bytes()),
-            _ => Recipients::None,
-        }
+    let of_record = match rec.recipient {
+        Some(raw) if raw.get().contains('"') => Recipients::Json(raw.get().as_bytes()),
+        _ => Recipients::None,
+    };
+    let recipients = match command.map(|c| c.get().as_bytes()) {
+        _ if outcome != Outcome::Rejected => of_record,
+        // Refused at `DATA` or at its end: the message of the last recipient accepted.
+        Some(c) if refuses_message(c) => of_record,
+        Some(c) => refused_recipient(c),
+        None => Recipients::None,
     };
     Parsed::Event(Event::Reply(Reply {
         direction,
@@ -169,6 +174,25 @@ pub fn parse(line: &[u8]) -> Parsed<'_> {
         delay: None,
         text,
     }))
+}
+
+/// Whether the refused command (raw JSON text of the command string) is `DATA`, or `.`, the
+/// end of the message.
+fn refuses_message(raw: &[u8]) -> bool {
+    let mut cmd = raw.strip_prefix(b"\"").unwrap_or(raw);
+    cmd = cmd.strip_suffix(b"\"").unwrap_or(cmd);
+    loop {
+        let trimmed = cmd.trim_ascii();
+        let trimmed = trimmed
+            .strip_suffix(b"\\n")
+            .or_else(|| trimmed.strip_suffix(b"\\r"))
+            .unwrap_or(trimmed);
+        if trimmed.len() == cmd.len() {
+            break;
+        }
+        cmd = trimmed;
+    }
+    cmd.eq_ignore_ascii_case(b"DATA") || cmd == b"."
 }
 
 /// The address of a refused `RCPT TO:<…>` command (raw JSON text of the command string).
@@ -221,6 +245,20 @@ mod tests {
         (
             r#"{"type":"Rejection","id":"","sender":"","recipient":"","queue":"","site":"","size":0,"response":{"code":501,"enhanced_code":{"class":5,"subject":5,"detail":4},"content":"Syntax error in command or arguments: invalid address","command":"MAIL FROM:<bad address>"},"peer_address":{"name":"","addr":"198.51.100.10"},"timestamp":1710148491,"created":1710148491,"num_attempts":0,"bounce_classification":"Uncategorized","meta":{},"headers":{},"nodeid":"557f3ad4-2c8c-11ee-976e-782d7e12e173"}"#,
             "inbound rejected 501 5.5.4 ",
+        ),
+        // Refused at DATA and at the end of data: the domain of the record's `recipient`;
+        // at MAIL FROM none, whatever `recipient` holds.
+        (
+            r#"{"type":"Rejection","id":"","sender":"someone@outside.example","recipient":"accepted@Ours.example","queue":"","site":"","size":0,"response":{"code":554,"enhanced_code":{"class":5,"subject":7,"detail":1},"content":"message refused","command":"DATA\r\n"},"timestamp":1710148492,"num_attempts":0,"meta":{},"headers":{}}"#,
+            "inbound rejected 554 5.7.1 Ours.example",
+        ),
+        (
+            r#"{"type":"Rejection","id":"","sender":"someone@outside.example","recipient":"accepted@ours.example","queue":"","site":"","size":0,"response":{"code":550,"enhanced_code":{"class":5,"subject":7,"detail":1},"content":"spam","command":"."},"timestamp":1710148493,"num_attempts":0,"meta":{},"headers":{}}"#,
+            "inbound rejected 550 5.7.1 ours.example",
+        ),
+        (
+            r#"{"type":"Rejection","id":"","sender":"","recipient":"accepted@ours.example","queue":"","site":"","size":0,"response":{"code":550,"enhanced_code":{"class":5,"subject":7,"detail":1},"content":"no","command":"MAIL FROM:<x@outside.example>\r\n"},"timestamp":1710148494,"num_attempts":0,"meta":{},"headers":{}}"#,
+            "inbound rejected 550 5.7.1 ",
         ),
         (
             r#"{"type":"Expiration","id":"5b98076abbbc11ed940250ebf67f93bd","sender":"bounce@news.example.com","recipient":"carol@slow.example.org","queue":"slow.example.org","site":"","size":0,"response":{"code":551,"enhanced_code":{"class":5,"subject":4,"detail":7},"content":"Next delivery time would be at 2024-03-14 09:14:25 UTC which exceeds the expiry time","command":null},"timestamp":1710400000,"created":1710148465,"num_attempts":12,"bounce_classification":"Uncategorized","meta":{},"headers":{},"nodeid":"557f3ad4-2c8c-11ee-976e-782d7e12e173"}"#,
@@ -284,6 +322,33 @@ mod tests {
     fn cases() {
         for (line, want) in CASES {
             assert_eq!(render(&parse(line.as_bytes())), *want, "{line}");
+        }
+    }
+
+    /// A `Rejection` at `DATA` or at the end of data had no domain; it is the record's
+    /// `recipient`, the last recipient accepted (at `RCPT TO` the refused address stays).
+    #[test]
+    fn rejection_at_data_has_the_recipients_domain() {
+        let rejection = |command: &str| {
+            format!(
+                r#"{{"type":"Rejection","recipient":"last@accepted.example","response":{{"code":554,"enhanced_code":null,"content":"no","command":{command}}}}}"#
+            )
+        };
+        for (command, want) in [
+            (r#""DATA\r\n""#, "accepted.example"),
+            (r#""data""#, "accepted.example"),
+            (r#"".""#, "accepted.example"),
+            (r#""RCPT TO:<refused@other.example>\r\n""#, "other.example"),
+            (r#""MAIL FROM:<s@sender.example>""#, ""),
+            (r#""EHLO x""#, ""),
+            ("null", ""),
+        ] {
+            let line = rejection(command);
+            assert_eq!(
+                render(&parse(line.as_bytes())),
+                format!("inbound rejected 554 - {want}"),
+                "{line}"
+            );
         }
     }
 

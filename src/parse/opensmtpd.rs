@@ -44,13 +44,26 @@
 //! Nov 23 05:35:40 mx smtpd[24232]: f082a5a9ab7338b1 smtp failed-command command="MAIL FROM:<blocked-0@snd.test>" result="553 5.7.1 Sender refused by the e2e test"
 //! ```
 //!
+//! **Older spellings** that carry a reply are read the same way. OpenSMTPD 6.0 (Debian 10's
+//! 6.0.3p1) names the event with `event=` and logs the client's address before the command
+//! (lines of other projects: an install guide, sshguard's tests):
+//! ```text
+//! Mar 22 17:56:37 mercury smtpd[45037]: 8f4864084ecc48f4 mta event=delivery evpid=7077717e797a776e from=<puffy@example.com> to=<bill@hotmail.com> rcpt=<-> source="203.0.113.1" relay="104.47.38.33 (104.47.38.33)" delay=1s result="PermFail" stat="550 5.7.1 Unfortunately, messages from [203.0.113.1] weren't sent. …"
+//! Jan  1 00:00:00 peerhost smtpd[1]: 38dd06274cde1fd7 smtp event=failed-command address=185.236.202.133 host=no-mans-land.m247.com command="AUTH LOGIN" result="503 5.5.1 Invalid command: Command not supported"
+//! ```
+//! OpenSMTPD 5.x logs a refused command as `smtp-in: Failed command on session …` with the
+//! reply after `=>` (wazuh's tests); its other `smtp-in:` lines are ignored:
+//! ```text
+//! Aug 14 10:15:25 junction.example.com smtpd[28882]: smtp-in: Failed command on session 1f55bdcdf16e28a3: "MAIL FROM:<root@junction.example.com>  " => 421 4.3.0: Temporary Error
+//! ```
+//!
 //! Everything else is ignored: `smtp connected`/`disconnected`, `smtp message`, `smtp
 //! envelope`, `mta connecting`/`connected`/`error`, `smtp-out:` route notes, `info:`/`warn:`
 //! diagnostics (`warn: PermFail injecting failure report …`: the bounce notice, whose
 //! recipients were counted on their `PermFail` or `Expire` lines), `Remove for` (removed by the
 //! administrator, not expired).
 //!
-//! Formats checked against OpenSMTPD's `smtpd/mta.c` (`mta_log`), `smtpd/mda.c`,
+//! Formats of 6.8 checked against OpenSMTPD's `smtpd/mta.c` (`mta_log`), `smtpd/mda.c`,
 //! `smtpd/smtp_session.c` (`failed-command`) and `smtpd/queue.c` (`queue_log`, `Expire`).
 
 use super::{leading_reply_codes, syslog, Direction, Event, Outcome, Parsed, Recipients, Reply};
@@ -76,17 +89,25 @@ fn parse_message(msg: &[u8]) -> Option<Parsed<'_>> {
     let id_len = msg.iter().take_while(|c| c.is_ascii_hexdigit()).count();
     if id_len == 16 {
         if let Some(rest) = msg.get(16..).and_then(|r| r.strip_prefix(b" ")) {
+            // `mta event=delivery`, `smtp event=failed-command`: OpenSMTPD 6.0's spelling.
             if let Some(r) = rest
                 .strip_prefix(b"mta delivery ")
+                .or_else(|| rest.strip_prefix(b"mta event=delivery "))
                 .or_else(|| rest.strip_prefix(b"delivery "))
             {
                 return delivery(r);
             }
-            if let Some(r) = rest.strip_prefix(b"smtp failed-command ") {
+            if let Some(r) = rest
+                .strip_prefix(b"smtp failed-command ")
+                .or_else(|| rest.strip_prefix(b"smtp event=failed-command "))
+            {
                 return failed_command(r);
             }
         }
         return Some(Parsed::Ignored);
+    }
+    if let Some(r) = msg.strip_prefix(b"smtp-in: Failed command on session ") {
+        return failed_command_5(r);
     }
     let expiry = msg
         .strip_prefix(b"relay: ")
@@ -173,6 +194,12 @@ fn parse_duration(d: &[u8]) -> Option<f64> {
 fn failed_command(rest: &[u8]) -> Option<Parsed<'_>> {
     let reply = last_quoted(rest, b" result=\"")?;
     let command = quoted(rest, b"command=\"")?;
+    refusal(command, reply)
+}
+
+/// A refused `command` and the `reply` it got: one inbound refusal, for the recipient of a
+/// refused `RCPT TO`.
+fn refusal<'a>(command: &'a [u8], reply: &'a [u8]) -> Option<Parsed<'a>> {
     let (code, enhanced) = leading_reply_codes(reply);
     code?;
     let rcpt = command
@@ -194,10 +221,35 @@ fn failed_command(rest: &[u8]) -> Option<Parsed<'_>> {
     })))
 }
 
+/// OpenSMTPD 5.x: `<session>: "<command>" => <reply>` (after `Failed command on session `).
+fn failed_command_5(rest: &[u8]) -> Option<Parsed<'_>> {
+    let open = memchr::memmem::find(rest, b": \"")? + 3;
+    let arrow = memchr::memmem::rfind(rest, b"\" => ")?;
+    let command = rest.get(open..arrow)?;
+    let reply = rest.get(arrow + 5..)?;
+    // The reply runs to the end of the line: a line cut inside its codes (`421 4.3`) is not
+    // read as other codes.
+    let complete = reply
+        .split(|&c| c == b' ')
+        .take(3)
+        .any(|w| !w.is_empty() && !w.iter().all(|c| c.is_ascii_digit() || *c == b'.'));
+    if !complete {
+        return None;
+    }
+    refusal(command, reply)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::parse::render_for_tests as render;
+
+    /// OpenSMTPD 6.0.x (the line an install guide quotes, vedetta-caesonia).
+    const OLD_60_DELIVERY: &str = "Mar 22 17:56:37 mercury smtpd[45037]: 8f4864084ecc48f4 mta event=delivery evpid=7077717e797a776e from=<puffy@example.com> to=<bill@hotmail.com> rcpt=<-> source=\"203.0.113.1\" relay=\"104.47.38.33 (104.47.38.33)\" delay=1s result=\"PermFail\" stat=\"550 5.7.1 Unfortunately, messages from [203.0.113.1] weren't sent. Please contact your Internet service provider since part of their network is on our block list (AS3150). You can also refer your provider to http://mail.live.com/mail/troubleshooting.aspx#errors. [BL2NAM02FT031.eop-nam02.prod.protection.outlook.com]\"";
+    /// OpenSMTPD 6.0.x (sshguard's tests; the syslog header was added).
+    const OLD_60_FAILED: &str = "Jan  1 00:00:00 peerhost smtpd[1]: 38dd06274cde1fd7 smtp event=failed-command address=185.236.202.133 host=no-mans-land.m247.com command=\"AUTH LOGIN\" result=\"503 5.5.1 Invalid command: Command not supported\"";
+    /// OpenSMTPD 5.x (wazuh's tests).
+    const OLD_5_FAILED: &str = "Aug 14 10:15:25 junction.example.com smtpd[28882]: smtp-in: Failed command on session 1f55bdcdf16e28a3: \"MAIL FROM:<root@junction.example.com>  \" => 421 4.3.0: Temporary Error";
 
     /// Real lines of OpenSMTPD 6.8.0p2 (Debian 12), what they must read as, and the text that
     /// makes the line countable (a cut before its end may read as an ignored line).
@@ -224,6 +276,11 @@ mod tests {
             "inbound rejected 550 - d1.test", "smtp failed-command "),
         ("Nov 23 05:35:40 mx smtpd[24232]: f082a5a9ab7338b1 smtp failed-command command=\"MAIL FROM:<blocked-0@snd.test>\" result=\"553 5.7.1 Sender refused by the e2e test\"",
             "inbound rejected 553 5.7.1 ", "smtp failed-command "),
+        // OpenSMTPD 6.0 (`event=`), 5.x (`smtp-in: Failed command`): real lines of other
+        // projects (see the regression tests below).
+        (OLD_60_DELIVERY, "outbound bounced 550 5.7.1 hotmail.com", "event=delivery "),
+        (OLD_60_FAILED, "inbound rejected 503 5.5.1 ", "event=failed-command "),
+        (OLD_5_FAILED, "inbound rejected 421 4.3.0 ", "Failed command on session "),
         // Not replies.
         ("Nov 23 05:03:50 mx smtpd[17461]: info: OpenSMTPD 6.8.0p2 starting", "Ignored", ""),
         ("Nov 23 05:03:53 mx smtpd[17488]: 965e7517390567c2 smtp connected address=127.0.0.1 host=localhost", "Ignored", ""),
@@ -250,6 +307,43 @@ mod tests {
             .find(|c| c.0.contains("postfix/smtpd"))
             .map(|c| c.0);
         assert!(!claims(postfix.unwrap_or_default().as_bytes()));
+    }
+
+    /// OpenSMTPD 6.0's `mta event=delivery` and `smtp event=failed-command` were ignored.
+    #[test]
+    fn opensmtpd_6_0_event_lines_are_counted() {
+        assert_eq!(
+            render(&parse(OLD_60_DELIVERY.as_bytes())),
+            "outbound bounced 550 5.7.1 hotmail.com"
+        );
+        assert_eq!(
+            render(&parse(OLD_60_FAILED.as_bytes())),
+            "inbound rejected 503 5.5.1 "
+        );
+        let rcpt = OLD_60_FAILED.replace("AUTH LOGIN", "RCPT TO:<u@in.test>");
+        assert_eq!(
+            render(&parse(rcpt.as_bytes())),
+            "inbound rejected 503 5.5.1 in.test"
+        );
+        assert!(claims(OLD_60_DELIVERY.as_bytes()) && claims(OLD_60_FAILED.as_bytes()));
+        assert!(
+            crate::parse::Format::claiming(OLD_60_DELIVERY.as_bytes())
+                == Some(crate::parse::Format::OpenSmtpd)
+        );
+    }
+
+    /// OpenSMTPD 5.x's `smtp-in: Failed command on session …` was ignored.
+    #[test]
+    fn opensmtpd_5_failed_command_is_counted() {
+        assert_eq!(
+            render(&parse(OLD_5_FAILED.as_bytes())),
+            "inbound rejected 421 4.3.0 "
+        );
+        let rcpt = OLD_5_FAILED.replace("MAIL FROM:<root@", "RCPT TO:<root@");
+        assert_eq!(
+            render(&parse(rcpt.as_bytes())),
+            "inbound rejected 421 4.3.0 junction.example.com"
+        );
     }
 
     #[test]

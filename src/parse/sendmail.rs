@@ -4,7 +4,8 @@
 //! Sendmail logs through syslog(3) only; any syslog prefix [`syslog::split`] knows is accepted.
 //! The tag is the program name Sendmail was started under, or what its `-L` flag says (Debian
 //! runs the daemon as `sm-mta`, the submission queue runner as `sm-msp-queue`; a queue run
-//! started as `sendmail -q` logs as `sendmail`). Lines of other programs are
+//! started as `sendmail -q` logs as `sendmail`; some systems log the daemon under its process
+//! title, `sm-acceptingconnections`). Lines of other programs are
 //! [`Parsed::Ignored`]; lines without a syslog header are [`Parsed::Unrecognised`], and so is a
 //! Sendmail line that has the shape of a countable line but cannot be read (a `to=` line
 //! without `stat=`, a refusal without a reply code, a line cut short).
@@ -89,7 +90,12 @@ use super::{
 fn is_sendmail_tag(tag: &[u8]) -> bool {
     matches!(
         tag,
-        b"sendmail" | b"sm-mta" | b"sm-msp-queue" | b"sm-msp" | b"sendmail-mta"
+        b"sendmail"
+            | b"sm-mta"
+            | b"sm-msp-queue"
+            | b"sm-msp"
+            | b"sendmail-mta"
+            | b"sm-acceptingconnections"
     )
 }
 
@@ -427,6 +433,45 @@ mod tests {
             assert_eq!(render(&parse(line.as_bytes())), *want, "{line}");
             assert!(claims(line.as_bytes()) || *want == "Ignored" || *want == "Unrecognised");
         }
+    }
+
+    /// Reads each real line as `want`, and claims it for Sendmail.
+    fn reads_as(lines: &[(&str, &str)]) {
+        for (line, want) in lines {
+            assert_eq!(render(&parse(line.as_bytes())), *want, "{line}");
+            assert!(claims(line.as_bytes()), "{line}");
+        }
+    }
+
+    /// FreeBSD's `syslogd -v` writes `<mail.notice>` before the host: once unrecognised.
+    #[test]
+    fn freebsd_priority_before_host_is_read() {
+        reads_as(&[
+            ("Jun 17 14:37:39 <mail.notice> robin sm-mta[2794]: 55HIbcGI002794: <baduser@yourhost.com>... User unknown",
+                "inbound rejected - - yourhost.com"),
+            ("Jun 18 08:05:17 <mail.notice> myhost sm-mta[17002]: 55IC59VD017002: ruleset=check_rcpt, arg1=<spameri@tiscali.it>, relay=[45.125.66.67], reject=450 4.4.0 <spameri@tiscali.it>... Relaying temporarily denied. Cannot resolve PTR record for 45.125.66.67",
+                "inbound rejected 450 4.4.0 tiscali.it"),
+            ("Jun 17 14:37:39 <mail.info> robin sm-mta[2794]: 55HIbcGI002794: from=<root@yourhost.com>, size=108, class=0, nrcpts=0, proto=ESMTP, daemon=MTA-v4, relay=[192.168.1.45]",
+                "Ignored"),
+        ]);
+    }
+
+    /// Solaris's syslog writes `[ID 801593 mail.notice]` before the message: once ignored.
+    #[test]
+    fn solaris_message_id_is_read() {
+        reads_as(&[
+            ("Jan  1 00:00:00 peerhost sendmail[7735]: [ID 801593 mail.notice] k856Hah0007735: ruleset=check_rcpt, arg1=<sc@sd.com>, relay=[216.22.33.7], reject=553 5.3.0 <sc@sd.com>... Spammer 216.22.33.7 usergl@displaytoward.net rejected by RBL:http://www.spamhaus.org/",
+                "inbound rejected 553 5.3.0 sd.com"),
+        ]);
+    }
+
+    /// The daemon logging under its process title: once ignored as another program.
+    #[test]
+    fn sm_acceptingconnections_is_sendmail() {
+        reads_as(&[
+            ("Feb 25 03:01:10 kismet sm-acceptingconnections[27713]: s1P819mk027713: ruleset=check_rcpt, arg1=<asservnew@freemailhost.ru>, relay=128-68-136-133.broadband.corbina.ru [128.68.136.133], reject=550 5.7.1 <asservnew@freemailhost.ru>... Relaying denied. Proper authentication required.",
+                "inbound rejected 550 5.7.1 freemailhost.ru"),
+        ]);
     }
 
     #[test]

@@ -14,6 +14,13 @@
 //!
 //! The host field may be missing (`Nov 22 22:50:40 postfix/smtp[123]: …`), and the tag may come
 //! without a pid (`postfix/smtp: …`). Trailing `\r`/`\n` are removed from the message.
+//!
+//! Two marks some syslog daemons add, whatever the program, are skipped:
+//!
+//! | daemon | example |
+//! |---|---|
+//! | FreeBSD `syslogd -v`/`-vv`: the facility and level before the host, by number or name | `Jun 17 14:37:39 <mail.notice> robin sm-mta[2794]: …` |
+//! | Solaris (`log_msgid`): a message id and the facility and level before the message | `Jan  1 00:00:00 mx sendmail[7735]: [ID 801593 mail.notice] k856Hah0007735: …` |
 
 /// The parts of a syslog line the parsers need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +42,54 @@ pub fn split(line: &[u8]) -> Option<Header<'_>> {
         }
     }
     let rest = skip_timestamp(rest)?;
-    split_host_and_tag(rest)
+    let rest = skip_priority_name(rest);
+    let h = split_host_and_tag(rest)?;
+    Some(Header {
+        message: skip_message_id(h.message),
+        ..h
+    })
+}
+
+/// Whether `b` is `facility.level`, by name (`mail.notice`) or number (`2.5`).
+fn is_priority_name(b: &[u8]) -> bool {
+    let word = |w: &[u8]| !w.is_empty() && w.iter().all(u8::is_ascii_alphanumeric);
+    match memchr::memchr(b'.', b) {
+        Some(dot) => word(&b[..dot]) && word(&b[dot + 1..]),
+        None => false,
+    }
+}
+
+/// Skips FreeBSD's `<mail.notice> ` (`syslogd -v`) before the host, if it is there.
+fn skip_priority_name(b: &[u8]) -> &[u8] {
+    let Some(inner) = b.strip_prefix(b"<") else {
+        return b;
+    };
+    match memchr::memchr(b'>', inner) {
+        Some(close) if is_priority_name(&inner[..close]) => inner
+            .get(close + 1..)
+            .and_then(|r| r.strip_prefix(b" "))
+            .unwrap_or(b),
+        _ => b,
+    }
+}
+
+/// Skips Solaris's `[ID 801593 mail.notice] ` at the start of the message, if it is there.
+fn skip_message_id(msg: &[u8]) -> &[u8] {
+    let Some(inner) = msg.strip_prefix(b"[ID ") else {
+        return msg;
+    };
+    let Some(close) = memchr::memchr(b']', inner) else {
+        return msg;
+    };
+    let mut words = inner[..close].split(|&c| c == b' ');
+    let ok = matches!(
+        (words.next(), words.next(), words.next()),
+        (Some(id), Some(pri), None) if is_digits(Some(id)) && is_priority_name(pri)
+    );
+    match inner.get(close + 1..) {
+        Some(rest) if ok => rest.strip_prefix(b" ").unwrap_or(rest),
+        _ => msg,
+    }
 }
 
 fn trim_eol(mut line: &[u8]) -> &[u8] {
@@ -351,6 +405,29 @@ mod tests {
             "Nov 22 22:50:40 mx1 kernel: [12345.678] eth0: link up",
             Some(("kernel", "[12345.678] eth0: link up")),
         ),
+        // FreeBSD `syslogd -vv` (by name) and `-v` (by number), Solaris message ids.
+        (
+            "Jun 17 14:37:39 <mail.notice> robin sm-mta[2794]: 55HIbcGI002794: <baduser@yourhost.com>... User unknown",
+            Some(("sm-mta", "55HIbcGI002794: <baduser@yourhost.com>... User unknown")),
+        ),
+        (
+            "Jun 17 14:37:39 <2.5> robin postfix/smtp[1]: msg",
+            Some(("postfix/smtp", "msg")),
+        ),
+        (
+            "Jan  1 00:00:00 peerhost sendmail[7735]: [ID 801593 mail.notice] k856Hah0007735: ruleset=check_rcpt",
+            Some(("sendmail", "k856Hah0007735: ruleset=check_rcpt")),
+        ),
+        (
+            "Jan  1 00:00:00 peerhost postfix/smtpd[7]: [ID 197553 mail.info] connect from x[1.2.3.4]",
+            Some(("postfix/smtpd", "connect from x[1.2.3.4]")),
+        ),
+        // Look-alikes are left as they are.
+        (
+            "Nov 22 22:50:40 mx1 kernel: [ID abc kern.info] x",
+            Some(("kernel", "[ID abc kern.info] x")),
+        ),
+        ("Jun 17 14:37:39 <mail> robin sm-mta[2794]: x", None),
         // Empty message, CRLF.
         (
             "Nov 22 22:50:40 mx1 postfix/smtp[1]:",
