@@ -51,7 +51,8 @@ def ours(path):
 
 MTAIL_OUT = {"sent": "delivered", "deferred": "deferred", "SOFTBOUNCE": "deferred",
              "bounced": "bounced", "deliverable": "deliverable",
-             "undeliverable": "undeliverable"}
+             "undeliverable": "undeliverable",
+             "undeliverable-but-not-cached": "undeliverable-but-not-cached"}
 MTAIL_IN = {"reject": "rejected", "milter-reject": "rejected", "proxy-reject": "rejected",
             "reject_warning": "warned", "hold": "held", "discard": "discarded"}
 

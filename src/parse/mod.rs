@@ -253,12 +253,15 @@ pub enum Outcome {
     Discarded,
     /// Address verification probe: the address would be delivered.
     Deliverable,
-    /// Address verification probe: the address would bounce.
+    /// Address verification probe: the address would bounce, or is deferred.
     Undeliverable,
+    /// Address verification probe: undeliverable, and not cached because Postfix keeps no
+    /// negative results (`address_verify_negative_cache = no`).
+    UndeliverableButNotCached,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 9] = [
+    pub const ALL: [Outcome; 10] = [
         Outcome::Delivered,
         Outcome::Deferred,
         Outcome::Bounced,
@@ -268,6 +271,7 @@ impl Outcome {
         Outcome::Discarded,
         Outcome::Deliverable,
         Outcome::Undeliverable,
+        Outcome::UndeliverableButNotCached,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -280,6 +284,7 @@ impl Outcome {
             Outcome::Discarded => "discarded",
             Outcome::Deliverable => "deliverable",
             Outcome::Undeliverable => "undeliverable",
+            Outcome::UndeliverableButNotCached => "undeliverable-but-not-cached",
         }
     }
 }

@@ -468,6 +468,9 @@ mod tests {
             out(Deliverable, Some(250), "2.1.5", b"ok9@remote.example", 0.01)),
         (b"Nov 23 02:18:11 mx postfix/smtp[23828]: 660DB98C026: to=<nouser9@remote.example>, relay=127.0.0.1[127.0.0.1]:12600, delay=0.01, delays=0/0.01/0/0, dsn=5.1.1, status=undeliverable (host 127.0.0.1[127.0.0.1] said: 550 5.1.1 <nouser9>: Recipient address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command))",
             out(Undeliverable, Some(550), "5.1.1", b"nouser9@remote.example", 0.01)),
+        // address_verify_negative_cache = no (whyscream/postfix-grok-patterns test line)
+        (b"Jan  1 00:00:00 peerhost postfix/error[1]: 3E29030F8637E: to=<user@yahoo.com>, relay=none, delay=0.01, delays=0.01/0/0/0, dsn=5.1.1, status=undeliverable-but-not-cached (User unknown in virtual alias table)",
+            out(UndeliverableButNotCached, None, "5.1.1", b"user@yahoo.com", 0.01)),
         // ---- outbound: lmtp, local, virtual, pipe, error, retry, discard, cleanup ----
         (b"Nov 23 02:12:58 mx postfix/lmtp[10741]: 2D5D098C16B: to=<u1@lmtp.example>, relay=127.0.0.1[127.0.0.1]:12606, delay=0.02, delays=0/0.01/0/0, dsn=2.0.0, status=sent (250 2.0.0 <u1@lmtp.example> 4dNQdD2VZmZf7Oo1AB Saved)",
             out(Delivered, Some(250), "2.0.0", b"u1@lmtp.example", 0.02)),
@@ -814,6 +817,28 @@ mod tests {
                 let _ = parse(&buf);
             }
         }
+    }
+
+    /// `status=undeliverable-but-not-cached` (an address probe with
+    /// `address_verify_negative_cache = no`) was unrecognised: every probe status Postfix writes
+    /// (`global/verify.c`, `sent.c`, `bounce.c`, `defer.c`) is a reply with that outcome.
+    #[test]
+    fn undeliverable_but_not_cached_is_a_probe_reply() {
+        let line: &[u8] = b"Jan  1 00:00:00 peerhost postfix/error[1]: 3E29030F8637E: to=<user@yahoo.com>, relay=none, delay=0.01, delays=0.01/0/0/0, dsn=5.1.1, status=undeliverable-but-not-cached (User unknown in virtual alias table)";
+        assert_eq!(
+            without_text(parse(line)),
+            want(out(
+                UndeliverableButNotCached,
+                None,
+                "5.1.1",
+                b"user@yahoo.com",
+                0.01
+            ))
+        );
+        assert_eq!(
+            UndeliverableButNotCached.as_str(),
+            "undeliverable-but-not-cached"
+        );
     }
 
     #[test]

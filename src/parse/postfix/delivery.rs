@@ -23,7 +23,13 @@
 //! Nov 23 02:18:14 mx postfix/smtp[23828]: 688D198C349: to=<ok9@remote.example>, relay=127.0.0.1[127.0.0.1]:12600, delay=0.01, delays=0/0/0/0, dsn=2.1.5, status=deliverable (250 2.1.5 Ok)
 //! ```
 //! `status=` words: `sent` → delivered, `deferred` and `SOFTBOUNCE` (soft_bounce=yes) →
-//! deferred, `bounced`, `deliverable`/`undeliverable` (address verification probes).
+//! deferred, `bounced`; the address verification probes' own words are outcomes of their own:
+//! `deliverable`, `undeliverable` (the probe bounced or was deferred) and
+//! `undeliverable-but-not-cached` (the same, with `address_verify_negative_cache = no`), e.g.
+//! (a line from the whyscream/postfix-grok-patterns tests):
+//! ```text
+//! Jan  1 00:00:00 peerhost postfix/error[1]: 3E29030F8637E: to=<user@yahoo.com>, relay=none, delay=0.01, delays=0.01/0/0/0, dsn=5.1.1, status=undeliverable-but-not-cached (User unknown in virtual alias table)
+//! ```
 //!
 //! **Expiry** (never a reply; `force-expired` from `postsuper -e` is ignored):
 //! ```text
@@ -31,6 +37,7 @@
 //! ```
 //!
 //! Formats checked against Postfix's source: `global/log_adhoc.c` (delivery status),
+//! `global/sent.c`, `bounce.c`, `defer.c` and `verify.c` (the probes' words),
 //! `qmgr/qmgr_active.c` (expiry), `smtp/smtp_proto.c` and `smtp/smtp_sasl_glue.c` (how remote
 //! replies are quoted).
 
@@ -78,6 +85,7 @@ pub(super) fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
         b"bounced" => Outcome::Bounced,
         b"deliverable" => Outcome::Deliverable,
         b"undeliverable" => Outcome::Undeliverable,
+        b"undeliverable-but-not-cached" => Outcome::UndeliverableButNotCached,
         _ => return None,
     };
     let reason = status.get(space..)?.strip_prefix(b" (")?;
