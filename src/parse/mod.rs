@@ -38,7 +38,8 @@ pub enum Parsed<'a> {
 pub enum Event<'a> {
     /// One reply code for one recipient (or several recipients of the same line).
     Reply(Reply<'a>),
-    /// Mail given up because its queue lifetime ran out (`smtp_expired_total`), never a reply.
+    /// Mail given up undelivered, because its queue lifetime ran out or by an administrator
+    /// (Postfix `postsuper -e`): `smtp_expired_total`, never a reply.
     Expired,
     /// Expiry records, one per recipient of the line (Exchange `FAIL` with `QUEUE.Expired`).
     ExpiredPerRecipient(Recipients<'a>),

@@ -10,8 +10,8 @@
 //! Kinds of lines understood, each in a part of its own that opens with the real lines it reads
 //! (written by Postfix 3.7.11 from Debian 12 to its `maillog_file`):
 //!
-//! - outbound delivery status (`status=sent`, `deferred`, `bounced`, …) and qmgr's expiry:
-//!   `postfix/delivery.rs`;
+//! - outbound delivery status (`status=sent`, `deferred`, `bounced`, …) and qmgr's expiry
+//!   (`status=expired`, `status=force-expired`): `postfix/delivery.rs`;
 //! - inbound refusals by smtpd, postscreen, milters and proxies (`reject:`,
 //!   `reject_warning:`, `milter-reject:`, `proxy-reject:`): `postfix/smtpd.rs`;
 //! - inbound refusals by cleanup (header/body checks, milters, MIME errors):
@@ -511,7 +511,9 @@ mod tests {
         // ---- expiry ----
         (b"Nov 23 02:18:58 mx postfix/qmgr[25619]: B5A3998C028: from=<sender@sse-test.example>, status=expired, returned to sender", Exp),
         (b"Nov 23 02:18:58 mx postfix/qmgr[25619]: B9CAA98C046: from=<>, status=expired, returned to sender", Exp),
-        (b"Nov 23 02:18:51 mx postfix/qmgr[23757]: 3348098C175: from=<sender@sse-test.example>, status=force-expired, returned to sender", Ign),
+        (b"Nov 23 02:18:51 mx postfix/qmgr[23757]: 3348098C175: from=<sender@sse-test.example>, status=force-expired, returned to sender", Exp),
+        // postsuper -e (the kumina/postfix_exporter test line)
+        (b"Apr 10 14:50:16 mail postfix/qmgr[3663]: BACE842E73: from=<noreply@domain.com>, status=force-expired, returned to sender", Exp),
         // ---- inbound: smtpd ----
         (b"Nov 23 02:13:27 mx postfix/smtpd[12391]: NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 554 5.7.1 <victim@elsewhere.example>: Relay access denied; from=<someone@outside.example> to=<victim@elsewhere.example> proto=ESMTP helo=<client.example>",
             inb(Rejected, Some(554), Some("5.7.1"), Some(b"victim@elsewhere.example"))),
@@ -839,6 +841,16 @@ mod tests {
             UndeliverableButNotCached.as_str(),
             "undeliverable-but-not-cached"
         );
+    }
+
+    /// `status=force-expired` (an administrator's `postsuper -e`) was ignored: mail given up
+    /// undelivered is an expiry, whoever gave it up; one per record, never also a reply.
+    #[test]
+    fn force_expired_is_an_expiry() {
+        let line: &[u8] = b"Apr 10 14:50:16 mail postfix/qmgr[3663]: BACE842E73: from=<noreply@domain.com>, status=force-expired, returned to sender";
+        assert_eq!(parse(line), Parsed::Event(Event::Expired));
+        // Cut inside the status word: unreadable, as for `status=expired`.
+        assert_eq!(parse(&line[..line.len() - 20]), Parsed::Unrecognised);
     }
 
     #[test]
