@@ -515,6 +515,9 @@ mod tests {
         // postsuper -e (the kumina/postfix_exporter test line)
         (b"Apr 10 14:50:16 mail postfix/qmgr[3663]: BACE842E73: from=<noreply@domain.com>, status=force-expired, returned to sender", Exp),
         // ---- inbound: smtpd ----
+        // cut before its trailer by a syslog daemon (the crowdsec hub's test line): no domain
+        (b"May 11 04:02:37 host1 postfix/smtpd[26897]: NOQUEUE: reject: RCPT from unknown[192.168.1.1]: 554 5.7.1 Service unavailable",
+            inb(Rejected, Some(554), Some("5.7.1"), None)),
         (b"Nov 23 02:13:27 mx postfix/smtpd[12391]: NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 554 5.7.1 <victim@elsewhere.example>: Relay access denied; from=<someone@outside.example> to=<victim@elsewhere.example> proto=ESMTP helo=<client.example>",
             inb(Rejected, Some(554), Some("5.7.1"), Some(b"victim@elsewhere.example"))),
         (b"Nov 23 02:13:27 mx postfix/smtpd[12391]: NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 550 5.1.1 <nobody-here@sse-test.example>: Recipient address rejected: User unknown in local recipient table; from=<someone@outside.example> to=<nobody-here@sse-test.example> proto=ESMTP helo=<client.example>",
@@ -674,13 +677,24 @@ mod tests {
         }
     }
 
+    fn without_recipients(p: Parsed<'_>) -> Parsed<'_> {
+        match p {
+            Parsed::Event(Event::Reply(r)) => Parsed::Event(Event::Reply(Reply {
+                recipients: Recipients::None,
+                ..r
+            })),
+            other => other,
+        }
+    }
+
     fn is_countable(w: W) -> bool {
         matches!(w, W::Exp | W::R { .. })
     }
 
     /// Every prefix of a countable line is Unrecognised or gives the line's own event.
     /// (cleanup `hold:`/`discard:` with a code are left out: cut before their text they read as
-    /// the same actions without a code, which are ignored.)
+    /// the same actions without a code, which are ignored. An inbound refusal cut before its
+    /// trailer gives its own reply without the recipient.)
     #[test]
     fn every_cut_is_unrecognised_or_right() {
         let mut checked = 0;
@@ -700,7 +714,14 @@ mod tests {
                 }
                 let ok = got == Parsed::Unrecognised
                     || got == full
-                    || cut_may_ignore && got == Parsed::Ignored;
+                    || cut_may_ignore && got == Parsed::Ignored
+                    || matches!(
+                        w,
+                        W::R {
+                            dir: Direction::Inbound,
+                            ..
+                        }
+                    ) && got == without_recipients(full.clone());
                 assert!(
                     ok,
                     "cut at {n}: {:?} gave {got:?}",
@@ -777,7 +798,7 @@ mod tests {
                 Some(b"victim@elsewhere.example")
             ))
         );
-        // Cut before the trailer: unreadable.
+        // Cut inside the trailer (in `from=<…>`): unreadable.
         assert_eq!(parse(&reject.as_bytes()[..1024]), Parsed::Unrecognised);
     }
 
@@ -840,6 +861,28 @@ mod tests {
         assert_eq!(
             UndeliverableButNotCached.as_str(),
             "undeliverable-but-not-cached"
+        );
+    }
+
+    /// A refusal cut before its `; from=<…> to=<…>` trailer (syslog daemons cut long lines) was
+    /// unrecognised: it counts as the refusal it is, with the codes as logged and no domain. Cut
+    /// inside a code, it cannot be read.
+    #[test]
+    fn refusal_cut_before_its_trailer_counts_without_domain() {
+        let line: &[u8] = b"May 11 04:02:37 host1 postfix/smtpd[26897]: NOQUEUE: reject: RCPT from unknown[192.168.1.1]: 554 5.7.1 Service unavailable";
+        assert_eq!(
+            without_text(parse(line)),
+            want(inb(Rejected, Some(554), Some("5.7.1"), None))
+        );
+        assert_eq!(text_of(&parse(line)), Some("554 5.7.1 Service unavailable"));
+        let before_text = line.len() - "Service unavailable".len();
+        for cut in ["554", "554 ", "554 5.7", "554 5.7.1", "55"] {
+            let n = before_text - "554 5.7.1 ".len() + cut.len();
+            assert_eq!(parse(&line[..n]), Parsed::Unrecognised, "{cut:?}");
+        }
+        assert_eq!(
+            without_text(parse(&line[..before_text])),
+            want(inb(Rejected, Some(554), Some("5.7.1"), None))
         );
     }
 
