@@ -45,7 +45,7 @@ pub const FAILURES: Spec = Spec {
 pub const EXPIRED: Spec = Spec {
     name: "smtp_expired_total",
     kind: Kind::Counter,
-    help: "Expiry records: mail given up after the maximal queue lifetime.",
+    help: "Expiry records: mail given up undelivered, by queue lifetime or by an administrator.",
     labels: &["source", "mta"],
 };
 

@@ -20,7 +20,8 @@
 //!   domain. One reply per recipient; without either, one reply with an empty domain.
 //! - `outcome`: a word mapped through `outcomes:`, else taken when it is itself one of
 //!   `delivered`, `deferred`, `bounced`, `rejected`, `warned`, `held`, `discarded`,
-//!   `deliverable`, `undeliverable` — or `expired` (an expiry, never a reply) or `ignored`.
+//!   `deliverable`, `undeliverable`, `undeliverable-but-not-cached` — or `expired` (an expiry,
+//!   never a reply) or `ignored`.
 //!   A pattern without an `outcome` group must give `outcome:`.
 //! - `direction`: a word mapped through `directions:`, else `outbound` or `inbound`; without
 //!   the group, the pattern's `direction:` (default `outbound`).
@@ -135,7 +136,7 @@ fn direction_word(w: &str) -> Option<Direction> {
     Direction::ALL.into_iter().find(|d| d.as_str() == w)
 }
 
-const OUTCOMES: &str = "delivered, deferred, bounced, rejected, warned, held, discarded, deliverable, undeliverable, expired or ignored";
+const OUTCOMES: &str = "delivered, deferred, bounced, rejected, warned, held, discarded, deliverable, undeliverable, undeliverable-but-not-cached, expired or ignored";
 
 impl CustomFormat {
     /// Compiles and checks a format; the error names the field to fix (relative to the

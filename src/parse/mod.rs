@@ -38,7 +38,8 @@ pub enum Parsed<'a> {
 pub enum Event<'a> {
     /// One reply code for one recipient (or several recipients of the same line).
     Reply(Reply<'a>),
-    /// Mail given up because its queue lifetime ran out (`smtp_expired_total`), never a reply.
+    /// Mail given up undelivered, because its queue lifetime ran out or by an administrator
+    /// (Postfix `postsuper -e`): `smtp_expired_total`, never a reply.
     Expired,
     /// Expiry records, one per recipient of the line (Exchange `FAIL` with `QUEUE.Expired`).
     ExpiredPerRecipient(Recipients<'a>),
@@ -253,12 +254,15 @@ pub enum Outcome {
     Discarded,
     /// Address verification probe: the address would be delivered.
     Deliverable,
-    /// Address verification probe: the address would bounce.
+    /// Address verification probe: the address would bounce, or is deferred.
     Undeliverable,
+    /// Address verification probe: undeliverable, and not cached because Postfix keeps no
+    /// negative results (`address_verify_negative_cache = no`).
+    UndeliverableButNotCached,
 }
 
 impl Outcome {
-    pub const ALL: [Outcome; 9] = [
+    pub const ALL: [Outcome; 10] = [
         Outcome::Delivered,
         Outcome::Deferred,
         Outcome::Bounced,
@@ -268,6 +272,7 @@ impl Outcome {
         Outcome::Discarded,
         Outcome::Deliverable,
         Outcome::Undeliverable,
+        Outcome::UndeliverableButNotCached,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -280,6 +285,7 @@ impl Outcome {
             Outcome::Discarded => "discarded",
             Outcome::Deliverable => "deliverable",
             Outcome::Undeliverable => "undeliverable",
+            Outcome::UndeliverableButNotCached => "undeliverable-but-not-cached",
         }
     }
 }

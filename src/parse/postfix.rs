@@ -10,8 +10,8 @@
 //! Kinds of lines understood, each in a part of its own that opens with the real lines it reads
 //! (written by Postfix 3.7.11 from Debian 12 to its `maillog_file`):
 //!
-//! - outbound delivery status (`status=sent`, `deferred`, `bounced`, …) and qmgr's expiry:
-//!   `postfix/delivery.rs`;
+//! - outbound delivery status (`status=sent`, `deferred`, `bounced`, …) and qmgr's expiry
+//!   (`status=expired`, `status=force-expired`): `postfix/delivery.rs`;
 //! - inbound refusals by smtpd, postscreen, milters and proxies (`reject:`,
 //!   `reject_warning:`, `milter-reject:`, `proxy-reject:`): `postfix/smtpd.rs`;
 //! - inbound refusals by cleanup (header/body checks, milters, MIME errors):
@@ -468,6 +468,9 @@ mod tests {
             out(Deliverable, Some(250), "2.1.5", b"ok9@remote.example", 0.01)),
         (b"Nov 23 02:18:11 mx postfix/smtp[23828]: 660DB98C026: to=<nouser9@remote.example>, relay=127.0.0.1[127.0.0.1]:12600, delay=0.01, delays=0/0.01/0/0, dsn=5.1.1, status=undeliverable (host 127.0.0.1[127.0.0.1] said: 550 5.1.1 <nouser9>: Recipient address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command))",
             out(Undeliverable, Some(550), "5.1.1", b"nouser9@remote.example", 0.01)),
+        // address_verify_negative_cache = no (whyscream/postfix-grok-patterns test line)
+        (b"Jan  1 00:00:00 peerhost postfix/error[1]: 3E29030F8637E: to=<user@yahoo.com>, relay=none, delay=0.01, delays=0.01/0/0/0, dsn=5.1.1, status=undeliverable-but-not-cached (User unknown in virtual alias table)",
+            out(UndeliverableButNotCached, None, "5.1.1", b"user@yahoo.com", 0.01)),
         // ---- outbound: lmtp, local, virtual, pipe, error, retry, discard, cleanup ----
         (b"Nov 23 02:12:58 mx postfix/lmtp[10741]: 2D5D098C16B: to=<u1@lmtp.example>, relay=127.0.0.1[127.0.0.1]:12606, delay=0.02, delays=0/0.01/0/0, dsn=2.0.0, status=sent (250 2.0.0 <u1@lmtp.example> 4dNQdD2VZmZf7Oo1AB Saved)",
             out(Delivered, Some(250), "2.0.0", b"u1@lmtp.example", 0.02)),
@@ -508,8 +511,13 @@ mod tests {
         // ---- expiry ----
         (b"Nov 23 02:18:58 mx postfix/qmgr[25619]: B5A3998C028: from=<sender@sse-test.example>, status=expired, returned to sender", Exp),
         (b"Nov 23 02:18:58 mx postfix/qmgr[25619]: B9CAA98C046: from=<>, status=expired, returned to sender", Exp),
-        (b"Nov 23 02:18:51 mx postfix/qmgr[23757]: 3348098C175: from=<sender@sse-test.example>, status=force-expired, returned to sender", Ign),
+        (b"Nov 23 02:18:51 mx postfix/qmgr[23757]: 3348098C175: from=<sender@sse-test.example>, status=force-expired, returned to sender", Exp),
+        // postsuper -e (the kumina/postfix_exporter test line)
+        (b"Apr 10 14:50:16 mail postfix/qmgr[3663]: BACE842E73: from=<noreply@domain.com>, status=force-expired, returned to sender", Exp),
         // ---- inbound: smtpd ----
+        // cut before its trailer by a syslog daemon (the crowdsec hub's test line): no domain
+        (b"May 11 04:02:37 host1 postfix/smtpd[26897]: NOQUEUE: reject: RCPT from unknown[192.168.1.1]: 554 5.7.1 Service unavailable",
+            inb(Rejected, Some(554), Some("5.7.1"), None)),
         (b"Nov 23 02:13:27 mx postfix/smtpd[12391]: NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 554 5.7.1 <victim@elsewhere.example>: Relay access denied; from=<someone@outside.example> to=<victim@elsewhere.example> proto=ESMTP helo=<client.example>",
             inb(Rejected, Some(554), Some("5.7.1"), Some(b"victim@elsewhere.example"))),
         (b"Nov 23 02:13:27 mx postfix/smtpd[12391]: NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 550 5.1.1 <nobody-here@sse-test.example>: Recipient address rejected: User unknown in local recipient table; from=<someone@outside.example> to=<nobody-here@sse-test.example> proto=ESMTP helo=<client.example>",
@@ -669,13 +677,24 @@ mod tests {
         }
     }
 
+    fn without_recipients(p: Parsed<'_>) -> Parsed<'_> {
+        match p {
+            Parsed::Event(Event::Reply(r)) => Parsed::Event(Event::Reply(Reply {
+                recipients: Recipients::None,
+                ..r
+            })),
+            other => other,
+        }
+    }
+
     fn is_countable(w: W) -> bool {
         matches!(w, W::Exp | W::R { .. })
     }
 
     /// Every prefix of a countable line is Unrecognised or gives the line's own event.
     /// (cleanup `hold:`/`discard:` with a code are left out: cut before their text they read as
-    /// the same actions without a code, which are ignored.)
+    /// the same actions without a code, which are ignored. An inbound refusal cut before its
+    /// trailer gives its own reply without the recipient.)
     #[test]
     fn every_cut_is_unrecognised_or_right() {
         let mut checked = 0;
@@ -695,7 +714,14 @@ mod tests {
                 }
                 let ok = got == Parsed::Unrecognised
                     || got == full
-                    || cut_may_ignore && got == Parsed::Ignored;
+                    || cut_may_ignore && got == Parsed::Ignored
+                    || matches!(
+                        w,
+                        W::R {
+                            dir: Direction::Inbound,
+                            ..
+                        }
+                    ) && got == without_recipients(full.clone());
                 assert!(
                     ok,
                     "cut at {n}: {:?} gave {got:?}",
@@ -772,7 +798,7 @@ mod tests {
                 Some(b"victim@elsewhere.example")
             ))
         );
-        // Cut before the trailer: unreadable.
+        // Cut inside the trailer (in `from=<…>`): unreadable.
         assert_eq!(parse(&reject.as_bytes()[..1024]), Parsed::Unrecognised);
     }
 
@@ -814,6 +840,60 @@ mod tests {
                 let _ = parse(&buf);
             }
         }
+    }
+
+    /// `status=undeliverable-but-not-cached` (an address probe with
+    /// `address_verify_negative_cache = no`) was unrecognised: every probe status Postfix writes
+    /// (`global/verify.c`, `sent.c`, `bounce.c`, `defer.c`) is a reply with that outcome.
+    #[test]
+    fn undeliverable_but_not_cached_is_a_probe_reply() {
+        let line: &[u8] = b"Jan  1 00:00:00 peerhost postfix/error[1]: 3E29030F8637E: to=<user@yahoo.com>, relay=none, delay=0.01, delays=0.01/0/0/0, dsn=5.1.1, status=undeliverable-but-not-cached (User unknown in virtual alias table)";
+        assert_eq!(
+            without_text(parse(line)),
+            want(out(
+                UndeliverableButNotCached,
+                None,
+                "5.1.1",
+                b"user@yahoo.com",
+                0.01
+            ))
+        );
+        assert_eq!(
+            UndeliverableButNotCached.as_str(),
+            "undeliverable-but-not-cached"
+        );
+    }
+
+    /// A refusal cut before its `; from=<…> to=<…>` trailer (syslog daemons cut long lines) was
+    /// unrecognised: it counts as the refusal it is, with the codes as logged and no domain. Cut
+    /// inside a code, it cannot be read.
+    #[test]
+    fn refusal_cut_before_its_trailer_counts_without_domain() {
+        let line: &[u8] = b"May 11 04:02:37 host1 postfix/smtpd[26897]: NOQUEUE: reject: RCPT from unknown[192.168.1.1]: 554 5.7.1 Service unavailable";
+        assert_eq!(
+            without_text(parse(line)),
+            want(inb(Rejected, Some(554), Some("5.7.1"), None))
+        );
+        assert_eq!(text_of(&parse(line)), Some("554 5.7.1 Service unavailable"));
+        let before_text = line.len() - "Service unavailable".len();
+        for cut in ["554", "554 ", "554 5.7", "554 5.7.1", "55"] {
+            let n = before_text - "554 5.7.1 ".len() + cut.len();
+            assert_eq!(parse(&line[..n]), Parsed::Unrecognised, "{cut:?}");
+        }
+        assert_eq!(
+            without_text(parse(&line[..before_text])),
+            want(inb(Rejected, Some(554), Some("5.7.1"), None))
+        );
+    }
+
+    /// `status=force-expired` (an administrator's `postsuper -e`) was ignored: mail given up
+    /// undelivered is an expiry, whoever gave it up; one per record, never also a reply.
+    #[test]
+    fn force_expired_is_an_expiry() {
+        let line: &[u8] = b"Apr 10 14:50:16 mail postfix/qmgr[3663]: BACE842E73: from=<noreply@domain.com>, status=force-expired, returned to sender";
+        assert_eq!(parse(line), Parsed::Event(Event::Expired));
+        // Cut inside the status word: unreadable, as for `status=expired`.
+        assert_eq!(parse(&line[..line.len() - 20]), Parsed::Unrecognised);
     }
 
     #[test]

@@ -23,14 +23,23 @@
 //! Nov 23 02:18:14 mx postfix/smtp[23828]: 688D198C349: to=<ok9@remote.example>, relay=127.0.0.1[127.0.0.1]:12600, delay=0.01, delays=0/0/0/0, dsn=2.1.5, status=deliverable (250 2.1.5 Ok)
 //! ```
 //! `status=` words: `sent` → delivered, `deferred` and `SOFTBOUNCE` (soft_bounce=yes) →
-//! deferred, `bounced`, `deliverable`/`undeliverable` (address verification probes).
+//! deferred, `bounced`; the address verification probes' own words are outcomes of their own:
+//! `deliverable`, `undeliverable` (the probe bounced or was deferred) and
+//! `undeliverable-but-not-cached` (the same, with `address_verify_negative_cache = no`), e.g.
+//! (a line from the whyscream/postfix-grok-patterns tests):
+//! ```text
+//! Jan  1 00:00:00 peerhost postfix/error[1]: 3E29030F8637E: to=<user@yahoo.com>, relay=none, delay=0.01, delays=0.01/0/0/0, dsn=5.1.1, status=undeliverable-but-not-cached (User unknown in virtual alias table)
+//! ```
 //!
-//! **Expiry** (never a reply; `force-expired` from `postsuper -e` is ignored):
+//! **Expiry** (never a reply), one per message: the queue lifetime ran out, or an
+//! administrator expired the message (`postsuper -e`, `force-expired`):
 //! ```text
 //! Nov 23 02:18:58 mx postfix/qmgr[25619]: B5A3998C028: from=<sender@sse-test.example>, status=expired, returned to sender
+//! Nov 23 02:18:51 mx postfix/qmgr[23757]: 3348098C175: from=<sender@sse-test.example>, status=force-expired, returned to sender
 //! ```
 //!
 //! Formats checked against Postfix's source: `global/log_adhoc.c` (delivery status),
+//! `global/sent.c`, `bounce.c`, `defer.c` and `verify.c` (the probes' words),
 //! `qmgr/qmgr_active.c` (expiry), `smtp/smtp_proto.c` and `smtp/smtp_sasl_glue.c` (how remote
 //! replies are quoted).
 
@@ -78,6 +87,7 @@ pub(super) fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
         b"bounced" => Outcome::Bounced,
         b"deliverable" => Outcome::Deliverable,
         b"undeliverable" => Outcome::Undeliverable,
+        b"undeliverable-but-not-cached" => Outcome::UndeliverableButNotCached,
         _ => return None,
     };
     let reason = status.get(space..)?.strip_prefix(b" (")?;
@@ -151,16 +161,21 @@ fn parse_seconds(b: &[u8]) -> Option<f64> {
         .filter(|d| d.is_finite() && *d >= 0.0)
 }
 
-/// `from=<s>, status=expired, returned to sender` (qmgr). `force-expired` (postsuper -e) is an
-/// administrator's decision, not a queue lifetime running out: ignored.
+/// `from=<s>, status=expired, returned to sender` or `from=<s>, status=force-expired,
+/// returned to sender` (qmgr): one expiry. Mail given up undelivered is an expiry whether its
+/// queue lifetime ran out or an administrator expired it (`postsuper -e`).
 pub(super) fn expiry(rest: &[u8]) -> Option<Parsed<'static>> {
-    const EXPIRED: &[u8] = b"status=expired, returned to sender";
-    if rest.ends_with(b">, status=expired, returned to sender") {
+    const EXPIRED: [&[u8]; 2] = [
+        b">, status=expired, returned to sender",
+        b">, status=force-expired, returned to sender",
+    ];
+    if EXPIRED.iter().any(|e| rest.ends_with(e)) {
         return Some(Parsed::Event(Event::Expired));
     }
     let p = finder_angle_comma().find(rest)?;
-    let tail = rest.get(p + 3..)?;
-    if EXPIRED.starts_with(tail) {
+    let tail = rest.get(p..)?;
+    if EXPIRED.iter().any(|e| e.starts_with(tail)) {
+        // Cut inside the status.
         return None;
     }
     Some(Parsed::Ignored)

@@ -15,14 +15,23 @@
 //! Nov 23 02:19:33 mx postfix/postscreen[26768]: NOQUEUE: reject: CONNECT from [127.0.0.7]:59857: too many connections
 //! ```
 //!
+//! A refusal cut before its `; from=<…> to=<…>` trailer (syslog daemons cut long lines) counts
+//! with the codes read before the cut and no recipient (empty `domain`); one cut inside a code
+//! or inside the trailer cannot be read. (A line from the crowdsec hub's tests:)
+//! ```text
+//! May 11 04:02:37 host1 postfix/smtpd[26897]: NOQUEUE: reject: RCPT from unknown[192.168.1.1]: 554 5.7.1 Service unavailable
+//! ```
+//!
 //! Formats checked against Postfix's source: `smtpd/smtpd_check.c` `log_whatsup` and
 //! `smtpd/smtpd.c` (milter, proxy), `postscreen/postscreen_smtpd.c` and `postscreen.c`.
 
 use super::{
     finder_colon_space, finder_from, finder_rev_proto, finder_rev_semi_from, finder_rev_to,
-    inbound, Daemon,
+    finder_semi_from, inbound, Daemon,
 };
-use crate::parse::{leading_reply_codes, Event, Outcome, Parsed, Recipients};
+use crate::parse::{
+    leading_reply_codes, BasicCode, EnhancedCode, Event, Outcome, Parsed, Recipients,
+};
 
 /// `CMD from client[ip]: TEXT; from=<s> to=<r> proto=… helo=<h>` after the action's keyword
 /// (smtpd, milters), or postscreen's `CMD from [ip]:port: TEXT` with the trailer for RCPT only.
@@ -97,9 +106,10 @@ fn without_trailer(seg: &[u8]) -> &[u8] {
 ///
 /// The reply is at the start of TEXT. TEXT holds client-controlled addresses and `;`, so the
 /// trailer is found from the right: the last ` proto=` (helo names have no spaces), with
-/// ` to=<r>` just before it. smtpd always logs `proto=`; a line without it was cut. cleanup
-/// (milter replies for local submissions) may have no `proto=`; then the line must end with
-/// ` to=<r>`.
+/// ` to=<r>` just before it. smtpd always logs `proto=`; a line without it was cut: it counts
+/// without a recipient when cut before `; from=<` (see [`codes_before_cut`]), else it cannot be
+/// read. cleanup (milter replies for local submissions) may have no `proto=`; then the line
+/// ends with ` to=<r>`.
 fn smtpd_reply(daemon: Daemon, body: &[u8], outcome: Outcome, cleanup: bool) -> Option<Parsed<'_>> {
     let (seg, recipients) = match finder_rev_proto().rfind(body) {
         Some(p) => {
@@ -111,12 +121,15 @@ fn smtpd_reply(daemon: Daemon, body: &[u8], outcome: Outcome, cleanup: bool) -> 
             };
             (seg, trailing_recipient(seg))
         }
-        None if cleanup => {
-            let r = trailing_recipient(body);
-            if r == Recipients::None {
-                return None;
-            }
-            (body, r)
+        None if cleanup && trailing_recipient(body) != Recipients::None => {
+            (body, trailing_recipient(body))
+        }
+        // No trailer at all: the line was cut before it (syslog daemons cut long lines, e.g.
+        // at 1024 bytes). The refusal still counts, without its recipient, when its codes were
+        // read whole before the cut. A line cut inside the trailer stays unreadable.
+        None if finder_semi_from().find(body).is_none() => {
+            let codes = codes_before_cut(body)?;
+            return Some(inbound(outcome, codes, Recipients::None, body));
         }
         None => return None,
     };
@@ -126,6 +139,25 @@ fn smtpd_reply(daemon: Daemon, body: &[u8], outcome: Outcome, cleanup: bool) -> 
         recipients,
         without_trailer(seg),
     ))
+}
+
+/// The codes at the start of a reply whose line was cut: `None` unless the reply starts with a
+/// code and the cut came after the codes (a code at the very end may be cut short: `554 5.7`
+/// of `554 5.7.1`, `55` of `550`).
+fn codes_before_cut(text: &[u8]) -> Option<(Option<BasicCode>, Option<EnhancedCode>)> {
+    let codes = leading_reply_codes(text);
+    let t = text.trim_ascii_start();
+    let after_basic = match codes.0 {
+        Some(_) if matches!(t.get(3), Some(b' ' | b'-' | b'\t')) => t.get(4..)?,
+        Some(_) => return None,
+        None => t,
+    };
+    // The enhanced code (or what may be its start) must be followed by more text.
+    let word = after_basic
+        .iter()
+        .take_while(|c| c.is_ascii_digit() || **c == b'.')
+        .count();
+    (word < after_basic.len() && codes != (None, None)).then_some(codes)
 }
 
 /// The `r` of a ` to=<r>` that ends `seg`, or `Recipients::None`.
