@@ -329,28 +329,48 @@ fn failure_text(after: &[u8]) -> Option<&[u8]> {
     for marker in [
         &b"error from remote mail server after "[..],
         b"LMTP error after ",
+        // A PRDR refusal of one recipient after the message (`PRDR error after DATA: 550 …`).
+        b"PRDR error after ",
     ] {
         if let Some(at) = memchr::memmem::find(after, marker) {
             let cmd = &after[at + marker.len()..];
-            // The command may hold `: ` itself (`RCPT TO:<a@b>: 451 …`): the reply starts at
-            // the first `: ` followed by a reply code.
-            let mut from = 0;
-            while let Some(k) = memchr::memmem::find(&cmd[from..], b": ") {
-                let text = &cmd[from + k + 2..];
-                if leading_reply_codes(text) != (None, None) {
-                    return Some(text);
-                }
-                from += k + 2;
+            // The command may hold `: ` itself (`RCPT TO:<a@b>: 451 …`).
+            if let Some(text) = coded_text(cmd) {
+                return Some(text);
             }
             return cmd.get(memchr::memmem::find(cmd, b": ")? + 2..);
         }
     }
     if let Some(at) = memchr::memmem::find(after, b"defer (") {
-        let tail = &after[at..];
-        return Some(&tail[memchr::memmem::find(tail, b"): ")? + 3..]);
+        // `defer (errno)`, then the host field if a host was tried (`H=name [ip]`, with
+        // `:port` or `*` after `]`), then `: ` and Exim's words, if any: the words follow the
+        // first `: ` after the errno; `defer (-1)` alone counts without them.
+        let tail = &after[at + b"defer (".len()..];
+        let tail = &tail[memchr::memchr(b')', tail)? + 1..];
+        return Some(match memchr::memmem::find(tail, b": ") {
+            Some(k) => &tail[k + 2..],
+            None => &[],
+        });
     }
-    let at = memchr::memmem::find(after, b": ")?;
-    Some(&after[at + 2..])
+    if let Some(at) = memchr::memmem::find(after, b": ") {
+        return Some(&after[at + 2..]);
+    }
+    // `** file@x.y routing yielded a local delivery`: Exim's words right after the address.
+    let words = after.trim_ascii();
+    (!words.is_empty()).then_some(words)
+}
+
+/// The text from the first `: ` followed by a reply code.
+fn coded_text(s: &[u8]) -> Option<&[u8]> {
+    let mut from = 0;
+    while let Some(k) = memchr::memmem::find(&s[from..], b": ") {
+        let text = &s[from + k + 2..];
+        if leading_reply_codes(text) != (None, None) {
+            return Some(text);
+        }
+        from += k + 2;
+    }
+    None
 }
 
 /// An inbound refusal line: `[fields] [temporarily ]rejected WHAT: TEXT`.
@@ -529,6 +549,16 @@ mod tests {
         ("2026-11-23T04:44:13.989928+00:00 vm exim[28618]: 2026-11-23 04:44:13 H=(client.e2e.test) [127.0.0.1] F=<r250-s1@snd.test> rejected RCPT <nouser@in.test>: 550 5.7.1 Refused by the e2e ACL", "inbound rejected 550 5.7.1 in.test"),
         (r#"2026-11-23T04:44:14.172094+00:00 vm exim[28619]: 2026-11-23 04:44:14 1xVLuX-0007Ra-3C => r250-y1@d1.test R=to_sink T=sink_smtp H=127.0.0.2 [127.0.0.2] C="250 2.0.0 Ok: queued as S1""#, "outbound delivered 250 2.0.0 d1.test"),
         ("2026-11-23T04:44:14.172137+00:00 vm exim[28619]: 2026-11-23 04:44:14 1xVLuX-0007Ra-3C == r451-4.7.1-y2@d1.test R=to_sink T=sink_smtp defer (-44) H=127.0.0.2 [127.0.0.2]: SMTP error from remote mail server after RCPT TO:<r451-4.7.1-y2@d1.test>: 451 4.7.1 reply for <r451-4.7.1-y2@d1.test> (e2e sink)", "outbound deferred 451 4.7.1 d1.test"),
+        // Exim's own words after the host field, a bare `defer (N)`, a PRDR refusal with its code.
+        ("2017-07-30 18:51:05.712 10HmbB-000000005vi-0000 == dataloss@test.ex R=client T=send_to_server defer (-18) H=127.0.0.1 [127.0.0.1]: Remote host closed connection in response to pipelined end of data", "outbound deferred - - test.ex"),
+        ("1999-03-02 09:44:33 10HmbA-000000005vi-0000 == usery@domain1 R=others T=smtp defer (-44) H=127.0.0.1 [127.0.0.1]*: SMTP error from remote mail server after RCPT TO:<usery@domain1>: 450 Temporary error 3", "outbound deferred 450 - domain1"),
+        ("1999-03-02 09:44:33 10HmbH-000000005vi-0000 == x@test.ex R=remote T=smtp defer (-19) H=127.0.0.1 [127.0.0.1]: Malformed SMTP reply (an empty line) in response to DATA", "outbound deferred - - test.ex"),
+        ("1999-03-02 09:44:33 10HmbE-000000005vi-0000 == revoked@test.ex R=client T=send_to_server3 defer (-37) H=127.0.0.1 [127.0.0.1]: TLS session: (SSL_connect) Server certificate revoked", "outbound deferred - - test.ex"),
+        ("1999-03-02 09:44:33 10HmaY-000000005vi-0000 == userx@test.ex R=client T=send_to_server defer (-38) H=127.0.0.1 [127.0.0.1]:PORT_D: a TLS session is required, but the server did not offer TLS support", "outbound deferred - - test.ex"),
+        ("1999-03-02 09:44:33 10HmaX-000000005vi-0000 == CALLER@test.ex R=caller T=local_delivery defer (-1)", "outbound deferred - - test.ex"),
+        ("1999-03-02 09:44:33 10HmaZ-000000005vi-0000 == userz@test.ex R=r0 T=t1 defer (0) H=127.0.0.1 [127.0.0.1]: PRDR error after DATA: 450 cannot handle second rcpt right now", "outbound deferred 450 - test.ex"),
+        ("1999-03-02 09:44:33 10HmaX-000000005vi-0000 ** baduser@test.ex R=client T=send_to_server H=ip4.ip4.ip4.ip4 [ip4.ip4.ip4.ip4] : PRDR error after DATA: 550 PRDR R=<baduser@test.ex> refusal", "outbound bounced 550 - test.ex"),
+        ("1999-03-02 09:44:33 10HmbE-000000005vi-0000 ** file@x.y routing yielded a local delivery", "outbound bounced - - x.y"),
         // Not replies.
         ("2026-11-23 04:41:53 [23818] 1xVLsH-0006CA-1x <= r250-s1@snd.test H=(client.e2e.test) [127.0.0.1] P=esmtp S=226 for r250-a1@d1.test r451-4.7.1-a2@d1.test r451-4.7.1-e1@exp.test x1@down.test", "Ignored"),
         ("2026-11-23 04:41:53 [23821] 1xVLsH-0006CA-1x H=127.0.0.10 [127.0.0.10] Connection refused", "Ignored"),
@@ -579,6 +609,28 @@ mod tests {
         assert_eq!(text(CASES[4].0), "Connection refused");
         assert_eq!(text(CASES[6].0), "retry time not reached");
         assert_eq!(text(CASES[12].0), "relay not permitted");
+    }
+
+    /// A deferral whose words follow the host field (`H=name [ip]:`), the most common Exim
+    /// deferral, was unrecognised; so were `[ip]:port:`, a bare `defer (N)` and a PRDR refusal.
+    #[test]
+    fn deferral_words_after_the_host_field_count() {
+        for (line, want) in [
+            ("1999-03-02 09:44:33 10HmbN-000000005vi-0000 == a@test.ex R=client T=send_to_server defer (-18) H=127.0.0.1 [127.0.0.1]: Remote host closed connection in response to pipelined RCPT TO:<c@test.ex>", "Remote host closed connection in response to pipelined RCPT TO:<c@test.ex>"),
+            ("1999-03-02 09:44:33 10HmaX-000000005vi-0000 == userx@domain1 R=others T=smtp defer (-58)", ""),
+            ("1999-03-02 09:44:33 10HmaZ-000000005vi-0000 == userz@test.ex R=r0 T=t1 defer (0) H=127.0.0.1 [127.0.0.1]: PRDR error after DATA: 450 cannot handle second rcpt right now", "450 cannot handle second rcpt right now"),
+            ("1999-03-02 09:44:33 10HmaX-000000005vi-0000 == userx@domain1 R=others T=smtp defer (-19) H=127.0.0.1 [127.0.0.1]: Malformed SMTP reply in response to RCPT TO:<userx@domain1>: 550 The answer is no", "Malformed SMTP reply in response to RCPT TO:<userx@domain1>: 550 The answer is no"),
+        ] {
+            match parse(line.as_bytes()) {
+                Parsed::Event(Event::Reply(r)) => {
+                    assert_eq!(r.outcome, Outcome::Deferred, "{line}");
+                    assert_eq!(r.text, want.as_bytes(), "{line}");
+                    // A malformed reply's code is not taken.
+                    assert_eq!(r.code.is_some(), want.starts_with("450"), "{line}");
+                }
+                other => panic!("{line}: {other:?}"),
+            }
+        }
     }
 
     #[test]
