@@ -128,7 +128,14 @@ fn exim_shaped(rest: &[u8]) -> bool {
         b"SMTP syntax error",
         b"unexpected disconnection",
     ];
-    STARTS.iter().any(|s| rest.starts_with(s))
+    STARTS.iter().any(|s| rest.starts_with(s)) || auth_failure(rest).is_some()
+}
+
+/// The text after `NAME authenticator failed for `, if the line is one.
+fn auth_failure(rest: &[u8]) -> Option<&[u8]> {
+    const FAILED: &[u8] = b" authenticator failed for ";
+    let name = memchr::memchr(b' ', rest)?;
+    rest[name..].strip_prefix(FAILED)
 }
 
 /// The part of a line after Exim's prefix, and which optional parts the prefix had.
@@ -254,7 +261,13 @@ fn parse_body(body: Body<'_>) -> Option<Parsed<'_>> {
         Some(b"== ") => Outcome::Deferred,
         Some(b"** ") => Outcome::Bounced,
         Some(b"<= " | b"*> ") => return Some(Parsed::Ignored),
-        _ => return Some(refusal(rest).unwrap_or(Parsed::Ignored)),
+        _ => {
+            let refused = match auth_failure(rest) {
+                Some(tail) => auth_refusal(tail),
+                None => refusal(rest),
+            };
+            return Some(refused.unwrap_or(Parsed::Ignored));
+        }
     };
     delivery(outcome, &rest[3..])
 }
@@ -371,6 +384,13 @@ fn coded_text(s: &[u8]) -> Option<&[u8]> {
         from += k + 2;
     }
     None
+}
+
+/// A refused AUTH: `NAME authenticator failed for HOST: 535 …`, the tail after `for `. Counts
+/// only with the code Exim logs (the client's host may hold `: `; the reply is the text after
+/// the first `: ` that a code follows); without one it is no reply.
+fn auth_refusal(tail: &[u8]) -> Option<Parsed<'_>> {
+    Some(reject(Recipients::None, coded_text(tail)?))
 }
 
 /// An inbound refusal line: `[fields] [temporarily ]rejected WHAT: TEXT`.
@@ -559,6 +579,10 @@ mod tests {
         ("1999-03-02 09:44:33 10HmaZ-000000005vi-0000 == userz@test.ex R=r0 T=t1 defer (0) H=127.0.0.1 [127.0.0.1]: PRDR error after DATA: 450 cannot handle second rcpt right now", "outbound deferred 450 - test.ex"),
         ("1999-03-02 09:44:33 10HmaX-000000005vi-0000 ** baduser@test.ex R=client T=send_to_server H=ip4.ip4.ip4.ip4 [ip4.ip4.ip4.ip4] : PRDR error after DATA: 550 PRDR R=<baduser@test.ex> refusal", "outbound bounced 550 - test.ex"),
         ("1999-03-02 09:44:33 10HmbE-000000005vi-0000 ** file@x.y routing yielded a local delivery", "outbound bounced - - x.y"),
+        // A refused AUTH, with the code Exim logs.
+        ("2022-06-29 16:04:19 dovecot_login authenticator failed for ([1.2.3.5]) [1.2.3.4]:55379: 535 Incorrect authentication data (set_id=abuse@test.com)", "inbound rejected 535 - "),
+        ("2023-05-30 06:10:14 login authenticator failed for no-port.example.org [192.0.2.13]: 535 Incorrect authentication data (set_id=user)", "inbound rejected 535 - "),
+        ("1999-03-02 09:44:33 plain authenticator failed for H=(test.host) [10.0.0.1] U=CALLER: 535 Incorrect authentication data", "inbound rejected 535 - "),
         // Not replies.
         ("2026-11-23 04:41:53 [23818] 1xVLsH-0006CA-1x <= r250-s1@snd.test H=(client.e2e.test) [127.0.0.1] P=esmtp S=226 for r250-a1@d1.test r451-4.7.1-a2@d1.test r451-4.7.1-e1@exp.test x1@down.test", "Ignored"),
         ("2026-11-23 04:41:53 [23821] 1xVLsH-0006CA-1x H=127.0.0.10 [127.0.0.10] Connection refused", "Ignored"),
@@ -631,6 +655,17 @@ mod tests {
                 other => panic!("{line}: {other:?}"),
             }
         }
+    }
+
+    /// `NAME authenticator failed for HOST: 535 …` was ignored; it is a refusal with a code.
+    #[test]
+    fn auth_refusal_with_a_code_is_an_inbound_rejection() {
+        let line = "2022-06-29 16:04:05 dovecot_plain authenticator failed for (mail.test.com) [192.0.2.181]:47807: 535 Incorrect authentication data (set_id=user)";
+        assert_eq!(render(&parse(line.as_bytes())), "inbound rejected 535 - ");
+        assert!(claims(line.as_bytes()));
+        // Without a code Exim logs no reply.
+        let bare = "2022-06-29 16:04:05 dovecot_plain authenticator failed for (mail.test.com) [192.0.2.181]:47807: Incorrect authentication data";
+        assert_eq!(render(&parse(bare.as_bytes())), "Ignored");
     }
 
     #[test]
