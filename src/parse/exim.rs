@@ -25,8 +25,10 @@
 //! ```
 //!
 //! **Deferred** — `==`. The reply is the remote server's, quoted after `SMTP error from remote
-//! mail server after <command>: ` (also `LMTP error after …`); otherwise Exim's own words after
-//! `defer (errno): `, with no code. Exim's "retry time not reached" (the address or host is
+//! mail server after <command>: ` (also `LMTP error after …`, `PRDR error after DATA: `);
+//! otherwise Exim's own words, with no code: after `defer (errno): `, or after the host field
+//! that follows it (`H=name [ip]: `, `[ip]:port: `, `[ip]*: `); a bare `defer (errno)` counts
+//! without words. Exim's "retry time not reached" (the address or host is
 //! waiting for its next retry time; nothing was sent) counts as the deferral it says
 //! (docs/counting.md):
 //! ```text
@@ -35,8 +37,16 @@
 //! 2026-11-23 04:41:54 [23887] 1xVLsI-0006DG-1Q == x2@down.test R=to_down T=down_smtp defer (-54): retry time not reached for any host for 'down.test'
 //! 2026-11-23 04:41:58 [24169] 1xVLsH-0006CA-1x == r451-4.7.1-a2@d1.test routing defer (-52): retry time not reached
 //! ```
+//! From Exim's own test suite (its `mainlog`, hosts and ids as the suite writes them):
+//! ```text
+//! 2017-07-30 18:51:05.712 10HmbB-000000005vi-0000 == dataloss@test.ex R=client T=send_to_server defer (-18) H=127.0.0.1 [127.0.0.1]: Remote host closed connection in response to pipelined end of data
+//! 1999-03-02 09:44:33 10HmbE-000000005vi-0000 == revoked@test.ex R=client T=send_to_server3 defer (-37) H=127.0.0.1 [127.0.0.1]: TLS session: (SSL_connect) Server certificate revoked
+//! 1999-03-02 09:44:33 10HmaZ-000000005vi-0000 == userz@test.ex R=r0 T=t1 defer (0) H=127.0.0.1 [127.0.0.1]: PRDR error after DATA: 450 cannot handle second rcpt right now
+//! 1999-03-02 09:44:33 10HmaX-000000005vi-0000 == CALLER@test.ex R=caller T=local_delivery defer (-1)
+//! ```
 //!
-//! **Bounced** — `**`, the reply read as for deferrals, or Exim's own words after `: `:
+//! **Bounced** — `**`, the reply read as for deferrals, or Exim's own words after `: ` (or
+//! right after the address: `** file@x.y routing yielded a local delivery`):
 //! ```text
 //! 2026-11-23 04:41:54 [23887] 1xVLsI-0006DG-1Q ** r250-d554-5.7.1-b1@d1.test R=to_sink T=sink_smtp H=127.0.0.2 [127.0.0.2]: SMTP error from remote mail server after end of data: 554 5.7.1 content refused
 //! ```
@@ -63,6 +73,12 @@
 //! 2026-11-23 04:43:54 [27767] H=(client.e2e.test) [127.0.0.9] rejected EHLO or HELO client.e2e.test: 550 5.7.1 HELO refused by the e2e ACL
 //! 2026-11-23 04:43:54 [27767] rejected MAIL from [127.0.0.9]: no HELO/EHLO given
 //! 2026-11-23 04:43:55 [27840] H=[127.0.0.11] rejected connection in "connect" ACL: 554 5.7.1 Connection refused by the e2e ACL
+//! ```
+//!
+//! A refused AUTH, `NAME authenticator failed for HOST: `, counts as a refusal when a code
+//! follows (crowdsec hub's test lines; Exim's test suite writes `H=(helo) [ip] U=ident`):
+//! ```text
+//! 2023-05-30 06:10:14 login authenticator failed for no-port.example.org [192.0.2.13]: 535 Incorrect authentication data (set_id=user)
 //! ```
 //!
 //! **Syslog form** (Exim 4.96, `log_file_path = syslog`, through rsyslog 8.2302): the same
@@ -99,7 +115,8 @@ pub fn parse(line: &[u8]) -> Parsed<'_> {
 }
 
 /// Whether Exim wrote this line: its own main-log prefix (a timestamp, then a `[pid]`, a message
-/// id or a known line), or a syslog line of program `exim`/`exim4`. Countable or not.
+/// id or one of Exim's own messages), or a syslog line of program `exim`/`exim4`. Countable or
+/// not. A bare timestamp and other text (an ACL's `logwrite` without `+pid`) is not claimed.
 pub fn claims(line: &[u8]) -> bool {
     match split(line) {
         Split::Exim(body) => {
