@@ -139,6 +139,7 @@ fn exim_shaped(rest: &[u8]) -> bool {
         b"End queue run",
         b"rejected ",
         b"no host name found",
+        b"no IP address found for host ",
         b"TLS error ",
         b"SMTP protocol ",
         b"SMTP command timeout",
@@ -622,6 +623,7 @@ mod tests {
         // Not replies.
         ("1999-03-02 09:44:33 SMTP call from CALLER dropped: too many nonmail commands (last was \"rset\")", "Ignored"),
         ("1999-03-02 09:44:33 no MAIL in SMTP connection from CALLER D=qqs C=EXPN,QUIT", "Ignored"),
+        ("2017-12-03 08:51:35 no IP address found for host test.example.com (during SMTP connection from [192.0.2.9])", "Ignored"),
         ("1999-03-02 09:44:33 VRFY failed for <b@test.ex> H=(test) [V4NET.0.0.0] U=CALLER", "Ignored"),
         ("1999-03-02 09:44:33 Warning: No server certificate defined; will use a selfsigned one.", "Ignored"),
         ("1999-03-02 09:44:33 recipient verify defer (making callout connection): T=smtp Netwk addr not available", "Ignored"),
