@@ -214,6 +214,33 @@ mod tests {
         }
     }
 
+    /// A detected Exim log read Exim's lines without a message id or pid (no `+pid`) as
+    /// unrecognised, where `--log.format exim` ignores them: Exim did not claim them.
+    #[test]
+    fn exim_lines_without_a_reply_are_ignored_under_auto_too() {
+        let lines = [
+            "1999-03-02 09:44:33 Start ODMR queue run: pid=p1235 -qq -Rr @(clientdom.net)",
+            EXIM,
+            "1999-03-02 09:44:33 SMTP call from CALLER dropped: too many nonmail commands (last was \"rset\")",
+            "1999-03-02 09:44:33 no MAIL in SMTP connection from CALLER D=qqs C=EXPN,QUIT",
+            "1999-03-02 09:44:33 login authenticator failed for H=(test.host) [10.0.0.1] U=CALLER: 501 Authentication cancelled",
+            DOVECOT,
+        ];
+        let (whole, f) = run(&lines);
+        assert_eq!(f, Some(Format::Exim));
+        for (l, got) in lines.iter().zip(&whole) {
+            assert_eq!(
+                *got,
+                render(&Parser::from(Format::Exim).parse(l.as_bytes())),
+                "{l}"
+            );
+        }
+        for k in 0..lines.len() {
+            let (part, _) = run(&lines[k..]);
+            assert_eq!(part, whole[k..], "from line {k}");
+        }
+    }
+
     #[test]
     fn decided_from_a_head_counts_nothing() {
         let mut a = Auto::default();

@@ -25,8 +25,10 @@
 //! ```
 //!
 //! **Deferred** — `==`. The reply is the remote server's, quoted after `SMTP error from remote
-//! mail server after <command>: ` (also `LMTP error after …`); otherwise Exim's own words after
-//! `defer (errno): `, with no code. Exim's "retry time not reached" (the address or host is
+//! mail server after <command>: ` (also `LMTP error after …`, `PRDR error after DATA: `);
+//! otherwise Exim's own words, with no code: after `defer (errno): `, or after the host field
+//! that follows it (`H=name [ip]: `, `[ip]:port: `, `[ip]*: `); a bare `defer (errno)` counts
+//! without words. Exim's "retry time not reached" (the address or host is
 //! waiting for its next retry time; nothing was sent) counts as the deferral it says
 //! (docs/counting.md):
 //! ```text
@@ -35,8 +37,16 @@
 //! 2026-11-23 04:41:54 [23887] 1xVLsI-0006DG-1Q == x2@down.test R=to_down T=down_smtp defer (-54): retry time not reached for any host for 'down.test'
 //! 2026-11-23 04:41:58 [24169] 1xVLsH-0006CA-1x == r451-4.7.1-a2@d1.test routing defer (-52): retry time not reached
 //! ```
+//! From Exim's own test suite (its `mainlog`, hosts and ids as the suite writes them):
+//! ```text
+//! 2017-07-30 18:51:05.712 10HmbB-000000005vi-0000 == dataloss@test.ex R=client T=send_to_server defer (-18) H=127.0.0.1 [127.0.0.1]: Remote host closed connection in response to pipelined end of data
+//! 1999-03-02 09:44:33 10HmbE-000000005vi-0000 == revoked@test.ex R=client T=send_to_server3 defer (-37) H=127.0.0.1 [127.0.0.1]: TLS session: (SSL_connect) Server certificate revoked
+//! 1999-03-02 09:44:33 10HmaZ-000000005vi-0000 == userz@test.ex R=r0 T=t1 defer (0) H=127.0.0.1 [127.0.0.1]: PRDR error after DATA: 450 cannot handle second rcpt right now
+//! 1999-03-02 09:44:33 10HmaX-000000005vi-0000 == CALLER@test.ex R=caller T=local_delivery defer (-1)
+//! ```
 //!
-//! **Bounced** — `**`, the reply read as for deferrals, or Exim's own words after `: `:
+//! **Bounced** — `**`, the reply read as for deferrals, or Exim's own words after `: ` (or
+//! right after the address: `** file@x.y routing yielded a local delivery`):
 //! ```text
 //! 2026-11-23 04:41:54 [23887] 1xVLsI-0006DG-1Q ** r250-d554-5.7.1-b1@d1.test R=to_sink T=sink_smtp H=127.0.0.2 [127.0.0.2]: SMTP error from remote mail server after end of data: 554 5.7.1 content refused
 //! ```
@@ -63,6 +73,12 @@
 //! 2026-11-23 04:43:54 [27767] H=(client.e2e.test) [127.0.0.9] rejected EHLO or HELO client.e2e.test: 550 5.7.1 HELO refused by the e2e ACL
 //! 2026-11-23 04:43:54 [27767] rejected MAIL from [127.0.0.9]: no HELO/EHLO given
 //! 2026-11-23 04:43:55 [27840] H=[127.0.0.11] rejected connection in "connect" ACL: 554 5.7.1 Connection refused by the e2e ACL
+//! ```
+//!
+//! A refused AUTH, `NAME authenticator failed for HOST: `, counts as a refusal when a code
+//! follows (crowdsec hub's test lines; Exim's test suite writes `H=(helo) [ip] U=ident`):
+//! ```text
+//! 2023-05-30 06:10:14 login authenticator failed for no-port.example.org [192.0.2.13]: 535 Incorrect authentication data (set_id=user)
 //! ```
 //!
 //! **Syslog form** (Exim 4.96, `log_file_path = syslog`, through rsyslog 8.2302): the same
@@ -99,7 +115,8 @@ pub fn parse(line: &[u8]) -> Parsed<'_> {
 }
 
 /// Whether Exim wrote this line: its own main-log prefix (a timestamp, then a `[pid]`, a message
-/// id or a known line), or a syslog line of program `exim`/`exim4`. Countable or not.
+/// id or one of Exim's own messages), or a syslog line of program `exim`/`exim4`. Countable or
+/// not. A bare timestamp and other text (an ACL's `logwrite` without `+pid`) is not claimed.
 pub fn claims(line: &[u8]) -> bool {
     match split(line) {
         Split::Exim(body) => {
@@ -122,13 +139,40 @@ fn exim_shaped(rest: &[u8]) -> bool {
         b"End queue run",
         b"rejected ",
         b"no host name found",
+        b"no IP address found for host ",
         b"TLS error ",
         b"SMTP protocol ",
         b"SMTP command timeout",
         b"SMTP syntax error",
+        b"SMTP call from ",
+        b"SMTP data timeout",
+        b"SMTP connection ",
+        b"SMTP incomplete transaction",
         b"unexpected disconnection",
+        b"Start ODMR queue run",
+        b"Start '",
+        b"End '",
+        b"Ci=",
+        b"DKIM: ",
+        b"no MAIL in SMTP connection from ",
+        b"ignoring AUTH=",
+        b"VRFY failed for ",
+        b"EXPN ",
+        b"ETRN ",
+        b"ATRN ",
+        b"recipient verify ",
+        b"sender verify ",
+        b"Connection from ",
+        b"Warning: No server certificate defined",
     ];
-    STARTS.iter().any(|s| rest.starts_with(s))
+    STARTS.iter().any(|s| rest.starts_with(s)) || auth_failure(rest).is_some()
+}
+
+/// The text after `NAME authenticator failed for `, if the line is one.
+fn auth_failure(rest: &[u8]) -> Option<&[u8]> {
+    const FAILED: &[u8] = b" authenticator failed for ";
+    let name = memchr::memchr(b' ', rest)?;
+    rest[name..].strip_prefix(FAILED)
 }
 
 /// The part of a line after Exim's prefix, and which optional parts the prefix had.
@@ -254,7 +298,13 @@ fn parse_body(body: Body<'_>) -> Option<Parsed<'_>> {
         Some(b"== ") => Outcome::Deferred,
         Some(b"** ") => Outcome::Bounced,
         Some(b"<= " | b"*> ") => return Some(Parsed::Ignored),
-        _ => return Some(refusal(rest).unwrap_or(Parsed::Ignored)),
+        _ => {
+            let refused = match auth_failure(rest) {
+                Some(tail) => auth_refusal(tail),
+                None => refusal(rest),
+            };
+            return Some(refused.unwrap_or(Parsed::Ignored));
+        }
     };
     delivery(outcome, &rest[3..])
 }
@@ -329,28 +379,55 @@ fn failure_text(after: &[u8]) -> Option<&[u8]> {
     for marker in [
         &b"error from remote mail server after "[..],
         b"LMTP error after ",
+        // A PRDR refusal of one recipient after the message (`PRDR error after DATA: 550 …`).
+        b"PRDR error after ",
     ] {
         if let Some(at) = memchr::memmem::find(after, marker) {
             let cmd = &after[at + marker.len()..];
-            // The command may hold `: ` itself (`RCPT TO:<a@b>: 451 …`): the reply starts at
-            // the first `: ` followed by a reply code.
-            let mut from = 0;
-            while let Some(k) = memchr::memmem::find(&cmd[from..], b": ") {
-                let text = &cmd[from + k + 2..];
-                if leading_reply_codes(text) != (None, None) {
-                    return Some(text);
-                }
-                from += k + 2;
+            // The command may hold `: ` itself (`RCPT TO:<a@b>: 451 …`).
+            if let Some(text) = coded_text(cmd) {
+                return Some(text);
             }
             return cmd.get(memchr::memmem::find(cmd, b": ")? + 2..);
         }
     }
     if let Some(at) = memchr::memmem::find(after, b"defer (") {
-        let tail = &after[at..];
-        return Some(&tail[memchr::memmem::find(tail, b"): ")? + 3..]);
+        // `defer (errno)`, then the host field if a host was tried (`H=name [ip]`, with
+        // `:port` or `*` after `]`), then `: ` and Exim's words, if any: the words follow the
+        // first `: ` after the errno; `defer (-1)` alone counts without them.
+        let tail = &after[at + b"defer (".len()..];
+        let tail = &tail[memchr::memchr(b')', tail)? + 1..];
+        return Some(match memchr::memmem::find(tail, b": ") {
+            Some(k) => &tail[k + 2..],
+            None => &[],
+        });
     }
-    let at = memchr::memmem::find(after, b": ")?;
-    Some(&after[at + 2..])
+    if let Some(at) = memchr::memmem::find(after, b": ") {
+        return Some(&after[at + 2..]);
+    }
+    // `** file@x.y routing yielded a local delivery`: Exim's words right after the address.
+    let words = after.trim_ascii();
+    (!words.is_empty()).then_some(words)
+}
+
+/// The text from the first `: ` followed by a reply code.
+fn coded_text(s: &[u8]) -> Option<&[u8]> {
+    let mut from = 0;
+    while let Some(k) = memchr::memmem::find(&s[from..], b": ") {
+        let text = &s[from + k + 2..];
+        if leading_reply_codes(text) != (None, None) {
+            return Some(text);
+        }
+        from += k + 2;
+    }
+    None
+}
+
+/// A refused AUTH: `NAME authenticator failed for HOST: 535 …`, the tail after `for `. Counts
+/// only with the code Exim logs (the client's host may hold `: `; the reply is the text after
+/// the first `: ` that a code follows); without one it is no reply.
+fn auth_refusal(tail: &[u8]) -> Option<Parsed<'_>> {
+    Some(reject(Recipients::None, coded_text(tail)?))
 }
 
 /// An inbound refusal line: `[fields] [temporarily ]rejected WHAT: TEXT`.
@@ -529,7 +606,27 @@ mod tests {
         ("2026-11-23T04:44:13.989928+00:00 vm exim[28618]: 2026-11-23 04:44:13 H=(client.e2e.test) [127.0.0.1] F=<r250-s1@snd.test> rejected RCPT <nouser@in.test>: 550 5.7.1 Refused by the e2e ACL", "inbound rejected 550 5.7.1 in.test"),
         (r#"2026-11-23T04:44:14.172094+00:00 vm exim[28619]: 2026-11-23 04:44:14 1xVLuX-0007Ra-3C => r250-y1@d1.test R=to_sink T=sink_smtp H=127.0.0.2 [127.0.0.2] C="250 2.0.0 Ok: queued as S1""#, "outbound delivered 250 2.0.0 d1.test"),
         ("2026-11-23T04:44:14.172137+00:00 vm exim[28619]: 2026-11-23 04:44:14 1xVLuX-0007Ra-3C == r451-4.7.1-y2@d1.test R=to_sink T=sink_smtp defer (-44) H=127.0.0.2 [127.0.0.2]: SMTP error from remote mail server after RCPT TO:<r451-4.7.1-y2@d1.test>: 451 4.7.1 reply for <r451-4.7.1-y2@d1.test> (e2e sink)", "outbound deferred 451 4.7.1 d1.test"),
+        // Exim's own words after the host field, a bare `defer (N)`, a PRDR refusal with its code.
+        ("2017-07-30 18:51:05.712 10HmbB-000000005vi-0000 == dataloss@test.ex R=client T=send_to_server defer (-18) H=127.0.0.1 [127.0.0.1]: Remote host closed connection in response to pipelined end of data", "outbound deferred - - test.ex"),
+        ("1999-03-02 09:44:33 10HmbA-000000005vi-0000 == usery@domain1 R=others T=smtp defer (-44) H=127.0.0.1 [127.0.0.1]*: SMTP error from remote mail server after RCPT TO:<usery@domain1>: 450 Temporary error 3", "outbound deferred 450 - domain1"),
+        ("1999-03-02 09:44:33 10HmbH-000000005vi-0000 == x@test.ex R=remote T=smtp defer (-19) H=127.0.0.1 [127.0.0.1]: Malformed SMTP reply (an empty line) in response to DATA", "outbound deferred - - test.ex"),
+        ("1999-03-02 09:44:33 10HmbE-000000005vi-0000 == revoked@test.ex R=client T=send_to_server3 defer (-37) H=127.0.0.1 [127.0.0.1]: TLS session: (SSL_connect) Server certificate revoked", "outbound deferred - - test.ex"),
+        ("1999-03-02 09:44:33 10HmaY-000000005vi-0000 == userx@test.ex R=client T=send_to_server defer (-38) H=127.0.0.1 [127.0.0.1]:PORT_D: a TLS session is required, but the server did not offer TLS support", "outbound deferred - - test.ex"),
+        ("1999-03-02 09:44:33 10HmaX-000000005vi-0000 == CALLER@test.ex R=caller T=local_delivery defer (-1)", "outbound deferred - - test.ex"),
+        ("1999-03-02 09:44:33 10HmaZ-000000005vi-0000 == userz@test.ex R=r0 T=t1 defer (0) H=127.0.0.1 [127.0.0.1]: PRDR error after DATA: 450 cannot handle second rcpt right now", "outbound deferred 450 - test.ex"),
+        ("1999-03-02 09:44:33 10HmaX-000000005vi-0000 ** baduser@test.ex R=client T=send_to_server H=ip4.ip4.ip4.ip4 [ip4.ip4.ip4.ip4] : PRDR error after DATA: 550 PRDR R=<baduser@test.ex> refusal", "outbound bounced 550 - test.ex"),
+        ("1999-03-02 09:44:33 10HmbE-000000005vi-0000 ** file@x.y routing yielded a local delivery", "outbound bounced - - x.y"),
+        // A refused AUTH, with the code Exim logs.
+        ("2022-06-29 16:04:19 dovecot_login authenticator failed for ([1.2.3.5]) [1.2.3.4]:55379: 535 Incorrect authentication data (set_id=abuse@test.com)", "inbound rejected 535 - "),
+        ("2023-05-30 06:10:14 login authenticator failed for no-port.example.org [192.0.2.13]: 535 Incorrect authentication data (set_id=user)", "inbound rejected 535 - "),
+        ("1999-03-02 09:44:33 plain authenticator failed for H=(test.host) [10.0.0.1] U=CALLER: 535 Incorrect authentication data", "inbound rejected 535 - "),
         // Not replies.
+        ("1999-03-02 09:44:33 SMTP call from CALLER dropped: too many nonmail commands (last was \"rset\")", "Ignored"),
+        ("1999-03-02 09:44:33 no MAIL in SMTP connection from CALLER D=qqs C=EXPN,QUIT", "Ignored"),
+        ("2017-12-03 08:51:35 no IP address found for host test.example.com (during SMTP connection from [192.0.2.9])", "Ignored"),
+        ("1999-03-02 09:44:33 VRFY failed for <b@test.ex> H=(test) [V4NET.0.0.0] U=CALLER", "Ignored"),
+        ("1999-03-02 09:44:33 Warning: No server certificate defined; will use a selfsigned one.", "Ignored"),
+        ("1999-03-02 09:44:33 recipient verify defer (making callout connection): T=smtp Netwk addr not available", "Ignored"),
         ("2026-11-23 04:41:53 [23818] 1xVLsH-0006CA-1x <= r250-s1@snd.test H=(client.e2e.test) [127.0.0.1] P=esmtp S=226 for r250-a1@d1.test r451-4.7.1-a2@d1.test r451-4.7.1-e1@exp.test x1@down.test", "Ignored"),
         ("2026-11-23 04:41:53 [23821] 1xVLsH-0006CA-1x H=127.0.0.10 [127.0.0.10] Connection refused", "Ignored"),
         ("2026-11-23 04:41:54 [23895] 1xVLsI-0006DN-26 Completed", "Ignored"),
@@ -579,6 +676,39 @@ mod tests {
         assert_eq!(text(CASES[4].0), "Connection refused");
         assert_eq!(text(CASES[6].0), "retry time not reached");
         assert_eq!(text(CASES[12].0), "relay not permitted");
+    }
+
+    /// A deferral whose words follow the host field (`H=name [ip]:`), the most common Exim
+    /// deferral, was unrecognised; so were `[ip]:port:`, a bare `defer (N)` and a PRDR refusal.
+    #[test]
+    fn deferral_words_after_the_host_field_count() {
+        for (line, want) in [
+            ("1999-03-02 09:44:33 10HmbN-000000005vi-0000 == a@test.ex R=client T=send_to_server defer (-18) H=127.0.0.1 [127.0.0.1]: Remote host closed connection in response to pipelined RCPT TO:<c@test.ex>", "Remote host closed connection in response to pipelined RCPT TO:<c@test.ex>"),
+            ("1999-03-02 09:44:33 10HmaX-000000005vi-0000 == userx@domain1 R=others T=smtp defer (-58)", ""),
+            ("1999-03-02 09:44:33 10HmaZ-000000005vi-0000 == userz@test.ex R=r0 T=t1 defer (0) H=127.0.0.1 [127.0.0.1]: PRDR error after DATA: 450 cannot handle second rcpt right now", "450 cannot handle second rcpt right now"),
+            ("1999-03-02 09:44:33 10HmaX-000000005vi-0000 == userx@domain1 R=others T=smtp defer (-19) H=127.0.0.1 [127.0.0.1]: Malformed SMTP reply in response to RCPT TO:<userx@domain1>: 550 The answer is no", "Malformed SMTP reply in response to RCPT TO:<userx@domain1>: 550 The answer is no"),
+        ] {
+            match parse(line.as_bytes()) {
+                Parsed::Event(Event::Reply(r)) => {
+                    assert_eq!(r.outcome, Outcome::Deferred, "{line}");
+                    assert_eq!(r.text, want.as_bytes(), "{line}");
+                    // A malformed reply's code is not taken.
+                    assert_eq!(r.code.is_some(), want.starts_with("450"), "{line}");
+                }
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+    }
+
+    /// `NAME authenticator failed for HOST: 535 …` was ignored; it is a refusal with a code.
+    #[test]
+    fn auth_refusal_with_a_code_is_an_inbound_rejection() {
+        let line = "2022-06-29 16:04:05 dovecot_plain authenticator failed for (mail.test.com) [192.0.2.181]:47807: 535 Incorrect authentication data (set_id=user)";
+        assert_eq!(render(&parse(line.as_bytes())), "inbound rejected 535 - ");
+        assert!(claims(line.as_bytes()));
+        // Without a code Exim logs no reply.
+        let bare = "2022-06-29 16:04:05 dovecot_plain authenticator failed for (mail.test.com) [192.0.2.181]:47807: Incorrect authentication data";
+        assert_eq!(render(&parse(bare.as_bytes())), "Ignored");
     }
 
     #[test]
