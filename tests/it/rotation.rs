@@ -457,6 +457,46 @@ fn logrotate_create_compress_five_times_while_down() {
     create_times_while_down("down5-c", &["compress"], 5);
 }
 
+/// `copytruncate` `times` times while the exporter is down, the writer paused around each
+/// (see above): the copy the saved position is in is finished, every newer copy is read whole,
+/// oldest first, then the file at the path from its start. One `truncate` per rotation (the
+/// inode at the path never changes).
+fn copytruncate_times_while_down(name: &str, extra: &[&str], times: u64) {
+    let directives = with("copytruncate", extra);
+    let scenario = format!(
+        "logrotate `{}` {times} times while the exporter was down (SIGTERM)",
+        directives.join(" ")
+    );
+    let s = Scene::new(name);
+    let lr = s.logrotate(&directives, false);
+    let mut exp = s.start();
+    let w = s.writer();
+    w.write_more(RATE / 2);
+    let status = exp
+        .terminate()
+        .unwrap_or_else(|e| panic!("{scenario}: {e}"));
+    assert!(status.success(), "{scenario}: SIGTERM exit {status}");
+    for _ in 0..times {
+        w.write_more(RATE / 4);
+        w.pause();
+        lr.rotate();
+        w.resume();
+    }
+    w.write_more(RATE / 10);
+    let exp = s.start();
+    w.write_more(RATE / 4);
+    let written = w.stop();
+    s.assert_files_hold(written.lines, &scenario);
+    s.check(&scenario, &exp, written, 0, times);
+}
+
+#[test]
+#[ignore = "needs logrotate: run by scripts/test"]
+fn logrotate_copytruncate_delaycompress_three_times_while_down() {
+    let _heavy = harness::heavy();
+    copytruncate_times_while_down("down3-ct", &["compress", "delaycompress"], 3);
+}
+
 #[test]
 #[ignore = "needs logrotate: run by scripts/test"]
 fn logrotate_create_dateext_compress_twice_while_down() {
