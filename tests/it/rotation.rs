@@ -144,6 +144,19 @@ impl Scene {
         );
     }
 
+    /// Starts the exporter and the writer, lets half a second of lines be read, and stops the
+    /// exporter with SIGTERM (a clean stop saves the state); the writer goes on.
+    fn written_then_stopped(&self, scenario: &str) -> Writer {
+        let mut exp = self.start();
+        let w = self.writer();
+        w.write_more(RATE / 2);
+        let status = exp
+            .terminate()
+            .unwrap_or_else(|e| panic!("{scenario}: {e}"));
+        assert!(status.success(), "{scenario}: SIGTERM exit {status}");
+        w
+    }
+
     /// The names of the rotated files, for a test that checks what logrotate produced.
     fn rotated_names(&self) -> Vec<String> {
         maillog::log_files(self.path(), "mail.log")
@@ -403,13 +416,7 @@ fn create_times_while_down(
     );
     let s = Scene::new(name);
     let lr = s.logrotate(&directives, true);
-    let mut exp = s.start();
-    let w = s.writer();
-    w.write_more(RATE / 2);
-    let status = exp
-        .terminate()
-        .unwrap_or_else(|e| panic!("{scenario}: {e}"));
-    assert!(status.success(), "{scenario}: SIGTERM exit {status}");
+    let w = s.written_then_stopped(&scenario);
     for _ in 0..times {
         w.write_more(RATE / 4);
         lr.rotate();
@@ -464,13 +471,7 @@ fn copytruncate_times_while_down(name: &str, extra: &[&str], times: u64) {
     );
     let s = Scene::new(name);
     let lr = s.logrotate(&directives, false);
-    let mut exp = s.start();
-    let w = s.writer();
-    w.write_more(RATE / 2);
-    let status = exp
-        .terminate()
-        .unwrap_or_else(|e| panic!("{scenario}: {e}"));
-    assert!(status.success(), "{scenario}: SIGTERM exit {status}");
+    let w = s.written_then_stopped(&scenario);
     for _ in 0..times {
         w.write_more(RATE / 4);
         w.pause();
@@ -569,13 +570,7 @@ fn copytruncate_while_down(name: &str, extra: &[&str], regrow: bool) {
     );
     let s = Scene::new(name);
     let lr = s.logrotate(&directives, false);
-    let mut exp = s.start();
-    let w = s.writer();
-    w.write_more(RATE / 2);
-    let status = exp
-        .terminate()
-        .unwrap_or_else(|e| panic!("{scenario}: {e}"));
-    assert!(status.success(), "{scenario}: SIGTERM exit {status}");
+    let w = s.written_then_stopped(&scenario);
     w.write_more(RATE / 4); // after the saved position: will be in the copy only
     w.pause();
     let old_len = s.log_len();
