@@ -10,6 +10,7 @@ mod chaos;
 mod cli;
 mod codes;
 mod container;
+mod corpus;
 mod dashboards;
 mod exim_e2e;
 mod exim_queue;
