@@ -171,7 +171,7 @@ fn check(peers: &Path, file: &str, format: Format, draft: Option<&Path>) -> Stri
     let body = text.strip_suffix(b"\n").unwrap_or(&text);
     let codes: Vec<bool> = body.split(|&b| b == b'\n').map(|l| bearing.is_match(l)).collect();
     if let Some(dir) = draft {
-        write_draft(dir, file, format, lines, &got, &fixed, &codes);
+        write_draft(peers, dir, file, format, lines, &got, &fixed, &codes);
     }
     let golden_path = golden_path(file);
     let Ok(golden) = std::fs::read_to_string(&golden_path) else {
@@ -255,7 +255,9 @@ fn check_lines(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn write_draft(
+    peers: &Path,
     dir: &Path,
     file: &str,
     format: Format,
@@ -292,6 +294,14 @@ fn write_draft(
     let path = dir.join(format!("{file}.golden"));
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, s).unwrap();
+    // Each line with what it became, to read the file against.
+    let text = std::fs::read(peers.join(file)).unwrap();
+    let mut listing = String::new();
+    for (i, (l, r)) in text.split(|&b| b == b'\n').zip(fixed).enumerate() {
+        let mark = if codes[i] { '*' } else { ' ' };
+        let _ = writeln!(listing, "{:5} {mark} {:12} {}", i + 1, r.as_str(), String::from_utf8_lossy(l));
+    }
+    std::fs::write(dir.join(format!("{file}.lines")), listing).unwrap();
 }
 
 #[test]
