@@ -56,6 +56,9 @@
 //! ```text
 //! Aug 14 10:15:25 junction.example.com smtpd[28882]: smtp-in: Failed command on session 1f55bdcdf16e28a3: "MAIL FROM:<root@junction.example.com>  " => 421 4.3.0: Temporary Error
 //! ```
+//! and its delivery statuses as `relay: <result> for <evpid>: from=<…>, to=<…>, … stat=<text>`
+//! (remote) or `delivery: <result> for …` (local), `<result>` as `result=` above (5.x's
+//! `mta_log` and `mda_log`).
 //!
 //! Everything else is ignored: `smtp connected`/`disconnected`, `smtp message`, `smtp
 //! envelope`, `mta connecting`/`connected`/`error`, `smtp-out:` route notes, `info:`/`warn:`
@@ -109,15 +112,45 @@ fn parse_message(msg: &[u8]) -> Option<Parsed<'_>> {
     if let Some(r) = msg.strip_prefix(b"smtp-in: Failed command on session ") {
         return failed_command_5(r);
     }
-    let expiry = msg
+    match msg
         .strip_prefix(b"relay: ")
         .or_else(|| msg.strip_prefix(b"delivery: "))
-        .is_some_and(|r| r.starts_with(b"Expire for "));
-    Some(if expiry {
-        Parsed::Event(Event::Expired)
-    } else {
-        Parsed::Ignored
-    })
+    {
+        Some(r) if r.starts_with(b"Expire for ") => Some(Parsed::Event(Event::Expired)),
+        Some(r) => Some(delivery_5(r).unwrap_or(Parsed::Ignored)),
+        None => Some(Parsed::Ignored),
+    }
+}
+
+/// OpenSMTPD 5.x's delivery status, after `relay: ` (remote) or `delivery: ` (local):
+/// `Ok for <evpid>: from=<…>, to=<…>, [rcpt=<…>, ]… delay=…, stat=<text>` (5.x `mta_log`,
+/// `mda_log`). `None`: not a status of a delivery (`Remove for`, …), ignored.
+fn delivery_5(rest: &[u8]) -> Option<Parsed<'_>> {
+    let for_at = memchr::memmem::find(rest, b" for ")?;
+    let outcome = match &rest[..for_at] {
+        b"Ok" => Outcome::Delivered,
+        b"TempFail" => Outcome::Deferred,
+        b"PermFail" | b"Loop" => Outcome::Bounced,
+        _ => return None,
+    };
+    let to_at = memchr::memmem::find(rest, b", to=<")? + 6;
+    let to_val = rest.get(to_at..)?;
+    let to = &to_val[..memchr::memchr(b'>', to_val)?];
+    let stat = rest.get(memchr::memmem::rfind(rest, b" stat=")? + 6..)?;
+    let (code, enhanced) = leading_reply_codes(stat);
+    let delay = memchr::memmem::find(rest, b" delay=")
+        .and_then(|i| rest.get(i + 7..))
+        .and_then(|d| d.split(|&c| c == b',').next())
+        .and_then(parse_duration);
+    Some(Parsed::Event(Event::Reply(Reply {
+        direction: Direction::Outbound,
+        outcome,
+        code,
+        enhanced,
+        recipients: Recipients::One(to),
+        delay,
+        text: stat,
+    })))
 }
 
 /// The value of `key="…"` in `text`, up to the next `"`.
@@ -330,6 +363,28 @@ mod tests {
             crate::parse::Format::claiming(OLD_60_DELIVERY.as_bytes())
                 == Some(crate::parse::Format::OpenSmtpd)
         );
+    }
+
+    /// OpenSMTPD 5.x's delivery statuses (`relay: Ok for …`, `delivery: PermFail for …`) were
+    /// ignored. No 5.x daemon can be installed here and no peer's corpus holds one: these lines
+    /// follow the format strings of 5.x's `mta_log` and `mda_log` field by field.
+    #[test]
+    fn opensmtpd_5_delivery_lines_are_counted() {
+        let cases = [
+            ("Jun  3 10:15:02 mx smtpd[2130]: relay: Ok for 4c4d9e84a1b1c3d5: from=<u@example.org>, to=<someone@gmail.com>, relay=gmail-smtp-in.l.google.com [74.125.136.27] delay=2s, stat=250 2.0.0 OK 1433326502 x1si12 - gsmtp",
+                "outbound delivered 250 2.0.0 gmail.com"),
+            ("Jun  3 10:15:02 mx smtpd[2130]: relay: TempFail for 4c4d9e84a1b1c3d6: from=<u@example.org>, to=<u@yahoo.com>, rcpt=<alias@example.org>, relay=mta5.am0.yahoodns.net [98.136.96.74] delay=1m2s, stat=421 4.7.0 [TSS04] Messages temporarily deferred",
+                "outbound deferred 421 4.7.0 yahoo.com"),
+            ("Jun  3 10:15:03 mx smtpd[2130]: delivery: Ok for 4c4d9e84a1b1c3d7: from=<u@example.org>, to=<bob@example.org>, user=bob, method=mbox, delay=0s, stat=Delivered",
+                "outbound delivered - - example.org"),
+            ("Jun  3 10:15:03 mx smtpd[2130]: delivery: PermFail for 4c4d9e84a1b1c3d8: from=<u@example.org>, to=<nobody@example.org>, user=nobody, method=mda, delay=0s, stat=Error (exited with status 67)",
+                "outbound bounced - - example.org"),
+            ("Jun  3 10:15:03 mx smtpd[2130]: relay: Remove for 4c4d9e84a1b1c3d9: from=<u@example.org>, to=<x@example.net>, delay=3s, stat=Removed by administrator",
+                "Ignored"),
+        ];
+        for (line, want) in cases {
+            assert_eq!(render(&parse(line.as_bytes())), want, "{line}");
+        }
     }
 
     /// OpenSMTPD 5.x's `smtp-in: Failed command on session …` was ignored.

@@ -571,6 +571,9 @@ mod tests {
             inb(Rejected, Some(550), Some("5.3.2"), Some(b"sseuser@sse-test.example"))),
         (b"Nov 23 02:19:33 mx postfix/postscreen[26768]: NOQUEUE: reject: CONNECT from [127.0.0.7]:59857: too many connections",
             inb(Rejected, None, None, None)),
+        // postscreen_trailer_without_commas_is_read: hsn723/postfix_exporter's test line
+        (b"Feb 24 16:18:40 letterman postfix/postscreen[1234]: NOQUEUE: reject: RCPT from [1.2.3.4]:5678: 550 5.7.1 Service unavailable; client [1.2.3.4] blocked using zen.spamhaus.org; from=<a@b.com> to=<c@d.com> proto=ESMTP helo=<x>",
+            inb(Rejected, Some(550), Some("5.7.1"), Some(b"c@d.com"))),
         (b"Nov 23 02:17:37 mx postfix/postscreen[23445]: CONNECT from [127.0.0.9]:52643 to [127.0.0.1]:12526", Ign),
         (b"Nov 23 02:17:37 mx postfix/postscreen[23445]: DENYLISTED [127.0.0.9]:52643", Ign),
         (b"Nov 23 02:17:49 mx postfix/postscreen[23445]: PASS NEW [127.0.0.1]:51689", Ign),

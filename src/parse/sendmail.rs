@@ -67,6 +67,8 @@
 //! ```text
 //! Nov 23 04:46:28 mx sm-mta[944]: 6AN4kS7O000944: <nosuchuser@mx.e2e.test>... User unknown
 //! ```
+//! and likewise `<addr>... No such user here`, the words of the `error:nouser` entry that
+//! Sendmail's documentation gives for `virtusertable`.
 //!
 //! Everything else Sendmail writes is ignored: `from=` lines, `starting daemon`, `SYSERR`,
 //! `lost input channel`, `did not issue MAIL/EXPN/VRFY/ETRN`, `ruleset=… discard`,
@@ -345,23 +347,26 @@ fn milter(rest: &[u8]) -> Option<Parsed<'_>> {
     })))
 }
 
-const USER_UNKNOWN: &[u8] = b">... User unknown";
+/// What Sendmail logs after `<addr>` for an unknown recipient refused at `RCPT TO`: its own
+/// words, and those of the `error:nouser No such user here` entry that its documentation
+/// gives for `virtusertable` (both 550 5.1.1 to the client).
+const USER_UNKNOWN: [&[u8]; 2] = [b">... User unknown", b">... No such user here"];
 
 /// `<addr>... User unknown`: a local recipient refused at `RCPT TO`; other `<addr>... text`
 /// lines are ignored.
 fn unknown_user(body: &[u8]) -> Parsed<'_> {
-    match body.strip_suffix(USER_UNKNOWN) {
-        Some(addr) => Parsed::Event(Event::Reply(Reply {
-            direction: Direction::Inbound,
-            outcome: Outcome::Rejected,
-            code: None,
-            enhanced: None,
-            recipients: Recipients::One(&addr[1..]),
-            delay: None,
-            text: &body[addr.len() + 5..],
-        })),
-        None => Parsed::Ignored,
-    }
+    let Some(addr) = USER_UNKNOWN.iter().find_map(|s| body.strip_suffix(*s)) else {
+        return Parsed::Ignored;
+    };
+    Parsed::Event(Event::Reply(Reply {
+        direction: Direction::Inbound,
+        outcome: Outcome::Rejected,
+        code: None,
+        enhanced: None,
+        recipients: Recipients::One(addr.get(1..).unwrap_or_default()),
+        delay: None,
+        text: body.get(addr.len() + 5..).unwrap_or_default(),
+    }))
 }
 
 #[cfg(test)]
@@ -408,6 +413,10 @@ mod tests {
             "inbound rejected 553 5.1.8 ", "ruleset="),
         ("Nov 23 04:46:28 mx sm-mta[944]: 6AN4kS7O000944: <nosuchuser@mx.e2e.test>... User unknown",
             "inbound rejected - - mx.e2e.test", "User unknown"),
+        // sendmail_no_such_user_here_is_a_refusal: a real line of fail2ban's tests (a
+        // `virtusertable` `error:nouser No such user here` entry)
+        ("Nov  3 11:35:30 Microsoft sendmail[26254]: rA37ZTSC026250: <arhipov@domain.com>... No such user here",
+            "inbound rejected - - domain.com", "No such user here"),
         ("Nov 23 05:17:58 mx sm-mta[7890]: 6AN5HwaW007890: Milter: to=<miltrej-a0@in.test>, reject=550 5.7.1 Recipient rejected by the e2e milter",
             "inbound rejected 550 5.7.1 in.test", "reject="),
         ("Nov 23 05:17:58 mx sm-mta[7901]: 6AN5HwvN007901: Milter: data, reject=554 5.7.1 Message rejected by the e2e milter",
