@@ -25,6 +25,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+mod postfix_peers;
+
 use regex::bytes::Regex;
 use smtp_status_exporter::aggregate::{Aggregator, Bounds, LineResult, SourceId};
 use smtp_status_exporter::parse::{Format, Parser};
@@ -93,7 +95,13 @@ fn parse_golden(text: &str, file: &str) -> Golden {
             "lines" => {
                 let v: Vec<u64> = rest
                     .split(' ')
-                    .map(|kv| kv.split_once('=').unwrap_or_else(|| bad()).1.parse().unwrap())
+                    .map(|kv| {
+                        kv.split_once('=')
+                            .unwrap_or_else(|| bad())
+                            .1
+                            .parse()
+                            .unwrap()
+                    })
                     .collect();
                 g.lines = Some(v.try_into().unwrap_or_else(|_| bad()));
             }
@@ -131,7 +139,10 @@ fn series(agg: &Aggregator) -> BTreeMap<String, u64> {
         let body: Vec<String> = labels.iter().map(|(l, v)| format!("{l}=\"{v}\"")).collect();
         *out.entry(format!("{{{}}}", body.join(","))).or_default() += v;
     }
-    out.insert("expired".into(), agg.sources.iter().map(|s| s.expired).sum());
+    out.insert(
+        "expired".into(),
+        agg.sources.iter().map(|s| s.expired).sum(),
+    );
     out
 }
 
@@ -169,7 +180,10 @@ fn check(peers: &Path, file: &str, format: Format, draft: Option<&Path>) -> Stri
     let auto = per_line(&text, Parser::default(), &path, format);
     let bearing = code_bearing();
     let body = text.strip_suffix(b"\n").unwrap_or(&text);
-    let codes: Vec<bool> = body.split(|&b| b == b'\n').map(|l| bearing.is_match(l)).collect();
+    let codes: Vec<bool> = body
+        .split(|&b| b == b'\n')
+        .map(|l| bearing.is_match(l))
+        .collect();
     if let Some(dir) = draft {
         write_draft(peers, dir, file, format, lines, &got, &fixed, &codes);
     }
@@ -237,7 +251,12 @@ fn check_lines(
                 let _ = writeln!(out, "{file}:{n}: carries a code, ignored and not listed");
             }
             (r, Some((k, _))) if r != *k => {
-                let _ = writeln!(out, "{file}:{n}: {} but listed as {}", r.as_str(), k.as_str());
+                let _ = writeln!(
+                    out,
+                    "{file}:{n}: {} but listed as {}",
+                    r.as_str(),
+                    k.as_str()
+                );
             }
             _ => {}
         }
@@ -247,11 +266,20 @@ fn check_lines(
             }
         }
         if auto.get(i) != Some(&r) {
-            let _ = writeln!(out, "{file}:{n}: {} but {:?} under auto", r.as_str(), auto.get(i));
+            let _ = writeln!(
+                out,
+                "{file}:{n}: {} but {:?} under auto",
+                r.as_str(),
+                auto.get(i)
+            );
         }
     }
     if let Some((n, _)) = g.listed.range(fixed.len() + 1..).next() {
-        let _ = writeln!(out, "{file}:{n}: listed, but the file has {} lines", fixed.len());
+        let _ = writeln!(
+            out,
+            "{file}:{n}: listed, but the file has {} lines",
+            fixed.len()
+        );
     }
 }
 
@@ -299,7 +327,13 @@ fn write_draft(
     let mut listing = String::new();
     for (i, (l, r)) in text.split(|&b| b == b'\n').zip(fixed).enumerate() {
         let mark = if codes[i] { '*' } else { ' ' };
-        let _ = writeln!(listing, "{:5} {mark} {:12} {}", i + 1, r.as_str(), String::from_utf8_lossy(l));
+        let _ = writeln!(
+            listing,
+            "{:5} {mark} {:12} {}",
+            i + 1,
+            r.as_str(),
+            String::from_utf8_lossy(l)
+        );
     }
     std::fs::write(dir.join(format!("{file}.lines")), listing).unwrap();
 }
@@ -308,11 +342,18 @@ fn write_draft(
 fn every_corpus_file_is_counted_as_its_golden_file_says() {
     let peers = corpora().join("peers");
     let files = manifest(&peers);
-    assert!(files.len() >= 30, "the manifests list {} files", files.len());
+    assert!(
+        files.len() >= 30,
+        "the manifests list {} files",
+        files.len()
+    );
     let draft = std::env::var_os("CORPUS_DRAFT").map(PathBuf::from);
     let mut failures = String::new();
     for (file, format) in &files {
         failures += &check(&peers, file, *format, draft.as_deref());
     }
-    assert!(failures.is_empty(), "the corpus differs from its golden files:\n{failures}");
+    assert!(
+        failures.is_empty(),
+        "the corpus differs from its golden files:\n{failures}"
+    );
 }
