@@ -26,6 +26,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 mod postfix_peers;
+mod sisimai;
 
 use regex::bytes::Regex;
 use smtp_status_exporter::aggregate::{Aggregator, Bounds, LineResult, SourceId};
