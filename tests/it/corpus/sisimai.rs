@@ -158,7 +158,17 @@ fn score_row(
         f.lenient.add(l);
     }
     if !s {
-        f.misses.push(format!("{name}#{i} {sisimai} → {mine}"));
+        let r = ours.expect("a reason was found");
+        let text: String = r.text.chars().take(160).collect();
+        let (c, e) = (
+            r.code.map(|c| c.to_string()),
+            r.enhanced.map(|e| e.to_string()),
+        );
+        f.misses.push(format!(
+            "{name}#{i} {sisimai} → {mine} [{} {}] {text}",
+            c.unwrap_or_default(),
+            e.unwrap_or_default()
+        ));
     }
 }
 
