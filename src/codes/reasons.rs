@@ -528,7 +528,7 @@ mod tests {
         ("Cannot start TLS: handshake failure", "tls_failed"),
         ("554 5.7.1 <victim@example.org>: Relay access denied", "relay_denied"),
         ("450 4.7.1 Client host rejected: cannot find your hostname, [192.0.2.10]", "reverse_dns"),
-        ("450 4.1.8 <a@example.com>: Sender address rejected: Domain not found", "dns_failure"),
+        ("450 4.1.8 <a@example.com>: Sender address rejected: Domain not found", "sender_rejected"),
         ("552 5.3.4 Message size exceeds fixed limit", "message_too_large"),
         ("550 5.1.1 <nouser@example.com>: Recipient address rejected: User unknown in local recipient table", "invalid_recipient"),
         ("535 5.7.8 Error: authentication failed: authentication failure", "smtp_auth"),
@@ -538,6 +538,24 @@ mod tests {
         ("421 4.7.0 mx.example.com Error: too many errors", "protocol_error"),
         ("450 4.2.0 Mailbox unavailable, try again later", "other"),
         ("554 Transaction failed", "other"),
+        // ---- The classes of Sisimai's corpus (texts of its bounces) ----
+        ("553 5.1.8 <root@host.example.com>... Domain of sender address root@host.example.com does not exist", "sender_rejected"),
+        ("550 5.1.0 <bounce@mailer.example.com> sender rejected. Refer to Error Codes section at https://www.cox.com/residential/support/email-error-codes.html", "sender_rejected"),
+        ("550 5.2.0 Message Filtered", "filtered"),
+        ("550 5.1.1 RCP-P2 http://postmaster.facebook.com/response_codes?ip=192.0.2.135#rcp Refused due to recipient preferences", "filtered"),
+        ("550 Host does not accept mail", "not_accepting"),
+        ("556 5.1.10 Recipient address has null MX", "not_accepting"),
+        ("DNS Error: DNS type 'mx' lookup of example.org responded with code NOERROR The domain example.org doesn't receive email according to the administrator", "not_accepting"),
+        ("554 5.4.6 Too many hops", "routing_loop"),
+        ("Error transferring to mx.example.org; Maximum hop count exceeded.  Message probably in a routing loop.", "routing_loop"),
+        ("Your email to group g@example.com was rejected due to spam classification. To address this issue: * Set up SPF records", "spam_content"),
+        ("550-5.7.1 This message is not RFC 5322 compliant. There are multiple Subject 550-5.7.1 headers. To reduce the amount of spam sent to Gmail, this message has 550 5.7.1 been blocked.", "message_format"),
+        ("525 5.7.13 Disabled recipient address", "mailbox_disabled"),
+        ("550 Ip frequency limited [Blocked IP 192.0.2.22]. http://service.mail.qq.com/cgi-bin/help?subtype=1", "rate_limited"),
+        ("554 The mail could not be delivered to the recipient because the domain is not reachable. Please check the domain and try again", "dns_failure"),
+        ("550 User not found", "invalid_recipient"),
+        ("550 Mailbox is frozen. See http://mail.i.ua/err/3/", "mailbox_disabled"),
+        ("500 Remote server does not support TLS (state 6).", "tls_failed"),
     ];
 
     #[test]

@@ -28,6 +28,12 @@ pub const BUILTIN_REASONS: &[&str] = &[
     "protocol_error",
     "message_format",
     "server_error",
+    // Classes of the field's taxonomies (Sisimai's `rejected`, `filtered`, `notaccept`, and a
+    // loop) added later: after the first ones, so no id changes.
+    "sender_rejected",
+    "filtered",
+    "not_accepting",
+    "routing_loop",
 ];
 
 /// One rule of the built-in table.
@@ -73,6 +79,17 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
             "X.7.20", "X.7.21", "X.7.22", "X.7.23", "X.7.24", "X.7.26", "5.7.509",
         ],
     ),
+    // A verdict beats the advice after it ("rejected due to spam classification. To address
+    // this issue: set up SPF records"): the words of a verdict first.
+    text(
+        "spam_content",
+        r"(?:rejected|blocked|flagged|classified) (?:due to |as |for )?(?:being )?spam|spam classification",
+    ),
+    // Header errors that providers give with 5.7.1 and a word on spam.
+    text(
+        "message_format",
+        r"not rfc ?5322 compliant|rfc ?5322 (?:non-?)?complian|multiple (?:addresses in from|[a-z-]{1,20} headers)|duplicate header|header error",
+    ),
     text(
         "authentication_failed",
         r"\b(?:spf|dkim|dmarc)\b|sender is unauthenticated|unauthenticated (?:e-?mail|mail|sender)|sender policy framework|sender authentication",
@@ -80,7 +97,7 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
     enh("reverse_dns", &["X.7.25"]),
     text(
         "reverse_dns",
-        r"\bptr record|reverse (?:dns|lookup|hostname|mapping)|\brdns\b|fcrdns|cannot find your (?:reverse )?hostname",
+        r"\bptr record|reverse (?:dns|lookup|hostname|mapping)|\brdns\b|fcrdns|cannot find your (?:reverse )?hostname|ip name lookup failed|mismatches client ip",
     ),
     text("greylisted", r"gr[ae]y-?list"),
     text(
@@ -90,7 +107,7 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
     enh("tls_required", &["X.7.10", "X.7.11"]),
     text(
         "tls_failed",
-        r"tls (?:handshake|negotiation|session) fail|handshake fail|cannot start tls|certificate verification|untrusted certificate|certificate (?:has )?expired",
+        r"does not support tls|tls (?:handshake|negotiation|session) fail|handshake fail|cannot start tls|certificate verification|untrusted certificate|certificate (?:has )?expired",
     ),
     // Provider-specific rate-limit codes: Gmail 4.7.28, Microsoft 4.7.650 and 4.7.500.
     enh("rate_limited", &["4.7.28", "4.7.500", "4.7.650"]),
@@ -108,6 +125,12 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
         "spam_content",
         r"spam|unsolicited|\bjunk\b|bulk mail|content (?:filter|rejected|not acceptable)|message content|phish",
     ),
+    // X.7.13 is a disabled account of a client that authenticated, but servers also give it
+    // to a disabled recipient: the words decide first.
+    text(
+        "mailbox_disabled",
+        r"disabled (?:recipient|account|mailbox|user)",
+    ),
     enh("smtp_auth", &["X.7.8", "X.7.12", "X.7.13"]),
     BuiltinRule {
         reason: "smtp_auth",
@@ -117,7 +140,7 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
     },
     text(
         "smtp_auth",
-        r"authentication (?:failed|failure|required|credentials)|username and password not accepted|invalid credentials|must (?:authenticate|be authenticated)",
+        r"smtp authentication|authentication (?:failed|failure|required|credentials)|username and password not accepted|invalid credentials|must (?:authenticate|be authenticated)",
     ),
     enh("message_too_large", &["X.3.4", "X.2.3"]),
     text(
@@ -126,7 +149,7 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
     ),
     text(
         "rate_limited",
-        r"rate.?limit|too many (?:connections|messages|recipients|concurrent|sessions|mails|emails)|too much mail|throttl|unexpected volume|\[TSS?0[1-4]\]|receiving mail (?:at a rate|too quickly)|server busy|sending (?:quota|limit|rate)|too fast|slow down",
+        r"rate.?limit|too many (?:connections|messages|recipients|concurrent|sessions|mails|emails)|too much mail|throttl|unexpected volume|\[TSS?0[1-4]\]|receiving mail (?:at a rate|too quickly)|server busy|sending (?:quota|limit|rate)|too fast|slow down|frequency limit",
     ),
     enh("mailbox_full", &["X.2.2"]),
     text(
@@ -143,18 +166,43 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
     },
     text(
         "relay_denied",
-        r"relay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed))|not permitted to relay|unable to relay|we do not relay",
+        r"relay(?:ing)? (?:access )?(?:denied|not (?:permitted|allowed))|not permitted to relay|unable to relay|we do not relay|not configured to relay",
     ),
     enh("relay_denied", &["5.7.64"]),
+    // Our sender refused (its address or domain), not the recipient: before the words on
+    // DNS and unknown users that such replies also carry.
+    text(
+        "sender_rejected",
+        r"sender (?:address )?(?:rejected|refused|denied|verify failed|verification failed)|domain of sender address|sender domain (?:must exist|does not exist|not found)|unverified sender|purported responsible address|invalid sender",
+    ),
+    enh("sender_rejected", &["X.1.7", "X.1.8"]),
+    // A domain that says it takes no mail (RFC 7505 null MX, RFC 7504 X.7.27).
+    text(
+        "not_accepting",
+        r"null mx|does not accept mail|doesn'?t receive e-?mail|not accepting (?:mail|connections|messages)|accepts no mail",
+    ),
+    enh("not_accepting", &["X.7.27"]),
+    text(
+        "routing_loop",
+        r"routing loop|mail(?:ing)? loop|loop(?:ing)? detected|too many hops|hop count exceeded|forwarding loop",
+    ),
+    enh("routing_loop", &["X.4.6"]),
+    text(
+        "filtered",
+        r"message filtered|recipient preferences|(?:rejected|blocked|refused) by (?:the )?(?:recipient|user)'?s? (?:filter|rules|settings)",
+    ),
     text(
         "dns_failure",
-        r"name service error|host not found|domain not found|host or domain name not found|nxdomain|no mx|dns (?:error|failure|lookup)|mx lookup|unable to resolve|unresolvable|servfail|no such domain|null mx",
+        r"name service error|host not found|domain not found|host or domain name not found|nxdomain|no mx|dns (?:error|failure|lookup)|mx lookup|unable to resolve|unresolvable|servfail|no such domain|host unknown|domain (?:is )?not reachable|unrout(?:e)?able",
     ),
     text(
         "invalid_recipient",
-        r"user unknown|unknown user|no such (?:user|mailbox|recipient|address)|(?:mailbox|account|recipient|user|address)(?: that you tried to reach)? (?:does not|doesn't) exist|recipient not found|recipientnotfound|invalid (?:recipient|mailbox)|mailbox not found|unknown (?:recipient|mailbox|or illegal alias)|doesn't have an? [a-z0-9.-]{1,60} account|not a valid (?:mailbox|recipient)|undeliverable address",
+        r"user unknown|unknown user|user not (?:found|exist)|user does not exist|recipient address rejected\.?\s*$|no such (?:user|mailbox|recipient|address)|(?:mailbox|account|recipient|user|address)(?: that you tried to reach)? (?:does not|doesn't) exist|recipient not found|recipientnotfound|invalid (?:recipient|mailbox)|mailbox not found|unknown (?:recipient|mailbox|or illegal alias)|doesn't have an? [a-z0-9.-]{1,60} account|not a valid (?:mailbox|recipient)|undeliverable address",
     ),
-    enh("invalid_recipient", &["X.1.1", "X.1.3", "X.1.6"]),
+    enh("invalid_recipient", &["X.1.1", "X.1.3", "X.1.6", "X.1.0"]),
+    // RFC 7505's null MX code; Microsoft also gives it to unknown recipients, with words that
+    // the rule above reads first.
+    enh("not_accepting", &["X.1.10"]),
     // RFC 5321's words for 550 (Microsoft answers unknown recipients with them); with a
     // 4xx, "mailbox unavailable" is a passing state that says nothing more.
     BuiltinRule {
@@ -165,11 +213,11 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
     },
     enh(
         "dns_failure",
-        &["X.1.2", "X.1.8", "X.1.10", "X.4.3", "X.4.4", "X.7.27"],
+        &["X.1.2", "X.4.3", "X.4.4"],
     ),
     text(
         "mailbox_disabled",
-        r"(?:account|mailbox|user|address) (?:is |has been )?(?:disabled|inactive|suspended|deactivated|locked)|inactive (?:e-?mail address|account|user|mailbox)",
+        r"(?:account|mailbox|user|address) (?:is |has been )?(?:temporar(?:il)?y )?(?:disabled|inactive|suspended|deactivated|locked|frozen|blocked)|temporar(?:il)?y locked|inactive (?:e-?mail address|account|user|mailbox)",
     ),
     enh("mailbox_disabled", &["X.2.1"]),
     text(
@@ -179,7 +227,7 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
     enh("connection_failed", &["X.4.1", "X.4.2", "X.4.0"]),
     text(
         "server_error",
-        r"temporary (?:server|system|local) (?:error|problem|failure)|internal (?:server )?error|local error in processing|insufficient system storage|queue file write error",
+        r"temporary (?:server|system|local) (?:error|problem|failure)|internal (?:server )?error|local error in processing|insufficient system storage|insufficient disk space|queue file write error|service currently unavailable",
     ),
     enh("server_error", &["X.3.*"]),
     text(
