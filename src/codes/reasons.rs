@@ -556,6 +556,11 @@ mod tests {
         ("550 User not found", "invalid_recipient"),
         ("550 Mailbox is frozen. See http://mail.i.ua/err/3/", "mailbox_disabled"),
         ("500 Remote server does not support TLS (state 6).", "tls_failed"),
+        // ---- Cox's AUP codes (its postmaster error-code page) ----
+        ("554 cmsmtp blocked. Refer to Error Codes section at https://www.cox.com/residential/support/email-error-codes.html for more information. AUP#CXBL", "blocklisted"),
+        ("550 5.1.0 <bounce@example.com> sender rejected. Refer to Error Codes section at https://www.cox.com/residential/support/email-error-codes.html for more information. AUP#CDRBL", "blocklisted"),
+        ("421 4.7.0 cmsmtp too many messages. AUP#CXMXRT", "rate_limited"),
+        ("550 5.1.0 <a@example.com> message rejected. Refer to Error Codes section at https://www.cox.com/residential/support/email-error-codes.html for more information. AUP#CXSNDR", "sender_rejected"),
     ];
 
     #[test]

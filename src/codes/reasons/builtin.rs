@@ -65,11 +65,13 @@ const fn enh(reason: &'static str, enhanced: &'static [&'static str]) -> Builtin
 
 /// The built-in rules, in order. Each text was written against real replies of the large
 /// providers and common blocklists (see the table of provider replies in the tests of `reasons`).
+/// Providers' own codes (Yahoo's `[TS0x]`, Microsoft's 5.7.606–649, Cox's `AUP#…` from its
+/// postmaster error-code page) are read with the words of the class they document.
 pub(super) static BUILTIN: &[BuiltinRule] = &[
     // DNS blocklists and providers' own block lists, named in the text.
     text(
         "blocklisted",
-        r"blocked using|block ?list|blacklist|\bdnsbl\b|\brbl\b|spamhaus|barracuda|spamcop|sorbs\.net|uceprotect|abuseat\.org|\bsurbl\b|\bpsbl\b|banned sending ip|\(S3150\)|\[TSS09\]|\[TS03\]|listed (?:at|on|in|by) [a-z0-9.-]{1,60}\.(?:org|net|com)",
+        r"blocked using|block ?list|blacklist|\bdnsbl\b|\brbl\b|spamhaus|barracuda|spamcop|sorbs\.net|uceprotect|abuseat\.org|\bsurbl\b|\bpsbl\b|banned sending ip|\(S3150\)|\[TSS09\]|\[TS03\]|listed (?:at|on|in|by) [a-z0-9.-]{1,60}\.(?:org|net|com)|aup#(?:cxbl|cdrbl|ipbl[01]{4})",
     ),
     enh("blocklisted", &["5.7.606-649"]),
     // Sender authentication: SPF, DKIM, DMARC (RFC 7372 codes, Microsoft's 5.7.509).
@@ -149,7 +151,7 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
     ),
     text(
         "rate_limited",
-        r"rate.?limit|too many (?:connections|messages|recipients|concurrent|sessions|mails|emails)|too much mail|throttl|unexpected volume|\[TSS?0[1-4]\]|receiving mail (?:at a rate|too quickly)|server busy|sending (?:quota|limit|rate)|too fast|slow down|frequency limit",
+        r"rate.?limit|too many (?:connections|messages|recipients|concurrent|sessions|mails|emails)|too much mail|throttl|unexpected volume|\[TSS?0[1-4]\]|receiving mail (?:at a rate|too quickly)|server busy|sending (?:quota|limit|rate)|too fast|slow down|frequency limit|aup#cx(?:mxrt|cnct)",
     ),
     enh("mailbox_full", &["X.2.2"]),
     text(
@@ -173,7 +175,7 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
     // DNS and unknown users that such replies also carry.
     text(
         "sender_rejected",
-        r"sender (?:address )?(?:rejected|refused|denied|verify failed|verification failed)|domain of sender address|sender domain (?:must exist|does not exist|not found)|unverified sender|purported responsible address|invalid sender",
+        r"sender (?:address )?(?:rejected|refused|denied|verify failed|verification failed)|domain of sender address|sender domain (?:must exist|does not exist|not found)|unverified sender|purported responsible address|invalid sender|aup#cxsndr",
     ),
     enh("sender_rejected", &["X.1.7", "X.1.8"]),
     // A domain that says it takes no mail (RFC 7505 null MX, RFC 7504 X.7.27).

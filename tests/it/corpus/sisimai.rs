@@ -33,8 +33,8 @@ const FLOORS: &[(&str, f64)] = &[
     ("read (mails stating a code)", 66.5),
     ("read (all mails)", 54.8),
     ("enhanced", 63.9),
-    ("reason strict", 68.8),
-    ("reason lenient", 87.7),
+    ("reason strict", 69.1),
+    ("reason lenient", 88.0),
     ("expired", 0.0),
     ("not bounces", 100.0),
 ];
