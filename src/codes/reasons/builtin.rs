@@ -181,7 +181,7 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
     // A domain that says it takes no mail (RFC 7505 null MX, RFC 7504 X.7.27).
     text(
         "not_accepting",
-        r"null mx|does not accept mail|doesn'?t receive e-?mail|not accepting (?:mail|connections|messages)|accepts no mail",
+        r"null mx|does not accept mail|doesn'?t receive e-?mail|not accepting (?:mail|messages)|accepts no mail",
     ),
     enh("not_accepting", &["X.7.27"]),
     text(
@@ -195,11 +195,11 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
     ),
     text(
         "dns_failure",
-        r"name service error|host not found|domain not found|host or domain name not found|nxdomain|no mx|dns (?:error|failure|lookup)|mx lookup|unable to resolve|unresolvable|servfail|no such domain|host unknown|domain (?:is )?not reachable|unrout(?:e)?able",
+        r"name service error|host not found|domain not found|host or domain name not found|nxdomain|no mx|dns (?:error|failure|lookup)|mx lookup|unable to resolve|unresolvable|servfail|no such domain|host unknown|domain (?:is )?not reachable|unrout(?:e)?able|dns query failed",
     ),
     text(
         "invalid_recipient",
-        r"user unknown|unknown user|user not (?:found|exist)|user does not exist|recipient address rejected\.?\s*$|no such (?:user|mailbox|recipient|address)|(?:mailbox|account|recipient|user|address)(?: that you tried to reach)? (?:does not|doesn't) exist|recipient not found|recipientnotfound|invalid (?:recipient|mailbox)|mailbox not found|unknown (?:recipient|mailbox|or illegal alias)|doesn't have an? [a-z0-9.-]{1,60} account|not a valid (?:mailbox|recipient)|undeliverable address",
+        r"user unknown|unknown user|user not (?:found|exist)|user does not exist|address rejected\.?\s*$|no such (?:user|mailbox|recipient|address)|(?:mailbox|account|recipient|user|address)(?: that you tried to reach)? (?:does not|doesn't) exist|recipient not found|recipientnotfound|invalid (?:recipient|mailbox)|mailbox not found|unknown (?:recipient|mailbox|or illegal alias)|doesn't have an? [a-z0-9.-]{1,60} account|not a valid (?:mailbox|recipient)|undeliverable address",
     ),
     enh("invalid_recipient", &["X.1.1", "X.1.3", "X.1.6", "X.1.0"]),
     // RFC 7505's null MX code; Microsoft also gives it to unknown recipients, with words that
@@ -234,7 +234,7 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
     enh("server_error", &["X.3.*"]),
     text(
         "protocol_error",
-        r"too many errors|syntax error|command (?:not )?(?:recognized|unrecognized|not implemented)|bad sequence|improper use of smtp|pipelining",
+        r"too many errors|syntax error|protocol violation|parameter not implemented|command (?:not )?(?:recognized|unrecognized|not implemented)|bad sequence|improper use of smtp|pipelining",
     ),
     enh("protocol_error", &["X.5.*"]),
     enh("message_format", &["X.6.*"]),
