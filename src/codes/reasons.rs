@@ -556,6 +556,9 @@ mod tests {
         ("550 User not found", "invalid_recipient"),
         ("550 Mailbox is frozen. See http://mail.i.ua/err/3/", "mailbox_disabled"),
         ("500 Remote server does not support TLS (state 6).", "tls_failed"),
+        ("550 mwinf5c04 ME Adresse IP source bloquee pour incident de spam. Client host blocked for spamming issues. OFR006_102 Ref http://csi.cloudmark.com/reset-request", "blocklisted"),
+        ("550-5.7.1 [192.0.2.222      13] Messages with multiple 550 5.7.1 addresses in From: header are not accepted.", "message_format"),
+        ("550-5.7.1 This message does not have authentication information or fails to pass 550-5.7.1 authentication checks.", "authentication_failed"),
         // ---- Cox's AUP codes (its postmaster error-code page) ----
         ("554 cmsmtp blocked. Refer to Error Codes section at https://www.cox.com/residential/support/email-error-codes.html for more information. AUP#CXBL", "blocklisted"),
         ("550 5.1.0 <bounce@example.com> sender rejected. Refer to Error Codes section at https://www.cox.com/residential/support/email-error-codes.html for more information. AUP#CDRBL", "blocklisted"),

@@ -71,7 +71,7 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
     // DNS blocklists and providers' own block lists, named in the text.
     text(
         "blocklisted",
-        r"blocked using|block ?list|blacklist|\bdnsbl\b|\brbl\b|spamhaus|barracuda|spamcop|sorbs\.net|uceprotect|abuseat\.org|\bsurbl\b|\bpsbl\b|banned sending ip|\(S3150\)|\[TSS09\]|\[TS03\]|listed (?:at|on|in|by) [a-z0-9.-]{1,60}\.(?:org|net|com)|aup#(?:cxbl|cdrbl|ipbl[01]{4})",
+        r"blocked using|block ?list|blacklist|\bdnsbl\b|\brbl\b|spamhaus|barracuda|spamcop|sorbs\.net|uceprotect|abuseat\.org|\bsurbl\b|\bpsbl\b|banned sending ip|\(S3150\)|\[TSS09\]|\[TS03\]|listed (?:at|on|in|by) [a-z0-9.-]{1,60}\.(?:org|net|com)|aup#(?:cxbl|cdrbl|ipbl[01]{4})|client host blocked",
     ),
     enh("blocklisted", &["5.7.606-649"]),
     // Sender authentication: SPF, DKIM, DMARC (RFC 7372 codes, Microsoft's 5.7.509).
@@ -90,11 +90,11 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
     // Header errors that providers give with 5.7.1 and a word on spam.
     text(
         "message_format",
-        r"not rfc ?5322 compliant|rfc ?5322 (?:non-?)?complian|multiple (?:addresses in from|[a-z-]{1,20} headers)|duplicate header|header error",
+        r"not rfc ?5322 compliant|rfc ?5322 (?:non-?)?complian|multiple (?:\d{3}[ -][245]\.\d{1,3}\.\d{1,3} )?(?:addresses in from|[a-z-]{1,20} headers)|duplicate header|header error",
     ),
     text(
         "authentication_failed",
-        r"\b(?:spf|dkim|dmarc)\b|sender is unauthenticated|unauthenticated (?:e-?mail|mail|sender)|sender policy framework|sender authentication",
+        r"\b(?:spf|dkim|dmarc)\b|sender is unauthenticated|does not have authentication information|unauthenticated (?:e-?mail|mail|sender)|sender policy framework|sender authentication",
     ),
     enh("reverse_dns", &["X.7.25"]),
     text(
