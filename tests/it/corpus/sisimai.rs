@@ -33,7 +33,7 @@ const FLOORS: &[(&str, f64)] = &[
     ("read (mails stating a code)", 66.5),
     ("read (all mails)", 54.8),
     ("enhanced", 63.9),
-    ("reason strict", 71.2),
+    ("reason strict", 72.7),
     ("reason lenient", 89.6),
     ("expired", 0.0),
     ("not bounces", 100.0),
