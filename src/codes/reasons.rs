@@ -559,6 +559,12 @@ mod tests {
         ("550 mwinf5c04 ME Adresse IP source bloquee pour incident de spam. Client host blocked for spamming issues. OFR006_102 Ref http://csi.cloudmark.com/reset-request", "blocklisted"),
         ("550-5.7.1 [192.0.2.222      13] Messages with multiple 550 5.7.1 addresses in From: header are not accepted.", "message_format"),
         ("550-5.7.1 This message does not have authentication information or fails to pass 550-5.7.1 authentication checks.", "authentication_failed"),
+        ("550 5.7.27 Sender address has null MX", "sender_rejected"),
+        ("550 5.7.511 Access denied, banned sender[192.0.2.10]. To request removal from this list, forward this message to delist@microsoft.com.", "blocklisted"),
+        ("530 5.7.57 Client not authenticated to send mail. Error: 535 5.7.139 Authentication unsuccessful", "smtp_auth"),
+        ("550 5.7.512 Access denied, message must be RFC 5322 section 3.6.2 compliant and include a valid From address", "message_format"),
+        ("550 5.4.312 Message expired, DNS query failed", "dns_failure"),
+        ("550 5.4.316 Message expired, connection refused(Socket error code 10061)", "connection_failed"),
         // ---- Cox's AUP codes (its postmaster error-code page) ----
         ("554 cmsmtp blocked. Refer to Error Codes section at https://www.cox.com/residential/support/email-error-codes.html for more information. AUP#CXBL", "blocklisted"),
         ("550 5.1.0 <bounce@example.com> sender rejected. Refer to Error Codes section at https://www.cox.com/residential/support/email-error-codes.html for more information. AUP#CDRBL", "blocklisted"),

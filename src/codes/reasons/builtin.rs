@@ -73,7 +73,8 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
         "blocklisted",
         r"blocked using|block ?list|blacklist|\bdnsbl\b|\brbl\b|spamhaus|barracuda|spamcop|sorbs\.net|uceprotect|abuseat\.org|\bsurbl\b|\bpsbl\b|banned sending ip|\(S3150\)|\[TSS09\]|\[TS03\]|listed (?:at|on|in|by) [a-z0-9.-]{1,60}\.(?:org|net|com)|aup#(?:cxbl|cdrbl|ipbl[01]{4})|client host blocked",
     ),
-    enh("blocklisted", &["5.7.606-649"]),
+    // Microsoft: 5.7.511 banned sender, 5.7.606–649 banned sending IP.
+    enh("blocklisted", &["5.7.511", "5.7.606-649"]),
     // Sender authentication: SPF, DKIM, DMARC (RFC 7372 codes, Microsoft's 5.7.509).
     enh(
         "authentication_failed",
@@ -92,6 +93,8 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
         "message_format",
         r"not rfc ?5322 compliant|rfc ?5322 (?:non-?)?complian|multiple (?:\d{3}[ -][245]\.\d{1,3}\.\d{1,3} )?(?:addresses in from|[a-z-]{1,20} headers)|duplicate header|header error",
     ),
+    // Microsoft's 5.7.512: the message must be RFC 5322 section 3.6.2 compliant.
+    enh("message_format", &["5.7.512"]),
     text(
         "authentication_failed",
         r"\b(?:spf|dkim|dmarc)\b|sender is unauthenticated|does not have authentication information|unauthenticated (?:e-?mail|mail|sender)|sender policy framework|sender authentication",
@@ -133,7 +136,8 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
         "mailbox_disabled",
         r"disabled (?:recipient|account|mailbox|user)",
     ),
-    enh("smtp_auth", &["X.7.8", "X.7.12", "X.7.13"]),
+    // Microsoft's 5.7.57: not authenticated to send anonymous mail (its submission).
+    enh("smtp_auth", &["X.7.8", "X.7.12", "X.7.13", "5.7.57"]),
     BuiltinRule {
         reason: "smtp_auth",
         codes: &[530, 535, 538],
@@ -175,15 +179,15 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
     // DNS and unknown users that such replies also carry.
     text(
         "sender_rejected",
-        r"sender (?:address )?(?:rejected|refused|denied|verify failed|verification failed)|domain of sender address|sender domain (?:must exist|does not exist|not found)|unverified sender|purported responsible address|invalid sender|aup#cxsndr",
+        r"sender (?:address )?(?:rejected|refused|denied|verify failed|verification failed)|domain of sender address|sender domain (?:must exist|does not exist|not found)|unverified sender|purported responsible address|invalid sender|sender address has null mx|aup#cxsndr",
     ),
-    enh("sender_rejected", &["X.1.7", "X.1.8"]),
-    // A domain that says it takes no mail (RFC 7505 null MX, RFC 7504 X.7.27).
+    // A domain that says it takes no mail (RFC 7505's null MX).
     text(
         "not_accepting",
         r"null mx|does not accept mail|doesn'?t receive e-?mail|not accepting (?:mail|messages)|accepts no mail",
     ),
-    enh("not_accepting", &["X.7.27"]),
+    // X.7.27 is RFC 7505's "Sender address has null MX": ours, not the recipient's.
+    enh("sender_rejected", &["X.1.7", "X.1.8", "X.7.27"]),
     text(
         "routing_loop",
         r"routing loop|mail(?:ing)? loop|loop(?:ing)? detected|too many hops|hop count exceeded|forwarding loop",
@@ -213,10 +217,7 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
         enhanced: &["5.*.*"],
         text: r"mailbox unavailable",
     },
-    enh(
-        "dns_failure",
-        &["X.1.2", "X.4.3", "X.4.4"],
-    ),
+    enh("dns_failure", &["X.1.2", "X.4.3", "X.4.4"]),
     text(
         "mailbox_disabled",
         r"(?:account|mailbox|user|address) (?:is |has been )?(?:temporar(?:il)?y )?(?:disabled|inactive|suspended|deactivated|locked|frozen|blocked)|temporar(?:il)?y locked|inactive (?:e-?mail address|account|user|mailbox)",
@@ -226,7 +227,9 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
         "connection_failed",
         r"connection (?:refused|timed out|reset|closed|dropped)|timed out|lost connection|network is unreachable|no route to host|(?:could|unable to) not connect|unable to connect",
     ),
-    enh("connection_failed", &["X.4.1", "X.4.2", "X.4.0"]),
+    // Microsoft's 5.4.310–312 (the destination's DNS) and 5.4.316 (connection refused).
+    enh("dns_failure", &["5.4.310-312"]),
+    enh("connection_failed", &["X.4.1", "X.4.2", "X.4.0", "5.4.316"]),
     text(
         "server_error",
         r"temporary (?:server|system|local) (?:error|problem|failure)|internal (?:server )?error|local error in processing|insufficient system storage|insufficient disk space|queue file write error|service currently unavailable",
