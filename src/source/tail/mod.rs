@@ -30,8 +30,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flate2::read::MultiGzDecoder;
-
 use super::identity::{self, Fingerprint, Found, FP_MAX};
 use super::lines::{Line, LineSplitter};
 
@@ -184,12 +182,12 @@ impl Tailer {
                     // Renamed away: the saved inode is there; a copy has another one.
                     Found::Plain(p) if same_inode(p, &pos) => RotationKind::Rename,
                     Found::Plain(_) => RotationKind::Truncate,
-                    Found::Gzip(_) => self.kind_at_path(&pos),
+                    Found::Compressed(_) => self.kind_at_path(&pos),
                 };
                 agg.lock().add_rotation(self.source, kind);
                 let opened = match &found {
                     Found::Plain(p) => OpenFile::plain(p, pos.offset, false, &self.parser),
-                    Found::Gzip(p) => OpenFile::gzip(p, &pos, &self.parser),
+                    Found::Compressed(p) => OpenFile::compressed(p, &pos, &self.parser),
                 };
                 match opened {
                     Ok(open) => {
@@ -198,7 +196,7 @@ impl Tailer {
                     }
                     Err(e) => self.fail(agg, &e),
                 }
-                let (Found::Plain(at) | Found::Gzip(at)) = &found;
+                let (Found::Plain(at) | Found::Compressed(at)) = &found;
                 self.open_rotated_after(at, kind, agg);
             }
             None => {
@@ -224,12 +222,7 @@ impl Tailer {
     /// file at the path. One rotation of `kind` each.
     fn open_rotated_after(&mut self, at: &Path, kind: RotationKind, agg: &Counters) {
         for p in identity::rotated_after(&self.path, at) {
-            let opened = if identity::is_gzip_name(&p) {
-                OpenFile::gzip_from_start(&p, &self.parser)
-            } else {
-                OpenFile::plain(&p, 0, false, &self.parser)
-            };
-            match opened {
+            match OpenFile::from_start(&p, &self.parser) {
                 Ok(open) => {
                     tracing::info!(path = %p.display(), "log file rotated more than once while the exporter was down: reading it from its start");
                     agg.lock().add_rotation(self.source, kind);
@@ -257,7 +250,7 @@ impl Tailer {
     fn find_saved(&self, pos: &Position, agg: &Counters) -> Option<OpenFile> {
         let opened = match identity::locate(&self.path, pos) {
             Some(Found::Plain(p)) => OpenFile::plain(&p, pos.offset, false, &self.parser),
-            Some(Found::Gzip(p)) => OpenFile::gzip(&p, pos, &self.parser),
+            Some(Found::Compressed(p)) => OpenFile::compressed(&p, pos, &self.parser),
             None => {
                 agg.lock().add_rotated_missed(self.source);
                 tracing::warn!(
@@ -301,7 +294,7 @@ impl Tailer {
         }
         self.draining = draining;
         let finished = |d: &Draining| {
-            matches!(d.open.reader, Reader::Gzip(_))
+            matches!(d.open.reader, Reader::Compressed(_))
                 || now.duration_since(d.quiet_since) >= DRAIN_GRACE
         };
         if self.draining.iter().any(finished) {
@@ -350,7 +343,7 @@ impl Tailer {
         let copy = identity::locate_elsewhere(&self.path, &pos).and_then(|found| {
             let opened = match &found {
                 Found::Plain(p) => OpenFile::plain(p, pos.offset, false, &self.parser),
-                Found::Gzip(p) => OpenFile::gzip(p, &pos, &self.parser),
+                Found::Compressed(p) => OpenFile::compressed(p, &pos, &self.parser),
             };
             opened.ok()
         });
