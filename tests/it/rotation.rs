@@ -504,6 +504,43 @@ fn logrotate_create_dateext_compress_twice_while_down() {
     );
 }
 
+/// logrotate's `compresscmd` with another compressor than gzip, and its `compressext`: the file
+/// the exporter was in is found again decompressed, and the newer one read whole.
+fn compressed_with_twice_while_down(name: &str, tool: &str, ext: &str) {
+    let cmd = format!(
+        "compresscmd {}",
+        harness::util::require_tool(tool).display()
+    );
+    let compressext = format!("compressext .{ext}");
+    let twice = Rotations::EitherKind(2);
+    let names = create_times_while_down(name, &["compress", &cmd, &compressext], 2, twice);
+    assert!(
+        names.iter().all(|n| n.ends_with(&format!(".{ext}"))),
+        "logrotate with {tool}: made {names:?}, the test wants every rotated file in .{ext}"
+    );
+}
+
+#[test]
+#[ignore = "needs logrotate and zstd: run by scripts/test"]
+fn logrotate_create_compress_with_zstd_twice_while_down() {
+    let _heavy = harness::heavy();
+    compressed_with_twice_while_down("down2-zst", "zstd", "zst");
+}
+
+#[test]
+#[ignore = "needs logrotate and xz: run by scripts/test"]
+fn logrotate_create_compress_with_xz_twice_while_down() {
+    let _heavy = harness::heavy();
+    compressed_with_twice_while_down("down2-xz", "xz", "xz");
+}
+
+#[test]
+#[ignore = "needs logrotate and bzip2: run by scripts/test"]
+fn logrotate_create_compress_with_bzip2_twice_while_down() {
+    let _heavy = harness::heavy();
+    compressed_with_twice_while_down("down2-bz2", "bzip2", "bz2");
+}
+
 fn is_dateext(n: &str, suffix: &str) -> bool {
     n.strip_prefix("mail.log-")
         .and_then(|d| d.strip_suffix(suffix).or(suffix.is_empty().then_some(d)))
