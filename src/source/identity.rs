@@ -9,6 +9,7 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use super::compressed::{self, is_compressed_name};
 use crate::aggregate::Position;
@@ -183,6 +184,24 @@ pub fn rotated_after(path: &Path, at: &Path) -> Vec<PathBuf> {
         .collect();
     newer.reverse();
     newer
+}
+
+/// The rotations of `path` (numbered or dated names, compressed or not) last written at or
+/// after `since`, oldest first: by modification time, which compressing keeps (logrotate,
+/// gzip, zstd, xz and bzip2 copy it), then by name where the times are the same.
+pub fn rotated_since(path: &Path, since: SystemTime) -> Vec<PathBuf> {
+    let mut found: Vec<(SystemTime, PathBuf)> = rotated_names(path)
+        .into_iter()
+        .rev()
+        .filter(|p| scheme_of(path, p).is_some())
+        .filter_map(|p| {
+            let mtime = std::fs::metadata(&p).and_then(|m| m.modified()).ok()?;
+            (mtime >= since).then_some((mtime, p))
+        })
+        .collect();
+    // Stable: the same time keeps the names' order, oldest first.
+    found.sort_by_key(|(t, _)| *t);
+    found.into_iter().map(|(_, p)| p).collect()
 }
 
 /// How logrotate named a rotation of `path`: numbered, or dated.
@@ -364,6 +383,37 @@ mod tests {
             names(rotated_after(&log, &dated)),
             ["mail.log-20261206-1765086400"]
         );
+    }
+
+    #[test]
+    fn rotated_since_a_time_oldest_first_rotations_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("mail.log");
+        let t0 = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_765_000_000);
+        let at = |s: u64| t0 + std::time::Duration::from_secs(s);
+        for (n, t) in [
+            ("mail.log", at(50)),
+            ("mail.log.3.zst", at(0)),
+            ("mail.log.2.zst", at(20)),
+            ("mail.log.1", at(30)),
+            ("mail.log-20261205", at(30)),
+            ("mail.log.lock", at(40)),
+        ] {
+            let p = dir.path().join(n);
+            std::fs::write(&p, "x\n").unwrap();
+            File::options()
+                .write(true)
+                .open(&p)
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        }
+        assert_eq!(
+            names(rotated_since(&log, at(10))),
+            ["mail.log.2.zst", "mail.log-20261205", "mail.log.1"]
+        );
+        assert_eq!(names(rotated_since(&log, at(20))).len(), 3);
+        assert!(rotated_since(&log, at(31)).is_empty());
     }
 
     #[test]
