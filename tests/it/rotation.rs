@@ -656,6 +656,63 @@ fn logrotate_copytruncate_compress_while_down_regrown_past_the_saved_offset() {
     copytruncate_while_down("down-ct-c-big", &["compress"], true);
 }
 
+/// `rotate 1`, three rotations while down: the file the exporter was in is deleted (and so is
+/// the next one, which it never saw). What was counted before the stop stays, the lost file is
+/// said in `rotated_files_missed_total` (once), and every line of the files still there — the
+/// rotated one, written after the save, and the live one — is counted once. The exporter was
+/// caught up before the stop, so what it had counted is known exactly. Two rotations seen (the
+/// lost file's, the kept one's), of either kind (the new log may reuse a deleted inode).
+#[test]
+#[ignore = "needs logrotate: run by scripts/test"]
+fn logrotate_rotate_1_three_times_while_down_deletes_the_saved_file() {
+    let _heavy = harness::heavy();
+    let directives = ["create", "rotate 1"];
+    let scenario = "logrotate `create rotate 1` 3 times while the exporter was down: the file                     it was in deleted";
+    let s = Scene::new("down3-r1");
+    let lr = s.logrotate(&directives, true);
+    let mut exp = s.start();
+    let w = s.writer();
+    w.write_more(RATE / 2);
+    let at = w.pause();
+    maillog::wait_lines(exp.addr, at.lines, SETTLE).unwrap_or_else(|e| panic!("{e}"));
+    let status = exp.terminate().unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.success(), "{scenario}: SIGTERM exit {status}");
+    w.resume();
+    for _ in 0..3 {
+        w.write_more(RATE / 4);
+        lr.rotate();
+    }
+    assert_eq!(
+        s.rotated_names(),
+        ["mail.log.1"],
+        "{scenario}: TEST PREMISE"
+    );
+    w.write_more(RATE / 4);
+    let exp = s.start();
+    w.write_more(RATE / 2);
+    let written = w.stop();
+    let held = maillog::written_in_files(s.path(), "mail.log");
+    assert!(
+        at.lines + held.lines < written.lines,
+        "{scenario}: TEST PREMISE: the deleted files held no line ({at:?} counted, {held:?} \
+         held, {written:?} written)"
+    );
+    let want = Written {
+        lines: at.lines + held.lines,
+        replies: at.replies + held.replies,
+    };
+    s.check_rotations(scenario, &exp, want, Rotations::EitherKind(2));
+    let missed = harness::metrics::series(
+        &exp.samples(),
+        "smtp_status_exporter_rotated_files_missed_total",
+    );
+    assert_eq!(
+        missed.values().sum::<f64>(),
+        1.0,
+        "{scenario}: rotated_files_missed_total: {missed:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Deleted and re-created (no logrotate needed).
 

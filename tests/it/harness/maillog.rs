@@ -287,15 +287,19 @@ pub struct Logrotate {
 
 impl Logrotate {
     /// Writes `dir/logrotate.conf` for `log` with `directives` (one a line: `create`,
-    /// `copytruncate`, `compress`, `delaycompress`, `dateext`, …) besides `rotate 50` (nothing is
-    /// deleted, so the test can count the lines in every file) and `missingok`. With
+    /// `copytruncate`, `compress`, `delaycompress`, `dateext`, …) besides `missingok` and,
+    /// unless they say `rotate N`, `rotate 50` (nothing is deleted, so the test can count the
+    /// lines in every file). With
     /// `reopen_flag`, a postrotate script tells the [`Writer`] to reopen the log and waits (at
     /// most 5 s) until it has: what `systemctl kill -s HUP rsyslog` does on Debian. logrotate
     /// runs it before it compresses anything, as it does for syslog.
     pub fn new(dir: &Path, log: &Path, directives: &[&str], reopen_flag: Option<&Path>) -> Self {
         let bin = require_tool("logrotate");
         let conf = dir.join("logrotate.conf");
-        let mut text = format!("{} {{\n    rotate 50\n    missingok\n", log.display());
+        let mut text = format!("{} {{\n    missingok\n", log.display());
+        if !directives.iter().any(|d| d.starts_with("rotate ")) {
+            text.push_str("    rotate 50\n");
+        }
         for d in directives {
             text.push_str(&format!("    {d}\n"));
         }
@@ -397,6 +401,36 @@ pub fn lines_in_files(dir: &Path, base: &str) -> u64 {
                 .count() as u64
         })
         .sum()
+}
+
+/// What the log and its rotated copies hold, line by line: each line must be one the writer
+/// writes ([`line`]), known by its queue id (or, the one without, by its sequence number).
+pub fn written_in_files(dir: &Path, base: &str) -> Written {
+    let mut w = Written::default();
+    for p in log_files(dir, base) {
+        let bytes = read_maybe_compressed(&p);
+        for text in String::from_utf8_lossy(&bytes).lines() {
+            let n = number_of(text)
+                .filter(|&n| line(n).0 == text)
+                .unwrap_or_else(|| panic!("{}: not a line the writer writes: {text}", p.display()));
+            w.lines += 1;
+            w.replies += u64::from(line(n).1);
+        }
+    }
+    w
+}
+
+/// The sequence number of a generated line: from its queue id, or from `b{N}@` in the one line
+/// without a queue id (NOQUEUE).
+fn number_of(text: &str) -> Option<u64> {
+    let (_, rest) = text.split_once("]: ")?;
+    if rest.starts_with("NOQUEUE") {
+        let (_, after) = rest.split_once("from=<r250-in-b")?;
+        return after.get(..7)?.parse().ok();
+    }
+    u64::from_str_radix(rest.get(..10)?, 16)
+        .ok()?
+        .checked_sub(0x1000)
 }
 
 /// One line per file: name and lines held, for failure messages.
