@@ -167,6 +167,19 @@ impl Scene {
     }
 }
 
+/// The file the exporter was in is gone: said once in `rotated_files_missed_total`.
+fn assert_missed_once(scenario: &str, exp: &Exporter) {
+    let missed = harness::metrics::series(
+        &exp.samples(),
+        "smtp_status_exporter_rotated_files_missed_total",
+    );
+    assert_eq!(
+        missed.values().sum::<f64>(),
+        1.0,
+        "{scenario}: rotated_files_missed_total: {missed:?}"
+    );
+}
+
 /// The rotations a test expects.
 #[derive(Clone, Copy)]
 enum Rotations {
@@ -702,15 +715,7 @@ fn logrotate_rotate_1_three_times_while_down_deletes_the_saved_file() {
         replies: at.replies + held.replies,
     };
     s.check_rotations(scenario, &exp, want, Rotations::EitherKind(2));
-    let missed = harness::metrics::series(
-        &exp.samples(),
-        "smtp_status_exporter_rotated_files_missed_total",
-    );
-    assert_eq!(
-        missed.values().sum::<f64>(),
-        1.0,
-        "{scenario}: rotated_files_missed_total: {missed:?}"
-    );
+    assert_missed_once(scenario, &exp);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -782,15 +787,7 @@ fn a_file_deleted_and_recreated_while_down_and_grown_past_the_saved_offset() {
         }
     };
     s.check_rotations(&scenario, &exp, written, rotations);
-    let missed = harness::metrics::series(
-        &exp.samples(),
-        "smtp_status_exporter_rotated_files_missed_total",
-    );
-    assert_eq!(
-        missed.values().sum::<f64>(),
-        1.0,
-        "{scenario}: rotated_files_missed_total: {missed:?}"
-    );
+    assert_missed_once(&scenario, &exp);
 }
 
 // ---------------------------------------------------------------------------------------------
