@@ -136,7 +136,9 @@ fn is_same_file(p: &Path, pos: &Position) -> bool {
 
 /// Files in the directory of `path` whose names are `path`'s name followed by `.`, `-` or `_`
 /// and more: the names logrotate and newsyslog give rotated files. Newest first where the
-/// names tell (`.1` before `.2`; dates sort as text).
+/// names tell (`.1` before `.2`; dates sort as text). A compressed file whose plain original is
+/// still there (`mail.log.1.gz` beside `mail.log.1`) is left out: it is being written, and
+/// the original is the whole file.
 pub fn rotated_names(path: &Path) -> Vec<PathBuf> {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
         return Vec::new();
@@ -150,7 +152,7 @@ pub fn rotated_names(path: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut found: Vec<PathBuf> = entries
+    let found: Vec<PathBuf> = entries
         .filter_map(Result::ok)
         .filter(|e| {
             let n = e.file_name();
@@ -160,6 +162,16 @@ pub fn rotated_names(path: &Path) -> Vec<PathBuf> {
                 && matches!(n.get(name.len()), Some(b'.' | b'-' | b'_'))
         })
         .map(|e| e.path())
+        .collect();
+    let being_compressed = |p: &PathBuf| {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let stem = compressed::strip_compressed_ext(name);
+        stem != name && found.iter().any(|q| q.file_name() == Some(stem.as_ref()))
+    };
+    let mut found: Vec<PathBuf> = found
+        .iter()
+        .filter(|p| !being_compressed(p))
+        .cloned()
         .collect();
     found.sort_by_key(|p| rotation_order(p));
     found
@@ -383,6 +395,19 @@ mod tests {
             names(rotated_after(&log, &dated)),
             ["mail.log-20261206-1765086400"]
         );
+    }
+
+    /// gzip (and logrotate's `compress`) writes `NAME.gz` beside `NAME`, then deletes `NAME`:
+    /// meanwhile the compressed file is partial and no newer rotation.
+    #[test]
+    fn a_file_being_compressed_is_its_plain_original() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("mail.log");
+        for n in ["mail.log", "mail.log.1", "mail.log.1.gz", "mail.log.2.zst"] {
+            std::fs::write(dir.path().join(n), "x\n").unwrap();
+        }
+        assert_eq!(names(rotated_names(&log)), ["mail.log.1", "mail.log.2.zst"]);
+        assert!(rotated_after(&log, &dir.path().join("mail.log.1")).is_empty());
     }
 
     #[test]
