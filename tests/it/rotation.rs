@@ -238,6 +238,37 @@ fn the_generated_lines_count_as_the_harness_says() {
     assert_eq!(replies, w.replies, "{json}");
 }
 
+/// `replay` reads a rotated file compressed by each real compressor as it reads it plain.
+#[test]
+#[ignore = "needs zstd, xz and bzip2: run by scripts/test"]
+fn replay_reads_files_compressed_by_each_compressor() {
+    let dir = TestDir::new("rot-replay-");
+    let plain = dir.path().join("mail.log.1");
+    let mut buf = Vec::new();
+    maillog::render(0, 500, &mut buf);
+    fs::write(&plain, &buf).unwrap();
+    let want = replay_json(&[&plain]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(want["lines"]["unrecognised"].as_u64(), Some(0), "{want}");
+    for (tool, ext) in [
+        ("zstd", "zst"),
+        ("xz", "xz"),
+        ("bzip2", "bz2"),
+        ("gzip", "gz"),
+    ] {
+        let packed = dir.path().join(format!("mail.log.1.{ext}"));
+        let out = std::process::Command::new(harness::util::require_tool(tool))
+            .arg("-c")
+            .arg(&plain)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{tool}: {out:?}");
+        fs::write(&packed, &out.stdout).unwrap();
+        let got = replay_json(&[&packed]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(got["lines"], want["lines"], "{tool}");
+        assert_eq!(got["replies"], want["replies"], "{tool}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // `create` rotation while writing, exporter up: the old file is finished, the new one read from
 // its first byte. Rotations count as `rename`.
