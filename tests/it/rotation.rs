@@ -157,6 +157,23 @@ impl Scene {
         w
     }
 
+    /// Like [`Scene::written_then_stopped`], but the writer is paused and the exporter has
+    /// counted every line written before it is stopped: what its state holds is exactly what
+    /// was written then (returned). The writer stays paused.
+    fn caught_up_then_stopped(&self, scenario: &str) -> (Writer, Written) {
+        let mut exp = self.start();
+        let w = self.writer();
+        w.write_more(RATE / 2);
+        let at = w.pause();
+        maillog::wait_lines(exp.addr, at.lines, SETTLE)
+            .unwrap_or_else(|e| panic!("{scenario}: {e}"));
+        let status = exp
+            .terminate()
+            .unwrap_or_else(|e| panic!("{scenario}: {e}"));
+        assert!(status.success(), "{scenario}: SIGTERM exit {status}");
+        (w, at)
+    }
+
     /// The names of the rotated files, for a test that checks what logrotate produced.
     fn rotated_names(&self) -> Vec<String> {
         maillog::log_files(self.path(), "mail.log")
@@ -711,16 +728,11 @@ fn logrotate_copytruncate_compress_while_down_regrown_past_the_saved_offset() {
 fn logrotate_rotate_1_three_times_while_down_deletes_the_saved_file() {
     let _heavy = harness::heavy();
     let directives = ["create", "rotate 1"];
-    let scenario = "logrotate `create rotate 1` 3 times while the exporter was down: the file                     it was in deleted";
+    let scenario = "logrotate `create rotate 1` 3 times while the exporter was down: the file \
+                    it was in deleted";
     let s = Scene::new("down3-r1");
     let lr = s.logrotate(&directives, true);
-    let mut exp = s.start();
-    let w = s.writer();
-    w.write_more(RATE / 2);
-    let at = w.pause();
-    maillog::wait_lines(exp.addr, at.lines, SETTLE).unwrap_or_else(|e| panic!("{e}"));
-    let status = exp.terminate().unwrap_or_else(|e| panic!("{e}"));
-    assert!(status.success(), "{scenario}: SIGTERM exit {status}");
+    let (w, at) = s.caught_up_then_stopped(scenario);
     w.resume();
     for _ in 0..3 {
         w.write_more(RATE / 4);
@@ -782,13 +794,7 @@ fn a_file_deleted_and_recreated_while_up() {
 #[test]
 fn a_file_deleted_and_recreated_while_down_and_grown_past_the_saved_offset() {
     let s = Scene::new("del-down");
-    let mut exp = s.start();
-    let w = s.writer();
-    w.write_more(RATE / 2);
-    let at = w.pause();
-    maillog::wait_lines(exp.addr, at.lines, SETTLE).unwrap_or_else(|e| panic!("{e}"));
-    let status = exp.terminate().unwrap_or_else(|e| panic!("{e}"));
-    assert!(status.success(), "SIGTERM exit {status}");
+    let (w, at) = s.caught_up_then_stopped("mail.log deleted and re-created while down");
     let old_id = maillog::file_id(&s.log);
     let old_len = s.log_len();
     fs::remove_file(&s.log).unwrap();
