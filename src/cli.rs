@@ -190,7 +190,7 @@ pub struct ReplayArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReplayFormat::Table)]
     pub format: ReplayFormat,
-    /// Files to read (plain or gzip-compressed), counted as one source.
+    /// Files to read (plain, or compressed with gzip, zstd, xz or bzip2), counted as one source.
     #[arg(required_unless_present = "mailbox_path", value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// A bounce mailbox (Maildir or mbox) whose delivery status notifications are counted,

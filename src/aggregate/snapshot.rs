@@ -21,6 +21,11 @@ pub struct Snapshot {
     pub sources: Vec<SourceSnapshot>,
     #[serde(default)]
     pub label_overflow: Vec<(String, u64)>,
+    /// When it was taken for the state file, in seconds since the Unix epoch (none in a state
+    /// file of an earlier version): after a restart, a rotated file written since then holds
+    /// lines no run counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved_unix: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,7 +100,12 @@ impl Aggregator {
     /// [`Aggregator::marks`] before it showed (counters only grow).
     pub fn marked_snapshot(&mut self) -> (u64, Snapshot) {
         self.marks += 1;
-        (self.marks, self.snapshot())
+        let mut snap = self.snapshot();
+        snap.saved_unix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs_f64());
+        (self.marks, snap)
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -161,6 +171,7 @@ impl Aggregator {
                 .iter()
                 .map(|(k, v)| (k.clone(), *v))
                 .collect(),
+            saved_unix: None,
         }
     }
 
@@ -188,6 +199,13 @@ impl Aggregator {
             }
             self.restore_source(id, saved)
                 .map_err(|e| format!("source {:?}: {e}", saved.name))?;
+            if let Some(s) = self.source_mut(id) {
+                // From the file: a value out of range is no time rather than a panic.
+                s.reading.saved_at = snap
+                    .saved_unix
+                    .and_then(|t| std::time::Duration::try_from_secs_f64(t).ok())
+                    .and_then(|d| std::time::UNIX_EPOCH.checked_add(d));
+            }
         }
         for (label, n) in &snap.label_overflow {
             *self.label_overflow.entry(label.clone()).or_default() += n;
@@ -263,6 +281,7 @@ impl Aggregator {
             draining: saved.draining.clone(),
             cursor: saved.cursor.clone(),
             messages: saved.messages.iter().cloned().collect(),
+            saved_at: None,
         };
         s.restored = true;
         if let (Some(false), Some(mta)) = (s.auto, &saved.detected) {
@@ -358,6 +377,23 @@ mod tests {
         assert_eq!(b.restore(&back), Ok(vec![]));
         assert_eq!(b.snapshot(), snap);
         assert_eq!(snap.sources[0].failures[0].reason, "relay_denied");
+        // The time of the save comes back as the time the positions were saved at.
+        let mut timed = back.clone();
+        timed.saved_unix = Some(1_765_000_000.5);
+        let mut c = Aggregator::new(
+            vec![("postfix".into(), "postfix".into())],
+            &Bounds::default(),
+        );
+        c.sources[0].location = "/var/log/mail.log".into();
+        assert_eq!(c.restore(&timed), Ok(vec![]));
+        let at = c.sources[0].reading.saved_at.unwrap();
+        assert_eq!(
+            at.duration_since(std::time::UNIX_EPOCH).unwrap(),
+            std::time::Duration::from_millis(1_765_000_000_500)
+        );
+        timed.saved_unix = Some(1e300);
+        assert_eq!(c.restore(&timed), Ok(vec![]));
+        assert_eq!(c.sources[0].reading.saved_at, None);
         // State written before smtp_failures_total existed still loads.
         let old = json.replace(r#","failures":[{"direction":"inbound","class":"5xx","reason":"relay_denied","domain":"example.org","value":1}]"#, "");
         assert_ne!(old, json);

@@ -85,6 +85,9 @@ pub struct Reading {
     /// A mailbox: the Maildir unique names, or the mbox message keys, of the messages already
     /// read (each is counted once); only those still in the mailbox are kept.
     pub messages: std::collections::BTreeSet<String>,
+    /// Restored: when the state file was saved (`None` on a first start, or from a state file
+    /// that does not say).
+    pub saved_at: Option<std::time::SystemTime>,
 }
 
 /// A read position in a file known by device and inode.

@@ -202,10 +202,11 @@ impl Parser {
         };
         let mut a = a.clone();
         if a.format().is_none() {
-            if let Ok(f) = std::fs::File::open(path) {
+            // A compressed file's head is decided from its decompressed lines.
+            if let Ok(f) = crate::source::compressed::open(path) {
                 use std::io::Read;
                 let mut head = Vec::new();
-                if f.take(64 * 1024).read_to_end(&mut head).is_ok() {
+                if f.reader.take(64 * 1024).read_to_end(&mut head).is_ok() {
                     a.decide_from(&head);
                 }
             }

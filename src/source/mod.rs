@@ -4,6 +4,7 @@
 //! reads files once from their first byte. All hand each line to [`ingest`], the one place
 //! where lines become events and events become counts.
 
+pub mod compressed;
 pub mod framing;
 pub mod identity;
 pub mod journal;

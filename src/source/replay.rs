@@ -1,20 +1,20 @@
-//! `replay`: read files to their end once, from the first byte. Gzip-compressed rotated logs
-//! and zstd-compressed files (KumoMTA's log segments) are recognised by their magic bytes,
-//! whatever their name.
+//! `replay`: read files to their end once, from the first byte. Compressed rotated logs (gzip,
+//! zstd, xz, bzip2) and zstd-compressed files (KumoMTA's log segments) are recognised by their
+//! magic bytes, whatever their name ([`super::compressed`]).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use anyhow::Context;
-use flate2::bufread::MultiGzDecoder;
 
+use super::compressed::{self, Codec};
 use super::lines::LineSplitter;
 use super::{FileParser, CHUNK};
 use crate::aggregate::{Aggregator, SourceId};
 
-/// Reads `path` (plain, gzip or zstd) and counts every line into `agg`, with a fresh copy of
+/// Reads `path` (plain or compressed) and counts every line into `agg`, with a fresh copy of
 /// `parser` (a file's header is its own).
 pub fn replay_file(
     path: &Path,
@@ -66,11 +66,8 @@ pub fn replay_file_split(
     let parts = usize::try_from(size / split.min_part.max(1))
         .unwrap_or(usize::MAX)
         .min(split.threads);
-    let mut head = [0u8; 4];
-    let n = file.read_at(&mut head, 0).unwrap_or(0);
-    let compressed =
-        head[..n].starts_with(&[0x1f, 0x8b]) || head[..n].starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
-    if parts > 1 && !compressed && parser.lines_stand_alone() {
+    let codec = Codec::of_file(&file).unwrap_or(None);
+    if parts > 1 && codec.is_none() && parser.lines_stand_alone() {
         return replay_parts(
             path,
             &file,
@@ -82,28 +79,22 @@ pub fn replay_file_split(
         )
         .with_context(|| format!("error while reading {}", path.display()));
     }
-    let mut reader = BufReader::with_capacity(CHUNK, file);
-    let head = reader
-        .fill_buf()
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    let mut input: Box<dyn Read> = if head.starts_with(&[0x1f, 0x8b]) {
-        Box::new(MultiGzDecoder::new(reader))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+    let decoded = compressed::open_file(file, CHUNK).with_context(|| {
+        let what = codec.map_or(String::new(), |c| format!(" ({})", c.name()));
+        format!("cannot read {}{what}", path.display())
+    })?;
+    let mut input: Box<dyn Read> = if codec == Some(Codec::Zstd) {
         Box::new(EndAtCut {
-            inner: zstd::stream::read::Decoder::with_buffer(reader)
-                .with_context(|| format!("cannot read {} (zstd)", path.display()))?,
+            inner: decoded.reader,
             path,
         })
     } else {
-        Box::new(reader)
+        decoded.reader
     };
     replay_reader(&mut input, source, &mut parser.clone(), agg)
         .with_context(|| format!("error while reading {}", path.display()))
 }
 
-/// A zstd stream that ends inside a frame — KumoMTA's segment still being written, or a file
-/// cut short — ends there: what could be decompressed is counted (a cut last line as
-/// `unrecognised`), and the cut is said.
 fn replay_parts(
     path: &Path,
     file: &File,
@@ -192,6 +183,9 @@ fn split_points(file: &File, size: u64, parts: usize) -> std::io::Result<Vec<u64
     Ok(points)
 }
 
+/// A zstd stream that ends inside a frame — KumoMTA's segment still being written, or a file
+/// cut short — ends there: what could be decompressed is counted (a cut last line as
+/// `unrecognised`), and the cut is said.
 struct EndAtCut<'p, R> {
     inner: R,
     path: &'p Path,

@@ -14,18 +14,20 @@
 //! What the exporter guarantees, and so what the schedule keeps to: counters and read positions
 //! (of the file at the path and of rotated files still being drained) are saved together before
 //! each scrape is answered, every 5 s and at shutdown. On a restart each saved file is found
-//! again, at the path or under a rotated name (`mail.log.1`, `mail.log.1.gz`), and read from its
-//! saved offset to its end; then the file at the path is read from its start. A file the
-//! exporter never saw cannot be in its state: were the log rotated TWICE after the last save
-//! (A → .2, B → .1, C at the path), B would be read by nobody. Real rotations are hours apart;
-//! here they are seconds apart, so the schedule keeps at most ONE rotation between the newest
-//! file the exporter's saved state knows and the moment it reads again:
+//! again, at the path or under a rotated name (`mail.log.1`, `mail.log.3.gz`), and read from its
+//! saved offset to its end; every file rotated after it (A → .3, B → .2, C → .1, D at the path)
+//! is read whole, oldest first; then the file at the path from its start. So any number of
+//! rotations while it is down is exact, as long as the files are kept (this writer deletes
+//! none). The schedule:
 //! - it is stopped (SIGKILL 3 times in 4, else SIGTERM) at random moments: also while the writer
 //!   still appends to a file just renamed, or before it has read a line of the newest file;
-//! - a rotation while it is down (at most one per down time) happens only if, when it was
-//!   stopped, a scrape (which saves state before it is answered) had shown it reading the
-//!   newest file — `lines_total` above the number of lines written before the newest file's
-//!   first line — and no rotation was half done;
+//! - while it is down, the log is rotated up to THREE times (half the down times: none), each
+//!   rotation finished (the writer reopened) before the next, if, when it was stopped, a scrape
+//!   (which saves state before it is answered) had shown it reading the newest file —
+//!   `lines_total` above the number of lines written before the newest file's first line — and
+//!   no rotation was half done. Not for the lines' sake: a file of which the state holds no
+//!   byte read has no fingerprint, so once gzipped it is not known again, and its rotation would
+//!   be counted twice (as missed, and as a file written since the save);
 //! - while it is up, a rotation starts only under that same condition.
 //!
 //! Random choices come from a seeded xorshift (std only): `CHAOS_SEED=N` replays a schedule
@@ -448,6 +450,8 @@ struct Stats {
     stops_half_rotated: u64,
     /// Stops before a scrape had shown the exporter reading the newest file.
     stops_before_newest: u64,
+    /// Down times with two or three rotations.
+    downs_rotated_several: u64,
 }
 
 #[test]
@@ -497,8 +501,8 @@ fn chaos_kills_restarts_and_rotations_lose_nothing_count_nothing_twice() {
     let mut next_rotation = Instant::now() + rng.millis(800, 3000);
     let mut stop_at = Instant::now() + rng.millis(300, 2500);
     let mut restart_at = Instant::now();
-    // While down: when to rotate (at most once), and whether that happened.
-    let mut down_rotation: Option<Instant> = None;
+    // While down: when to rotate (up to three times), earliest first.
+    let mut down_rotations: VecDeque<Instant> = VecDeque::new();
 
     let pick_rotation = |rng: &mut Rng| Rotate {
         kind: if rng.chance(0.5) {
@@ -580,12 +584,24 @@ fn chaos_kills_restarts_and_rotations_lose_nothing_count_nothing_twice() {
                 exp = None;
                 let down_for = rng.millis(50, 1200);
                 restart_at = now + down_for;
-                // At most one rotation while down, somewhere inside the down time.
-                down_rotation = (reads_newest && rng.chance(0.5))
-                    .then(|| now + down_for * (10 + rng.below(80) as u32) / 100);
+                // Up to three rotations while down, somewhere inside the down time.
+                let times = if reads_newest && rng.chance(0.5) {
+                    1 + rng.below(3)
+                } else {
+                    0
+                };
+                let mut at: Vec<Instant> = (0..times)
+                    .map(|_| now + down_for * (10 + rng.below(80) as u32) / 100)
+                    .collect();
+                at.sort();
+                if times > 1 {
+                    stats.downs_rotated_several += 1;
+                }
+                down_rotations = at.into();
             }
         } else {
-            if let Some(at) = down_rotation {
+            if let Some(&at) = down_rotations.front() {
+                // Each one finished (the writer reopened) before the next.
                 if now >= at && !writer.in_flight() {
                     let r = pick_rotation(&mut rng);
                     writer.rotate(r);
@@ -595,10 +611,10 @@ fn chaos_kills_restarts_and_rotations_lose_nothing_count_nothing_twice() {
                         RotateKind::Create => stats.creates += 1,
                     }
                     event(format!("rotate (exporter DOWN) {r:?}"));
-                    down_rotation = None;
+                    down_rotations.pop_front();
                 }
             }
-            if now >= restart_at && down_rotation.is_none() {
+            if now >= restart_at && down_rotations.is_empty() {
                 generation += 1;
                 let e = start_exporter();
                 *scrapes.target.lock().unwrap() = Some((generation, e.addr));
@@ -646,7 +662,7 @@ fn chaos_kills_restarts_and_rotations_lose_nothing_count_nothing_twice() {
          exporter: {} SIGKILL, {} SIGTERM, {} restarts; {} stops with a rotation half done, \
          {} before the newest file was read\n  \
          rotations: {rotations} ({} syslog-style rename, {} logrotate-style create; {} while up, \
-         {} while down), {compressed} rotated files gzipped\n  \
+         {} while down, {} down times with several), {compressed} rotated files gzipped\n  \
          scrapes: {} answered, {} refused or cut (exporter down or killed)\n  \
          caught up {:.1} s after the writer stopped; scraped at the end: {c:?}",
         t0.elapsed().as_secs_f64(),
@@ -662,6 +678,7 @@ fn chaos_kills_restarts_and_rotations_lose_nothing_count_nothing_twice() {
         stats.creates,
         stats.rotations_up,
         stats.rotations_down,
+        stats.downs_rotated_several,
         scrapes.answered.load(Ordering::SeqCst),
         scrapes.failed.load(Ordering::SeqCst),
         settled_in.as_secs_f64(),

@@ -166,6 +166,7 @@ fn restart(
         Resume {
             position: a.sources[0].reading.position,
             draining: a.sources[0].reading.draining.clone(),
+            saved_at: a.sources[0].reading.saved_at,
         }
     };
     let t = Tailer::new(
@@ -278,4 +279,55 @@ fn a_long_copytruncate_rewrite_between_polls_is_noticed() {
     t.poll(&agg);
     t.poll(&agg);
     assert_eq!(total(&agg), 23);
+}
+
+/// The file the state was saved in is gone at the restart (rotated, then deleted by
+/// `rotate N`): its unread end is lost and counted as one missed file; the rotated file written
+/// since the save (here zstd-compressed) is read whole, then the live file. An older rotated
+/// file, last written before the save, is not read again. A state file that does not say when
+/// it was saved (an earlier version's) reads only the live file.
+#[test]
+fn the_saved_file_gone_the_rotations_since_the_save_are_read_once() {
+    for timed in [true, false] {
+        let (dir, log, agg, mut t) = following_empty_log();
+        let older = dir.path().join("mail.log.2");
+        append(&older, &lines(900..905));
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        fs::File::options()
+            .write(true)
+            .open(&older)
+            .unwrap()
+            .set_modified(an_hour_ago)
+            .unwrap();
+        append(&log, &lines(0..10));
+        t.poll(&agg);
+        let mut snap = agg.lock().marked_snapshot().1;
+        if !timed {
+            snap.saved_unix = None;
+        }
+        drop(t);
+
+        // Down: two rotations, and the first rotated file deleted.
+        append(&log, &lines(10..12));
+        fs::rename(&log, dir.path().join("mail.log.1")).unwrap();
+        fs::remove_file(dir.path().join("mail.log.1")).unwrap();
+        append(&log, &lines(12..20));
+        let text = fs::read(&log).unwrap();
+        fs::write(
+            dir.path().join("mail.log.1.zst"),
+            zstd::encode_all(&text[..], 3).unwrap(),
+        )
+        .unwrap();
+        fs::remove_file(&log).unwrap();
+        append(&log, &lines(20..23));
+
+        let (agg2, mut t2) = restart(&snap, &log);
+        t2.poll(&agg2);
+        let want = if timed { 10 + 8 + 3 } else { 10 + 3 };
+        assert_eq!(total(&agg2), want, "state saved with its time: {timed}");
+        let a = agg2.lock();
+        assert_eq!(a.sources[0].rotated_missed, 1, "timed: {timed}");
+        let rotations: u64 = a.sources[0].rotation_counts().iter().sum();
+        assert_eq!(rotations, if timed { 2 } else { 1 }, "timed: {timed}");
+    }
 }

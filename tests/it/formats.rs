@@ -725,6 +725,7 @@ fn powermta_rows_route_by_vmta_and_a_file_followed_from_its_end_knows_its_header
             fp_crc: crc(&head[..1024.min(head.len())]),
         }),
         draining: Vec::new(),
+        saved_at: None,
     };
     let mut t = Tailer::new(
         SourceId(0),

@@ -20,7 +20,7 @@
 //! hot loop, and no line crosses to another thread.
 
 mod open;
-use open::{OpenFile, Reader};
+use open::OpenFile;
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Seek, SeekFrom};
@@ -28,9 +28,7 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use flate2::read::MultiGzDecoder;
+use std::time::{Duration, Instant, SystemTime};
 
 use super::identity::{self, Fingerprint, Found, FP_MAX};
 use super::lines::{Line, LineSplitter};
@@ -44,6 +42,12 @@ use crate::aggregate::{
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 /// How long a rotated-away file is kept open after its last new byte.
 pub const DRAIN_GRACE: Duration = Duration::from_secs(5);
+/// How much earlier than the saved state a rotated file's last write may be and still be taken
+/// for one written since, when the file the state was in is gone: the kernel stamps files from
+/// a clock a tick behind, and a rotation a poll before the save may not have been seen yet.
+/// Far below [`DRAIN_GRACE`]: every file that left the state had been quiet that long, so none
+/// counted already is taken again.
+const SAVED_SLACK: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 struct Draining {
@@ -56,6 +60,8 @@ struct Draining {
 pub struct Resume {
     pub position: Option<Position>,
     pub draining: Vec<Position>,
+    /// When that was saved (`None`: a state file that does not say).
+    pub saved_at: Option<SystemTime>,
 }
 
 /// Which of the tailer's files a read belongs to, for publishing its position.
@@ -154,7 +160,7 @@ impl Tailer {
             }
         }
         if let Some(pos) = resume.position {
-            self.resume_current(pos, agg);
+            self.resume_current(pos, resume.saved_at, agg);
         } else {
             self.open_new(agg, false);
         }
@@ -164,7 +170,7 @@ impl Tailer {
     }
 
     /// Continues the file that was current when the last run saved its state.
-    fn resume_current(&mut self, pos: Position, agg: &Counters) {
+    fn resume_current(&mut self, pos: Position, saved_at: Option<SystemTime>, agg: &Counters) {
         match identity::locate(&self.path, &pos) {
             Some(Found::Plain(p)) if p == self.path => {
                 match OpenFile::plain(&p, pos.offset, false, &self.parser) {
@@ -184,12 +190,12 @@ impl Tailer {
                     // Renamed away: the saved inode is there; a copy has another one.
                     Found::Plain(p) if same_inode(p, &pos) => RotationKind::Rename,
                     Found::Plain(_) => RotationKind::Truncate,
-                    Found::Gzip(_) => self.kind_at_path(&pos),
+                    Found::Compressed(_) => self.kind_at_path(&pos),
                 };
                 agg.lock().add_rotation(self.source, kind);
                 let opened = match &found {
                     Found::Plain(p) => OpenFile::plain(p, pos.offset, false, &self.parser),
-                    Found::Gzip(p) => OpenFile::gzip(p, &pos, &self.parser),
+                    Found::Compressed(p) => OpenFile::compressed(p, &pos, &self.parser),
                 };
                 match opened {
                     Ok(open) => {
@@ -198,38 +204,60 @@ impl Tailer {
                     }
                     Err(e) => self.fail(agg, &e),
                 }
-                let (Found::Plain(at) | Found::Gzip(at)) = &found;
+                let (Found::Plain(at) | Found::Compressed(at)) = &found;
                 self.open_rotated_after(at, kind, agg);
             }
-            None => {
-                // Not found anywhere: rewritten in place, or gone. The inode alone cannot tell
-                // a truncated file from a new file that reused it, but either way the file at
-                // the path is read from its start.
-                let mut g = agg.lock();
-                g.add_rotation(self.source, self.kind_at_path(&pos));
-                g.add_rotated_missed(self.source);
-                drop(g);
-                tracing::warn!(
-                    path = %self.path.display(),
-                    "the log file read before the restart was truncated, or rotated and deleted, while the exporter was down: reading the file at the path from its start; lines written to the old file after byte {} are not counted",
-                    pos.offset
-                );
-            }
+            None => self.lost_current(&pos, saved_at, agg),
         }
         self.open_new(agg, false);
+    }
+
+    /// The file the last run was in is not found anywhere: rewritten in place, or gone (deleted
+    /// by `rotate N`, moved away). Its unread end is lost, said once and counted; the rotated
+    /// files written since the state was saved are read whole, then the file at the path.
+    fn lost_current(&mut self, pos: &Position, saved_at: Option<SystemTime>, agg: &Counters) {
+        // The inode alone cannot tell a truncated file from a new file that reused it, but
+        // either way the file at the path is read from its start.
+        let kind = self.kind_at_path(pos);
+        let mut g = agg.lock();
+        g.add_rotation(self.source, kind);
+        g.add_rotated_missed(self.source);
+        drop(g);
+        tracing::warn!(
+            path = %self.path.display(),
+            "the log file read before the restart was truncated, or rotated and deleted or moved away, while the exporter was down: lines written to it after byte {} are not counted; the rotated files written since the state was saved are read from their start, then the file at the path",
+            pos.offset
+        );
+        let Some(saved_at) = saved_at else {
+            tracing::warn!(path = %self.path.display(), "the state file does not say when it was saved (an earlier version wrote it): rotated files written since are not looked for");
+            return;
+        };
+        let since = saved_at.checked_sub(SAVED_SLACK).unwrap_or(saved_at);
+        // Those found from the state's draining positions are read on from there already.
+        let open: Vec<PathBuf> = self.draining.iter().map(|d| d.open.path.clone()).collect();
+        let newer = identity::rotated_since(&self.path, since)
+            .into_iter()
+            .filter(|p| !open.contains(p));
+        self.open_whole(newer, kind, agg);
     }
 
     /// The files rotated after `at` while the exporter was down (more than one rotation): no
     /// line of theirs was read, so each is read from its first byte, oldest first, before the
     /// file at the path. One rotation of `kind` each.
     fn open_rotated_after(&mut self, at: &Path, kind: RotationKind, agg: &Counters) {
-        for p in identity::rotated_after(&self.path, at) {
-            let opened = if identity::is_gzip_name(&p) {
-                OpenFile::gzip_from_start(&p, &self.parser)
-            } else {
-                OpenFile::plain(&p, 0, false, &self.parser)
-            };
-            match opened {
+        self.open_whole(identity::rotated_after(&self.path, at), kind, agg);
+    }
+
+    /// Opens rotated files none of which was read, to be read from their first byte in this
+    /// order; one rotation of `kind` each.
+    fn open_whole(
+        &mut self,
+        paths: impl IntoIterator<Item = PathBuf>,
+        kind: RotationKind,
+        agg: &Counters,
+    ) {
+        for p in paths {
+            match OpenFile::from_start(&p, &self.parser) {
                 Ok(open) => {
                     tracing::info!(path = %p.display(), "log file rotated more than once while the exporter was down: reading it from its start");
                     agg.lock().add_rotation(self.source, kind);
@@ -257,7 +285,7 @@ impl Tailer {
     fn find_saved(&self, pos: &Position, agg: &Counters) -> Option<OpenFile> {
         let opened = match identity::locate(&self.path, pos) {
             Some(Found::Plain(p)) => OpenFile::plain(&p, pos.offset, false, &self.parser),
-            Some(Found::Gzip(p)) => OpenFile::gzip(&p, pos, &self.parser),
+            Some(Found::Compressed(p)) => OpenFile::compressed(&p, pos, &self.parser),
             None => {
                 agg.lock().add_rotated_missed(self.source);
                 tracing::warn!(
@@ -300,10 +328,9 @@ impl Tailer {
             total += n;
         }
         self.draining = draining;
-        let finished = |d: &Draining| {
-            matches!(d.open.reader, Reader::Gzip(_))
-                || now.duration_since(d.quiet_since) >= DRAIN_GRACE
-        };
+        // A compressed file cannot grow, but it stays as long as a plain one: then every file
+        // that leaves the saved state was read to its end DRAIN_GRACE before (see SAVED_SLACK).
+        let finished = |d: &Draining| now.duration_since(d.quiet_since) >= DRAIN_GRACE;
         if self.draining.iter().any(finished) {
             let mut g = agg.lock();
             let (done, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.draining)
@@ -350,7 +377,7 @@ impl Tailer {
         let copy = identity::locate_elsewhere(&self.path, &pos).and_then(|found| {
             let opened = match &found {
                 Found::Plain(p) => OpenFile::plain(p, pos.offset, false, &self.parser),
-                Found::Gzip(p) => OpenFile::gzip(p, &pos, &self.parser),
+                Found::Compressed(p) => OpenFile::compressed(p, &pos, &self.parser),
             };
             opened.ok()
         });
@@ -554,6 +581,7 @@ impl Resume {
         agg.source(source).filter(|s| s.restored).map(|s| Resume {
             position: s.reading.position,
             draining: s.reading.draining.clone(),
+            saved_at: s.reading.saved_at,
         })
     }
 }

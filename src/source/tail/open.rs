@@ -1,13 +1,14 @@
-//! One open file of a tailer: plain, or gzip-compressed while the exporter was down, with
-//! how far it has been counted and its own parser.
+//! One open file of a tailer: plain, or compressed while the exporter was down (gzip, zstd, xz
+//! or bzip2), with how far it has been counted and its own parser.
 
 use super::*;
+use crate::source::compressed::{self, Codec, Decoded};
 
 #[derive(Debug)]
 pub(super) enum Reader {
     Plain(File),
     /// A rotated file compressed while the exporter was down: read once, to its end.
-    Gzip(Box<MultiGzDecoder<File>>),
+    Compressed(Decoded),
 }
 
 /// An open file and how far it has been counted.
@@ -17,7 +18,7 @@ pub(super) struct OpenFile {
     pub(super) path: PathBuf,
     pub(super) id: (u64, u64),
     pub(super) fp: Fingerprint,
-    /// Bytes consumed (of the decompressed content, for gzip).
+    /// Bytes consumed (of the decompressed content, for a compressed file).
     pub(super) offset: u64,
     pub(super) splitter: LineSplitter,
     /// This file's parser (a header-driven format learns its columns from the file's header).
@@ -67,25 +68,21 @@ impl OpenFile {
     }
 
     /// Opens the compressed form of the file of `pos` and skips what was counted.
-    pub(super) fn gzip(
+    pub(super) fn compressed(
         path: &Path,
         pos: &Position,
         parser: &FileParser,
     ) -> std::io::Result<OpenFile> {
-        let mut dec = MultiGzDecoder::new(File::open(path)?);
+        let mut decoded = compressed::open(path)?;
+        let dec = &mut decoded.reader;
         let mut parser = parser.clone();
         let mut skipped = 0;
         if parser.reads_header() {
             let mut head = Vec::new();
-            skipped += (&mut dec)
-                .take(pos.offset.min(HEAD_MAX))
-                .read_to_end(&mut head)? as u64;
+            skipped += dec.take(pos.offset.min(HEAD_MAX)).read_to_end(&mut head)? as u64;
             parser.prime(&head);
         }
-        skipped += std::io::copy(
-            &mut (&mut dec).take(pos.offset - skipped),
-            &mut std::io::sink(),
-        )?;
+        skipped += std::io::copy(&mut dec.take(pos.offset - skipped), &mut std::io::sink())?;
         if skipped < pos.offset {
             return Err(std::io::Error::new(
                 ErrorKind::UnexpectedEof,
@@ -93,7 +90,7 @@ impl OpenFile {
             ));
         }
         Ok(OpenFile {
-            reader: Reader::Gzip(Box::new(dec)),
+            reader: Reader::Compressed(decoded),
             path: path.to_path_buf(),
             id: (pos.dev, pos.ino),
             fp: Fingerprint::of(pos),
@@ -103,11 +100,15 @@ impl OpenFile {
         })
     }
 
-    /// Opens a gzip-compressed file none of which was read: its fingerprint is that of its
-    /// decompressed first bytes, so a restart finds it again as it finds any compressed file.
-    pub(super) fn gzip_from_start(path: &Path, parser: &FileParser) -> std::io::Result<OpenFile> {
+    /// Opens a rotated file none of which was read, plain or compressed (by its magic bytes).
+    /// A compressed one's fingerprint is that of its decompressed first bytes, so a restart
+    /// finds it again as it finds any compressed file.
+    pub(super) fn from_start(path: &Path, parser: &FileParser) -> std::io::Result<OpenFile> {
+        if Codec::of_file(&File::open(path)?)?.is_none() {
+            return Self::plain(path, 0, false, parser);
+        }
         let meta = std::fs::metadata(path)?;
-        let fp = Fingerprint::of_gz(path)?;
+        let fp = Fingerprint::of_compressed(path)?;
         let start = Position {
             dev: meta.dev(),
             ino: meta.ino(),
@@ -115,20 +116,20 @@ impl OpenFile {
             fp_len: fp.len,
             fp_crc: fp.crc,
         };
-        Self::gzip(path, &start, parser)
+        Self::compressed(path, &start, parser)
     }
 
     pub(super) fn file(&self) -> Option<&File> {
         match &self.reader {
             Reader::Plain(f) => Some(f),
-            Reader::Gzip(_) => None,
+            Reader::Compressed(_) => None,
         }
     }
 
     pub(super) fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         match &mut self.reader {
             Reader::Plain(f) => f.read(buf),
-            Reader::Gzip(d) => d.read(buf),
+            Reader::Compressed(d) => d.reader.read(buf),
         }
     }
 

@@ -287,15 +287,19 @@ pub struct Logrotate {
 
 impl Logrotate {
     /// Writes `dir/logrotate.conf` for `log` with `directives` (one a line: `create`,
-    /// `copytruncate`, `compress`, `delaycompress`, `dateext`, …) besides `rotate 50` (nothing is
-    /// deleted, so the test can count the lines in every file) and `missingok`. With
+    /// `copytruncate`, `compress`, `delaycompress`, `dateext`, …) besides `missingok` and,
+    /// unless they say `rotate N`, `rotate 50` (nothing is deleted, so the test can count the
+    /// lines in every file). With
     /// `reopen_flag`, a postrotate script tells the [`Writer`] to reopen the log and waits (at
     /// most 5 s) until it has: what `systemctl kill -s HUP rsyslog` does on Debian. logrotate
     /// runs it before it compresses anything, as it does for syslog.
     pub fn new(dir: &Path, log: &Path, directives: &[&str], reopen_flag: Option<&Path>) -> Self {
         let bin = require_tool("logrotate");
         let conf = dir.join("logrotate.conf");
-        let mut text = format!("{} {{\n    rotate 50\n    missingok\n", log.display());
+        let mut text = format!("{} {{\n    missingok\n", log.display());
+        if !directives.iter().any(|d| d.starts_with("rotate ")) {
+            text.push_str("    rotate 50\n");
+        }
         for d in directives {
             text.push_str(&format!("    {d}\n"));
         }
@@ -352,26 +356,81 @@ pub fn log_files(dir: &Path, base: &str) -> Vec<PathBuf> {
     v
 }
 
-/// The bytes of a file, gunzipped where it starts with the gzip magic.
-pub fn read_maybe_gz(p: &Path) -> Vec<u8> {
+/// The bytes of a file, decompressed where it starts with a compressor's magic: gzip here,
+/// zstd, xz and bzip2 by the real tools (`-dc`), so the test's count of what the files hold
+/// does not rest on the exporter's own decoders.
+pub fn read_maybe_compressed(p: &Path) -> Vec<u8> {
     let raw = fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-    if raw.starts_with(&[0x1f, 0x8b]) {
+    let tool = if raw.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        "zstd"
+    } else if raw.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+        "xz"
+    } else if raw.starts_with(b"BZh") {
+        "bzip2"
+    } else if raw.starts_with(&[0x1f, 0x8b]) {
         let mut out = Vec::new();
         flate2::read::MultiGzDecoder::new(&raw[..])
             .read_to_end(&mut out)
             .unwrap_or_else(|e| panic!("gunzip {}: {e}", p.display()));
-        out
+        return out;
     } else {
-        raw
-    }
+        return raw;
+    };
+    let out = Command::new(require_tool(tool))
+        .arg("-dc")
+        .arg(p)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {tool}: {e}"));
+    assert!(
+        out.status.success(),
+        "`{tool} -dc {}`: {}",
+        p.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
 }
 
 /// Lines (newlines) held by the log and all its rotated copies, compressed or not.
 pub fn lines_in_files(dir: &Path, base: &str) -> u64 {
     log_files(dir, base)
         .iter()
-        .map(|p| read_maybe_gz(p).iter().filter(|&&b| b == b'\n').count() as u64)
+        .map(|p| {
+            read_maybe_compressed(p)
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count() as u64
+        })
         .sum()
+}
+
+/// What the log and its rotated copies hold, line by line: each line must be one the writer
+/// writes ([`line`]), known by its queue id (or, the one without, by its sequence number).
+pub fn written_in_files(dir: &Path, base: &str) -> Written {
+    let mut w = Written::default();
+    for p in log_files(dir, base) {
+        let bytes = read_maybe_compressed(&p);
+        for text in String::from_utf8_lossy(&bytes).lines() {
+            let n = number_of(text)
+                .filter(|&n| line(n).0 == text)
+                .unwrap_or_else(|| panic!("{}: not a line the writer writes: {text}", p.display()));
+            w.lines += 1;
+            w.replies += u64::from(line(n).1);
+        }
+    }
+    w
+}
+
+/// The sequence number of a generated line: from its queue id, or from `b{N}@` in the one line
+/// without a queue id (NOQUEUE).
+fn number_of(text: &str) -> Option<u64> {
+    let (_, rest) = text.split_once("]: ")?;
+    if rest.starts_with("NOQUEUE") {
+        let (_, after) = rest.split_once("from=<r250-in-b")?;
+        return after.get(..7)?.parse().ok();
+    }
+    u64::from_str_radix(rest.get(..10)?, 16)
+        .ok()?
+        .checked_sub(0x1000)
 }
 
 /// One line per file: name and lines held, for failure messages.
@@ -379,7 +438,10 @@ pub fn describe_files(dir: &Path, base: &str) -> String {
     log_files(dir, base)
         .iter()
         .map(|p| {
-            let n = read_maybe_gz(p).iter().filter(|&&b| b == b'\n').count();
+            let n = read_maybe_compressed(p)
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
             let name = p.file_name().unwrap_or_default().to_string_lossy();
             format!("  {name}: {n} lines")
         })
