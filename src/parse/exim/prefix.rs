@@ -1,0 +1,119 @@
+//! Exim's line prefix: its timestamp, `[pid]` and message id, or a syslog header of `exim`.
+
+use super::syslog;
+
+/// The part of a line after Exim's prefix, and which optional parts the prefix had.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Body<'a> {
+    pub rest: &'a [u8],
+    pub syslog: bool,
+    pub pid: bool,
+    pub id: bool,
+}
+
+pub(super) enum Split<'a> {
+    Exim(Body<'a>),
+    /// A syslog line of another program.
+    Other,
+    /// A line starting with white space: the continuation of a multi-line entry.
+    Continuation,
+    /// No Exim prefix.
+    None,
+}
+
+pub(super) fn split(line: &[u8]) -> Split<'_> {
+    if let Some(rest) = strip_timestamp(line) {
+        return Split::Exim(after_stamp(rest, false));
+    }
+    if line.first().is_some_and(|c| matches!(c, b' ' | b'\t')) {
+        return Split::Continuation;
+    }
+    let Some(h) = syslog::split(line) else {
+        return Split::None;
+    };
+    if !matches!(h.tag, b"exim" | b"exim4") {
+        return Split::Other;
+    }
+    let msg = strip_timestamp(h.message).unwrap_or(h.message);
+    Split::Exim(after_stamp(msg, true))
+}
+
+fn after_stamp(rest: &[u8], syslog: bool) -> Body<'_> {
+    let (rest, pid) = match strip_pid(rest) {
+        Some(r) => (r, true),
+        None => (rest, false),
+    };
+    let (rest, id) = match strip_message_id(rest) {
+        Some(r) => (r, true),
+        None => (rest, false),
+    };
+    Body {
+        rest,
+        syslog,
+        pid,
+        id,
+    }
+}
+
+/// Removes `YYYY-MM-DD HH:MM:SS` with optional `.fff` and ` ±HHMM`, and the space after it.
+pub(super) fn strip_timestamp(line: &[u8]) -> Option<&[u8]> {
+    const SHAPE: &[u8; 19] = b"0000-00-00 00:00:00";
+    let head = line.get(..19)?;
+    let ok = head.iter().zip(SHAPE).all(|(c, s)| {
+        if *s == b'0' {
+            c.is_ascii_digit()
+        } else {
+            c == s
+        }
+    });
+    if !ok {
+        return None;
+    }
+    let mut rest = &line[19..];
+    if let Some(r) = rest.strip_prefix(b".") {
+        let n = r.iter().take_while(|c| c.is_ascii_digit()).count();
+        rest = r.get(n..)?;
+    }
+    if let [b' ', b'+' | b'-', a, b, c, d, tail @ ..] = rest {
+        if [a, b, c, d].iter().all(|x| x.is_ascii_digit()) {
+            rest = tail;
+        }
+    }
+    match rest {
+        [b' ', tail @ ..] => Some(tail),
+        [] => Some(rest),
+        _ => None,
+    }
+}
+
+/// Removes `[digits] `.
+fn strip_pid(rest: &[u8]) -> Option<&[u8]> {
+    let r = rest.strip_prefix(b"[")?;
+    let n = r.iter().take_while(|c| c.is_ascii_digit()).count();
+    if n == 0 {
+        return None;
+    }
+    r.get(n..)?.strip_prefix(b"] ")
+}
+
+/// Removes a message id and the space after it: base-62 parts of 6-6-2 (Exim ≤ 4.96) or
+/// 6-11-4 (Exim 4.97 and later) characters.
+fn strip_message_id(rest: &[u8]) -> Option<&[u8]> {
+    let b62 = |s: &[u8]| s.iter().all(u8::is_ascii_alphanumeric);
+    for (a, b, c) in [(6usize, 6usize, 2usize), (6, 11, 4)] {
+        let len = a + b + c + 2;
+        let Some(id) = rest.get(..len) else { continue };
+        if rest.get(len) != Some(&b' ') {
+            continue;
+        }
+        if b62(&id[..a])
+            && id[a] == b'-'
+            && b62(&id[a + 1..a + 1 + b])
+            && id[a + 1 + b] == b'-'
+            && b62(&id[a + 2 + b..])
+        {
+            return rest.get(len + 1..);
+        }
+    }
+    None
+}
