@@ -139,6 +139,14 @@ pub fn claims(line: &[u8]) -> bool {
     }
 }
 
+/// Whether a file already found to be Exim's holds this line as Exim's: what [`claims`] says,
+/// and also a line with Exim's timestamp and text of the configuration's own (an ACL's
+/// `logwrite`) or a continuation line (leading white space). Exim's own log file holds nothing
+/// else; such a line alone cannot tell whose it is, so it does not decide a file's format.
+pub fn holds(line: &[u8]) -> bool {
+    matches!(split(line), Split::Exim(_) | Split::Continuation)
+}
+
 /// Words that open Exim's own lines without a message id or pid (a main log without `+pid`).
 fn exim_shaped(rest: &[u8]) -> bool {
     const STARTS: &[&[u8]] = &[
