@@ -1,7 +1,7 @@
 //! [`Dedup`]: the Exim parser of one file.
 
-use super::prefix::strip_timestamp;
-use super::{parse, syslog, Direction, Event, Parsed};
+use super::prefix::syslog_parts;
+use super::{parse, Direction, Event, Parsed};
 
 /// The Exim parser of one file: [`parse`], plus the memory that drops the second syslog copy
 /// of a refusal, or (a reject log) nothing counted at all.
@@ -60,15 +60,9 @@ impl Dedup {
 /// syslog timestamps differ). `None` for a line of Exim's own log file.
 fn syslog_key(line: &[u8]) -> Option<u64> {
     use std::hash::{Hash, Hasher};
-    strip_timestamp(line).is_none().then_some(())?;
-    let h = syslog::split(line)?;
-    let head = line.get(..line.len().checked_sub(h.message.len())?)?;
-    // `… exim[28618]: ` → `28618`
-    let open = memchr::memrchr(b'[', head)?;
-    let close = memchr::memrchr(b']', head)?;
-    let pid = head.get(open + 1..close)?;
+    let (pid, message) = syslog_parts(line)?;
     let mut s = std::collections::hash_map::DefaultHasher::new();
     pid.hash(&mut s);
-    h.message.hash(&mut s);
+    message.hash(&mut s);
     Some(s.finish())
 }

@@ -4,6 +4,8 @@
 //! The line's prefix, each part optional where marked:
 //! - syslog form only: any syslog header [`syslog::split`] knows whose program is `exim` or
 //!   `exim4` (Exim's `syslog_processname`); lines of other programs are [`Parsed::Ignored`];
+//!   also `HOST exim[pid]: ` after a date written as Exim's (a syslog daemon's date template)
+//!   or with no date before it (fail2ban's test lines);
 //! - Exim's timestamp `2026-11-23 04:41:53` (optional in syslog, `syslog_timestamp = false`),
 //!   with `.123` (`log_selector = +millisec`) and ` +0100` (`log_timezone = true`) optional;
 //! - `[pid]` (`+pid`, part of Debian's default `log_selector`);

@@ -23,19 +23,61 @@ pub(super) enum Split<'a> {
 
 pub(super) fn split(line: &[u8]) -> Split<'_> {
     if let Some(rest) = strip_timestamp(line) {
+        // A syslog daemon's date written as Exim's: `2019-10-22 03:39:17 HOST exim[PID]: …`.
+        if let Some((_, msg)) = exim_tag(rest) {
+            return Split::Exim(after_stamp(strip_timestamp(msg).unwrap_or(msg), true));
+        }
         return Split::Exim(after_stamp(rest, false));
     }
     if line.first().is_some_and(|c| matches!(c, b' ' | b'\t')) {
         return Split::Continuation;
     }
     let Some(h) = syslog::split(line) else {
-        return Split::None;
+        return undated(line).map_or(Split::None, |msg| Split::Exim(after_stamp(msg, true)));
     };
     if !matches!(h.tag, b"exim" | b"exim4") {
         return Split::Other;
     }
     let msg = strip_timestamp(h.message).unwrap_or(h.message);
     Split::Exim(after_stamp(msg, true))
+}
+
+/// `HOST exim[PID]: ` (or `exim4`, the `[PID]` optional): the pid and the message after it.
+fn exim_tag(rest: &[u8]) -> Option<(&[u8], &[u8])> {
+    let tag = rest.get(memchr::memchr(b' ', rest)? + 1..)?;
+    let tag = tag.strip_prefix(b"exim")?;
+    let tag = tag.strip_prefix(b"4").unwrap_or(tag);
+    let (pid, tag) = match tag.strip_prefix(b"[") {
+        Some(t) => {
+            let n = t.iter().take_while(|c| c.is_ascii_digit()).count();
+            (t.get(..n)?, t.get(n..)?.strip_prefix(b"]")?)
+        }
+        None => (&[][..], tag),
+    };
+    Some((pid, tag.strip_prefix(b": ")?))
+}
+
+/// A syslog header cut of its date, `HOST exim[PID]: ` and then Exim's own timestamp (fail2ban's
+/// test lines): the message after the header.
+fn undated(line: &[u8]) -> Option<&[u8]> {
+    let (_, msg) = exim_tag(line)?;
+    strip_timestamp(msg)
+}
+
+/// The pid and the message of a syslog line of Exim, in any of the headers [`split`] reads;
+/// `None` for a line of Exim's own file.
+pub(super) fn syslog_parts(line: &[u8]) -> Option<(&[u8], &[u8])> {
+    if let Some(rest) = strip_timestamp(line) {
+        return exim_tag(rest);
+    }
+    if let Some(h) = syslog::split(line) {
+        let head = line.get(..line.len().checked_sub(h.message.len())?)?;
+        // `… exim[28618]: ` → `28618`
+        let open = memchr::memrchr(b'[', head)?;
+        let close = memchr::memrchr(b']', head)?;
+        return Some((head.get(open + 1..close)?, h.message));
+    }
+    exim_tag(line)
 }
 
 fn after_stamp(rest: &[u8], syslog: bool) -> Body<'_> {

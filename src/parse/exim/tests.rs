@@ -188,3 +188,27 @@ fn syslog_copies_of_a_refusal_count_once() {
     let mut r = Dedup::reject_log();
     assert_eq!(render(&r.parse(f.as_bytes())), "Ignored");
 }
+
+/// fail2ban's Exim lines behind a syslog header dated as Exim dates (`2019-10-22 03:39:17 HOST
+/// exim[PID]: `) had the refusal ignored (read as Exim's own file, host and tag taken for text);
+/// behind a header without a date (`HOST exim[PID]: ` then Exim's timestamp) they were
+/// unrecognised.
+#[test]
+fn syslog_header_dated_like_exim_or_undated_is_read() {
+    for (line, want) in [
+        ("2019-10-22 03:39:17 mx1.fqdn.local exim[29786]: dovecot_login authenticator failed for (User) [192.0.2.37]: 535 Incorrect authentication data (set_id=test@domain.com)", "inbound rejected 535 - "),
+        ("mail.example.com exim[3751842]: 2021-07-17 23:20:49 plain_server authenticator failed for ([192.0.2.17]) [192.0.2.27]: 535 Incorrect authentication data", "inbound rejected 535 - "),
+        ("2016-04-01 11:08:00 info exim[8003]: [8003] SMTP protocol error in \"AUTH LOGIN\" H=(User) [192.0.2.29]:4816 I=[192.0.2.1]:25 Ci=8003 LOGIN authentication mechanism not supported", "Ignored"),
+    ] {
+        assert_eq!(render(&parse(line.as_bytes())), want, "{line}");
+        assert!(claims(line.as_bytes()), "{line}");
+    }
+    // Its syslog copy (the reject log's) is dropped as behind any other header.
+    let a = "2019-10-22 03:39:17 mx1.fqdn.local exim[29786]: H=(x) [192.0.2.1] rejected RCPT <a@b.test>: 550 no";
+    let mut d = Dedup::default();
+    let got: Vec<String> = [a, a]
+        .iter()
+        .map(|l| render(&d.parse(l.as_bytes())))
+        .collect();
+    assert_eq!(got, ["inbound rejected 550 - b.test", "Ignored"]);
+}
