@@ -83,6 +83,18 @@
 //! 2023-05-30 06:10:14 login authenticator failed for no-port.example.org [192.0.2.13]: 535 Incorrect authentication data (set_id=user)
 //! ```
 //!
+//! **Verification callouts** — Exim asked an address's server whether it would take the
+//! address (`verify = sender/callout`, `verify = recipient/callout`), and the server refused:
+//! an address-verification probe, counted as Postfix's are, outbound `undeliverable` with the
+//! server's codes and the domain of the address verified (the refusal that may follow has its
+//! own `rejected` line). A callout without a server's code (a timeout, a refused connection, a
+//! cached result) and a verification without a callout (`Unrouteable address`) are no reply:
+//! ```text
+//! 1999-03-02 09:44:33 H=(test) [V4NET.0.0.1] U=root sender verify fail for <bad@localhost>: 127.0.0.1 [127.0.0.1] : SMTP error from remote mail server after RCPT TO:<bad@localhost>: 550 Unknown user
+//! 1999-03-02 09:44:33 U=CALLER sender verify defer for <r1@domain1>: Could not complete sender verify callout: 127.0.0.1 [127.0.0.1] : SMTP error from remote mail server after RCPT TO:<r1@domain1>: 450 Temporary error
+//! 1999-03-02 09:44:33 H=(test) [V4NET.0.0.1] U=root sender verify fail for <uncheckable2@localhost1>: 127.0.0.1 [127.0.0.1] : response to "MAIL FROM:<>" was: 550 Error for <>
+//! ```
+//!
 //! **Syslog form** (Exim 4.96, `log_file_path = syslog`, through rsyslog 8.2302): the same
 //! lines after the syslog header. With `syslog_duplication` (the default), a refusal Exim
 //! writes to both its main and its reject log reaches syslog twice, one line right after the
@@ -98,7 +110,13 @@
 //! log (docs/counting.md).
 //!
 //! Everything else is [`Parsed::Ignored`]: arrivals `<=`, `Completed`, queue runs, connections,
-//! warnings, the host-level `H=… Connection refused` lines (each address gets its own `==`),
+//! warnings, the host-level `H=… Connection refused` and `H=… [ip]: SMTP error from remote mail
+//! server after …: 451 …` lines and our client's refused AUTH (`NAME authenticator failed
+//! H=… 535 …`): one host's error, not the address's final status — each address gets its own
+//! `=>`, `==` or `**` line, as Postfix's `host … said:` lines are followed by `status=`;
+//! `** mua_wrapper is set but …` (`mua_wrapper` mode failing a whole message: no recipient, no
+//! server's reply, the calling MUA is told and no bounce sent; `** A mua_wrapper forced failure
+//! for deferred delivery` is the bounce of A),
 //! the `SMTP protocol synchronization error … rejected connection` lines (no reply logged), and
 //! continuation lines of multi-line entries (leading white space). A line without Exim's
 //! prefix, or a delivery or refusal line cut before its address or reply, is
@@ -110,6 +128,7 @@ mod inbound;
 mod prefix;
 #[cfg(test)]
 mod tests;
+mod verify;
 
 pub use dedup::Dedup;
 
@@ -117,6 +136,7 @@ use super::{leading_reply_codes, syslog, Direction, Event, Outcome, Parsed, Reci
 use delivery::delivery;
 use inbound::{auth_refusal, refusal};
 use prefix::{split, Body, Split};
+use verify::callout;
 
 /// Reads one Exim main-log line (without its newline). Pure, allocation-free, never panics.
 pub fn parse(line: &[u8]) -> Parsed<'_> {
@@ -207,10 +227,16 @@ fn parse_body(body: Body<'_>) -> Option<Parsed<'_>> {
         _ => {
             let refused = match auth_failure(rest) {
                 Some(tail) => auth_refusal(tail),
-                None => refusal(rest),
+                None => refusal(rest).or_else(|| callout(rest)),
             };
             return Some(refused.unwrap_or(Parsed::Ignored));
         }
     };
-    delivery(outcome, &rest[3..])
+    let rest = &rest[3..];
+    // In `mua_wrapper` mode Exim fails a whole message it cannot send in one transaction: no
+    // recipient, no server's reply; the calling MUA is told, no bounce is sent. No reply.
+    if rest.starts_with(b"mua_wrapper is set ") {
+        return Some(Parsed::Ignored);
+    }
+    delivery(outcome, rest)
 }

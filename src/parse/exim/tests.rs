@@ -212,3 +212,35 @@ fn syslog_header_dated_like_exim_or_undated_is_read() {
         .collect();
     assert_eq!(got, ["inbound rejected 550 - b.test", "Ignored"]);
 }
+
+/// A verification callout the remote server failed (Exim's test suite) was ignored: it is an
+/// address-verification probe with the server's reply, outbound `undeliverable` as Postfix's
+/// probes. Without a server's code it is no reply.
+#[test]
+fn callout_failure_with_the_servers_reply_is_an_undeliverable_probe() {
+    for (line, want) in [
+        ("1999-03-02 09:44:33 H=(test) [V4NET.0.0.1] U=root sender verify fail for <bad@localhost>: 127.0.0.1 [127.0.0.1] : SMTP error from remote mail server after RCPT TO:<bad@localhost>: 550 Unknown user", "outbound undeliverable 550 - localhost"),
+        ("1999-03-02 09:44:33 U=CALLER sender verify defer for <r1@domain1>: Could not complete sender verify callout: 127.0.0.1 [127.0.0.1] : SMTP error from remote mail server after RCPT TO:<r1@domain1>: 450 Temporary error", "outbound undeliverable 450 - domain1"),
+        ("1999-03-02 09:44:33 H=(test) [V4NET.0.0.1] U=root sender verify fail for <uncheckable2@localhost1>: 127.0.0.1 [127.0.0.1] : response to \"MAIL FROM:<>\" was: 550 Error for <>", "outbound undeliverable 550 - localhost1"),
+        ("1999-03-02 09:44:33 U=CALLER Warning: Sender verify failed: 127.0.0.1 [127.0.0.1] : SMTP error from remote mail server after RCPT TO:<x@remote>: 550 Unknown", "outbound undeliverable 550 - remote"),
+        ("2013-06-10 10:10:59 H=ufficioestampa.it (srv.ufficioestampa.it) [193.169.56.211] sender verify fail for <user@example.com>: Unrouteable address", "Ignored"),
+        ("1999-03-02 09:44:33 H=(test) [V4NET.0.0.1] U=root sender verify defer for <uncheckable@localhost1>: Could not complete sender verify callout: 127.0.0.1 [127.0.0.1] : Connection refused", "Ignored"),
+        ("1999-03-02 09:44:33 H=(test) [V4NET.0.0.1] U=root F=<bad@localhost> rejected RCPT <z@test.ex>: Sender verify failed", "inbound rejected - - test.ex"),
+    ] {
+        assert_eq!(render(&parse(line.as_bytes())), want, "{line}");
+    }
+}
+
+/// `** mua_wrapper is set but …` counted a bounce for a recipient named `mua_wrapper`: it is
+/// Exim failing a whole message in `mua_wrapper` mode (no recipient, no server's reply, no
+/// bounce sent), no reply. The per-address `** A mua_wrapper forced failure …` is a bounce.
+#[test]
+fn mua_wrapper_message_failure_is_no_reply() {
+    let line = "1999-03-02 09:44:33 10HmbH-000000005vi-0000 ** mua_wrapper is set but recipients cannot all be delivered in one transaction";
+    assert_eq!(render(&parse(line.as_bytes())), "Ignored");
+    let per_address = "1999-03-02 09:44:33 10HmaX-000000005vi-0000 ** badport2@z mua_wrapper forced failure for deferred delivery";
+    assert_eq!(
+        render(&parse(per_address.as_bytes())),
+        "outbound bounced - - z"
+    );
+}
