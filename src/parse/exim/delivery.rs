@@ -149,3 +149,26 @@ fn exim_seconds(b: &[u8]) -> Option<f64> {
     }
     Some(total)
 }
+
+/// A cutthrough delivery's target deferred the message after its data (Exim's
+/// `cutthrough_finaldot`): `[U=…|H=…] ADDR F=<…> … tmp-reject from cutthrough after DATA: R=…
+/// T=… H=… C="459 …"`. Exim keeps the message and tries it again from its queue: this attempt's
+/// deferral, with the target's codes from `C="…"`.
+pub(super) fn cutthrough_deferral(rest: &[u8]) -> Option<Parsed<'_>> {
+    const MARK: &[u8] = b" tmp-reject from cutthrough after ";
+    let at = memchr::memmem::find(rest, MARK)?;
+    let head = &rest[..at];
+    let f = memchr::memmem::find(head, b" F=<")?;
+    let addr = &head[memchr::memrchr(b' ', &head[..f]).map_or(0, |i| i + 1)..f];
+    let text = confirmation(&rest[at + MARK.len()..]).unwrap_or_default();
+    let (code, enhanced) = leading_reply_codes(text);
+    Some(Parsed::Event(Event::Reply(Reply {
+        direction: Direction::Outbound,
+        outcome: Outcome::Deferred,
+        code,
+        enhanced,
+        recipients: Recipients::One(addr),
+        delay: None,
+        text,
+    })))
+}

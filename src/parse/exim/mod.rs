@@ -47,6 +47,13 @@
 //! 1999-03-02 09:44:33 10HmaX-000000005vi-0000 == CALLER@test.ex R=caller T=local_delivery defer (-1)
 //! ```
 //!
+//! A cutthrough delivery (made while the message is still being received) whose target
+//! answers the data with a 4xx is deferred there: Exim keeps the message and tries it again
+//! from its queue. The line names the address before `F=<…>` and the target's reply in `C="…"`:
+//! ```text
+//! 1999-03-02 09:44:33 10HmbA-000000005vi-0000 U=CALLER usere@domain.com F=<CALLER@myhost.test.ex> P=<CALLER@myhost.test.ex> tmp-reject from cutthrough after DATA: R=all T=smtp H=127.0.0.1 [127.0.0.1] C="459 content reject"
+//! ```
+//!
 //! **Bounced** — `**`, the reply read as for deferrals, or Exim's own words after `: ` (or
 //! right after the address: `** file@x.y routing yielded a local delivery`):
 //! ```text
@@ -133,7 +140,7 @@ mod verify;
 pub use dedup::Dedup;
 
 use super::{leading_reply_codes, syslog, Direction, Event, Outcome, Parsed, Recipients, Reply};
-use delivery::delivery;
+use delivery::{cutthrough_deferral, delivery};
 use inbound::{auth_refusal, refusal};
 use prefix::{split, Body, Split};
 use verify::callout;
@@ -227,7 +234,9 @@ fn parse_body(body: Body<'_>) -> Option<Parsed<'_>> {
         _ => {
             let refused = match auth_failure(rest) {
                 Some(tail) => auth_refusal(tail),
-                None => refusal(rest).or_else(|| callout(rest)),
+                None => refusal(rest)
+                    .or_else(|| callout(rest))
+                    .or_else(|| cutthrough_deferral(rest)),
             };
             return Some(refused.unwrap_or(Parsed::Ignored));
         }

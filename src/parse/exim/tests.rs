@@ -244,3 +244,14 @@ fn mua_wrapper_message_failure_is_no_reply() {
         "outbound bounced - - z"
     );
 }
+
+/// A cutthrough delivery deferred by its target after the data (`tmp-reject from cutthrough
+/// after DATA: … C="459 …"`, Exim's test suite) was ignored: it is that attempt's deferral.
+#[test]
+fn cutthrough_tmp_reject_after_data_is_a_deferral() {
+    let line = r#"1999-03-02 09:44:33 10HmbA-000000005vi-0000 U=CALLER usere@domain.com F=<CALLER@myhost.test.ex> P=<CALLER@myhost.test.ex> tmp-reject from cutthrough after DATA: R=all T=smtp H=127.0.0.1 [127.0.0.1] C="459 content reject""#;
+    assert_eq!(
+        render(&parse(line.as_bytes())),
+        "outbound deferred 459 - domain.com"
+    );
+}
