@@ -1,6 +1,9 @@
 //! Delivery lines: `=>`, `->`, `>>` delivered, `==` deferred, `**` bounced or expired.
 
-use super::{leading_reply_codes, Direction, Event, Outcome, Parsed, Recipients, Reply};
+use super::{finder, leading_reply_codes, Direction, Event, Outcome, Parsed, Recipients, Reply};
+
+finder!(confirmation_field, b" C=\"");
+finder!(queue_time_field, b" QT=");
 
 /// `ADDR [<ORIG>] [fields] …` of a `=>`, `->`, `>>`, `==` or `**` line.
 pub(super) fn delivery(outcome: Outcome, rest: &[u8]) -> Option<Parsed<'_>> {
@@ -19,7 +22,7 @@ pub(super) fn delivery(outcome: Outcome, rest: &[u8]) -> Option<Parsed<'_>> {
         code,
         enhanced,
         recipients: Recipients::One(recipient),
-        delay: field(after, b" QT=").and_then(exim_seconds),
+        delay: field(after, queue_time_field()).and_then(exim_seconds),
         text,
     })))
 }
@@ -58,7 +61,7 @@ fn recipient(rest: &[u8]) -> Option<(&[u8], &[u8])> {
 
 /// The remote confirmation `C="…"` of a delivery.
 fn confirmation(after: &[u8]) -> Option<&[u8]> {
-    let at = memchr::memmem::find(after, b" C=\"")? + 4;
+    let at = confirmation_field().find(after)? + 4;
     let val = &after[at..];
     Some(match memchr::memchr(b'"', val) {
         Some(end) => &val[..end],
@@ -116,9 +119,9 @@ pub(super) fn coded_text(s: &[u8]) -> Option<&[u8]> {
     None
 }
 
-/// The value of ` NAME=value` up to the next space.
-fn field<'a>(after: &'a [u8], name: &[u8]) -> Option<&'a [u8]> {
-    let at = memchr::memmem::find(after, name)? + name.len();
+/// The value of ` NAME=value` up to the next space (`name` finds ` NAME=`).
+fn field<'a>(after: &'a [u8], name: &memchr::memmem::Finder<'_>) -> Option<&'a [u8]> {
+    let at = name.find(after)? + name.needle().len();
     let val = &after[at..];
     Some(&val[..memchr::memchr(b' ', val).unwrap_or(val.len())])
 }
@@ -156,7 +159,8 @@ fn exim_seconds(b: &[u8]) -> Option<f64> {
 /// deferral, with the target's codes from `C="…"`.
 pub(super) fn cutthrough_deferral(rest: &[u8]) -> Option<Parsed<'_>> {
     const MARK: &[u8] = b" tmp-reject from cutthrough after ";
-    let at = memchr::memmem::find(rest, MARK)?;
+    finder!(cutthrough_mark, b" tmp-reject from cutthrough after ");
+    let at = cutthrough_mark().find(rest)?;
     let head = &rest[..at];
     let f = memchr::memmem::find(head, b" F=<")?;
     let addr = &head[memchr::memrchr(b' ', &head[..f]).map_or(0, |i| i + 1)..f];

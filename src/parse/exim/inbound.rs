@@ -1,7 +1,9 @@
 //! Inbound refusals: `rejected …`, `temporarily rejected …`, a refused AUTH.
 
 use super::delivery::coded_text;
-use super::{leading_reply_codes, Direction, Event, Outcome, Parsed, Recipients, Reply};
+use super::{finder, leading_reply_codes, Direction, Event, Outcome, Parsed, Recipients, Reply};
+
+finder!(rejected_verb, b" rejected ");
 
 /// A refused AUTH: `NAME authenticator failed for HOST: 535 …`, the tail after `for `. Counts
 /// only with the code Exim logs (the client's host may hold `: `; the reply is the text after
@@ -15,7 +17,7 @@ pub(super) fn refusal(rest: &[u8]) -> Option<Parsed<'_>> {
     let at = if rest.starts_with(b"rejected ") {
         0
     } else {
-        memchr::memmem::find(rest, b" rejected ")? + 1
+        rejected_verb().find(rest)? + 1
     };
     // Fields only before the verb (`H=… F=<…>`): a `: ` there is another kind of line
     // (`SMTP protocol synchronization error (…): rejected connection from …`).

@@ -139,6 +139,19 @@ mod verify;
 
 pub use dedup::Dedup;
 
+/// A `memmem` finder built once: the searches every line of a kind makes (building one per
+/// call costs more than the search on a short line).
+macro_rules! finder {
+    ($name:ident, $pat:literal) => {
+        pub(super) fn $name() -> &'static memchr::memmem::Finder<'static> {
+            static F: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+                std::sync::LazyLock::new(|| memchr::memmem::Finder::new($pat));
+            &F
+        }
+    };
+}
+use finder;
+
 use super::{leading_reply_codes, syslog, Direction, Event, Outcome, Parsed, Recipients, Reply};
 use delivery::{cutthrough_deferral, delivery};
 use inbound::{auth_refusal, refusal};

@@ -2,7 +2,9 @@
 //! mail server (`verify = sender/callout`), and the server answered with a failure.
 
 use super::delivery::coded_text;
-use super::{leading_reply_codes, Direction, Event, Outcome, Parsed, Recipients, Reply};
+use super::{finder, leading_reply_codes, Direction, Event, Outcome, Parsed, Recipients, Reply};
+
+finder!(verify_word, b"erify ");
 
 /// A callout's failure with the remote server's reply, counted as an address-verification
 /// probe (Postfix's count so): outbound `undeliverable`, the server's codes, the domain of the
@@ -13,7 +15,7 @@ use super::{leading_reply_codes, Direction, Event, Outcome, Parsed, Recipients, 
 /// Sender verify failed: HOST [IP] : …`. `None` when no server's code is logged (no callout,
 /// a timeout, a result reused from the callout cache): no reply.
 pub(super) fn callout(rest: &[u8]) -> Option<Parsed<'_>> {
-    let at = memchr::memmem::find(rest, b"erify ")?;
+    let at = verify_word().find(rest)?;
     let who = rest.get(..at.checked_sub(1)?)?;
     if !(who.ends_with(b"ender ") || who.ends_with(b"ecipient ")) {
         return None;
