@@ -257,7 +257,7 @@ fn parse_body(body: Body<'_>) -> Option<Parsed<'_>> {
     let rest = &rest[3..];
     // In `mua_wrapper` mode Exim fails a whole message it cannot send in one transaction: no
     // recipient, no server's reply; the calling MUA is told, no bounce is sent. No reply.
-    if rest.starts_with(b"mua_wrapper is set ") {
+    if rest.starts_with(b"mua_wrapper ") {
         return Some(Parsed::Ignored);
     }
     delivery(outcome, rest)

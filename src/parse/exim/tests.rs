@@ -40,7 +40,16 @@ const CASES: &[(&str, &str)] = &[
     ("2022-06-29 16:04:19 dovecot_login authenticator failed for ([1.2.3.5]) [1.2.3.4]:55379: 535 Incorrect authentication data (set_id=abuse@test.com)", "inbound rejected 535 - "),
     ("2023-05-30 06:10:14 login authenticator failed for no-port.example.org [192.0.2.13]: 535 Incorrect authentication data (set_id=user)", "inbound rejected 535 - "),
     ("1999-03-02 09:44:33 plain authenticator failed for H=(test.host) [10.0.0.1] U=CALLER: 535 Incorrect authentication data", "inbound rejected 535 - "),
+    // A callout the server refused; a cutthrough deferral; Exim behind a dated or undated header.
+    ("1999-03-02 09:44:33 H=(test) [V4NET.0.0.1] U=root sender verify fail for <bad@localhost>: 127.0.0.1 [127.0.0.1] : SMTP error from remote mail server after RCPT TO:<bad@localhost>: 550 Unknown user", "outbound undeliverable 550 - localhost"),
+    ("1999-03-02 09:44:33 U=CALLER sender verify defer for <r1@domain1>: Could not complete sender verify callout: 127.0.0.1 [127.0.0.1] : SMTP error from remote mail server after RCPT TO:<r1@domain1>: 450 Temporary error", "outbound undeliverable 450 - domain1"),
+    (r#"1999-03-02 09:44:33 10HmbA-000000005vi-0000 U=CALLER usere@domain.com F=<CALLER@myhost.test.ex> P=<CALLER@myhost.test.ex> tmp-reject from cutthrough after DATA: R=all T=smtp H=127.0.0.1 [127.0.0.1] C="459 content reject""#, "outbound deferred 459 - domain.com"),
+    ("2019-10-22 03:39:17 mx1.fqdn.local exim[29786]: dovecot_login authenticator failed for (User) [192.0.2.37]: 535 Incorrect authentication data (set_id=test@domain.com)", "inbound rejected 535 - "),
+    ("mail.example.com exim[3751842]: 2021-07-17 23:20:49 plain_server authenticator failed for ([192.0.2.17]) [192.0.2.27]: 535 Incorrect authentication data", "inbound rejected 535 - "),
     // Not replies.
+    ("1999-03-02 09:44:33 10HmbH-000000005vi-0000 ** mua_wrapper is set but recipients cannot all be delivered in one transaction", "Ignored"),
+    ("1999-03-02 09:44:33 10HmbB-000000005vi-0000 H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after initial connection: 554 no smtp service here", "Ignored"),
+    ("1999-03-02 09:44:33 10HmaZ-000000005vi-0000 plain authenticator failed H=127.0.0.1 [127.0.0.1] 535 Sorry, authentication failed", "Ignored"),
     ("1999-03-02 09:44:33 SMTP call from CALLER dropped: too many nonmail commands (last was \"rset\")", "Ignored"),
     ("1999-03-02 09:44:33 no MAIL in SMTP connection from CALLER D=qqs C=EXPN,QUIT", "Ignored"),
     ("2017-12-03 08:51:35 no IP address found for host test.example.com (during SMTP connection from [192.0.2.9])", "Ignored"),
