@@ -129,15 +129,13 @@
 //! prefix, or a delivery or refusal line cut before its address or reply, is
 //! [`Parsed::Unrecognised`].
 
-mod dedup;
 mod delivery;
-mod inbound;
 mod prefix;
+mod refusals;
 #[cfg(test)]
 mod tests;
-mod verify;
 
-pub use dedup::Dedup;
+pub use prefix::Dedup;
 
 /// A `memmem` finder built once: the searches every line of a kind makes (building one per
 /// call costs more than the search on a short line).
@@ -154,9 +152,8 @@ use finder;
 
 use super::{leading_reply_codes, syslog, Direction, Event, Outcome, Parsed, Recipients, Reply};
 use delivery::{cutthrough_deferral, delivery};
-use inbound::{auth_refusal, refusal};
 use prefix::{split, Body, Split};
-use verify::callout;
+use refusals::{auth_refusal, callout, refusal};
 
 /// Reads one Exim main-log line (without its newline). Pure, allocation-free, never panics.
 pub fn parse(line: &[u8]) -> Parsed<'_> {
