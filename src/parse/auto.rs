@@ -11,15 +11,21 @@
 //!   `mail.log`) — counts as `ignored` when it has a syslog header, `unrecognised` otherwise.
 //!   Header-driven formats (Exchange, PowerMTA) are the exception after their decision: their
 //!   rows can only be told apart with the header's columns, so the format reads every line.
+//!   So is Exim, for the lines its main log holds without Exim's marks (an ACL's `logwrite`
+//!   after Exim's timestamp, a continuation line): too plain to decide a file, they are Exim's
+//!   once the file is (`exim::holds`), as `--log.format exim` reads them.
 //!
-//! So, in a file of one MTA, what a line counts as does not depend on where the decision fell:
+//! So, in a file of one MTA, what a line counts as does not depend on where the decision fell
+//! (but for such plain Exim lines before any line of Exim's: they stay `unrecognised`; readers
+//! decide from a file's first 64 KiB before counting, so this is only a file that grows from
+//! nothing but such lines):
 //! a part of a file read on its own, or a file read from a saved position after a restart,
 //! counts each line as one pass from the top would, and no line before the decision is lost
 //! (none of them was any format's). `replay` decides from a file's head before it cuts the
 //! file into parts, and a reader starting inside a file decides from its first 64 KiB, so a
 //! file with lines of two MTAs is read by the one whose line comes first there.
 
-use super::{syslog, Format, Parsed, Parser};
+use super::{exim, syslog, Format, Parsed, Parser};
 
 /// The parser of a file under `auto`: undecided, or the parser of the format its lines showed.
 #[derive(Debug, Clone, Default)]
@@ -78,7 +84,7 @@ impl Auto {
             // the default format and its common case pay nothing for `auto`.
             Some((Format::Postfix, p)) => p.parse(line),
             Some((f, p)) => {
-                if p.reads_header() || f.claims(line) {
+                if p.reads_header() || holds(*f, line) {
                     p.parse(line)
                 } else {
                     unclaimed(line)
@@ -117,6 +123,16 @@ impl Auto {
         }
         self.fresh = false;
         self.format()
+    }
+}
+
+/// Whether a file decided to be `f`'s holds `line` as one of `f`'s. What a format claims, and for
+/// Exim also the lines of its main log that do not show Exim's marks (an ACL's `logwrite`, a
+/// continuation line): alone they cannot decide a file, but in Exim's file they are Exim's.
+fn holds(f: Format, line: &[u8]) -> bool {
+    match f {
+        Format::Exim => exim::holds(line),
+        _ => f.claims(line),
     }
 }
 
@@ -238,6 +254,39 @@ mod tests {
         for k in 0..lines.len() {
             let (part, _) = run(&lines[k..]);
             assert_eq!(part, whole[k..], "from line {k}");
+        }
+    }
+
+    /// A detected Exim log read an ACL's `logwrite` lines (Exim's timestamp, the configuration's
+    /// text) and continuation lines as unrecognised, where `--log.format exim` ignores them:
+    /// 1,328 lines of Exim's test suite. Once the file is Exim's they are Exim's; before, they
+    /// decide nothing.
+    #[test]
+    fn exim_logwrite_lines_of_a_detected_exim_log_are_ignored() {
+        let plain = [
+            "1999-03-02 09:44:33 rcpt for userx@domain.com",
+            "1999-03-02 09:44:33 [127.0.0.1] SSL verify error: depth=0 error=unable to get local issuer certificate cert=/CN=server1.example.net",
+            " Suggested action: either install a certificate or change tls_advertise_hosts option",
+        ];
+        let (got, f) = run(&[plain[0], EXIM, plain[0], plain[1], plain[2], DOVECOT]);
+        assert_eq!(f, Some(Format::Exim));
+        assert_eq!(
+            got,
+            [
+                "Unrecognised",
+                "outbound deferred - - down.test",
+                "Ignored",
+                "Ignored",
+                "Ignored",
+                "Ignored"
+            ]
+        );
+        for l in plain {
+            assert_eq!(
+                render(&Parser::from(Format::Exim).parse(l.as_bytes())),
+                "Ignored"
+            );
+            assert_eq!(run(&[l]).1, None, "{l}");
         }
     }
 
