@@ -1,0 +1,251 @@
+//! Delivery status notifications (bounces) read from a mailbox: one whole message in, its
+//! replies out. Counted under `mta="dsn"`, `direction="outbound"`.
+//!
+//! Unlike the log parsers this reads a whole message, not a line, so it is not a
+//! [`Format`](super::Format) (`--log.format dsn` would make no sense for a log file): the
+//! mailbox source (`source/mailbox.rs`) calls [`parse`] once per message. MIME (multipart
+//! bodies, transfer encodings, folded header fields, charsets) is read by the `mail-parser`
+//! crate; this file only reads the fields and sentences the layouts below define.
+//!
+//! Layouts understood, in this order:
+//!
+//! 1. RFC 3464: a `message/delivery-status` part (also `message/global-delivery-status`, RFC
+//!    6533), normally inside `multipart/report; report-type=delivery-status`. Postfix, Exim,
+//!    Sendmail, Gmail and Microsoft 365 all send one. One reply per per-recipient block that
+//!    has an `Action`:
+//!
+//!    ```text
+//!    Final-Recipient: rfc822; r550-5.1.1-m1@d1.test
+//!    Original-Recipient: rfc822;r550-5.1.1-m1@d1.test
+//!    Action: failed
+//!    Status: 5.1.1
+//!    Remote-MTA: dns; [127.0.0.2]
+//!    Diagnostic-Code: smtp; 550 5.1.1 No such user here <r550-5.1.1-m1@d1.test> (e2e
+//!        sink)
+//!    ```
+//!
+//!    `Action` gives the outcome (`failed` → bounced, `delayed` → deferred, `delivered`,
+//!    `relayed`, `expanded` → delivered); `Status` the enhanced code; a `Diagnostic-Code` of
+//!    type `smtp` the basic code (and the enhanced code where `Status` is missing) and
+//!    [`Reply::text`]; `Final-Recipient` (else `Original-Recipient`) the domain. A diagnostic
+//!    of another type (`X-Postfix; connect to …: Connection refused`) is the MTA's own words:
+//!    its text is kept, it gives no basic code. An expiry (Postfix: `Action: failed`,
+//!    `Status: 4.4.1`) counts as the bounce the notice says it is, with its 4xx codes.
+//!
+//! 2. Exchange / Microsoft 365 human-readable NDR, when no delivery-status part came with it
+//!    (it was stripped, or the notice was forwarded): under "Diagnostic information for
+//!    administrators", each recipient address on a line of its own, followed by the remote
+//!    reply, either quoted or between `#` and `##`:
+//!
+//!    ```text
+//!    Diagnostic information for administrators:
+//!
+//!    Generating server: BY5PR01MB1234.namprd01.prod.outlook.com
+//!
+//!    nobody@contoso.com
+//!    Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'
+//!
+//!    full@fabrikam.com
+//!    mx.fabrikam.com #552 5.2.2 Mailbox full ##
+//!
+//!    lee@fabrikam.com
+//!    mx.fabrikam.com #<mx.fabrikam.com #5.7.1 smtp;530 5.7.1 Client was not authenticated> #SMTP#
+//!    ```
+//!
+//!    and Microsoft 365's current layout, where the recipient is named at the top:
+//!
+//!    ```text
+//!    Your message to gone@contoso.com couldn't be delivered.
+//!    …
+//!    More Info for Email Admins
+//!    …
+//!    Reported error: 550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup
+//!    ```
+//!
+//!    Outcome bounced ("Delivery has failed"), deferred when the notice says "Delivery is
+//!    delayed".
+//!
+//! 3. Gmail human-readable bounce, when no delivery-status part came with it: the recipient in
+//!    "wasn't delivered to ADDRESS" / "problem delivering your message to ADDRESS" (or on its
+//!    own line after "Delivery to the following recipient failed permanently:"), the remote
+//!    reply after "The response from the remote server was:" or "The response was:" (older
+//!    notices: "The error that the other server returned was:"), on the same line or the
+//!    lines that follow, up to an empty line:
+//!
+//!    ```text
+//!    ** Address not found **
+//!
+//!    Your message wasn't delivered to nobody@example.com because the address couldn't be found, or is unable to receive mail.
+//!
+//!    The response from the remote server was:
+//!    550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown
+//!    ```
+//!
+//!    Outcome bounced, deferred for a "temporary problem" / "temporary failure" / "has been
+//!    delayed" notice ("Gmail will retry").
+//!
+//! Codes come only from what the message states (`Status`, the diagnostic, the quoted reply),
+//! never from words. A message with none of these layouts is not a bounce (`ignored`); one
+//! that cannot be read as a message, or that has a delivery-status part or one of the layouts
+//! but no recipient that can be read, is `unrecognised`.
+
+mod exchange;
+mod gmail;
+mod rfc3464;
+#[cfg(test)]
+mod tests;
+
+use mail_parser::{MessageParser, MimeHeaders};
+
+use super::{BasicCode, Direction, EnhancedCode, Outcome, Recipients, Reply};
+use exchange::{exchange, EXCHANGE_MARKERS};
+use gmail::{gmail, GMAIL_MARKERS};
+use rfc3464::delivery_status;
+
+/// The `mta` label of replies read from delivery status notifications.
+pub const MTA: &str = "dsn";
+
+/// What one message turned out to be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    /// Replies, one per recipient the notice reports on (at least one).
+    Replies(Vec<DsnReply>),
+    /// Not a delivery status notification.
+    NotABounce,
+    /// A message that cannot be read, or a notice whose recipients cannot be.
+    Unreadable,
+}
+
+/// One recipient's reply as a notice states it. Owned: a notice's text is usually decoded
+/// (quoted-printable, base64), so it cannot borrow from the message's bytes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DsnReply {
+    pub outcome: Outcome,
+    pub code: Option<BasicCode>,
+    pub enhanced: Option<EnhancedCode>,
+    /// The recipient's address as stated (may be empty).
+    pub recipient: String,
+    /// The remote reply (or the reporting MTA's own words), unfolded; may be empty.
+    pub text: String,
+}
+
+impl DsnReply {
+    /// As the aggregator counts it: outbound, one recipient.
+    pub fn reply(&self) -> Reply<'_> {
+        Reply {
+            direction: Direction::Outbound,
+            outcome: self.outcome,
+            code: self.code,
+            enhanced: self.enhanced,
+            recipients: if self.recipient.is_empty() {
+                Recipients::None
+            } else {
+                Recipients::One(self.recipient.as_bytes())
+            },
+            delay: None,
+            text: self.text.as_bytes(),
+        }
+    }
+}
+
+/// Reads one message (without an mbox `From ` line).
+pub fn parse(message: &[u8]) -> Report {
+    let Some(msg) = MessageParser::default().parse(message) else {
+        return Report::Unreadable;
+    };
+    // A message whose headers could not be found at all.
+    if msg.headers().is_empty() {
+        return Report::Unreadable;
+    }
+    let mut status_parts = msg.parts.iter().filter(|p| {
+        p.content_type().is_some_and(|ct| {
+            ct.ctype().eq_ignore_ascii_case("message")
+                && ct.subtype().is_some_and(|s| {
+                    s.eq_ignore_ascii_case("delivery-status")
+                        || s.eq_ignore_ascii_case("global-delivery-status")
+                })
+        })
+    });
+    if let Some(part) = status_parts.next() {
+        let replies = delivery_status(part.contents());
+        return if replies.is_empty() {
+            Report::Unreadable
+        } else {
+            Report::Replies(replies)
+        };
+    }
+    let is_report = msg.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("multipart")
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
+            && ct
+                .attribute("report-type")
+                .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"))
+    });
+    // The human-readable parts (HTML turned into text by mail-parser where there is no plain
+    // alternative).
+    let text: String = (0..msg.text_body_count())
+        .filter_map(|i| msg.body_text(i))
+        .collect::<Vec<_>>()
+        .join("\n");
+    match human_readable(&text) {
+        Some(replies) if !replies.is_empty() => Report::Replies(replies),
+        Some(_) => Report::Unreadable,
+        None if is_report => Report::Unreadable,
+        None => Report::NotABounce,
+    }
+}
+
+/// The Exchange and Gmail layouts (2 and 3 of the list at the top). `None`: neither layout;
+/// `Some(empty)`: the layout, but no reply could be read from it.
+fn human_readable(text: &str) -> Option<Vec<DsnReply>> {
+    if EXCHANGE_MARKERS.iter().any(|m| text.contains(m)) {
+        return Some(exchange(text));
+    }
+    if GMAIL_MARKERS.iter().any(|m| text.contains(m)) {
+        return Some(gmail(text));
+    }
+    None
+}
+
+/// Whether a line is one e-mail address and nothing else (`user@example.com`,
+/// `<user@example.com>`, `mailto:user@example.com`).
+fn lone_address(line: &str) -> Option<&str> {
+    let l = line.trim();
+    let l = l.strip_prefix("mailto:").unwrap_or(l);
+    let l = l.strip_prefix('<').unwrap_or(l);
+    let l = l.strip_suffix('>').unwrap_or(l);
+    let (local, domain) = l.rsplit_once('@')?;
+    let ok = !local.is_empty()
+        && domain.contains('.')
+        && !l.contains(char::is_whitespace)
+        && !l.contains(['<', '>', '\'', '"', '(', ')']);
+    ok.then_some(l)
+}
+
+/// The address right after one of `markers` in `text`.
+fn address_after<'t>(text: &'t str, markers: &[&str]) -> Option<&'t str> {
+    markers.iter().find_map(|m| {
+        let (_, after) = text.split_once(m)?;
+        let word = after.split_whitespace().next()?;
+        lone_address(word.trim_end_matches(['.', ',', ':', ';']))
+    })
+}
+
+/// A field's value on one line: mail-parser keeps the line breaks of fields it does not know.
+fn unfold(value: &str) -> String {
+    value
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `rfc822; user@example.com` → `user@example.com`.
+fn address_of(field: &str) -> String {
+    let addr = field.split_once(';').map_or(field, |(_, a)| a).trim();
+    let addr = addr.strip_prefix('<').unwrap_or(addr);
+    addr.strip_suffix('>').unwrap_or(addr).to_owned()
+}

@@ -1,0 +1,272 @@
+//! Whole notices and cut ones, through [`super::parse`].
+
+use super::rfc3464::field_groups;
+use super::*;
+
+fn render(r: &Report) -> Vec<String> {
+    match r {
+        Report::NotABounce => vec!["NotABounce".into()],
+        Report::Unreadable => vec!["Unreadable".into()],
+        Report::Replies(v) => v
+            .iter()
+            .map(|d| {
+                format!(
+                    "{} {} {} {}",
+                    d.outcome.as_str(),
+                    d.code.map_or("-".into(), |c| c.to_string()),
+                    d.enhanced.map_or("-".into(), |c| c.to_string()),
+                    d.recipient
+                )
+            })
+            .collect(),
+    }
+}
+
+#[test]
+fn field_groups_split_on_empty_lines() {
+    let g: Vec<_> = field_groups(b"\r\nA: 1\r\nB: 2\r\n\r\nC: 3\n D\n\n\nE: 4")
+        .map(|g| String::from_utf8_lossy(g).into_owned())
+        .collect();
+    assert_eq!(g, vec!["A: 1\r\nB: 2\r\n", "C: 3\n D\n", "E: 4"]);
+}
+
+#[test]
+fn not_a_message_and_not_a_bounce() {
+    assert_eq!(render(&parse(b"")), vec!["Unreadable"]);
+    assert_eq!(
+        render(&parse(
+            b"From: a@example.com\r\nTo: b@example.com\r\nSubject: hi\r\n\r\nHello.\r\n"
+        )),
+        vec!["NotABounce"]
+    );
+    // A report that says it is a DSN but has no readable part.
+    assert_eq!(
+        render(&parse(
+            b"From: MAILER-DAEMON@x.test\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nSorry.\r\n--b--\r\n"
+        )),
+        vec!["Unreadable"]
+    );
+}
+
+#[test]
+fn folded_diagnostic_and_several_recipients() {
+    let msg = b"From: MAILER-DAEMON@mta.test\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"XX\"\r\n\
+\r\n\
+--XX\r\n\
+Content-Type: text/plain\r\n\
+\r\n\
+I'm sorry.\r\n\
+--XX\r\n\
+Content-Type: message/delivery-status\r\n\
+\r\n\
+Reporting-MTA: dns; mta.test\r\n\
+\r\n\
+Final-Recipient: rfc822; a@One.test\r\n\
+Action: failed\r\n\
+Status: 5.1.1\r\n\
+Diagnostic-Code: smtp; 550 5.1.1 <a@One.test>: Recipient address rejected:\r\n\
+\x20   User unknown\r\n\
+\r\n\
+Final-Recipient: rfc822; b@two.test\r\n\
+Action: delayed\r\n\
+Status: 4.4.1\r\n\
+Diagnostic-Code: X-Postfix; connect to two.test[192.0.2.1]:25: Connection refused\r\n\
+\r\n\
+Original-Recipient: rfc822;c@three.test\r\n\
+Action: relayed\r\n\
+Status: 2.0.0\r\n\
+Diagnostic-Code: smtp; 250 2.0.0 Ok: queued as 4Xyz\r\n\
+--XX--\r\n";
+    let r = parse(msg);
+    assert_eq!(
+        render(&r),
+        vec![
+            "bounced 550 5.1.1 a@One.test",
+            "deferred - 4.4.1 b@two.test",
+            "delivered 250 2.0.0 c@three.test",
+        ]
+    );
+    let Report::Replies(v) = r else { panic!() };
+    assert_eq!(
+        v[0].text,
+        "550 5.1.1 <a@One.test>: Recipient address rejected: User unknown"
+    );
+    assert_eq!(
+        v[1].text,
+        "connect to two.test[192.0.2.1]:25: Connection refused"
+    );
+    assert_eq!(
+        v[0].reply().recipients.domains().collect::<Vec<_>>(),
+        vec![b"One.test"]
+    );
+}
+
+/// Whole messages: real notices of Postfix 3.7.11 (captured by tests/mailbox_e2e.rs) and
+/// Exchange / Microsoft 365 / Gmail layouts written from their published examples (see
+/// tests/fixtures/dsn/README.md). Each reply: outcome, code, enhanced code, recipient.
+const CASES: &[(&str, &[u8], &[&str])] = &[
+    (
+        "postfix: two refused recipients, one multi-line reply",
+        include_bytes!("../../../tests/fixtures/dsn/postfix-two-recipients.eml"),
+        &[
+            "bounced 552 5.2.2 r552-5.2.2-am2r0@d2.test",
+            "bounced 550 5.1.1 r550-5.1.1-ml-am2r1@d1.test",
+        ],
+    ),
+    (
+        "postfix: delay warning",
+        include_bytes!("../../../tests/fixtures/dsn/postfix-delay-warning.eml"),
+        &["deferred 450 4.2.0 r450-4.2.0-am3r0@d1.test"],
+    ),
+    (
+        "postfix: expired (postsuper -e), the last deferral's reply",
+        include_bytes!("../../../tests/fixtures/dsn/postfix-expired.eml"),
+        &["bounced 450 4.2.0 r450-4.2.0-am3r0@d1.test"],
+    ),
+    (
+        "postfix: a basic code only; Status 5.0.0 as the notice states",
+        include_bytes!("../../../tests/fixtures/dsn/postfix-basic-code-only.eml"),
+        &["bounced 550 5.0.0 r550-am5r0@d1.test"],
+    ),
+    (
+        "postfix: refused at the end of DATA",
+        include_bytes!("../../../tests/fixtures/dsn/postfix-refused-after-data.eml"),
+        &["bounced 554 5.7.1 r250-d554-5.7.1-am6r0@d2.test"],
+    ),
+    (
+        "postfix: success notice (sendmail -N success), relayed to a server without DSN",
+        include_bytes!("../../../tests/fixtures/dsn/postfix-relayed-success.eml"),
+        &["delivered 250 2.0.0 r250-am8r0@d2.test"],
+    ),
+    (
+        "postfix: a message that is not a notice",
+        include_bytes!("../../../tests/fixtures/dsn/not-a-bounce.eml"),
+        &["NotABounce"],
+    ),
+    (
+        "exchange 2010: #…## and #<… smtp;…> diagnostics",
+        include_bytes!("../../../tests/fixtures/dsn/exchange-2010-diagnostic.eml"),
+        &[
+            "bounced 550 5.1.1 pat@contoso.example",
+            "bounced 530 5.7.1 lee@fabrikam.example",
+        ],
+    ),
+    (
+        "microsoft 365: HTML only, Remote Server returned '…'",
+        include_bytes!("../../../tests/fixtures/dsn/m365-remote-server-returned.eml"),
+        &["bounced 550 5.1.10 nobody@contoso.example"],
+    ),
+    (
+        "microsoft 365: Reported error, recipient named at the top",
+        include_bytes!("../../../tests/fixtures/dsn/m365-reported-error.eml"),
+        &["bounced 550 5.1.10 gone@contoso.example"],
+    ),
+    (
+        "exchange: delivery delayed",
+        include_bytes!("../../../tests/fixtures/dsn/exchange-delayed.eml"),
+        &["deferred 451 4.7.500 slow@fabrikam.example"],
+    ),
+    (
+        "microsoft 365 with its DSN part: the DSN part only, counted once",
+        include_bytes!("../../../tests/fixtures/dsn/m365-with-dsn-part.eml"),
+        &["bounced 550 5.1.10 nobody@contoso.example"],
+    ),
+    (
+        "gmail: address not found, two-line reply",
+        include_bytes!("../../../tests/fixtures/dsn/gmail-address-not-found.eml"),
+        &["bounced 550 5.1.1 nobody@example.org"],
+    ),
+    (
+        "gmail: legacy layout, quoted-printable, reply inside the sentence",
+        include_bytes!("../../../tests/fixtures/dsn/gmail-legacy-permanent.eml"),
+        &["bounced 550 5.1.1 nobody@example.net"],
+    ),
+    (
+        "gmail: delivery incomplete (temporary)",
+        include_bytes!("../../../tests/fixtures/dsn/gmail-delivery-incomplete.eml"),
+        &["deferred 452 4.2.2 full@example.com"],
+    ),
+    (
+        "gmail: The response was, a basic code only",
+        include_bytes!("../../../tests/fixtures/dsn/gmail-response-was-basic-only.eml"),
+        &["bounced 550 - joe@example.com"],
+    ),
+];
+
+#[test]
+fn cases() {
+    for (what, msg, want) in CASES {
+        assert_eq!(render(&parse(msg)), *want, "{what}");
+    }
+}
+
+#[test]
+fn reply_text_is_the_remote_reply_unfolded() {
+    let texts = |msg: &[u8]| match parse(msg) {
+        Report::Replies(v) => v.into_iter().map(|r| r.text).collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        texts(include_bytes!(
+            "../../../tests/fixtures/dsn/postfix-expired.eml"
+        )),
+        vec![
+            "450 4.2.0 Mailbox unavailable, try again later <r450-4.2.0-am3r0@d1.test> (e2e sink)"
+        ]
+    );
+    assert_eq!(
+        texts(include_bytes!(
+            "../../../tests/fixtures/dsn/exchange-2010-diagnostic.eml"
+        )),
+        vec![
+            "550 5.1.1 RESOLVER.ADR.RecipNotFound; not found",
+            "530 5.7.1 Client was not authenticated"
+        ]
+    );
+    assert_eq!(
+        texts(include_bytes!("../../../tests/fixtures/dsn/gmail-address-not-found.eml")),
+        vec!["550 5.1.1 <nobody@example.org>: Recipient address rejected: User unknown in virtual mailbox table"]
+    );
+}
+
+/// Cut anywhere (a message still being written, a damaged file), a notice never panics,
+/// and never yields a code that was not in the bytes read.
+#[test]
+fn cut_messages_never_panic() {
+    for (what, msg, _) in CASES {
+        for cut in (0..msg.len()).step_by(13) {
+            let Report::Replies(v) = parse(&msg[..cut]) else {
+                continue;
+            };
+            let seen = String::from_utf8_lossy(&msg[..cut]);
+            for r in v {
+                if let Some(c) = r.code {
+                    assert!(seen.contains(&c.to_string()), "{what} cut at {cut}");
+                }
+            }
+        }
+    }
+    for junk in [
+        &b"\x00\xff\xfe binary"[..],
+        b":",
+        b"\r\n\r\n",
+        b"Content-Type: multipart/report",
+    ] {
+        assert!(!matches!(parse(junk), Report::Replies(_)), "{junk:?}");
+    }
+}
+
+#[test]
+fn lone_addresses() {
+    for (l, want) in [
+        ("user@example.com", Some("user@example.com")),
+        ("  <user@example.com> ", Some("user@example.com")),
+        ("mailto:user@example.com", Some("user@example.com")),
+        ("Generating server: x.example.com", None),
+        ("Remote Server returned '550 5.1.1 a@b.c'", None),
+        ("user@localhost", None),
+    ] {
+        assert_eq!(lone_address(l), want, "{l}");
+    }
+}
