@@ -65,14 +65,8 @@ pub(super) fn exchange(text: &str) -> Vec<DsnReply> {
             continue;
         };
         let reply = reply.trim();
-        let (code, enhanced) = leading_reply_codes(reply.as_bytes());
-        out.push(DsnReply {
-            outcome,
-            code,
-            enhanced,
-            recipient: recipient.take().or(named).unwrap_or_default().to_owned(),
-            text: reply.to_owned(),
-        });
+        let recipient = recipient.take().or(named).unwrap_or_default();
+        out.push(DsnReply::quoted(outcome, recipient, reply.to_owned()));
     }
     out
 }

@@ -1,7 +1,7 @@
 //! Gmail human-readable bounces (layout 3 of the list in [`super`]).
 
 use super::{address_after, lone_address, DsnReply};
-use crate::parse::{leading_reply_codes, Outcome};
+use crate::parse::Outcome;
 
 /// The sentences after which Gmail puts the remote reply, on the same line or the next ones.
 pub(super) const GMAIL_MARKERS: [&str; 3] = [
@@ -71,14 +71,7 @@ pub(super) fn gmail(text: &str) -> Vec<DsnReply> {
         if reply.is_empty() {
             continue;
         }
-        let (code, enhanced) = leading_reply_codes(reply.as_bytes());
-        out.push(DsnReply {
-            outcome,
-            code,
-            enhanced,
-            recipient: recipient.to_owned(),
-            text: reply,
-        });
+        out.push(DsnReply::quoted(outcome, recipient, reply));
     }
     out
 }

@@ -97,7 +97,7 @@ mod tests;
 
 use mail_parser::{MessageParser, MimeHeaders};
 
-use super::{BasicCode, Direction, EnhancedCode, Outcome, Recipients, Reply};
+use super::{leading_reply_codes, BasicCode, Direction, EnhancedCode, Outcome, Recipients, Reply};
 use exchange::{exchange, EXCHANGE_MARKERS};
 use gmail::{gmail, GMAIL_MARKERS};
 use rfc3464::delivery_status;
@@ -127,9 +127,31 @@ pub struct DsnReply {
     pub recipient: String,
     /// The remote reply (or the reporting MTA's own words), unfolded; may be empty.
     pub text: String,
+    /// An expiry notice: the message was given up undelivered when its time in the queue ran
+    /// out. Counted as an expiry (`smtp_expired_total`), not as a reply: the codes and text
+    /// are those of the remote's last reply the notice quotes (else its `Status`), kept for
+    /// the record only.
+    pub expired: bool,
 }
 
 impl DsnReply {
+    /// A reply read from a notice's human-readable text: its codes where the quoted reply
+    /// starts. A failure with x.4.7 ("delivery time expired") is an expiry.
+    fn quoted(outcome: Outcome, recipient: &str, text: String) -> Self {
+        let (code, enhanced) =
+            quoted_reply(&text).map_or((None, None), |r| leading_reply_codes(r.as_bytes()));
+        let expired = outcome == Outcome::Bounced
+            && enhanced.is_some_and(|e| e.subject() == 4 && e.detail() == 7);
+        DsnReply {
+            outcome,
+            code,
+            enhanced,
+            recipient: recipient.to_owned(),
+            text,
+            expired,
+        }
+    }
+
     /// As the aggregator counts it: outbound, one recipient.
     pub fn reply(&self) -> Reply<'_> {
         Reply {
@@ -166,13 +188,13 @@ pub fn parse(message: &[u8]) -> Report {
                 })
         })
     });
+    let has_status_part = status_parts.clone().next().is_some();
     if let Some(part) = status_parts.next() {
         let replies = delivery_status(part.contents());
-        return if replies.is_empty() {
-            Report::Unreadable
-        } else {
-            Report::Replies(replies)
-        };
+        if !replies.is_empty() {
+            return Report::Replies(replies);
+        }
+        // A broken report part: the human-readable layouts may still name the replies.
     }
     let is_report = msg.content_type().is_some_and(|ct| {
         ct.ctype().eq_ignore_ascii_case("multipart")
@@ -192,9 +214,26 @@ pub fn parse(message: &[u8]) -> Report {
     match human_readable(&text) {
         Some(replies) if !replies.is_empty() => Report::Replies(replies),
         Some(_) => Report::Unreadable,
-        None if is_report => Report::Unreadable,
+        None if is_report || has_status_part => Report::Unreadable,
         None => Report::NotABounce,
     }
+}
+
+/// The remote reply in a text that quotes one: the text itself when it starts with a reply's
+/// codes, else what follows `said:` or a `: ` (`host mx.example.com [192.0.2.1]: 550 …`) when
+/// a basic code starts it. Codes are only ever read where a reply starts.
+fn quoted_reply(text: &str) -> Option<&str> {
+    let starts_reply = |t: &str| leading_reply_codes(t.as_bytes()) != (None, None);
+    let t = text.trim_start();
+    if starts_reply(t) {
+        return Some(t);
+    }
+    let basic = |t: &str| leading_reply_codes(t.as_bytes()).0.is_some();
+    ["said:", ": "].iter().find_map(|m| {
+        t.match_indices(m)
+            .map(|(i, _)| t.get(i + m.len()..).unwrap_or_default().trim_start())
+            .find(|after| basic(after))
+    })
 }
 
 /// The Exchange and Gmail layouts (2 and 3 of the list at the top). `None`: neither layout;

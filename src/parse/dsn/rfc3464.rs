@@ -2,58 +2,107 @@
 
 use mail_parser::MessageParser;
 
-use super::{address_of, unfold, DsnReply};
+use super::{address_of, quoted_reply, unfold, DsnReply};
 use crate::parse::{leading_reply_codes, BasicCode, EnhancedCode, Outcome};
 
 /// The per-recipient blocks of a `message/delivery-status` body: field groups separated by
-/// empty lines, each read as a header block by mail-parser (folded lines unfolded).
+/// empty lines, each read as a header block by mail-parser (folded lines unfolded). A group
+/// that names several recipients without the empty line between them (AOL) is cut before
+/// each recipient's first field.
 pub(super) fn delivery_status(body: &[u8]) -> Vec<DsnReply> {
     let parser = MessageParser::default();
-    let mut out = Vec::new();
     let mut block = Vec::new();
-    for group in field_groups(body) {
-        // A header block ends with an empty line: without it the last field's folded lines
-        // are not read as part of it.
-        block.clear();
-        block.extend_from_slice(group);
-        block.extend_from_slice(b"\r\n");
-        let Some(fields) = parser.parse_headers(&block) else {
-            continue;
+    field_groups(body)
+        .flat_map(recipient_blocks)
+        .filter_map(|group| {
+            // A header block ends with an empty line: without it the last field's folded
+            // lines are not read as part of it.
+            block.clear();
+            block.extend_from_slice(group);
+            block.extend_from_slice(b"\r\n");
+            let fields = parser.parse_headers(&block)?;
+            let field = |name: &str| -> Option<String> {
+                fields
+                    .headers()
+                    .iter()
+                    .find(|h| h.name().eq_ignore_ascii_case(name))
+                    .and_then(|h| h.value().as_text())
+                    .map(unfold)
+            };
+            block_reply(field)
+        })
+        .collect()
+}
+
+/// One recipient's block; `None` for the per-message block (no `Action`) or an action
+/// RFC 3464 does not define.
+fn block_reply(field: impl Fn(&str) -> Option<String>) -> Option<DsnReply> {
+    let outcome = action_outcome(&field("Action")?)?;
+    let status = field("Status").and_then(|s| {
+        s.split_whitespace()
+            .next()
+            .and_then(|w| EnhancedCode::parse(w.as_bytes()))
+    });
+    let (code, diag_enhanced, text) = diagnostic(field("Diagnostic-Code"));
+    let recipient = field("Final-Recipient")
+        .or_else(|| field("Original-Recipient"))
+        .map(|r| address_of(&r))
+        .unwrap_or_default();
+    let expired = outcome == Outcome::Bounced && is_expiry(status, code, diag_enhanced);
+    // The server's own enhanced code wins over the reporting MTA's `Status` (often generic:
+    // `Status: 5.1.1` for any 550). An expiry's `Status` is the reporting MTA's (4.4.7):
+    // beside a remote's basic code it would make a pair no server sent.
+    let enhanced = match (expired, code) {
+        (true, Some(_)) => diag_enhanced,
+        _ => diag_enhanced.or(status),
+    };
+    Some(DsnReply {
+        outcome,
+        code,
+        enhanced,
+        recipient,
+        text,
+        expired,
+    })
+}
+
+/// A failure whose last status was temporary (Postfix: `Action: failed`, `Status: 4.4.1`;
+/// not when the remote's reply was a 5xx), or one the reporting MTA gives as "delivery time
+/// expired" (x.4.7): the message was given up when its time in the queue ran out.
+fn is_expiry(
+    status: Option<EnhancedCode>,
+    code: Option<BasicCode>,
+    diag: Option<EnhancedCode>,
+) -> bool {
+    let timed_out = |e: EnhancedCode| e.subject() == 4 && e.detail() == 7;
+    let permanent =
+        code.is_some_and(|c| c.class_digit() == 5) || diag.is_some_and(|e| e.class_digit() == 5);
+    status.is_some_and(|s| (s.class_digit() == 4 && !permanent) || timed_out(s))
+        || diag.is_some_and(timed_out)
+}
+
+/// A group's lines cut where a second recipient starts (a `Final-Recipient` or an
+/// `Original-Recipient` after one of its kind): each piece one recipient's fields.
+fn recipient_blocks(group: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let (mut start, mut pos) = (0, 0);
+    let (mut original, mut fin) = (false, false);
+    for line in group.split_inclusive(|&b| b == b'\n') {
+        let starts = |name: &[u8]| {
+            line.get(..name.len())
+                .is_some_and(|l| l.eq_ignore_ascii_case(name))
         };
-        let field = |name: &str| -> Option<String> {
-            fields
-                .headers()
-                .iter()
-                .find(|h| h.name().eq_ignore_ascii_case(name))
-                .and_then(|h| h.value().as_text())
-                .map(unfold)
-        };
-        let Some(action) = field("Action") else {
-            // The per-message block (Reporting-MTA, Arrival-Date, …).
-            continue;
-        };
-        // Not an action RFC 3464 defines: not a block that can be read.
-        let Some(outcome) = action_outcome(&action) else {
-            continue;
-        };
-        let status = field("Status").and_then(|s| {
-            s.split_whitespace()
-                .next()
-                .and_then(|w| EnhancedCode::parse(w.as_bytes()))
-        });
-        let (code, diag_enhanced, text) = diagnostic(field("Diagnostic-Code"));
-        let recipient = field("Final-Recipient")
-            .or_else(|| field("Original-Recipient"))
-            .map(|r| address_of(&r))
-            .unwrap_or_default();
-        out.push(DsnReply {
-            outcome,
-            code,
-            enhanced: status.or(diag_enhanced),
-            recipient,
-            text,
-        });
+        let (is_original, is_final) = (starts(b"Original-Recipient:"), starts(b"Final-Recipient:"));
+        if (is_final && fin) || (is_original && original) {
+            out.extend(group.get(start..pos));
+            start = pos;
+            (original, fin) = (false, false);
+        }
+        original |= is_original;
+        fin |= is_final;
+        pos += line.len();
     }
+    out.extend(group.get(start..));
     out
 }
 
@@ -73,20 +122,17 @@ fn action_outcome(action: &str) -> Option<Outcome> {
     }
 }
 
-/// A block's `Diagnostic-Code: TYPE; TEXT`: the codes at the start of the text when the type
-/// is `smtp`, and the text.
+/// A block's `Diagnostic-Code: TYPE; TEXT`: the codes of the reply it quotes, and the text.
+/// The reply is at the start of the text (`smtp; 550 5.1.1 …`), or after the words of the
+/// reporting MTA (`X-Postfix; host mx.example.com[192.0.2.1] said: 550 …`).
 fn diagnostic(d: Option<String>) -> (Option<BasicCode>, Option<EnhancedCode>, String) {
     let Some(d) = d else {
         return (None, None, String::new());
     };
-    let (kind, text) = d.split_once(';').unwrap_or(("", d.as_str()));
+    let (_, text) = d.split_once(';').unwrap_or(("", d.as_str()));
     let text = text.trim().to_owned();
-    if kind.trim().eq_ignore_ascii_case("smtp") {
-        let (c, e) = leading_reply_codes(text.as_bytes());
-        (c, e, text)
-    } else {
-        (None, None, text)
-    }
+    let (c, e) = quoted_reply(&text).map_or((None, None), |r| leading_reply_codes(r.as_bytes()));
+    (c, e, text)
 }
 
 /// Splits a body into groups of lines separated by empty lines (CRLF or LF).

@@ -12,7 +12,11 @@ fn render(r: &Report) -> Vec<String> {
             .map(|d| {
                 format!(
                     "{} {} {} {}",
-                    d.outcome.as_str(),
+                    if d.expired {
+                        "expired"
+                    } else {
+                        d.outcome.as_str()
+                    },
                     d.code.map_or("-".into(), |c| c.to_string()),
                     d.enhanced.map_or("-".into(), |c| c.to_string()),
                     d.recipient
@@ -122,7 +126,7 @@ const CASES: &[(&str, &[u8], &[&str])] = &[
     (
         "postfix: expired (postsuper -e), the last deferral's reply",
         include_bytes!("../../../tests/fixtures/dsn/postfix-expired.eml"),
-        &["bounced 450 4.2.0 r450-4.2.0-am3r0@d1.test"],
+        &["expired 450 4.2.0 r450-4.2.0-am3r0@d1.test"],
     ),
     (
         "postfix: a basic code only; Status 5.0.0 as the notice states",
@@ -269,4 +273,88 @@ fn lone_addresses() {
     ] {
         assert_eq!(lone_address(l), want, "{l}");
     }
+}
+
+/// A notice whose report part is `fields` (one or more blocks).
+fn report(fields: &str) -> Vec<u8> {
+    format!(
+        "From: MAILER-DAEMON@mta.test\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
+--B\r\nContent-Type: text/plain\r\n\r\nSorry.\r\n\
+--B\r\nContent-Type: message/delivery-status\r\n\r\n\
+Reporting-MTA: dns; mta.test\r\n\r\n{fields}\r\n--B--\r\n"
+    )
+    .into_bytes()
+}
+
+/// "`Status: 5.1.1` with `550 5.7.1 IP address blacklisted` lands under `addressing`".
+#[test]
+fn the_servers_enhanced_code_wins_over_status() {
+    let msg = report(
+        "Final-Recipient: rfc822; a@x.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+Diagnostic-Code: smtp; 550 5.7.1 IP address blacklisted by recipient\r\n",
+    );
+    assert_eq!(render(&parse(&msg)), vec!["bounced 550 5.7.1 a@x.test"]);
+}
+
+/// "an expiry notice pairs the local `4.4.7` with the remote's `450`": an expiry, with the
+/// remote's codes only.
+#[test]
+fn an_expiry_notice_is_an_expiry_with_the_remotes_codes_only() {
+    let msg = report(
+        "Final-Recipient: rfc822; a@x.test\r\nAction: failed\r\nStatus: 4.4.7\r\n\
+Diagnostic-Code: smtp; 450 Mailbox busy\r\n",
+    );
+    assert_eq!(render(&parse(&msg)), vec!["expired 450 - a@x.test"]);
+    let Report::Replies(v) = parse(&msg) else {
+        panic!()
+    };
+    assert_eq!(v[0].text, "450 Mailbox busy");
+    // Postfix gives up with the last status, temporary; no remote reply: the status.
+    let msg = report(
+        "Final-Recipient: rfc822; b@x.test\r\nAction: failed\r\nStatus: 4.4.1\r\n\
+Diagnostic-Code: X-Postfix; connect to x.test[192.0.2.1]:25: Connection timed out\r\n",
+    );
+    assert_eq!(render(&parse(&msg)), vec!["expired - 4.4.1 b@x.test"]);
+    // A delay warning is not an expiry; a failure whose reply was a 5xx is not either.
+    let msg = report(
+        "Final-Recipient: rfc822; c@x.test\r\nAction: delayed\r\nStatus: 4.4.7\r\n\r\n\
+Final-Recipient: rfc822; d@x.test\r\nAction: failed\r\nStatus: 4.0.0\r\n\
+Diagnostic-Code: smtp; 554 Blocked\r\n",
+    );
+    assert_eq!(
+        render(&parse(&msg)),
+        vec!["deferred - 4.4.7 c@x.test", "bounced 554 4.0.0 d@x.test"]
+    );
+}
+
+/// "the basic code after `said:` is lost when the diagnostic type is `X-Postfix` or absent".
+#[test]
+fn the_basic_code_after_said_is_kept() {
+    let msg = report(
+        "Final-Recipient: rfc822; a@x.test\r\nAction: failed\r\nStatus: 5.0.0\r\n\
+Diagnostic-Code: X-Postfix; host r2.x.test[198.51.100.24] said: 550 Protocol\r\n\
+\x20violation (in reply to DATA command)\r\n\r\n\
+Final-Recipient: rfc822; b@x.test\r\nAction: failed\r\nStatus: 5.0.0\r\n\
+Diagnostic-Code: host mx.x.test[192.0.2.2] said: 554 5.6.0 Scored as spam\r\n",
+    );
+    assert_eq!(
+        render(&parse(&msg)),
+        vec!["bounced 550 5.0.0 a@x.test", "bounced 554 5.6.0 b@x.test"]
+    );
+}
+
+/// "AOL's report with no blank line between recipients loses one of them".
+#[test]
+fn recipients_without_a_blank_line_between_them() {
+    let msg = report(
+        "Final-Recipient: rfc822; a@x.test\r\nOriginal-Recipient: rfc822;a@x.test\r\n\
+Action: failed\r\nStatus: 5.2.2\r\nDiagnostic-Code: smtp; 550 5.2.2 Mailbox Full\r\n\
+Final-Recipient: rfc822; b@x.test\r\nOriginal-Recipient: rfc822;b@x.test\r\n\
+Action: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 User Unknown\r\n",
+    );
+    assert_eq!(
+        render(&parse(&msg)),
+        vec!["bounced 550 5.2.2 a@x.test", "bounced 550 5.1.1 b@x.test"]
+    );
 }

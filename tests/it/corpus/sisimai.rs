@@ -32,10 +32,10 @@ use super::corpora;
 const FLOORS: &[(&str, f64)] = &[
     ("read (mails stating a code)", 66.5),
     ("read (all mails)", 54.8),
-    ("enhanced", 63.9),
-    ("reason strict", 56.2),
-    ("reason lenient", 79.8),
-    ("expired", 0.0),
+    ("enhanced", 66.6),
+    ("reason strict", 59.7),
+    ("reason lenient", 80.7),
+    ("expired", 25.4),
     ("not bounces", 100.0),
 ];
 
@@ -107,8 +107,12 @@ struct Figures {
     misses: Vec<String>,
 }
 
-/// Our reason class of a failure, or `None` for a success or no code at all.
+/// Our reason class of a failure, or `None` for a success, an expiry (counted as one, not as
+/// a reply) or no code at all.
 fn reason_of(reasons: &Reasons, r: &DsnReply) -> Option<String> {
+    if r.expired {
+        return None;
+    }
     let class = r
         .code
         .map(|c| c.class_digit())
@@ -137,8 +141,7 @@ fn score_row(
         f.enhanced.add(mine.as_deref() == Some(status));
     }
     if sisimai == "expired" {
-        // No expiry is read from a notice yet: the notice counts as the bounce it says.
-        f.expired.add(false);
+        f.expired.add(ours.is_some_and(|r| r.expired));
     }
     if NOT_SCORED.contains(&sisimai) {
         return;
