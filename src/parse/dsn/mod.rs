@@ -91,16 +91,20 @@
 
 mod exchange;
 mod gmail;
+mod plain;
+mod reply;
 mod rfc3464;
 #[cfg(test)]
 mod tests;
 
 use mail_parser::{MessageParser, MimeHeaders};
 
-use super::{leading_reply_codes, BasicCode, Direction, EnhancedCode, Outcome, Recipients, Reply};
+use super::{BasicCode, Direction, EnhancedCode, Outcome, Recipients, Reply};
 use exchange::{exchange, EXCHANGE_MARKERS};
 use gmail::{gmail, GMAIL_MARKERS};
-use rfc3464::delivery_status;
+use plain::{named_replies, plain};
+use reply::quoted_codes;
+use rfc3464::{delivery_status, embedded};
 
 /// The `mta` label of replies read from delivery status notifications.
 pub const MTA: &str = "dsn";
@@ -138,8 +142,7 @@ impl DsnReply {
     /// A reply read from a notice's human-readable text: its codes where the quoted reply
     /// starts. A failure with x.4.7 ("delivery time expired") is an expiry.
     fn quoted(outcome: Outcome, recipient: &str, text: String) -> Self {
-        let (code, enhanced) =
-            quoted_reply(&text).map_or((None, None), |r| leading_reply_codes(r.as_bytes()));
+        let (code, enhanced) = quoted_codes(&text);
         let expired = outcome == Outcome::Bounced
             && enhanced.is_some_and(|e| e.subject() == 4 && e.detail() == 7);
         DsnReply {
@@ -189,9 +192,16 @@ pub fn parse(message: &[u8]) -> Report {
         })
     });
     let has_status_part = status_parts.clone().next().is_some();
+    // The human-readable parts (HTML turned into text by mail-parser where there is no plain
+    // alternative).
+    let text: String = (0..msg.text_body_count())
+        .filter_map(|i| msg.body_text(i))
+        .collect::<Vec<_>>()
+        .join("\n");
     if let Some(part) = status_parts.next() {
-        let replies = delivery_status(part.contents());
+        let mut replies = delivery_status(part.contents());
         if !replies.is_empty() {
+            complete_from_text(&mut replies, &text);
             return Report::Replies(replies);
         }
         // A broken report part: the human-readable layouts may still name the replies.
@@ -205,12 +215,6 @@ pub fn parse(message: &[u8]) -> Report {
                 .attribute("report-type")
                 .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"))
     });
-    // The human-readable parts (HTML turned into text by mail-parser where there is no plain
-    // alternative).
-    let text: String = (0..msg.text_body_count())
-        .filter_map(|i| msg.body_text(i))
-        .collect::<Vec<_>>()
-        .join("\n");
     match human_readable(&text) {
         Some(replies) if !replies.is_empty() => Report::Replies(replies),
         Some(_) => Report::Unreadable,
@@ -219,25 +223,34 @@ pub fn parse(message: &[u8]) -> Report {
     }
 }
 
-/// The remote reply in a text that quotes one: the text itself when it starts with a reply's
-/// codes, else what follows `said:` or a `: ` (`host mx.example.com [192.0.2.1]: 550 …`) when
-/// a basic code starts it. Codes are only ever read where a reply starts.
-fn quoted_reply(text: &str) -> Option<&str> {
-    let starts_reply = |t: &str| leading_reply_codes(t.as_bytes()) != (None, None);
-    let t = text.trim_start();
-    if starts_reply(t) {
-        return Some(t);
+/// A report block that states no reply (OpenSMTPD: `Status: 5.0.0` and no diagnostic) takes
+/// the reply the human-readable part gives for the same recipient: the server's words win
+/// over a generic status.
+fn complete_from_text(replies: &mut [DsnReply], text: &str) {
+    if replies
+        .iter()
+        .all(|r| r.code.is_some() || !r.text.is_empty())
+    {
+        return;
     }
-    let basic = |t: &str| leading_reply_codes(t.as_bytes()).0.is_some();
-    ["said:", ": "].iter().find_map(|m| {
-        t.match_indices(m)
-            .map(|(i, _)| t.get(i + m.len()..).unwrap_or_default().trim_start())
-            .find(|after| basic(after))
-    })
+    let named = named_replies(text);
+    for r in replies
+        .iter_mut()
+        .filter(|r| r.code.is_none() && r.text.is_empty())
+    {
+        let found = named
+            .iter()
+            .find(|n| n.code.is_some() && n.recipient.eq_ignore_ascii_case(&r.recipient));
+        if let Some(n) = found {
+            r.code = n.code;
+            r.enhanced = n.enhanced.or(r.enhanced);
+            r.text.clone_from(&n.text);
+        }
+    }
 }
 
-/// The Exchange and Gmail layouts (2 and 3 of the list at the top). `None`: neither layout;
-/// `Some(empty)`: the layout, but no reply could be read from it.
+/// The layouts without a (readable) report part: 2 to 5 of the list at the top. `None`: none
+/// of them; `Some(empty)`: one, but no reply could be read from it.
 fn human_readable(text: &str) -> Option<Vec<DsnReply>> {
     if EXCHANGE_MARKERS.iter().any(|m| text.contains(m)) {
         return Some(exchange(text));
@@ -245,7 +258,10 @@ fn human_readable(text: &str) -> Option<Vec<DsnReply>> {
     if GMAIL_MARKERS.iter().any(|m| text.contains(m)) {
         return Some(gmail(text));
     }
-    None
+    if let Some(replies) = embedded(text) {
+        return Some(replies);
+    }
+    plain(text)
 }
 
 /// Whether a line is one e-mail address and nothing else (`user@example.com`,

@@ -2,8 +2,9 @@
 
 use mail_parser::MessageParser;
 
-use super::{address_of, quoted_reply, unfold, DsnReply};
-use crate::parse::{leading_reply_codes, BasicCode, EnhancedCode, Outcome};
+use super::reply::quoted_codes;
+use super::{address_of, unfold, DsnReply};
+use crate::parse::{BasicCode, EnhancedCode, Outcome};
 
 /// The per-recipient blocks of a `message/delivery-status` body: field groups separated by
 /// empty lines, each read as a header block by mail-parser (folded lines unfolded). A group
@@ -32,6 +33,32 @@ pub(super) fn delivery_status(body: &[u8]) -> Vec<DsnReply> {
             block_reply(field)
         })
         .collect()
+}
+
+/// Report fields inside a text part (Amazon WorkMail's "Technical report:") or left in the
+/// text when the MIME structure is broken: read from the first field of a report on.
+pub(super) fn embedded(text: &str) -> Option<Vec<DsnReply>> {
+    let mut pos = 0;
+    let mut start = None;
+    for line in text.split_inclusive('\n') {
+        let starts = |name: &str| {
+            line.get(..name.len())
+                .is_some_and(|l| l.eq_ignore_ascii_case(name))
+        };
+        if start.is_none()
+            && ["Reporting-MTA:", "Final-Recipient:", "Original-Recipient:"]
+                .iter()
+                .any(|f| starts(f))
+        {
+            start = Some(pos);
+        }
+        if start.is_some() && starts("Action:") {
+            let replies = delivery_status(text.get(start?..)?.as_bytes());
+            return (!replies.is_empty()).then_some(replies);
+        }
+        pos += line.len();
+    }
+    None
 }
 
 /// One recipient's block; `None` for the per-message block (no `Action`) or an action
@@ -131,7 +158,7 @@ fn diagnostic(d: Option<String>) -> (Option<BasicCode>, Option<EnhancedCode>, St
     };
     let (_, text) = d.split_once(';').unwrap_or(("", d.as_str()));
     let text = text.trim().to_owned();
-    let (c, e) = quoted_reply(&text).map_or((None, None), |r| leading_reply_codes(r.as_bytes()));
+    let (c, e) = quoted_codes(&text);
     (c, e, text)
 }
 
