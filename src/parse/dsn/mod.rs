@@ -3,9 +3,11 @@
 //!
 //! Unlike the log parsers this reads a whole message, not a line, so it is not a
 //! [`Format`](super::Format) (`--log.format dsn` would make no sense for a log file): the
-//! mailbox source (`source/mailbox.rs`) calls [`parse`] once per message. MIME (multipart
+//! mailbox source (`source/mailbox/`) calls [`parse`] once per message. MIME (multipart
 //! bodies, transfer encodings, folded header fields, charsets) is read by the `mail-parser`
-//! crate; this file only reads the fields and sentences the layouts below define.
+//! crate; this module only reads the fields and sentences the layouts below define:
+//! `rfc3464.rs` (1 and 4), `providers.rs` (2 and 3), `plain.rs` (5), `text.rs` (addresses
+//! and quoted replies, for all).
 //!
 //! Layouts understood, in this order:
 //!
@@ -25,12 +27,22 @@
 //!    ```
 //!
 //!    `Action` gives the outcome (`failed` → bounced, `delayed` → deferred, `delivered`,
-//!    `relayed`, `expanded` → delivered); `Status` the enhanced code; a `Diagnostic-Code` of
-//!    type `smtp` the basic code (and the enhanced code where `Status` is missing) and
-//!    [`Reply::text`]; `Final-Recipient` (else `Original-Recipient`) the domain. A diagnostic
-//!    of another type (`X-Postfix; connect to …: Connection refused`) is the MTA's own words:
-//!    its text is kept, it gives no basic code. An expiry (Postfix: `Action: failed`,
-//!    `Status: 4.4.1`) counts as the bounce the notice says it is, with its 4xx codes.
+//!    `relayed`, `expanded` → delivered); the reply the `Diagnostic-Code` quotes (at its
+//!    start, or after `said:` whatever the diagnostic type) the basic and enhanced codes and
+//!    [`Reply::text`] (whole, folded lines unfolded); `Status` the enhanced code where the
+//!    reply has none: the server's code wins over the reporting MTA's generic one (`Status:
+//!    5.1.1` beside `550 5.7.1 IP address blacklisted` is 5.7.1). `Final-Recipient` (else
+//!    `Original-Recipient`) gives the domain; a block that names a second recipient without
+//!    the empty line between them (AOL) is cut in two. A diagnostic with no reply
+//!    (`X-Postfix; connect to …: Connection refused`) is the MTA's own words: its text is
+//!    kept, it gives no code. A block that states no reply at all (OpenSMTPD: `Status: 5.0.0`
+//!    only) takes the one the human-readable part gives for the same recipient.
+//!
+//!    An **expiry** (`Action: failed` with a temporary `Status` — Postfix gives up with
+//!    `Status: 4.4.1` — not beside a 5xx reply, or any x.4.7 "delivery time expired") is
+//!    [`DsnReply::expired`]: counted as an expiry, not a reply. Its codes are those of the
+//!    remote's last reply when the notice quotes one (never the reporting MTA's 4.4.7 beside
+//!    the remote's 450: a pair no server sent), else the `Status`.
 //!
 //! 2. Exchange / Microsoft 365 human-readable NDR, when no delivery-status part came with it
 //!    (it was stripped, or the notice was forwarded): under "Diagnostic information for
@@ -84,27 +96,32 @@
 //!    Outcome bounced, deferred for a "temporary problem" / "temporary failure" / "has been
 //!    delayed" notice ("Gmail will retry").
 //!
+//! 4. RFC 3464 fields in a text part (Amazon WorkMail's "Technical report:"), or left in the
+//!    text by a broken MIME structure: read as in 1, from the first field on.
+//!
+//! 5. Plain-text notices of the MTAs that send no report part (Exim, qmail, Yahoo, Postfix
+//!    without one, DragonFly, OpenSMTPD, Sendmail transcripts, mail.ru, GMX, …): the
+//!    recipients each followed by the reply that made them fail, read as `plain.rs` says.
+//!
 //! Codes come only from what the message states (`Status`, the diagnostic, the quoted reply),
 //! never from words. A message with none of these layouts is not a bounce (`ignored`); one
 //! that cannot be read as a message, or that has a delivery-status part or one of the layouts
 //! but no recipient that can be read, is `unrecognised`.
 
-mod exchange;
-mod gmail;
 mod plain;
-mod reply;
+mod providers;
 mod rfc3464;
 #[cfg(test)]
 mod tests;
+mod text;
 
 use mail_parser::{MessageParser, MimeHeaders};
 
 use super::{BasicCode, Direction, EnhancedCode, Outcome, Recipients, Reply};
-use exchange::{exchange, EXCHANGE_MARKERS};
-use gmail::{gmail, GMAIL_MARKERS};
 use plain::{named_replies, plain};
-use reply::quoted_codes;
+use providers::{exchange, gmail, EXCHANGE_MARKERS, GMAIL_MARKERS};
 use rfc3464::{delivery_status, embedded};
+use text::quoted_codes;
 
 /// The `mta` label of replies read from delivery status notifications.
 pub const MTA: &str = "dsn";
@@ -262,45 +279,4 @@ fn human_readable(text: &str) -> Option<Vec<DsnReply>> {
         return Some(replies);
     }
     plain(text)
-}
-
-/// Whether a line is one e-mail address and nothing else (`user@example.com`,
-/// `<user@example.com>`, `mailto:user@example.com`).
-fn lone_address(line: &str) -> Option<&str> {
-    let l = line.trim();
-    let l = l.strip_prefix("mailto:").unwrap_or(l);
-    let l = l.strip_prefix('<').unwrap_or(l);
-    let l = l.strip_suffix('>').unwrap_or(l);
-    let (local, domain) = l.rsplit_once('@')?;
-    let ok = !local.is_empty()
-        && domain.contains('.')
-        && !l.contains(char::is_whitespace)
-        && !l.contains(['<', '>', '\'', '"', '(', ')']);
-    ok.then_some(l)
-}
-
-/// The address right after one of `markers` in `text`.
-fn address_after<'t>(text: &'t str, markers: &[&str]) -> Option<&'t str> {
-    markers.iter().find_map(|m| {
-        let (_, after) = text.split_once(m)?;
-        let word = after.split_whitespace().next()?;
-        lone_address(word.trim_end_matches(['.', ',', ':', ';']))
-    })
-}
-
-/// A field's value on one line: mail-parser keeps the line breaks of fields it does not know.
-fn unfold(value: &str) -> String {
-    value
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// `rfc822; user@example.com` → `user@example.com`.
-fn address_of(field: &str) -> String {
-    let addr = field.split_once(';').map_or(field, |(_, a)| a).trim();
-    let addr = addr.strip_prefix('<').unwrap_or(addr);
-    addr.strip_suffix('>').unwrap_or(addr).to_owned()
 }

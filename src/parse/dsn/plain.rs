@@ -29,8 +29,8 @@
 //! Sendmail's warnings); an expiry where it says it gave up because of the time ("retry
 //! timeout exceeded", "has been in the queue too long", "could not be delivered for 5 days").
 
-use super::reply::{quoted_codes, quoted_reply, reply_codes};
-use super::{lone_address, DsnReply};
+use super::text::{lone_address, quoted_codes, quoted_reply, reply_codes};
+use super::DsnReply;
 use crate::parse::{EnhancedCode, Outcome};
 
 /// Exim's sentence right before its list of recipients: read from there where it is (the
@@ -55,7 +55,6 @@ const INTROS: &[&str] = &[
     // Postfix without a report part.
     "This is the mail system at host",
     "This is the Postfix program at host",
-    "I'm sorry to have to inform you that",
     // DragonFly Mail Agent.
     "There was an error delivering your mail to",
     // OpenSMTPD.
@@ -135,16 +134,16 @@ pub(super) fn plain(text: &str) -> Option<Vec<DsnReply>> {
     } else {
         Outcome::Bounced
     };
-    let expired_all = EXPIRED.iter().any(|m| section.contains(m));
     let mut out: Vec<DsnReply> = paragraphs(section)
         .into_iter()
-        .map(|(recipient, lines)| reply_of(outcome, expired_all, recipient, &lines))
+        .map(|(recipient, lines)| reply_of(outcome, false, recipient, &lines))
         .collect();
     if out.is_empty() {
         // No recipient named as one of the layouts names it: the reply alone, if quoted.
         let lines: Vec<&str> = section.lines().collect();
         let recipient = rcpt_to(section).unwrap_or_default();
-        let r = reply_of(outcome, expired_all, recipient, &lines);
+        let expired = EXPIRED.iter().any(|m| section.contains(m));
+        let r = reply_of(outcome, expired, recipient, &lines);
         if r.code.is_some() || r.enhanced.is_some() {
             out.push(r);
         }
@@ -238,12 +237,12 @@ fn recipient_line(line: &str) -> Option<(&str, &str)> {
 }
 
 /// One recipient's reply from its lines.
-fn reply_of(outcome: Outcome, expired_all: bool, recipient: &str, lines: &[&str]) -> DsnReply {
+fn reply_of(outcome: Outcome, expired_anyway: bool, recipient: &str, lines: &[&str]) -> DsnReply {
     let words = lines.join(" ");
-    let expired = expired_all || EXPIRED.iter().any(|m| words.contains(m));
+    let expired = expired_anyway || EXPIRED.iter().any(|m| words.contains(m));
     let reply = quoted_lines(lines);
     let text = reply.clone().unwrap_or_else(|| squeeze(&words));
-    let (code, enhanced) = reply.as_deref().map_or((None, None), |r| quoted_codes(r));
+    let (code, enhanced) = reply.as_deref().map_or((None, None), quoted_codes);
     let enhanced = enhanced.or_else(|| hash_code(&words));
     // A success notice (Postfix's "delivery report that you requested") in the same words.
     let success = code
@@ -313,4 +312,217 @@ fn rcpt_to(text: &str) -> Option<&str> {
     let i = text.to_ascii_uppercase().find("RCPT TO:<")?;
     let after = text.get(i + "RCPT TO:<".len()..)?;
     lone_address(after.split('>').next()?)
+}
+
+/// One regression test per layout the issue found unread ("Measured today"), on short
+/// excerpts of the layouts, anonymised as Sisimai's corpus is.
+#[cfg(test)]
+mod tests {
+    use super::super::{parse, Report};
+
+    /// A notice without a report part: headers, then `body`.
+    fn notice(body: &str) -> Vec<u8> {
+        format!("From: MAILER-DAEMON@mx.example.org\nSubject: Mail delivery failed\n\n{body}")
+            .into_bytes()
+    }
+
+    /// `outcome code enhanced recipient | text` per reply.
+    fn read(body: &str) -> Vec<String> {
+        match parse(&notice(body)) {
+            Report::Replies(v) => v
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} {} {} {} | {}",
+                        if d.expired {
+                            "expired"
+                        } else {
+                            d.outcome.as_str()
+                        },
+                        d.code.map_or("-".into(), |c| c.to_string()),
+                        d.enhanced.map_or("-".into(), |e| e.to_string()),
+                        d.recipient,
+                        d.text
+                    )
+                })
+                .collect(),
+            other => vec![format!("{other:?}")],
+        }
+    }
+
+    const EXIM: &str = "\
+This message was created automatically by mail delivery software.
+
+A message that you sent could not be delivered to one or more of its
+recipients. This is a permanent error. The following address(es) failed:
+
+  kijitora@example.ch
+    SMTP error from remote mail server after RCPT TO:<kijitora@example.ch>:
+    host mx1.example.eu [192.0.2.32]: 554 5.7.1 <kijitora@example.ch>:
+    Recipient address rejected: Access denied
+  sabatora@example.jp
+    retry timeout exceeded
+
+------ This is a copy of the message, including all the headers. ------
+
+Received: from localhost ([127.0.0.1])
+";
+
+    /// "Exim's own text bounces … are read as 'not a notice'"; "multi-line replies are cut
+    /// to their first line"; Exim's "retry timeout exceeded" is an expiry.
+    #[test]
+    fn exim_text_bounces() {
+        assert_eq!(
+            read(EXIM),
+            vec![
+                "bounced 554 5.7.1 kijitora@example.ch | 554 5.7.1 <kijitora@example.ch>: \
+                 Recipient address rejected: Access denied",
+                "expired - - sabatora@example.jp | retry timeout exceeded",
+            ]
+        );
+    }
+
+    /// mail.ru writes the same list twice, in Russian then in Exim's English: read once.
+    #[test]
+    fn mailru_translation_first() {
+        let body = "\
+К сожалению, Ваше письмо не может быть доставлено одному или нескольким получателям:
+
+  kijitora@example.jp
+    host mx.example.jp [192.0.2.222]: 550 5.1.1 <kijitora@example.jp>... User Unknown
+
+**********************
+
+This message was created automatically by mail delivery software.
+
+A message that you sent could not be delivered to one or more of its
+recipients. This is a permanent error. The following address(es) failed:
+
+  kijitora@example.jp
+    host mx.example.jp [192.0.2.222]: 550 5.1.1 <kijitora@example.jp>... User Unknown
+";
+        assert_eq!(
+            read(body),
+            vec!["bounced 550 5.1.1 kijitora@example.jp | 550 5.1.1 <kijitora@example.jp>... User Unknown"]
+        );
+    }
+
+    /// "qmail (`… said: 550 … (#5.5.0)`, 25 of 25)": the basic code after `said:`, the
+    /// enhanced code qmail appends.
+    #[test]
+    fn qmail() {
+        let body = "\
+Hi. This is the qmail-send program at mx4.example.jp.
+I'm afraid I wasn't able to deliver your message to the following addresses.
+This is a permanent error; I've given up. Sorry it didn't work out.
+
+<kijitora@example.ne.jp>:
+Sorry, no SMTP connection got far enough; most progress was RCPT TO response; remote host 192.0.2.32 said: 550 Unknown user kijitora@example.ne.jp
+. (#5.5.0)
+
+--- Below this line is a copy of the message.
+
+Return-Path: <nekochan@example.jp>
+";
+        assert_eq!(
+            read(body),
+            vec!["bounced 550 5.5.0 kijitora@example.ne.jp | 550 Unknown user kijitora@example.ne.jp . (#5.5.0)"]
+        );
+    }
+
+    /// Yahoo (qmail's words), the reply on the line after "Remote host said:".
+    #[test]
+    fn yahoo() {
+        let body = "\
+Sorry, we were unable to deliver your message to the following address.
+
+<kijitora@example.co.jp>:
+Remote host said:
+550 5.2.1 <kijitora@example.co.jp>... User Unknown
+[RCPT_TO]
+
+--- Below this line is a copy of the message.
+";
+        assert_eq!(
+            read(body),
+            vec!["bounced 550 5.2.1 kijitora@example.co.jp | 550 5.2.1 <kijitora@example.co.jp>... User Unknown [RCPT_TO]"]
+        );
+    }
+
+    /// Postfix's notice when its report part is missing: the reply folded over lines, the
+    /// recipient named again inside it.
+    #[test]
+    fn postfix_without_a_report_part() {
+        let body = "\
+This is the mail system at host mx.example.jp.
+
+<kijitora@example.or.jp>: host
+    mx.example.or.jp[192.0.2.22] said: 550
+    <kijitora@example.or.jp>: User unknown (in reply to RCPT TO command)
+";
+        assert_eq!(
+            read(body),
+            vec!["bounced 550 - kijitora@example.or.jp | 550 <kijitora@example.or.jp>: User unknown (in reply to RCPT TO command)"]
+        );
+    }
+
+    /// DragonFly: the recipient inside a sentence, a multi-line reply kept whole.
+    #[test]
+    fn dragonfly() {
+        let body = "\
+This is the DragonFly Mail Agent v0.13 at df.example.jp.
+
+There was an error delivering your mail to <kijitora@example.com>.
+
+mx.example.com [192.0.2.27] did not like our final DATA:
+550-5.7.26 Unauthenticated email from example.jp is not accepted due to domain's
+550 5.7.26 DMARC policy.
+
+Message headers follow.
+";
+        assert_eq!(
+            read(body),
+            vec![
+                "bounced 550 5.7.26 kijitora@example.com | 550-5.7.26 Unauthenticated email \
+                  from example.jp is not accepted due to domain's 550 5.7.26 DMARC policy."
+            ]
+        );
+    }
+
+    /// "OpenSMTPD's real reply is only in the human-readable part (we report 5.0.0 for
+    /// all)": its report part says `Status: 5.0.0` and nothing else.
+    #[test]
+    fn opensmtpd_reply_from_its_notification_part() {
+        let msg = "From: MAILER-DAEMON@df.example.jp\n\
+Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\n\
+userunknown@example.net: 550 5.1.1 <userunknown@example.net>: Recipient address rejected: User unknown\n\
+mailboxfull@example.net: 552 5.2.2 Mailbox full\n\n\
+--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; df.example.jp\n\n\
+Final-Recipient: rfc822; userunknown@example.net\nAction: failed\nStatus: 5.0.0\n\n\
+Final-Recipient: rfc822; mailboxfull@example.net\nAction: failed\nStatus: 5.0.0\n\n--b--\n";
+        let Report::Replies(v) = parse(msg.as_bytes()) else {
+            panic!()
+        };
+        let got: Vec<_> = v
+            .iter()
+            .map(|r| {
+                format!(
+                    "{:?} {:?}",
+                    r.code.map(|c| c.get()),
+                    r.enhanced.map(|e| e.to_string())
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![r#"Some(550) Some("5.1.1")"#, r#"Some(552) Some("5.2.2")"#]
+        );
+    }
+
+    /// A person's mail that names an address and quotes a code is not a notice.
+    #[test]
+    fn a_mail_is_not_a_notice() {
+        let body = "Hi,\n\nkijitora@example.jp: 550 is what their server said.\n";
+        assert_eq!(read(body), vec!["NotABounce"]);
+    }
 }

@@ -2,8 +2,8 @@
 
 use mail_parser::MessageParser;
 
-use super::reply::quoted_codes;
-use super::{address_of, unfold, DsnReply};
+use super::text::{address_of, quoted_codes, unfold};
+use super::DsnReply;
 use crate::parse::{BasicCode, EnhancedCode, Outcome};
 
 /// The per-recipient blocks of a `message/delivery-status` body: field groups separated by

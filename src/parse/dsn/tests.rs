@@ -1,6 +1,7 @@
 //! Whole notices and cut ones, through [`super::parse`].
 
 use super::rfc3464::field_groups;
+use super::text::lone_address;
 use super::*;
 
 fn render(r: &Report) -> Vec<String> {

@@ -1,4 +1,5 @@
-//! Where a notice quotes the remote reply, and the codes that start it.
+//! What every layout reads: addresses, and where a notice quotes the remote reply with the
+//! codes that start it.
 
 use crate::parse::{leading_reply_codes, BasicCode, EnhancedCode};
 
@@ -30,7 +31,7 @@ pub(super) fn reply_codes(text: &str) -> (Option<BasicCode>, Option<EnhancedCode
 }
 
 /// Whether a text starts with a reply's codes.
-fn starts_reply(t: &str) -> bool {
+pub(super) fn starts_reply(t: &str) -> bool {
     reply_codes(t) != (None, None)
 }
 
@@ -53,6 +54,47 @@ pub(super) fn quoted_reply(text: &str) -> Option<&str> {
 /// The codes of the reply a text quotes, if it quotes one.
 pub(super) fn quoted_codes(text: &str) -> (Option<BasicCode>, Option<EnhancedCode>) {
     quoted_reply(text).map_or((None, None), reply_codes)
+}
+
+/// Whether a line is one e-mail address and nothing else (`user@example.com`,
+/// `<user@example.com>`, `mailto:user@example.com`).
+pub(super) fn lone_address(line: &str) -> Option<&str> {
+    let l = line.trim();
+    let l = l.strip_prefix("mailto:").unwrap_or(l);
+    let l = l.strip_prefix('<').unwrap_or(l);
+    let l = l.strip_suffix('>').unwrap_or(l);
+    let (local, domain) = l.rsplit_once('@')?;
+    let ok = !local.is_empty()
+        && domain.contains('.')
+        && !l.contains(char::is_whitespace)
+        && !l.contains(['<', '>', '\'', '"', '(', ')']);
+    ok.then_some(l)
+}
+
+/// The address right after one of `markers` in `text`.
+pub(super) fn address_after<'t>(text: &'t str, markers: &[&str]) -> Option<&'t str> {
+    markers.iter().find_map(|m| {
+        let (_, after) = text.split_once(m)?;
+        let word = after.split_whitespace().next()?;
+        lone_address(word.trim_end_matches(['.', ',', ':', ';']))
+    })
+}
+
+/// A field's value on one line: mail-parser keeps the line breaks of fields it does not know.
+pub(super) fn unfold(value: &str) -> String {
+    value
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `rfc822; user@example.com` → `user@example.com`.
+pub(super) fn address_of(field: &str) -> String {
+    let addr = field.split_once(';').map_or(field, |(_, a)| a).trim();
+    let addr = addr.strip_prefix('<').unwrap_or(addr);
+    addr.strip_suffix('>').unwrap_or(addr).to_owned()
 }
 
 #[cfg(test)]
