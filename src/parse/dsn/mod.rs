@@ -6,7 +6,7 @@
 //! mailbox source (`source/mailbox/`) calls [`parse`] once per message. MIME (multipart
 //! bodies, transfer encodings, folded header fields, charsets) is read by the `mail-parser`
 //! crate; this module only reads the fields and sentences the layouts below define:
-//! `rfc3464.rs` (1 and 4), `providers.rs` (2 and 3), `plain.rs` (5), `text.rs` (addresses
+//! `rfc3464.rs` (1 and 4), `providers.rs` (2, 3 and 5), `plain.rs` (6), `text.rs` (addresses
 //! and quoted replies, for all).
 //!
 //! Layouts understood, in this order:
@@ -99,7 +99,10 @@
 //! 4. RFC 3464 fields in a text part (Amazon WorkMail's "Technical report:"), or left in the
 //!    text by a broken MIME structure: read as in 1, from the first field on.
 //!
-//! 5. Plain-text notices of the MTAs that send no report part (Exim, qmail, Yahoo, Postfix
+//! 5. Google Groups' refusal of a post (in the sender's language, no code): one bounce, no
+//!    code, for each address of the notice's `X-Failed-Recipients` header.
+//!
+//! 6. Plain-text notices of the MTAs that send no report part (Exim, qmail, Yahoo, Postfix
 //!    without one, DragonFly, OpenSMTPD, Sendmail transcripts, mail.ru, GMX, …): the
 //!    recipients each followed by the reply that made them fail, read as `plain.rs` says.
 //!
@@ -109,6 +112,8 @@
 //! but no recipient that can be read, is `unrecognised`.
 
 mod plain;
+#[cfg(test)]
+mod plain_tests;
 mod providers;
 mod rfc3464;
 #[cfg(test)]
@@ -119,7 +124,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 
 use super::{BasicCode, Direction, EnhancedCode, Outcome, Recipients, Reply};
 use plain::{named_replies, plain};
-use providers::{exchange, gmail, EXCHANGE_MARKERS, GMAIL_MARKERS};
+use providers::{exchange, gmail, google_groups, EXCHANGE_MARKERS, GMAIL_MARKERS};
 use rfc3464::{delivery_status, embedded};
 use text::quoted_codes;
 
@@ -232,7 +237,8 @@ pub fn parse(message: &[u8]) -> Report {
                 .attribute("report-type")
                 .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"))
     });
-    match human_readable(&text) {
+    let failed = msg.header("X-Failed-Recipients").and_then(|h| h.as_text());
+    match human_readable(&text, failed) {
         Some(replies) if !replies.is_empty() => Report::Replies(replies),
         Some(_) => Report::Unreadable,
         None if is_report || has_status_part => Report::Unreadable,
@@ -266,9 +272,9 @@ fn complete_from_text(replies: &mut [DsnReply], text: &str) {
     }
 }
 
-/// The layouts without a (readable) report part: 2 to 5 of the list at the top. `None`: none
+/// The layouts without a (readable) report part: 2 to 6 of the list at the top. `None`: none
 /// of them; `Some(empty)`: one, but no reply could be read from it.
-fn human_readable(text: &str) -> Option<Vec<DsnReply>> {
+fn human_readable(text: &str, failed_recipients: Option<&str>) -> Option<Vec<DsnReply>> {
     if EXCHANGE_MARKERS.iter().any(|m| text.contains(m)) {
         return Some(exchange(text));
     }
@@ -276,6 +282,9 @@ fn human_readable(text: &str) -> Option<Vec<DsnReply>> {
         return Some(gmail(text));
     }
     if let Some(replies) = embedded(text) {
+        return Some(replies);
+    }
+    if let Some(replies) = google_groups(text, failed_recipients) {
         return Some(replies);
     }
     plain(text)

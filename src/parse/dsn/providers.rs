@@ -1,5 +1,6 @@
 //! The notices of the big providers in prose, when no report part came with them: Exchange /
-//! Microsoft 365 NDRs (layout 2 of the list in [`super`]) and Gmail's bounces (layout 3).
+//! Microsoft 365 NDRs (layout 2 of the list in [`super`]), Gmail's bounces (layout 3) and
+//! Google Groups' refusals (layout 5).
 
 use super::text::{address_after, lone_address, reply_codes};
 use super::DsnReply;
@@ -144,4 +145,28 @@ pub(super) fn gmail(text: &str) -> Vec<DsnReply> {
         out.push(DsnReply::quoted(outcome, recipient, reply));
     }
     out
+}
+
+/// Google Groups' refusal of a post: no code, written in the sender's language, signed
+/// with its help centre's address; the group is named in `X-Failed-Recipients`. The text
+/// kept is the sentence that names the group (`… the group you tried to contact (name) may
+/// not exist, or you may not have permission to post …`).
+pub(super) fn google_groups(text: &str, failed: Option<&str>) -> Option<Vec<DsnReply>> {
+    if !text.contains("https://groups.google.com/support") {
+        return None;
+    }
+    let replies: Vec<DsnReply> = failed?
+        .split(',')
+        .filter_map(|a| lone_address(a.trim()))
+        .map(|addr| {
+            let group = addr.split('@').next().unwrap_or_default();
+            // Full-width parentheses in Japanese and Chinese.
+            let named = [format!("({group})"), format!("（{group}）")];
+            let sentence = (text.lines())
+                .find(|l| named.iter().any(|n| l.contains(n.as_str())))
+                .unwrap_or_default();
+            DsnReply::quoted(Outcome::Bounced, addr, sentence.trim().to_owned())
+        })
+        .collect();
+    (!replies.is_empty()).then_some(replies)
 }
