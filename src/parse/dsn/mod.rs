@@ -197,6 +197,18 @@ impl DsnReply {
 
 /// Reads one message (without an mbox `From ` line).
 pub fn parse(message: &[u8]) -> Report {
+    // Lines ended by CR alone (classic Mac OS mail stores): mail-parser reads lines at LF.
+    let lf: Vec<u8>;
+    let message =
+        if memchr::memchr(b'\n', message).is_none() && memchr::memchr(b'\r', message).is_some() {
+            lf = message
+                .iter()
+                .map(|&b| if b == b'\r' { b'\n' } else { b })
+                .collect();
+            &lf
+        } else {
+            message
+        };
     let Some(msg) = MessageParser::default().parse(message) else {
         return Report::Unreadable;
     };

@@ -359,3 +359,15 @@ Action: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 User Unknown
         vec!["bounced 550 5.2.2 a@x.test", "bounced 550 5.1.1 b@x.test"]
     );
 }
+
+/// A mailbox written with CR-only line ends (classic Mac OS) reads as with LF.
+#[test]
+fn cr_only_line_ends() {
+    for (what, msg, want) in CASES {
+        let cr: Vec<u8> = String::from_utf8_lossy(msg)
+            .replace("\r\n", "\r")
+            .replace('\n', "\r")
+            .into_bytes();
+        assert_eq!(render(&parse(&cr)), *want, "{what}");
+    }
+}
