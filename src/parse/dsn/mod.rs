@@ -197,34 +197,15 @@ impl DsnReply {
 
 /// Reads one message (without an mbox `From ` line).
 pub fn parse(message: &[u8]) -> Report {
-    // Lines ended by CR alone (classic Mac OS mail stores): mail-parser reads lines at LF.
-    let lf: Vec<u8>;
-    let message =
-        if memchr::memchr(b'\n', message).is_none() && memchr::memchr(b'\r', message).is_some() {
-            lf = message
-                .iter()
-                .map(|&b| if b == b'\r' { b'\n' } else { b })
-                .collect();
-            &lf
-        } else {
-            message
-        };
-    let Some(msg) = MessageParser::default().parse(message) else {
+    let lf = cr_to_lf(message);
+    let Some(msg) = MessageParser::default().parse(lf.as_deref().unwrap_or(message)) else {
         return Report::Unreadable;
     };
     // A message whose headers could not be found at all.
     if msg.headers().is_empty() {
         return Report::Unreadable;
     }
-    let mut status_parts = msg.parts.iter().filter(|p| {
-        p.content_type().is_some_and(|ct| {
-            ct.ctype().eq_ignore_ascii_case("message")
-                && ct.subtype().is_some_and(|s| {
-                    s.eq_ignore_ascii_case("delivery-status")
-                        || s.eq_ignore_ascii_case("global-delivery-status")
-                })
-        })
-    });
+    let mut status_parts = msg.parts.iter().filter(|p| is_status_part(p));
     let has_status_part = status_parts.clone().next().is_some();
     // The human-readable parts (HTML turned into text by mail-parser where there is no plain
     // alternative).
@@ -242,11 +223,8 @@ pub fn parse(message: &[u8]) -> Report {
     }
     let is_report = msg.content_type().is_some_and(|ct| {
         ct.ctype().eq_ignore_ascii_case("multipart")
-            && ct
-                .subtype()
-                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
-            && ct
-                .attribute("report-type")
+            && (ct.subtype()).is_some_and(|s| s.eq_ignore_ascii_case("report"))
+            && (ct.attribute("report-type"))
                 .is_some_and(|t| t.eq_ignore_ascii_case("delivery-status"))
     });
     let failed = msg.header("X-Failed-Recipients").and_then(|h| h.as_text());
@@ -256,6 +234,30 @@ pub fn parse(message: &[u8]) -> Report {
         None if is_report || has_status_part => Report::Unreadable,
         None => Report::NotABounce,
     }
+}
+
+/// A message whose lines end with CR alone (classic Mac OS mail stores) with LF instead:
+/// mail-parser reads lines at LF. `None` for any other message.
+fn cr_to_lf(message: &[u8]) -> Option<Vec<u8>> {
+    let cr_only =
+        memchr::memchr(b'\n', message).is_none() && memchr::memchr(b'\r', message).is_some();
+    cr_only.then(|| {
+        message
+            .iter()
+            .map(|&b| if b == b'\r' { b'\n' } else { b })
+            .collect()
+    })
+}
+
+/// A `message/delivery-status` part (or `message/global-delivery-status`, RFC 6533).
+fn is_status_part(part: &mail_parser::MessagePart<'_>) -> bool {
+    part.content_type().is_some_and(|ct| {
+        ct.ctype().eq_ignore_ascii_case("message")
+            && ct.subtype().is_some_and(|s| {
+                s.eq_ignore_ascii_case("delivery-status")
+                    || s.eq_ignore_ascii_case("global-delivery-status")
+            })
+    })
 }
 
 /// A report block that states no reply (OpenSMTPD: `Status: 5.0.0` and no diagnostic) takes
