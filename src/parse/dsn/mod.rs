@@ -100,7 +100,8 @@
 //!    text by a broken MIME structure: read as in 1, from the first field on.
 //!
 //! 5. Google Groups' refusal of a post (in the sender's language, no code): one bounce, no
-//!    code, for each address of the notice's `X-Failed-Recipients` header.
+//!    code, for each address of the notice's `X-Failed-Recipients` header. Amazon SES's JSON
+//!    notifications sent by mail (`ses.rs`).
 //!
 //! 6. Plain-text notices of the MTAs that send no report part (Exim, qmail, Yahoo, Postfix
 //!    without one, DragonFly, OpenSMTPD, Sendmail transcripts, mail.ru, GMX, …): the
@@ -116,6 +117,7 @@ mod plain;
 mod plain_tests;
 mod providers;
 mod rfc3464;
+mod ses;
 #[cfg(test)]
 mod tests;
 mod text;
@@ -126,6 +128,7 @@ use super::{BasicCode, Direction, EnhancedCode, Outcome, Recipients, Reply};
 use plain::{named_replies, plain};
 use providers::{exchange, gmail, google_groups, EXCHANGE_MARKERS, GMAIL_MARKERS};
 use rfc3464::{delivery_status, embedded};
+use ses::amazon_ses;
 use text::quoted_codes;
 
 /// The `mta` label of replies read from delivery status notifications.
@@ -299,6 +302,9 @@ fn human_readable(text: &str, failed_recipients: Option<&str>) -> Option<Vec<Dsn
         return Some(replies);
     }
     if let Some(replies) = google_groups(text, failed_recipients) {
+        return Some(replies);
+    }
+    if let Some(replies) = amazon_ses(text) {
         return Some(replies);
     }
     plain(text)
