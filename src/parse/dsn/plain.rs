@@ -311,7 +311,9 @@ fn quoted_lines(lines: &[&str]) -> Option<String> {
         // it goes on (`550-…`).
         let last = parts.last().copied().unwrap_or_default();
         let goes_on = last.as_bytes().get(3) == Some(&b'-') && reply_codes(last).0.is_some();
-        if l.is_empty() || (reply_codes(l).0.is_some() && !goes_on) {
+        // A transcript's next exchange (`>>> DATA`, `While talking to …`) ends it too.
+        let exchange = l.starts_with(">>>") || l.to_ascii_lowercase().contains("while talking to");
+        if l.is_empty() || exchange || (reply_codes(l).0.is_some() && !goes_on) {
             break;
         }
         parts.push(l);

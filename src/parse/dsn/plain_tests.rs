@@ -213,7 +213,8 @@ fn a_transcript_reply_ends_where_the_next_starts() {
 >    ----- Transcript of session follows -----
 > >>> RCPT To:<kijitora@example.org>
 > <<< 550 <kijitora@example.org>, User Unknown
-> 421 example.org (smtp)... Deferred: Connection timed out
+> While talking to mx2.example.org:
+> >>> QUIT
 ";
     assert_eq!(
         read(body),
