@@ -39,7 +39,8 @@
 //!    only) takes the one the human-readable part gives for the same recipient.
 //!
 //!    An **expiry** (`Action: failed` with a temporary `Status` — Postfix gives up with
-//!    `Status: 4.4.1` — not beside a 5xx reply, or any x.4.7 "delivery time expired") is
+//!    `Status: 4.4.1` — not beside a 5xx reply, any x.4.7 "delivery time expired", or a
+//!    diagnostic in the words MTAs give up in: "Message expired", `QUEUE.Expired`) is
 //!    [`DsnReply::expired`]: counted as an expiry, not a reply. Its codes are those of the
 //!    remote's last reply when the notice quotes one (never the reporting MTA's 4.4.7 beside
 //!    the remote's 450: a pair no server sent), else the `Status`.

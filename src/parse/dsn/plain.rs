@@ -29,7 +29,7 @@
 //! Sendmail's warnings); an expiry where it says it gave up because of the time ("retry
 //! timeout exceeded", "has been in the queue too long", "could not be delivered for 5 days").
 
-use super::text::{lone_address, quoted_codes, quoted_reply, reply_codes};
+use super::text::{lone_address, quoted_codes, quoted_reply, reply_codes, says_expired};
 use super::DsnReply;
 use crate::parse::{EnhancedCode, Outcome};
 
@@ -63,6 +63,11 @@ const INTROS: &[&str] = &[
     // (permanent fatal, transient non-fatal, permanent delivery, fatal: Zoho) errors.
     "----- The following addresses had ",
     "----- Transcript of session follows -----",
+    // Gmail's older notices (delayed, failed permanently), and one that copies them.
+    "Delivery to the following recipient",
+    "to the following recipients was aborted after",
+    // EZweb.
+    "The following recipients did not receive this message:",
     // Exchange 2003.
     "did not reach the following recipient(s):",
     // Others whose words are as plain.
@@ -113,18 +118,8 @@ const DELAYED: &[&str] = &[
     "will keep trying",
     "Message will be retried for",
     "THIS IS A WARNING MESSAGE ONLY",
-];
-
-/// Words of a notice that gave up because the message was too long in the queue.
-const EXPIRED: &[&str] = &[
-    "retry timeout exceeded",
-    "retry time not reached for any host after a long failure period",
-    "has been in the queue too long",
-    "Message could not be delivered for",
-    "Cannot send message for",
-    "too long in the queue",
-    "all hosts have been failing for a long time",
-    "Could not deliver for the last",
+    "has been delayed",
+    "temporary failure report",
 ];
 
 /// The replies of a plain-text notice; `None` when the text is not one.
@@ -139,15 +134,21 @@ pub(super) fn plain(text: &str) -> Option<Vec<DsnReply>> {
     } else {
         Outcome::Bounced
     };
+    // Words before the list (and on its intro line) that say the notice gave up on time
+    // ("was not delivered within 0 days and 1 hours", "was aborted after 5.0 hour(s)") speak
+    // for every recipient listed.
+    let intro_line = section.lines().next().unwrap_or_default();
+    let all_expired =
+        says_expired(text.get(..start).unwrap_or_default()) || says_expired(intro_line);
     let mut out: Vec<DsnReply> = paragraphs(section)
         .into_iter()
-        .map(|(recipient, lines)| reply_of(outcome, false, recipient, &lines))
+        .map(|(recipient, lines)| reply_of(outcome, all_expired, recipient, &lines))
         .collect();
     if out.is_empty() {
         // No recipient named as one of the layouts names it: the reply alone, if quoted.
         let lines: Vec<&str> = section.lines().collect();
         let recipient = rcpt_to(section).unwrap_or_default();
-        let expired = EXPIRED.iter().any(|m| section.contains(m));
+        let expired = says_expired(section);
         let r = reply_of(outcome, expired, recipient, &lines);
         if r.code.is_some() || r.enhanced.is_some() {
             out.push(r);
@@ -275,7 +276,7 @@ fn recipient_line(line: &str) -> Option<(&str, &str)> {
 /// One recipient's reply from its lines.
 fn reply_of(outcome: Outcome, expired_anyway: bool, recipient: &str, lines: &[&str]) -> DsnReply {
     let words = lines.join(" ");
-    let expired = expired_anyway || EXPIRED.iter().any(|m| words.contains(m));
+    let expired = expired_anyway || says_expired(&words);
     let reply = quoted_lines(lines);
     let text = reply.clone().unwrap_or_else(|| squeeze(&words));
     let (code, enhanced) = reply.as_deref().map_or((None, None), quoted_codes);

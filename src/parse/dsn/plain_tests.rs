@@ -222,6 +222,33 @@ fn a_transcript_reply_ends_where_the_next_starts() {
     );
 }
 
+/// Gmail's older delay warning: deferred, no code; words before the list that say the
+/// notice gave up on time make each recipient listed an expiry.
+#[test]
+fn delay_warnings_and_expiries_said_before_the_list() {
+    let body = "\
+THIS IS A WARNING MESSAGE ONLY.
+
+Delivery to the following recipient has been delayed:
+
+     kijitora@example.com
+
+Message will be retried for 2 more day(s)
+";
+    assert_eq!(
+        read(body),
+        vec!["deferred - - kijitora@example.com | Message will be retried for 2 more day(s)"]
+    );
+    let body = "\
+Your message was not delivered within 0 days and 1 hours.
+Remote host is not responding.
+
+The following recipients did not receive this message:
+<kijitora@example.ne.jp>
+";
+    assert_eq!(read(body), vec!["expired - - kijitora@example.ne.jp | "]);
+}
+
 /// Exchange 2003 (no code: the recipient and Exchange's words).
 #[test]
 fn exchange_2003() {

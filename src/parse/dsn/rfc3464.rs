@@ -2,7 +2,7 @@
 
 use mail_parser::MessageParser;
 
-use super::text::{address_of, quoted_codes, unfold};
+use super::text::{address_of, quoted_codes, says_expired, unfold};
 use super::DsnReply;
 use crate::parse::{BasicCode, EnhancedCode, Outcome};
 
@@ -75,7 +75,8 @@ fn block_reply(field: impl Fn(&str) -> Option<String>) -> Option<DsnReply> {
         .or_else(|| field("Original-Recipient"))
         .map(|r| address_of(&r))
         .unwrap_or_default();
-    let expired = outcome == Outcome::Bounced && is_expiry(status, code, diag_enhanced);
+    let expired = outcome == Outcome::Bounced
+        && (is_expiry(status, code, diag_enhanced) || says_expired(&text));
     // The server's own enhanced code wins over the reporting MTA's `Status` (often generic:
     // `Status: 5.1.1` for any 550). An expiry's `Status` is the reporting MTA's (4.4.7):
     // beside a remote's basic code it would make a pair no server sent.

@@ -317,6 +317,12 @@ Diagnostic-Code: smtp; 450 Mailbox busy\r\n",
 Diagnostic-Code: X-Postfix; connect to x.test[192.0.2.1]:25: Connection timed out\r\n",
     );
     assert_eq!(render(&parse(&msg)), vec!["expired - 4.4.1 b@x.test"]);
+    // Microsoft 365 gives up in its own words, with its own code.
+    let msg = report(
+        "Final-Recipient: rfc822; e@x.test\r\nAction: failed\r\nStatus: 5.4.316\r\n\
+Diagnostic-Code: smtp; 550 5.4.316 Message expired, connection refused\r\n",
+    );
+    assert_eq!(render(&parse(&msg)), vec!["expired 550 5.4.316 e@x.test"]);
     // A delay warning is not an expiry; a failure whose reply was a 5xx is not either.
     let msg = report(
         "Final-Recipient: rfc822; c@x.test\r\nAction: delayed\r\nStatus: 4.4.7\r\n\r\n\

@@ -97,6 +97,28 @@ pub(super) fn address_of(field: &str) -> String {
     addr.strip_suffix('>').unwrap_or(addr).to_owned()
 }
 
+/// Words of a notice that gave up because the message was too long in the queue.
+const EXPIRY_WORDS: &[&str] = &[
+    "retry timeout exceeded",
+    "retry time not reached for any host after a long failure period",
+    "has been in the queue too long",
+    "Message could not be delivered for",
+    "Cannot send message for",
+    "too long in the queue",
+    "all hosts have been failing for a long time",
+    "Could not deliver for the last",
+    "was not delivered within",
+    "was aborted after",
+    "Envelope expired",
+    "Message expired",
+    "QUEUE.Expired",
+];
+
+/// Whether a notice's words say it gave up on time (an expiry), as its MTA writes it.
+pub(super) fn says_expired(text: &str) -> bool {
+    EXPIRY_WORDS.iter().any(|w| text.contains(w))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,9 +33,9 @@ const FLOORS: &[(&str, f64)] = &[
     ("read (mails stating a code)", 96.8),
     ("read (all mails)", 79.6),
     ("enhanced", 93.5),
-    ("reason strict", 62.1),
-    ("reason lenient", 82.7),
-    ("expired", 49.0),
+    ("reason strict", 62.2),
+    ("reason lenient", 82.9),
+    ("expired", 56.8),
     ("not bounces", 100.0),
 ];
 
