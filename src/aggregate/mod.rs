@@ -324,6 +324,14 @@ impl Aggregator {
         self.count_line(source, LineResult::Counted);
     }
 
+    /// Counts `n` expiry records of `source` that are part of a record counted otherwise (the
+    /// recipients an expiry notice names, the notice being one counted line).
+    pub fn count_expired(&mut self, source: SourceId, n: u64) {
+        if let Some(s) = self.source_mut(source) {
+            s.expired += n;
+        }
+    }
+
     /// Counts a line without parsing it (one that overflowed the line buffer).
     pub fn count_line(&mut self, source: SourceId, result: LineResult) {
         if let Some(s) = self.source_mut(source) {

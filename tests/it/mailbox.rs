@@ -80,7 +80,6 @@ fn fixture_series(source: &str) -> BTreeMap<Labels, f64> {
         ("bounced", "552", "5.2.2", "d2.test", 1.0),
         ("bounced", "550", "5.1.1", "d1.test", 1.0),
         ("deferred", "450", "4.2.0", "d1.test", 1.0),
-        ("bounced", "450", "4.2.0", "d1.test", 1.0),
         ("bounced", "550", "5.0.0", "d1.test", 1.0),
         ("bounced", "554", "5.7.1", "d2.test", 1.0),
         ("bounced", "550", "5.1.1", "contoso.example", 1.0),
@@ -162,6 +161,11 @@ fn replay_counts_every_fixture_once() {
     let v = replay_json(&md);
     let want = fixture_series("dsn");
     assert_eq!(json_series(&v), want);
+    // The expiry notice (postfix-expired.eml): an expiry, not a reply.
+    let expired: Vec<_> = (v["expired"].as_array().unwrap().iter())
+        .map(|s| (s["labels"]["source"].clone(), s["value"].clone()))
+        .collect();
+    assert_eq!(expired, vec![("dsn".into(), 1.into())]);
     assert_eq!(v["lines"]["counted"], 15);
     assert_eq!(v["lines"]["ignored"], 1);
     assert_eq!(v["lines"]["unrecognised"], 1);

@@ -27,7 +27,8 @@
 //! On a first start (no saved state for the source) a mailbox that exists is followed from
 //! "its end", as log files are: the messages already there are remembered, not counted
 //! (`replay` counts them). One message is one record of `smtp_status_exporter_lines_total`:
-//! `counted` (a notice, however many recipients it reports), `ignored` (not a notice),
+//! `counted` (a notice, however many recipients it reports; an expiry notice's recipients
+//! count under `smtp_expired_total`, not as replies), `ignored` (not a notice),
 //! `unrecognised` (unreadable).
 //!
 //! [`Reading::messages`]: crate::aggregate::Reading::messages
@@ -112,7 +113,11 @@ pub fn count_message(agg: &mut Aggregator, source: SourceId, message: &[u8]) -> 
     }
     match dsn::parse(message) {
         Report::Replies(v) => {
-            agg.record_replies(source, v.iter().map(dsn::DsnReply::reply));
+            // An expiry notice counts one expiry per recipient it names, not a reply.
+            let expired = v.iter().filter(|r| r.expired).count();
+            agg.count_expired(source, expired as u64);
+            let replies = v.iter().filter(|r| !r.expired);
+            agg.record_replies(source, replies.map(dsn::DsnReply::reply));
             LineResult::Counted
         }
         Report::NotABounce => {
