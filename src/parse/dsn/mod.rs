@@ -213,10 +213,15 @@ pub fn parse(message: &[u8]) -> Report {
     let has_status_part = status_parts.clone().next().is_some();
     // The human-readable parts (HTML turned into text by mail-parser where there is no plain
     // alternative).
-    let text: String = (0..msg.text_body_count())
+    let mut text: String = (0..msg.text_body_count())
         .filter_map(|i| msg.body_text(i))
         .collect::<Vec<_>>()
         .join("\n");
+    if text.trim().is_empty() {
+        // A MIME structure broken on the way (its boundary no longer matches): the body as
+        // it is, where the layouts below may still be found.
+        text = String::from_utf8_lossy(raw_body(lf.as_deref().unwrap_or(message))).into_owned();
+    }
     if let Some(part) = status_parts.next() {
         let mut replies = delivery_status(part.contents());
         if !replies.is_empty() {
@@ -251,6 +256,16 @@ fn cr_to_lf(message: &[u8]) -> Option<Vec<u8>> {
             .map(|&b| if b == b'\r' { b'\n' } else { b })
             .collect()
     })
+}
+
+/// The bytes after a message's header block (empty when it has none).
+fn raw_body(message: &[u8]) -> &[u8] {
+    let end = memchr::memmem::find(message, b"\r\n\r\n")
+        .map(|i| i + 4)
+        .into_iter()
+        .chain(memchr::memmem::find(message, b"\n\n").map(|i| i + 2))
+        .min();
+    end.and_then(|e| message.get(e..)).unwrap_or_default()
 }
 
 /// A `message/delivery-status` part (or `message/global-delivery-status`, RFC 6533).
@@ -299,7 +314,8 @@ fn human_readable(text: &str, failed_recipients: Option<&str>) -> Option<Vec<Dsn
     if GMAIL_MARKERS.iter().any(|m| text.contains(m)) {
         return Some(gmail(text));
     }
-    if let Some(replies) = embedded(text) {
+    if let Some(mut replies) = embedded(text) {
+        complete_from_text(&mut replies, text);
         return Some(replies);
     }
     if let Some(replies) = google_groups(text, failed_recipients) {

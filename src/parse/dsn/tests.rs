@@ -377,3 +377,17 @@ fn cr_only_line_ends() {
         assert_eq!(render(&parse(&cr)), *want, "{what}");
     }
 }
+
+/// A notice whose MIME boundary no longer matches its parts (anonymised or mangled on the
+/// way): the body is read as it is, and its report fields still count.
+#[test]
+fn a_broken_boundary_still_reads_the_report_fields() {
+    let msg = b"From: MAILER-DAEMON@mta.test\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"A\"\r\n\r\n\
+--B\r\nContent-Type: text/plain\r\n\r\nSorry.\r\n\
+--B\r\nContent-Type: message/delivery-status\r\n\r\n\
+Reporting-MTA: dns; mta.test\r\n\r\n\
+Final-Recipient: rfc822; a@x.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n\r\n--B--\r\n";
+    assert_eq!(render(&parse(msg)), vec!["bounced 550 5.1.1 a@x.test"]);
+}
