@@ -221,20 +221,33 @@ fn is_boundary(line: &str) -> bool {
 /// rest of its own line first, where the reply follows the address on it).
 fn paragraphs(section: &str) -> Vec<(&str, Vec<&str>)> {
     let mut out: Vec<(&str, Vec<&str>)> = Vec::new();
+    // The recipient the lines being read belong to.
+    let mut current: Option<usize> = None;
     for line in section.lines().map(unquote) {
-        // The current recipient named again inside its reply (`… unknown user:` then the
-        // address on the next line) is part of the reply.
-        let again = |addr: &str| {
-            out.last()
-                .is_some_and(|(a, _)| a.eq_ignore_ascii_case(addr))
-        };
-        if let Some((addr, rest)) = recipient_line(line).filter(|(a, _)| !again(a)) {
-            out.push((addr, Vec::new()));
-            if let (Some(last), false) = (out.last_mut(), rest.trim().is_empty()) {
-                last.1.push(rest);
+        let Some((addr, rest)) = recipient_line(line) else {
+            if let Some(entry) = current.and_then(|i| out.get_mut(i)) {
+                entry.1.push(line);
             }
-        } else if let Some(last) = out.last_mut() {
-            last.1.push(line);
+            continue;
+        };
+        // A recipient named again — inside its reply (`… unknown user:` then the address on
+        // the next line), or in the transcript after the list of failed addresses — is the
+        // same recipient: its lines join the first naming's.
+        let i = match out.iter().position(|(a, _)| a.eq_ignore_ascii_case(addr)) {
+            // Named again inside its own reply: the line is part of the reply.
+            Some(i) if current == Some(i) => {
+                out[i].1.push(line);
+                continue;
+            }
+            Some(i) => i,
+            None => {
+                out.push((addr, Vec::new()));
+                out.len() - 1
+            }
+        };
+        current = Some(i);
+        if let (Some(entry), false) = (out.get_mut(i), rest.trim().is_empty()) {
+            entry.1.push(rest);
         }
     }
     out
@@ -243,6 +256,9 @@ fn paragraphs(section: &str) -> Vec<(&str, Vec<&str>)> {
 /// A line that names a recipient: the address, and what follows it on the line.
 fn recipient_line(line: &str) -> Option<(&str, &str)> {
     let l = line.trim();
+    if let Some(found) = sendmail_result(l) {
+        return Some(found);
+    }
     if let Some(rest) = NAMED_AFTER
         .iter()
         .find_map(|m| l.split_once(m).map(|(_, r)| r))
@@ -271,6 +287,22 @@ fn recipient_line(line: &str) -> Option<(&str, &str)> {
     // Exchange 2003: `kijitora@example.jp on Thu, 29 Apr 2010 00:00:00 -0000`.
     let copy = tail.is_empty() || lone_address(tail).is_some() || tail.starts_with("on ");
     (copy || !rest.is_empty()).then_some((addr, rest))
+}
+
+/// Sendmail's line for a recipient in its transcript: `554 <kijitora@example.org>... 550 Host
+/// unknown` (the remote's reply after the address, else Sendmail's own: the whole line).
+fn sendmail_result(l: &str) -> Option<(&str, &str)> {
+    let (code, rest) = l.split_once(' ')?;
+    reply_codes(code).0?;
+    // An enhanced code may follow the basic one (`550 5.0.0 <…>... `).
+    let rest = match rest.split_once(' ') {
+        Some((e, r)) if EnhancedCode::parse(e.as_bytes()).is_some() => r,
+        _ => rest,
+    };
+    let (addr, after) = rest.strip_prefix('<')?.split_once(">... ")?;
+    let addr = lone_address(addr)?;
+    let starts_reply = reply_codes(after) != (None, None);
+    Some((addr, if starts_reply { after } else { l }))
 }
 
 /// One recipient's reply from its lines.

@@ -319,3 +319,28 @@ fn a_mail_is_not_a_notice() {
     let body = "Hi,\n\nkijitora@example.jp: 550 is what their server said.\n";
     assert_eq!(read(body), vec!["NotABounce"]);
 }
+
+/// Sendmail's transcript names each recipient on a line of its own with the reply after the
+/// address (`554 <addr>... 550 Host unknown`): every recipient is read, not only the first.
+#[test]
+fn sendmail_transcript_lines_name_every_recipient() {
+    let body = "\
+The original message was received at Thu, 29 Apr 2010 23:34:45 +0900
+from localhost [127.0.0.1]
+
+   ----- The following addresses had permanent fatal errors -----
+<a@example.net>
+<b@example.org>
+
+   ----- Transcript of session follows -----
+554 <a@example.net>... 550 Host unknown
+550 5.1.1 <b@example.org>... User unknown
+";
+    assert_eq!(
+        read(body),
+        vec![
+            "bounced 550 - a@example.net | 550 Host unknown",
+            "bounced 550 5.1.1 b@example.org | 550 5.1.1 <b@example.org>... User unknown",
+        ]
+    );
+}

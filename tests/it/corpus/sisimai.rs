@@ -35,8 +35,8 @@ const FLOORS: &[(&str, f64)] = &[
     ("read (mails stating a code)", 97.8),
     ("read (all mails)", 80.4),
     ("enhanced", 94.6),
-    ("reason strict", 75.1),
-    ("reason lenient", 89.9),
+    ("reason strict", 75.5),
+    ("reason lenient", 90.1),
     ("expired", 56.8),
     ("not bounces", 100.0),
 ];
