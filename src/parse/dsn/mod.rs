@@ -238,10 +238,26 @@ pub fn parse(message: &[u8]) -> Report {
     });
     let failed = msg.header("X-Failed-Recipients").and_then(|h| h.as_text());
     match human_readable(&text, failed) {
-        Some(replies) if !replies.is_empty() => Report::Replies(replies),
+        Some(mut replies) if !replies.is_empty() => {
+            gave_up_on_time(&mut replies, msg.subject());
+            Report::Replies(replies)
+        }
         Some(_) => Report::Unreadable,
         None if is_report || has_status_part => Report::Unreadable,
         None => Report::NotABounce,
+    }
+}
+
+/// Failures a notice gave up on because of the time, though its body names only the last
+/// error: the subject says so (Sendmail's "Returned mail: Cannot send message for 4 days"), or
+/// Gmail fails a destination that refused its connections, which it does only once its
+/// retries ran out (its delay warnings say the same words as a temporary failure).
+fn gave_up_on_time(replies: &mut [DsnReply], subject: Option<&str>) {
+    let subject_says = subject.is_some_and(text::says_expired);
+    for r in replies.iter_mut().filter(|r| r.outcome == Outcome::Bounced) {
+        if subject_says || r.text.contains("did not accept our requests to connect") {
+            r.expired = true;
+        }
     }
 }
 

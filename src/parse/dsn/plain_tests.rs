@@ -344,3 +344,42 @@ from localhost [127.0.0.1]
         ]
     );
 }
+
+/// A notice that gave up on time but says so only in its subject, and Gmail's permanent
+/// failure of a destination that refused its connections (given only when its retries ran
+/// out): expiries, while Gmail's delay warning with the same words stays a deferral.
+#[test]
+fn notices_that_gave_up_on_time_are_expiries() {
+    let sendmail = b"From: MAILER-DAEMON@mx.example.org\n\
+Subject: Returned mail: Cannot send message for 4 days\n\n\
+   ----- The following addresses had permanent fatal errors -----\n\
+<a@example.net>\n\
+    (reason: 421 example.net (smtp)... Deferred: Connection timed out)\n";
+    let gmail = |kind: &str, head: &str| {
+        format!(
+            "From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\n\
+Subject: Delivery Status Notification\n\n\
+{head}\n\n     a@example.net\n\n\
+Technical details of {kind} failure: \n\
+The recipient server did not accept our requests to connect. Learn more at \
+http://support.google.com/mail/bin/answer.py?answer=7720\n"
+        )
+    };
+    let expired = |msg: &[u8]| -> Vec<(&'static str, bool)> {
+        match parse(msg) {
+            Report::Replies(v) => v.iter().map(|r| (r.outcome.as_str(), r.expired)).collect(),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(expired(sendmail), vec![("bounced", true)]);
+    let failed = gmail(
+        "permanent",
+        "Delivery to the following recipient failed permanently:",
+    );
+    assert_eq!(expired(failed.as_bytes()), vec![("bounced", true)]);
+    let delayed = gmail(
+        "temporary",
+        "Delivery to the following recipient has been delayed:",
+    );
+    assert_eq!(expired(delayed.as_bytes()), vec![("deferred", false)]);
+}
