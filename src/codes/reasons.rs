@@ -572,6 +572,30 @@ mod tests {
         ("550 5.1.0 <a@example.com> message rejected. Refer to Error Codes section at https://www.cox.com/residential/support/email-error-codes.html for more information. AUP#CXSNDR", "sender_rejected"),
     ];
 
+    /// The misses issue 18 measured on Sisimai's corpus, one per kind, each where the mail's
+    /// words put it.
+    #[test]
+    fn the_misses_measured_on_sisimais_corpus_land_in_their_class() {
+        let r = Reasons::default();
+        for (reply, want) in [
+            ("550 User not found", "invalid_recipient"),
+            ("550 Host unknown", "dns_failure"),
+            ("550 Ip frequency limited [Blocked IP 192.0.2.22]", "rate_limited"),
+            // The words beat the x.5.0 fallback (protocol_error).
+            ("554 5.5.0 The mail could not be delivered to the recipient because the domain is not reachable.", "dns_failure"),
+            // The verdict beats the advice after it.
+            ("Your email to group g@example.com was rejected due to spam classification. To address this issue: * Set up SPF records", "spam_content"),
+            // The words beat X.7.13 (a disabled account of a client that authenticated).
+            ("525 5.7.13 Disabled recipient address", "mailbox_disabled"),
+            // A provider's documented code beats the words around it.
+            ("550 5.1.0 <b@example.com> sender rejected. Refer to Error Codes section at https://www.cox.com/residential/support/email-error-codes.html for more information. AUP#CDRBL", "blocklisted"),
+            // A refused sender is not a dead recipient.
+            ("553 5.1.8 <a@example.com>... Domain of sender address a@example.com does not exist", "sender_rejected"),
+        ] {
+            assert_eq!(classify(&r, reply), want, "{reply}");
+        }
+    }
+
     #[test]
     fn provider_replies_land_in_their_class() {
         let r = Reasons::default();
