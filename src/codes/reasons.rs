@@ -591,6 +591,8 @@ mod tests {
             ("550 5.1.0 <b@example.com> sender rejected. Refer to Error Codes section at https://www.cox.com/residential/support/email-error-codes.html for more information. AUP#CDRBL", "blocklisted"),
             // A refused sender is not a dead recipient.
             ("553 5.1.8 <a@example.com>... Domain of sender address a@example.com does not exist", "sender_rejected"),
+            // A refusal of our IP, not a domain that takes no mail.
+            ("554 5.7.1 mx.remote.example ESMTP not accepting messages from your IP", "policy"),
         ] {
             assert_eq!(classify(&r, reply), want, "{reply}");
         }

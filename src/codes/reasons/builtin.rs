@@ -184,7 +184,7 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
     // A domain that says it takes no mail (RFC 7505's null MX).
     text(
         "not_accepting",
-        r"null mx|does not accept mail|doesn'?t receive e-?mail|not accepting (?:mail|messages)|accepts no mail",
+        r"null mx|does not accept mail|doesn'?t receive e-?mail|accepts no mail",
     ),
     // X.7.27 is RFC 7505's "Sender address has null MX": ours, not the recipient's.
     enh("sender_rejected", &["X.1.7", "X.1.8", "X.7.27"]),
