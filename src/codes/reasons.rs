@@ -593,6 +593,9 @@ mod tests {
             ("553 5.1.8 <a@example.com>... Domain of sender address a@example.com does not exist", "sender_rejected"),
             // A refusal of our IP, not a domain that takes no mail.
             ("554 5.7.1 mx.remote.example ESMTP not accepting messages from your IP", "policy"),
+            // A mailbox blocked by a policy is the policy's; an account blocked is disabled.
+            ("554 5.7.1 <b@example.com>: Recipient address rejected: Mailbox blocked by policy", "policy"),
+            ("550 5.5.0 Le compte du destinataire est bloque. The recipient account is blocked.", "mailbox_disabled"),
         ] {
             assert_eq!(classify(&r, reply), want, "{reply}");
         }

@@ -220,7 +220,7 @@ pub(super) static BUILTIN: &[BuiltinRule] = &[
     enh("dns_failure", &["X.1.2", "X.4.3", "X.4.4"]),
     text(
         "mailbox_disabled",
-        r"(?:account|mailbox|user|address) (?:is |has been )?(?:temporar(?:il)?y )?(?:disabled|inactive|suspended|deactivated|locked|frozen|blocked)|temporar(?:il)?y locked|inactive (?:e-?mail address|account|user|mailbox)",
+        r"(?:account|mailbox|user|address) (?:is |has been )?(?:temporar(?:il)?y )?(?:disabled|inactive|suspended|deactivated|locked|frozen)|account (?:is |has been )?blocked|temporar(?:il)?y locked|inactive (?:e-?mail address|account|user|mailbox)",
     ),
     enh("mailbox_disabled", &["X.2.1"]),
     text(
