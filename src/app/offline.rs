@@ -23,7 +23,7 @@ pub fn replay(common: &CommonArgs, args: &ReplayArgs) -> anyhow::Result<()> {
     if let Some(first) = args.files.first() {
         // `auto`: the report is named by the format of the first file, where its head shows it
         // (nothing is saved under the name).
-        parser = parser.detected_in(first);
+        parser = crate::source::detected_in(&parser, first);
     }
     let boxes = mailbox::from_flags(&args.mailbox_path);
     if let Some(m) = (boxes.iter()).find(|m| m.path.is_dir() && !mailbox::is_maildir(&m.path)) {

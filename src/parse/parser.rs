@@ -193,23 +193,17 @@ impl Parser {
         }
     }
 
-    /// `auto` only: the parser decided from the first bytes of the file at `path` (as far as
+    /// `auto` only: the parser decided from `head`, the first bytes of its file (as far as
     /// they tell), so a source is named and labelled by its format from the start. Any other
-    /// parser, or a file that cannot be read, is returned as it is.
-    pub fn detected_in(&self, path: &std::path::Path) -> Parser {
+    /// parser is returned as it is. Reading the head (a compressed file's decompressed) is the
+    /// source's job, not the parser's.
+    pub fn decided_from_head(&self, head: &[u8]) -> Parser {
         let Parser::Auto(a) = self else {
             return self.clone();
         };
         let mut a = a.clone();
         if a.format().is_none() {
-            // A compressed file's head is decided from its decompressed lines.
-            if let Ok(f) = crate::source::compressed::open(path) {
-                use std::io::Read;
-                let mut head = Vec::new();
-                if f.reader.take(64 * 1024).read_to_end(&mut head).is_ok() {
-                    a.decide_from(&head);
-                }
-            }
+            a.decide_from(head);
         }
         Parser::Auto(a)
     }

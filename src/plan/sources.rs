@@ -268,7 +268,7 @@ fn flag_files(args: &ServeArgs, flag_parser: &Parser) -> Vec<FileSource> {
         .map(|(i, p)| {
             // `auto`: decided from the file's head where it can be, and the source named by
             // the format found (a restart keeps the name saved for the file).
-            let parser = flag_parser.detected_in(p);
+            let parser = crate::source::detected_in(flag_parser, p);
             let mta = parser.mta();
             FileSource {
                 // Several paths need names of their own, or their series would collide.
@@ -289,7 +289,7 @@ fn flag_files(args: &ServeArgs, flag_parser: &Parser) -> Vec<FileSource> {
 /// The distribution's mail log, when nothing else is asked for.
 fn default_file(args: &ServeArgs, flag_parser: &Parser) -> FileSource {
     let path = config::default_log_path();
-    let parser = flag_parser.detected_in(&path);
+    let parser = crate::source::detected_in(flag_parser, &path);
     FileSource {
         name: parser.mta().to_owned(),
         parser: wrapped(&parser, args.common.log_wrapper, &path),
@@ -313,7 +313,7 @@ fn config_files(
             if config::is_glob(&s.path) {
                 parser.mta().to_owned()
             } else {
-                parser.detected_in(&s.path).mta().to_owned()
+                crate::source::detected_in(parser, &s.path).mta().to_owned()
             }
         });
         let instances: Vec<_> = s
@@ -322,7 +322,7 @@ fn config_files(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         for (k, (path, name)) in expand(&s.path, &name)?.into_iter().enumerate() {
-            let parser = parser.detected_in(&path);
+            let parser = crate::source::detected_in(parser, &path);
             queues.push(SourceQueue {
                 name: name.clone(),
                 mta: parser.mta().to_owned(),

@@ -127,6 +127,18 @@ pub fn open_file(file: File, buf: usize) -> io::Result<Decoded> {
     Ok(Decoded { codec, reader })
 }
 
+/// The first `limit` bytes of the file at `path`, decompressed where it is compressed; empty
+/// when it cannot be read.
+pub fn head(path: &Path, limit: u64) -> Vec<u8> {
+    let mut head = Vec::new();
+    if let Ok(f) = open(path) {
+        if f.reader.take(limit).read_to_end(&mut head).is_err() {
+            head.clear();
+        }
+    }
+    head
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

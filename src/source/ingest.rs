@@ -112,9 +112,9 @@ impl FileParser {
         self.map(|p| p.for_path(path))
     }
 
-    /// `auto`: decided from the head of the file at `path` ([`Parser::detected_in`]).
+    /// `auto`: decided from the head of the file at `path` ([`super::detected_in`]).
     pub fn detected_in(&self, path: &std::path::Path) -> FileParser {
-        self.map(|p| p.detected_in(path))
+        self.map(|p| super::detected_in(p, path))
     }
 
     fn map(&self, f: impl FnOnce(&Parser) -> Parser) -> FileParser {

@@ -20,6 +20,16 @@ mod ingest;
 
 pub use ingest::{ingest, FileParser, Routes, CHUNK};
 
+/// `auto`: `parser` decided from the head of the file at `path` (its first 64 KiB,
+/// decompressed where it is compressed), so a source is named and labelled by its format from
+/// the start. Any other parser, or a file that cannot be read, is returned as it is.
+pub fn detected_in(parser: &crate::parse::Parser, path: &std::path::Path) -> crate::parse::Parser {
+    match parser.auto_state() {
+        Some(None) => parser.decided_from_head(&compressed::head(path, 64 * 1024)),
+        _ => parser.clone(),
+    }
+}
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
