@@ -127,21 +127,46 @@ fn parse_message(msg: &[u8]) -> Option<Parsed<'_>> {
 /// `mda_log`). `None`: not a status of a delivery (`Remove for`, …), ignored.
 fn delivery_5(rest: &[u8]) -> Option<Parsed<'_>> {
     let for_at = memchr::memmem::find(rest, b" for ")?;
-    let outcome = match &rest[..for_at] {
-        b"Ok" => Outcome::Delivered,
-        b"TempFail" => Outcome::Deferred,
-        b"PermFail" | b"Loop" => Outcome::Bounced,
-        _ => return None,
-    };
-    let to_at = memchr::memmem::find(rest, b", to=<")? + 6;
-    let to_val = rest.get(to_at..)?;
-    let to = &to_val[..memchr::memchr(b'>', to_val)?];
+    let outcome = outcome_of(rest.get(..for_at)?)?;
     let stat = rest.get(memchr::memmem::rfind(rest, b" stat=")? + 6..)?;
+    outbound(
+        outcome,
+        angle_field(rest, b", to=<")?,
+        stat,
+        field_delay(rest, b','),
+    )
+}
+
+/// The outcome of a delivery's result word (6.x `result="…"`, 5.x's prefix).
+fn outcome_of(result: &[u8]) -> Option<Outcome> {
+    match result {
+        b"Ok" => Some(Outcome::Delivered),
+        b"TempFail" => Some(Outcome::Deferred),
+        b"PermFail" | b"Loop" => Some(Outcome::Bounced),
+        _ => None,
+    }
+}
+
+/// The address of the first `key` field (`key` ends with `<`), up to its `>`.
+fn angle_field<'a>(text: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    let v = text.get(memchr::memmem::find(text, key)? + key.len()..)?;
+    v.get(..memchr::memchr(b'>', v)?)
+}
+
+/// The `delay=` field, up to `end` (a space in 6.x, a comma in 5.x).
+fn field_delay(text: &[u8], end: u8) -> Option<f64> {
+    let d = text.get(memchr::memmem::find(text, b" delay=")? + 7..)?;
+    parse_duration(d.split(|&c| c == end).next()?)
+}
+
+/// One outbound reply for recipient `to`, its codes from the start of `stat`.
+fn outbound<'a>(
+    outcome: Outcome,
+    to: &'a [u8],
+    stat: &'a [u8],
+    delay: Option<f64>,
+) -> Option<Parsed<'a>> {
     let (code, enhanced) = leading_reply_codes(stat);
-    let delay = memchr::memmem::find(rest, b" delay=")
-        .and_then(|i| rest.get(i + 7..))
-        .and_then(|d| d.split(|&c| c == b',').next())
-        .and_then(parse_duration);
     Some(Parsed::Event(Event::Reply(Reply {
         direction: Direction::Outbound,
         outcome,
@@ -168,31 +193,10 @@ fn last_quoted<'a>(text: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
 
 /// `evpid=… from=<…> to=<…> rcpt=<…> … delay=… result="…" stat="…"`.
 fn delivery(rest: &[u8]) -> Option<Parsed<'_>> {
-    let to_at = memchr::memmem::find(rest, b" to=<")? + 5;
-    let to_val = rest.get(to_at..)?;
-    let to = &to_val[..memchr::memchr(b'>', to_val)?];
-    let result = quoted(rest, b" result=\"")?;
+    let to = angle_field(rest, b" to=<")?;
+    let outcome = outcome_of(quoted(rest, b" result=\"")?)?;
     let stat = last_quoted(rest, b" stat=\"")?;
-    let outcome = match result {
-        b"Ok" => Outcome::Delivered,
-        b"TempFail" => Outcome::Deferred,
-        b"PermFail" | b"Loop" => Outcome::Bounced,
-        _ => return None,
-    };
-    let (code, enhanced) = leading_reply_codes(stat);
-    let delay = memchr::memmem::find(rest, b" delay=")
-        .and_then(|i| rest.get(i + 7..))
-        .and_then(|d| d.split(|&c| c == b' ').next())
-        .and_then(parse_duration);
-    Some(Parsed::Event(Event::Reply(Reply {
-        direction: Direction::Outbound,
-        outcome,
-        code,
-        enhanced,
-        recipients: Recipients::One(to),
-        delay,
-        text: stat,
-    })))
+    outbound(outcome, to, stat, field_delay(rest, b' '))
 }
 
 /// OpenSMTPD's durations: `0s`, `1m2s`, `1h2m3s`, `2d1h2m3s`.
