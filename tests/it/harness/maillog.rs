@@ -527,6 +527,20 @@ impl Counters {
         );
         v
     }
+
+    /// [`Counters::mismatches`] where each of `rotations` may count as either kind: once a
+    /// rotated file was compressed (or deleted) while the exporter was down, its inode may be
+    /// reused by the new log, so a rename may count as a truncate; each counts once all the same.
+    pub fn mismatches_either_kind(&self, w: Written, rotations: u64) -> Vec<String> {
+        let mut v = self.mismatches(w, self.renames, self.truncations);
+        if self.rotations() != rotations {
+            v.push(format!(
+                "file_rotations_total (both kinds): expected {rotations}, got {}",
+                self.rotations()
+            ));
+        }
+        v
+    }
 }
 
 /// How long `lines_total` must stay unchanged before the exporter counts as caught up: several
