@@ -1,7 +1,8 @@
 //! The bounce mailbox, end to end, on REAL delivery status notifications: a private Postfix
 //! (Debian's package) relays to the scripted sink, which refuses recipients (550 5.1.1,
 //! 552 5.2.2, 554 5.7.1, a bare 550, multi-line replies) or defers them (450 4.2.0: a delay
-//! warning, then an expiry forced with `postsuper -e`), and accepts one submitted with
+//! warning, counted as a deferral, then an expiry forced with `postsuper -e`, counted in
+//! `smtp_expired_total`), and accepts one submitted with
 //! `sendmail -N success` (a success notice, `Action: relayed`). Postfix returns its notices to the
 //! sender's domain, which its `virtual` agent delivers into a Maildir. The exporter reads that
 //! Maildir (`--mailbox.path`), and every `smtp_replies_total{mta="dsn"}` series must equal what
@@ -95,11 +96,18 @@ fn dsn_labels(source: &str, outcome: &str, code: &str, enhanced: &str, domain: &
     ])
 }
 
+/// The expiries of `source` (`smtp_expired_total`), kept beside its reply series under a key
+/// of their own.
+fn expiry_key(source: &str) -> Labels {
+    metrics::labels(&[("expired", "smtp_expired_total"), ("source", source)])
+}
+
 /// What the notices must report, from what the sink answered each recipient: a refusal is one
-/// `failed` block; a deferral one `delayed` block (the warning) and one `failed` block (the
-/// expiry), both with the reply the sink gave; an accepted recipient that asked for a success
-/// notice (`notify`) one `relayed` block. Postfix states `X.0.0` where the reply had no
-/// enhanced code.
+/// `failed` block; a deferral one `delayed` block (the warning: a deferral with the reply the
+/// sink gave) and one `failed` block with a temporary status (the expiry: one in
+/// `smtp_expired_total`, no reply); an accepted recipient that asked for a success notice
+/// (`notify`) one `relayed` block. Postfix states `X.0.0` where the reply had no enhanced
+/// code.
 fn expected(
     sink: &Sink,
     source: &str,
@@ -126,7 +134,7 @@ fn expected(
             5 => add("bounced"),
             4 => {
                 add("deferred");
-                add("bounced");
+                *want.entry(expiry_key(source)).or_insert(0.0) += 1.0;
             }
             2 if notify.contains(&rcpt) => add("delivered"),
             _ => {}
@@ -137,10 +145,20 @@ fn expected(
 
 fn dsn_series(text: &str, source: &str) -> BTreeMap<Labels, f64> {
     let samples = metrics::parse_exposition(text).unwrap();
-    metrics::series(&samples, "smtp_replies_total")
+    let ours = |l: &Labels| l.get("source").map(String::as_str) == Some(source);
+    let mut out: BTreeMap<Labels, f64> = metrics::series(&samples, "smtp_replies_total")
         .into_iter()
-        .filter(|(l, _)| l.get("source").map(String::as_str) == Some(source))
-        .collect()
+        .filter(|(l, _)| ours(l))
+        .collect();
+    let expired: f64 = metrics::series(&samples, "smtp_expired_total")
+        .into_iter()
+        .filter(|(l, _)| ours(l))
+        .map(|(_, v)| v)
+        .sum();
+    if expired > 0.0 {
+        out.insert(expiry_key(source), expired);
+    }
+    out
 }
 
 fn lines_of(text: &str, source: &str) -> (f64, f64, f64) {
@@ -324,7 +342,7 @@ fn assert_series(got: &BTreeMap<Labels, f64>, want: &BTreeMap<Labels, f64>, what
                 .join("\n")
         };
         panic!(
-            "{what}: smtp_replies_total differs\n--- counted:\n{}\n--- expected:\n{}",
+            "{what}: smtp_replies_total (and smtp_expired_total) differ\n--- counted:\n{}\n--- expected:\n{}",
             show(got),
             show(want)
         );
@@ -370,7 +388,7 @@ fn replay_mailbox(path: &Path) -> serde_json::Value {
 }
 
 fn replay_series(v: &serde_json::Value) -> BTreeMap<Labels, f64> {
-    v["replies"]
+    let mut out: BTreeMap<Labels, f64> = v["replies"]
         .as_array()
         .unwrap()
         .iter()
@@ -383,7 +401,15 @@ fn replay_series(v: &serde_json::Value) -> BTreeMap<Labels, f64> {
                 .collect();
             (labels, r["value"].as_f64().unwrap())
         })
-        .collect()
+        .collect();
+    for e in v["expired"].as_array().unwrap() {
+        let n = e["value"].as_f64().unwrap();
+        if n > 0.0 {
+            let source = e["labels"]["source"].as_str().unwrap();
+            *out.entry(expiry_key(source)).or_insert(0.0) += n;
+        }
+    }
+    out
 }
 
 #[test]
