@@ -393,11 +393,17 @@ impl fmt::Display for EnhancedCode {
 /// Postfix joins it), `550 …`, or `5.7.1 …` alone. Returns whatever of the two codes is there.
 pub fn leading_reply_codes(text: &[u8]) -> (Option<BasicCode>, Option<EnhancedCode>) {
     let text = text.trim_ascii_start();
+    // A three-digit first word is the basic code's place even when it is no valid code
+    // (`590 5.4.3`): the enhanced code after it still counts.
+    let three_digits = text
+        .get(..3)
+        .is_some_and(|d| d.iter().all(u8::is_ascii_digit))
+        && matches!(text.get(3), None | Some(b' ' | b'-' | b'\t'));
     let basic = text
         .get(..3)
-        .and_then(BasicCode::parse)
-        .filter(|_| matches!(text.get(3), None | Some(b' ' | b'-' | b'\t')));
-    let rest = if basic.is_some() {
+        .filter(|_| three_digits)
+        .and_then(BasicCode::parse);
+    let rest = if three_digits {
         text.get(4..).unwrap_or(&[])
     } else {
         text
@@ -579,6 +585,10 @@ mod tests {
             ("delivered to mailbox", None, None),
             ("2500 nope", None, None),
             ("999 9.9.9 fake", None, None),
+            // An invalid basic code does not hide a valid enhanced one (Exim's test suite
+            // configures `590 5.4.3`).
+            ("590 5.4.3 Main and extended code", None, Some("5.4.3")),
+            ("123 1.2.3 Reasons", None, None),
         ];
         for (text, code, enh) in cases {
             let (c, e) = leading_reply_codes(text.as_bytes());
