@@ -20,6 +20,7 @@ use smtp_status_exporter::source::tail::{Resume, Tailer};
 use smtp_status_exporter::source::Routes;
 
 use crate::harness::exporter::binary;
+use crate::harness::series;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -492,36 +493,6 @@ fn replay_counts_thousands_of_records_of_each_format_exactly() {
     }
 }
 
-/// `COUNT {labels}` as tests/it/golden.rs renders them.
-fn render(agg: &Aggregator) -> BTreeMap<String, u64> {
-    let mut out = BTreeMap::new();
-    for (k, v) in agg.sorted_replies() {
-        let mut labels: Vec<_> = agg.reply_labels(&k).into_iter().collect();
-        labels.sort();
-        let body: Vec<String> = labels.iter().map(|(l, v)| format!("{l}=\"{v}\"")).collect();
-        *out.entry(format!("{{{}}}", body.join(","))).or_default() += v;
-    }
-    out.insert(
-        "expired".into(),
-        agg.sources.iter().map(|s| s.expired).sum(),
-    );
-    out
-}
-
-fn parse_expected(text: &str) -> BTreeMap<String, u64> {
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (a, b) = l.split_once(' ').unwrap();
-            if a == "expired" {
-                ("expired".to_owned(), b.trim().parse().unwrap())
-            } else {
-                (b.trim().to_owned(), a.parse().unwrap())
-            }
-        })
-        .collect()
-}
-
 #[test]
 fn example_configs_read_their_fixtures() {
     for (config, format, log) in [
@@ -546,7 +517,12 @@ fn example_configs_read_their_fixtures() {
         let log = root().join("tests/fixtures/custom").join(log);
         replay_file(&log, SourceId(0), &parser.clone().into(), &mut agg).unwrap();
         let want = std::fs::read_to_string(log.with_extension("expected")).unwrap();
-        assert_eq!(render(&agg), parse_expected(&want), "{}", log.display());
+        assert_eq!(
+            series::render(&agg, &[]),
+            series::parse_expected(&want),
+            "{}",
+            log.display()
+        );
         assert_eq!(
             agg.total_lines()[2],
             0,

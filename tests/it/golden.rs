@@ -6,7 +6,6 @@
 // A test crate: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use smtp_status_exporter::aggregate::SourceId;
@@ -14,33 +13,7 @@ use smtp_status_exporter::aggregate::{Aggregator, Bounds};
 use smtp_status_exporter::parse::{Format, Parser};
 use smtp_status_exporter::source::replay::replay_file;
 
-/// `COUNT {k="v",...}` per reply series (labels sorted by name) and `expired N`.
-fn render(agg: &Aggregator) -> BTreeMap<String, u64> {
-    let mut out = BTreeMap::new();
-    for (k, v) in agg.sorted_replies() {
-        let mut labels: Vec<_> = agg.reply_labels(&k).into_iter().collect();
-        labels.sort();
-        let body: Vec<String> = labels.iter().map(|(l, v)| format!("{l}=\"{v}\"")).collect();
-        *out.entry(format!("{{{}}}", body.join(","))).or_default() += v;
-    }
-    let expired: u64 = agg.sources.iter().map(|s| s.expired).sum();
-    out.insert("expired".into(), expired);
-    out
-}
-
-fn parse_expected(text: &str) -> BTreeMap<String, u64> {
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let (a, b) = l.split_once(' ').expect("COUNT LABELS or expired N");
-            if a == "expired" {
-                ("expired".to_owned(), b.trim().parse().unwrap())
-            } else {
-                (b.trim().to_owned(), a.parse().unwrap())
-            }
-        })
-        .collect()
-}
+use crate::harness::series;
 
 fn cases() -> Vec<(Format, PathBuf)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
@@ -78,9 +51,10 @@ fn every_golden_file_matches() {
             },
         );
         replay_file(&log, SourceId(0), &Parser::from(format).into(), &mut agg).unwrap();
-        let got = render(&agg);
-        let want =
-            parse_expected(&std::fs::read_to_string(log.with_extension("expected")).unwrap());
+        let got = series::render(&agg, &[]);
+        let want = series::parse_expected(
+            &std::fs::read_to_string(log.with_extension("expected")).unwrap(),
+        );
         for key in want
             .keys()
             .chain(got.keys())

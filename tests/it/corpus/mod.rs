@@ -35,6 +35,8 @@ use smtp_status_exporter::aggregate::{Aggregator, Bounds, LineResult, SourceId};
 use smtp_status_exporter::parse::{Format, Parser};
 use smtp_status_exporter::source::replay::replay_file;
 
+use crate::harness::series;
+
 /// The peers' corpus: `SMTP_CORPORA` or `shared/corpora` beside the repository.
 fn corpora() -> PathBuf {
     match std::env::var_os("SMTP_CORPORA") {
@@ -129,26 +131,6 @@ fn parse_golden(text: &str, file: &str) -> Golden {
     g
 }
 
-/// Every series of `smtp_replies_total` (labels but `source` and `mta`) and `expired`.
-fn series(agg: &Aggregator) -> BTreeMap<String, u64> {
-    let mut out = BTreeMap::new();
-    for (k, v) in agg.sorted_replies() {
-        let mut labels: Vec<_> = agg
-            .reply_labels(&k)
-            .into_iter()
-            .filter(|(l, _)| !matches!(*l, "source" | "mta"))
-            .collect();
-        labels.sort();
-        let body: Vec<String> = labels.iter().map(|(l, v)| format!("{l}=\"{v}\"")).collect();
-        *out.entry(format!("{{{}}}", body.join(","))).or_default() += v;
-    }
-    out.insert(
-        "expired".into(),
-        agg.sources.iter().map(|s| s.expired).sum(),
-    );
-    out
-}
-
 fn aggregator(format: Format) -> Aggregator {
     let bounds = Bounds {
         domains_max: 1000,
@@ -177,7 +159,7 @@ fn check(peers: &Path, file: &str, format: Format, draft: Option<&Path>) -> Stri
     let text = std::fs::read(&path).unwrap();
     let mut agg = aggregator(format);
     replay_file(&path, SourceId(0), &Parser::from(format).into(), &mut agg).unwrap();
-    let got = series(&agg);
+    let got = series::render(&agg, &["source", "mta"]);
     let lines = agg.total_lines();
     let fixed = per_line(&text, Parser::from(format), &path, format);
     let auto = per_line(&text, Parser::default(), &path, format);

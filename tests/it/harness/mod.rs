@@ -53,6 +53,7 @@ pub mod promql;
 pub mod queue;
 pub mod scenario;
 pub mod sendmail;
+pub mod series;
 pub mod sink;
 pub mod syslogd;
 pub mod util;
