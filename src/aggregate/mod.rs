@@ -554,6 +554,8 @@ mod tests {
             recipients: rcpt,
             delay: Some(2.0),
             text: b"",
+            relay: crate::parse::Relay::Unknown,
+            stage: crate::parse::Stage::Unknown,
         }))
     }
 
@@ -568,6 +570,8 @@ mod tests {
             recipients: Recipients::List(b"a@x.example,b@y.example", b','),
             delay: None,
             text: b"554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
+relay: crate::parse::Relay::Unknown,
+stage: crate::parse::Stage::Unknown,
         }));
         a.record(SourceId(0), &blocked);
         a.record(

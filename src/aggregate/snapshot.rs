@@ -352,6 +352,8 @@ mod tests {
                 recipients: Recipients::One(b"x@example.org"),
                 delay: Some(3.0),
                 text: b"554 5.7.1 Relay access denied",
+                relay: crate::parse::Relay::Unknown,
+                stage: crate::parse::Stage::Unknown,
             })),
         );
         a.record(SourceId(0), &Parsed::Ignored);

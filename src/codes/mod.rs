@@ -12,6 +12,7 @@
 
 mod data;
 pub mod explain;
+pub mod providers;
 pub mod reasons;
 
 use std::borrow::Cow;

@@ -384,6 +384,8 @@ fn read<'a>(
         delay: None,
         // Without a `text` group, what the `code` group took is all the format says.
         text: text.or(code).unwrap_or_default(),
+        relay: crate::parse::Relay::Unknown,
+        stage: crate::parse::Stage::Unknown,
     })))
 }
 

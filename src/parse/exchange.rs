@@ -145,6 +145,8 @@ fn reply<'a>(
         recipients,
         delay: None,
         text,
+        relay: crate::parse::Relay::Unknown,
+        stage: crate::parse::Stage::Unknown,
     }))
 }
 

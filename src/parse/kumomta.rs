@@ -173,6 +173,8 @@ pub fn parse(line: &[u8]) -> Parsed<'_> {
         recipients,
         delay: None,
         text,
+        relay: crate::parse::Relay::Unknown,
+        stage: crate::parse::Stage::Unknown,
     }))
 }
 

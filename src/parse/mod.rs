@@ -6,6 +6,7 @@
 pub mod auto;
 pub mod csv;
 pub mod custom;
+mod dialogue;
 pub mod dsn;
 pub mod exchange;
 pub mod exim;
@@ -19,6 +20,7 @@ pub mod syslog;
 
 use std::fmt;
 
+pub use dialogue::{Relay, Stage};
 pub use parser::Parser;
 
 /// What one line of a log turned out to be. Every line read is exactly one of these, and each
@@ -79,6 +81,8 @@ impl<'a> PairedReplies<'a> {
                     recipients: Recipients::One(rcpt),
                     delay: None,
                     text: status,
+                    relay: crate::parse::Relay::Unknown,
+                    stage: crate::parse::Stage::Unknown,
                 }
             })
     }
@@ -130,6 +134,10 @@ pub struct Reply<'a> {
     /// or the MTA's own words where it gives no remote reply), for the reason classes; empty
     /// where the line has none. Never a label value.
     pub text: &'a [u8],
+    /// The host that answered, as logged (for the `provider` label).
+    pub relay: Relay<'a>,
+    /// The SMTP command the reply answered, where the line says it.
+    pub stage: Stage,
 }
 
 /// The recipient addresses (or bare domains) a line names, as raw bytes of the line.

@@ -175,6 +175,8 @@ fn outbound<'a>(
         recipients: Recipients::One(to),
         delay,
         text: stat,
+        relay: crate::parse::Relay::Unknown,
+        stage: crate::parse::Stage::Unknown,
     })))
 }
 
@@ -255,6 +257,8 @@ fn refusal<'a>(command: &'a [u8], reply: &'a [u8]) -> Option<Parsed<'a>> {
         recipients: rcpt.map_or(Recipients::None, Recipients::One),
         delay: None,
         text: reply,
+        relay: crate::parse::Relay::Unknown,
+        stage: crate::parse::Stage::Unknown,
     })))
 }
 

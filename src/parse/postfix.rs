@@ -294,6 +294,8 @@ fn inbound<'a>(
         recipients,
         delay: None,
         text,
+        relay: crate::parse::Relay::Unknown,
+        stage: crate::parse::Stage::Unknown,
     }))
 }
 
@@ -407,6 +409,8 @@ mod tests {
                 recipients: rcpt.map_or(Recipients::None, Recipients::One),
                 delay,
                 text: b"",
+                relay: crate::parse::Relay::Unknown,
+                stage: crate::parse::Stage::Unknown,
             })),
         }
     }

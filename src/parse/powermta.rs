@@ -98,6 +98,8 @@ impl Columns {
             } else {
                 diag
             },
+            relay: crate::parse::Relay::Unknown,
+            stage: crate::parse::Stage::Unknown,
         }))
     }
 

@@ -256,6 +256,8 @@ fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
         recipients: Recipients::List(to, b','),
         delay,
         text: reply.unwrap_or(stat),
+        relay: crate::parse::Relay::Unknown,
+        stage: crate::parse::Stage::Unknown,
     })))
 }
 
@@ -316,6 +318,8 @@ fn refusal(body: &[u8]) -> Option<Parsed<'_>> {
         recipients,
         delay: None,
         text: reply,
+        relay: crate::parse::Relay::Unknown,
+        stage: crate::parse::Stage::Unknown,
     })))
 }
 
@@ -344,6 +348,8 @@ fn milter(rest: &[u8]) -> Option<Parsed<'_>> {
         recipients,
         delay: None,
         text: reply,
+        relay: crate::parse::Relay::Unknown,
+        stage: crate::parse::Stage::Unknown,
     })))
 }
 
@@ -366,6 +372,8 @@ fn unknown_user(body: &[u8]) -> Parsed<'_> {
         recipients: Recipients::One(addr.get(1..).unwrap_or_default()),
         delay: None,
         text: body.get(addr.len() + 5..).unwrap_or_default(),
+        relay: crate::parse::Relay::Unknown,
+        stage: crate::parse::Stage::Unknown,
     }))
 }
 

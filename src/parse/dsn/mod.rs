@@ -195,6 +195,8 @@ impl DsnReply {
             },
             delay: None,
             text: self.text.as_bytes(),
+            relay: crate::parse::Relay::Unknown,
+            stage: crate::parse::Stage::Unknown,
         }
     }
 }

@@ -24,6 +24,8 @@ pub(super) fn delivery(outcome: Outcome, rest: &[u8]) -> Option<Parsed<'_>> {
         recipients: Recipients::One(recipient),
         delay: field(after, queue_time_field()).and_then(exim_seconds),
         text,
+        relay: crate::parse::Relay::Unknown,
+        stage: crate::parse::Stage::Unknown,
     })))
 }
 
@@ -174,5 +176,7 @@ pub(super) fn cutthrough_deferral(rest: &[u8]) -> Option<Parsed<'_>> {
         recipients: Recipients::One(addr),
         delay: None,
         text,
+        relay: crate::parse::Relay::Unknown,
+        stage: crate::parse::Stage::Unknown,
     })))
 }

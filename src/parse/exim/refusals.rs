@@ -56,6 +56,8 @@ fn reject<'a>(recipients: Recipients<'a>, text: &'a [u8]) -> Parsed<'a> {
         recipients,
         delay: None,
         text,
+        relay: crate::parse::Relay::Unknown,
+        stage: crate::parse::Stage::Unknown,
     }))
 }
 
@@ -97,6 +99,8 @@ pub(super) fn callout(rest: &[u8]) -> Option<Parsed<'_>> {
         recipients,
         delay: None,
         text,
+        relay: crate::parse::Relay::Unknown,
+        stage: crate::parse::Stage::Unknown,
     })))
 }
 

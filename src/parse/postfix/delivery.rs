@@ -104,6 +104,8 @@ pub(super) fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
         recipients: Recipients::One(rcpt),
         delay,
         text,
+        relay: crate::parse::Relay::Unknown,
+        stage: crate::parse::Stage::Unknown,
     })))
 }
 
