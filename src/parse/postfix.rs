@@ -27,6 +27,7 @@
 
 mod cleanup;
 mod delivery;
+mod dialogue;
 mod smtpd;
 
 use std::sync::LazyLock;
@@ -34,7 +35,8 @@ use std::sync::LazyLock;
 use memchr::memmem::{Finder, FinderRev};
 
 use super::{
-    syslog, BasicCode, Direction, EnhancedCode, Event, Outcome, Parsed, Recipients, Reply,
+    syslog, BasicCode, Direction, EnhancedCode, Event, Outcome, Parsed, Recipients, Relay, Reply,
+    Stage,
 };
 
 /// Reads one Postfix log line (without its newline). Pure, allocation-free, never panics.
@@ -279,12 +281,13 @@ fn parse_kind(daemon: Daemon, kind: Kind, rest: &[u8]) -> Option<Parsed<'_>> {
     }
 }
 
-/// The reply of an inbound refusal.
+/// The reply of an inbound refusal (no provider: the host is the client).
 fn inbound<'a>(
     outcome: Outcome,
     (code, enhanced): (Option<BasicCode>, Option<EnhancedCode>),
     recipients: Recipients<'a>,
     text: &'a [u8],
+    stage: Stage,
 ) -> Parsed<'a> {
     Parsed::Event(Event::Reply(Reply {
         direction: Direction::Inbound,
@@ -294,8 +297,8 @@ fn inbound<'a>(
         recipients,
         delay: None,
         text,
-        relay: crate::parse::Relay::Unknown,
-        stage: crate::parse::Stage::Unknown,
+        relay: Relay::Unknown,
+        stage,
     }))
 }
 
@@ -335,6 +338,19 @@ finder_rev!(finder_rev_semi_from, b"; from=<");
 mod tests {
     use super::*;
     use crate::parse::{text_of, without_text};
+
+    /// A parsed line without its text, relay and stage: each has a table of its own
+    /// (`reply_texts`, `dialogue::tests`).
+    fn bare(p: Parsed<'_>) -> Parsed<'_> {
+        match without_text(p) {
+            Parsed::Event(Event::Reply(r)) => Parsed::Event(Event::Reply(Reply {
+                relay: Relay::Unknown,
+                stage: Stage::Unknown,
+                ..r
+            })),
+            other => other,
+        }
+    }
 
     /// What a line must parse to.
     #[derive(Debug, Clone, Copy)]
@@ -409,8 +425,8 @@ mod tests {
                 recipients: rcpt.map_or(Recipients::None, Recipients::One),
                 delay,
                 text: b"",
-                relay: crate::parse::Relay::Unknown,
-                stage: crate::parse::Stage::Unknown,
+                relay: Relay::Unknown,
+                stage: Stage::Unknown,
             })),
         }
     }
@@ -676,7 +692,7 @@ mod tests {
     fn table() {
         for (line, w) in CASES {
             assert_eq!(
-                without_text(parse(line)),
+                bare(parse(line)),
                 want(*w),
                 "line: {}",
                 String::from_utf8_lossy(line)
@@ -706,7 +722,7 @@ mod tests {
     fn every_cut_is_unrecognised_or_right() {
         let mut checked = 0;
         for (line, w) in CASES {
-            let full = without_text(parse(line));
+            let full = bare(parse(line));
             let cut_may_ignore = matches!(
                 w,
                 W::R {
@@ -715,7 +731,7 @@ mod tests {
                 }
             );
             for n in 0..line.len() {
-                let got = without_text(parse(&line[..n]));
+                let got = bare(parse(&line[..n]));
                 if !is_countable(*w) {
                     continue;
                 }
@@ -772,7 +788,7 @@ mod tests {
             "Nov 23 02:12:58 mx postfix/smtp[10731]: 1B0E698C15E: to=<multi1@remote.example>, relay=127.0.0.1[127.0.0.1]:12600, delay=0.05, delays=0.01/0.01/0/0.03, dsn=5.1.1, status=bounced (host 127.0.0.1[127.0.0.1] said: 550-5.1.1 {filler} 550 5.1.1 {filler} (in reply to RCPT TO command))"
         );
         assert_eq!(
-            without_text(parse(status.as_bytes())),
+            bare(parse(status.as_bytes())),
             want(out(
                 Bounced,
                 Some(550),
@@ -784,7 +800,7 @@ mod tests {
         // The same line cut by a syslog daemon's size limit (e.g. 1024 bytes): still read,
         // since its code came before the cut.
         assert_eq!(
-            without_text(parse(&status.as_bytes()[..1024])),
+            bare(parse(&status.as_bytes()[..1024])),
             want(out(
                 Bounced,
                 Some(550),
@@ -797,7 +813,7 @@ mod tests {
             "Nov 23 02:13:27 mx postfix/smtpd[12391]: NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 554 5.7.1 <victim@elsewhere.example>: Relay access denied; from=<{filler}@outside.example> to=<victim@elsewhere.example> proto=ESMTP helo=<{filler}>"
         );
         assert_eq!(
-            without_text(parse(reject.as_bytes())),
+            bare(parse(reject.as_bytes())),
             want(inb(
                 Rejected,
                 Some(554),
@@ -856,7 +872,7 @@ mod tests {
     fn undeliverable_but_not_cached_is_a_probe_reply() {
         let line: &[u8] = b"Jan  1 00:00:00 peerhost postfix/error[1]: 3E29030F8637E: to=<user@yahoo.com>, relay=none, delay=0.01, delays=0.01/0/0/0, dsn=5.1.1, status=undeliverable-but-not-cached (User unknown in virtual alias table)";
         assert_eq!(
-            without_text(parse(line)),
+            bare(parse(line)),
             want(out(
                 UndeliverableButNotCached,
                 None,
@@ -878,7 +894,7 @@ mod tests {
     fn refusal_cut_before_its_trailer_counts_without_domain() {
         let line: &[u8] = b"May 11 04:02:37 host1 postfix/smtpd[26897]: NOQUEUE: reject: RCPT from unknown[192.168.1.1]: 554 5.7.1 Service unavailable";
         assert_eq!(
-            without_text(parse(line)),
+            bare(parse(line)),
             want(inb(Rejected, Some(554), Some("5.7.1"), None))
         );
         assert_eq!(text_of(&parse(line)), Some("554 5.7.1 Service unavailable"));
@@ -888,7 +904,7 @@ mod tests {
             assert_eq!(parse(&line[..n]), Parsed::Unrecognised, "{cut:?}");
         }
         assert_eq!(
-            without_text(parse(&line[..before_text])),
+            bare(parse(&line[..before_text])),
             want(inb(Rejected, Some(554), Some("5.7.1"), None))
         );
     }

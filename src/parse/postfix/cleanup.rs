@@ -21,7 +21,9 @@ use super::{
     finder_angle_colon, finder_colon_space, finder_from, finder_rev_helo, finder_rev_proto,
     finder_semi_from, inbound,
 };
-use crate::parse::{leading_reply_codes, BasicCode, EnhancedCode, Outcome, Parsed, Recipients};
+use crate::parse::{
+    leading_reply_codes, BasicCode, EnhancedCode, Outcome, Parsed, Recipients, Stage,
+};
 
 /// cleanup's own actions:
 /// `header Subject: x from client[ip]; from=<s> to=<r> proto=ESMTP helo=<h>: 5.7.1 text`,
@@ -57,13 +59,25 @@ pub(super) fn action(rest: &[u8], outcome: Outcome, needs_code: bool) -> Option<
         }
     };
     let recipients = trailing_recipient(rest.get(..fields_end)?);
+    // Header, body and MIME checks answer the end of the message; a local submission
+    // (`from local`, no `proto=`) had no SMTP dialogue.
+    let local = helo.is_none()
+        && proto.is_none()
+        && finder_semi_from()
+            .find(rest)
+            .is_some_and(|p| rest[..p].ends_with(b" from local"));
+    let stage = if local {
+        Stage::Unknown
+    } else {
+        Stage::EndOfData
+    };
     let Some(text) = text else {
         // reject always carries a text (`5.7.1 …`), except for mime errors, which end with
         // ` to=<r>` (the recipient or `unknown`); hold/discard without a text do not count.
         return if mime_error && fields_end == rest.len() && recipients != Recipients::None {
             // The MTA's own words: `mime-error improper use of 8-bit data …`.
             let own = finder_from().find(rest).map_or(rest, |p| &rest[..p]);
-            Some(inbound(outcome, (None, None), recipients, own))
+            Some(inbound(outcome, (None, None), recipients, own, stage))
         } else if needs_code {
             Some(Parsed::Ignored)
         } else {
@@ -79,7 +93,13 @@ pub(super) fn action(rest: &[u8], outcome: Outcome, needs_code: bool) -> Option<
             None
         };
     }
-    Some(inbound(outcome, codes, recipients, text.trim_ascii()))
+    Some(inbound(
+        outcome,
+        codes,
+        recipients,
+        text.trim_ascii(),
+        stage,
+    ))
 }
 
 /// Codes at the start of a text that may run to the end of a cut line: `complete` only when a

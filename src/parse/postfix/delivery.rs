@@ -44,7 +44,8 @@
 //! replies are quoted).
 
 use super::{
-    finder_angle_comma, finder_delay, finder_dsn, finder_refused, finder_relay, finder_said,
+    dialogue, finder_angle_comma, finder_delay, finder_dsn, finder_refused, finder_relay,
+    finder_said,
 };
 use crate::parse::{
     leading_reply_codes, BasicCode, Direction, EnhancedCode, Event, Outcome, Parsed, Recipients,
@@ -70,6 +71,8 @@ pub(super) fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
         from = p + 1;
     };
     // `relay=…, [conn_use=N, ]delay=D, `
+    let relay = after_rcpt.get(6..)?;
+    let relay = relay.get(..memchr::memchr(b',', relay)?)?;
     let d = finder_delay().find(after_rcpt)?;
     let after_delay = after_rcpt.get(d + 8..)?;
     let comma = memchr::memchr(b',', after_delay)?;
@@ -96,6 +99,7 @@ pub(super) fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
         // Cut inside the reason: good only if a whole code was read before the cut.
         None => (Some(reason_code(reason, true)?), reason),
     };
+    let (relay, stage) = dialogue::of_delivery(relay, text);
     Some(Parsed::Event(Event::Reply(Reply {
         direction: Direction::Outbound,
         outcome,
@@ -104,8 +108,8 @@ pub(super) fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
         recipients: Recipients::One(rcpt),
         delay,
         text,
-        relay: crate::parse::Relay::Unknown,
-        stage: crate::parse::Stage::Unknown,
+        relay,
+        stage,
     })))
 }
 

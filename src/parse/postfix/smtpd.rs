@@ -26,11 +26,11 @@
 //! `smtpd/smtpd.c` (milter, proxy), `postscreen/postscreen_smtpd.c` and `postscreen.c`.
 
 use super::{
-    finder_colon_space, finder_from, finder_rev_proto, finder_rev_semi_from, finder_rev_to,
-    finder_semi_from, inbound, Daemon,
+    dialogue, finder_colon_space, finder_from, finder_rev_proto, finder_rev_semi_from,
+    finder_rev_to, finder_semi_from, inbound, Daemon,
 };
 use crate::parse::{
-    leading_reply_codes, BasicCode, EnhancedCode, Event, Outcome, Parsed, Recipients,
+    leading_reply_codes, BasicCode, EnhancedCode, Event, Outcome, Parsed, Recipients, Stage,
 };
 
 /// `CMD from client[ip]: TEXT; from=<s> to=<r> proto=… helo=<h>` after the action's keyword
@@ -56,14 +56,17 @@ pub(super) fn action(
         Daemon::Postscreen => where_ == b"RCPT",
         _ => true,
     };
+    // The command answered: `RCPT`, `END-OF-MESSAGE`, postscreen's `CONNECT`, ….
+    let stage = dialogue::of_command(where_);
     let parsed = if trailer {
-        smtpd_reply(daemon, body, outcome, daemon == Daemon::Cleanup)
+        smtpd_reply(daemon, body, outcome, daemon == Daemon::Cleanup, stage)
     } else {
         Some(inbound(
             outcome,
             leading_reply_codes(body),
             Recipients::None,
             body,
+            stage,
         ))
     }?;
     Some(keep_if_coded(parsed, needs_code))
@@ -77,6 +80,7 @@ pub(super) fn proxy_reject(rest: &[u8]) -> Option<Parsed<'_>> {
         rest.get(colon + 2..)?,
         Outcome::Rejected,
         false,
+        dialogue::of_command(rest.get(..colon)?),
     )
 }
 
@@ -110,7 +114,13 @@ fn without_trailer(seg: &[u8]) -> &[u8] {
 /// without a recipient when cut before `; from=<` (see [`codes_before_cut`]), else it cannot be
 /// read. cleanup (milter replies for local submissions) may have no `proto=`; then the line
 /// ends with ` to=<r>`.
-fn smtpd_reply(daemon: Daemon, body: &[u8], outcome: Outcome, cleanup: bool) -> Option<Parsed<'_>> {
+fn smtpd_reply(
+    daemon: Daemon,
+    body: &[u8],
+    outcome: Outcome,
+    cleanup: bool,
+    stage: Stage,
+) -> Option<Parsed<'_>> {
     let (seg, recipients) = match finder_rev_proto().rfind(body) {
         Some(p) => {
             let seg = body.get(..p)?;
@@ -131,7 +141,7 @@ fn smtpd_reply(daemon: Daemon, body: &[u8], outcome: Outcome, cleanup: bool) -> 
         // read whole before the cut. A line cut inside the trailer stays unreadable.
         None if finder_semi_from().find(body).is_none() => {
             let codes = codes_before_cut(body)?;
-            return Some(inbound(outcome, codes, Recipients::None, body));
+            return Some(inbound(outcome, codes, Recipients::None, body, stage));
         }
         None => return None,
     };
@@ -140,6 +150,7 @@ fn smtpd_reply(daemon: Daemon, body: &[u8], outcome: Outcome, cleanup: bool) -> 
         leading_reply_codes(seg),
         recipients,
         without_trailer(seg),
+        stage,
     ))
 }
 
