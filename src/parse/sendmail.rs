@@ -79,13 +79,15 @@
 //! `srvrsmtp.c` (`ruleset=…, arg1=…, relay=…, reject=…`), `sendmail/savemail.c`
 //! (`DSN: …`, `return to sender: …`) and `sendmail/queue.c` (`Cannot send message for …`).
 
+mod dialogue;
+
 use std::sync::LazyLock;
 
 use memchr::memmem::{Finder, FinderRev};
 
 use super::{
     leading_reply_codes, syslog, BasicCode, Direction, EnhancedCode, Event, Outcome, Parsed,
-    Recipients, Reply,
+    Recipients, Relay, Reply, Stage,
 };
 
 /// The syslog tags Sendmail writes under.
@@ -130,6 +132,8 @@ finder!(finder_dsn, b", dsn=");
 finder!(finder_reply, b", reply=");
 finder!(finder_reject, b", reject=");
 finder!(finder_field_end, b", ");
+finder!(finder_mailer, b", mailer=");
+finder!(finder_relay, b", relay=");
 
 fn finder_stat() -> &'static FinderRev<'static> {
     static F: LazyLock<FinderRev<'static>> = LazyLock::new(|| FinderRev::new(b", stat="));
@@ -244,10 +248,15 @@ fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
             _ => Outcome::Bounced,
         }
     };
-    let delay = finder_delay()
-        .find(head)
+    let delay_at = finder_delay().find(head);
+    let delay = delay_at
         .and_then(|i| field(head, i + 8))
         .and_then(parse_delay);
+    // `mailer=` and `relay=` follow `delay=` (the recipients before it are the sender's).
+    let fields = head.get(delay_at.unwrap_or(0)..)?;
+    let value = |key: &Finder<'_>, skip| key.find(fields).and_then(|i| field(fields, i + skip));
+    let (relay, stage) =
+        dialogue::of_delivery(value(finder_mailer(), 9), value(finder_relay(), 8), stat);
     Some(Parsed::Event(Event::Reply(Reply {
         direction: Direction::Outbound,
         outcome,
@@ -256,8 +265,8 @@ fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
         recipients: Recipients::List(to, b','),
         delay,
         text: reply.unwrap_or(stat),
-        relay: crate::parse::Relay::Unknown,
-        stage: crate::parse::Stage::Unknown,
+        relay,
+        stage,
     })))
 }
 
@@ -318,8 +327,8 @@ fn refusal(body: &[u8]) -> Option<Parsed<'_>> {
         recipients,
         delay: None,
         text: reply,
-        relay: crate::parse::Relay::Unknown,
-        stage: crate::parse::Stage::Unknown,
+        relay: Relay::Unknown,
+        stage: dialogue::of_ruleset(name),
     })))
 }
 
@@ -348,8 +357,8 @@ fn milter(rest: &[u8]) -> Option<Parsed<'_>> {
         recipients,
         delay: None,
         text: reply,
-        relay: crate::parse::Relay::Unknown,
-        stage: crate::parse::Stage::Unknown,
+        relay: Relay::Unknown,
+        stage: dialogue::of_milter(rest),
     })))
 }
 
@@ -372,8 +381,8 @@ fn unknown_user(body: &[u8]) -> Parsed<'_> {
         recipients: Recipients::One(addr.get(1..).unwrap_or_default()),
         delay: None,
         text: body.get(addr.len() + 5..).unwrap_or_default(),
-        relay: crate::parse::Relay::Unknown,
-        stage: crate::parse::Stage::Unknown,
+        relay: Relay::Unknown,
+        stage: Stage::Rcpt,
     }))
 }
 
