@@ -69,7 +69,11 @@
 //! Formats of 6.8 checked against OpenSMTPD's `smtpd/mta.c` (`mta_log`), `smtpd/mda.c`,
 //! `smtpd/smtp_session.c` (`failed-command`) and `smtpd/queue.c` (`queue_log`, `Expire`).
 
-use super::{leading_reply_codes, syslog, Direction, Event, Outcome, Parsed, Recipients, Reply};
+mod dialogue;
+
+use super::{
+    leading_reply_codes, syslog, Direction, Event, Outcome, Parsed, Recipients, Relay, Reply,
+};
 
 /// Whether `line` was written by OpenSMTPD (its syslog program tag), countable or not.
 pub fn claims(line: &[u8]) -> bool {
@@ -96,9 +100,11 @@ fn parse_message(msg: &[u8]) -> Option<Parsed<'_>> {
             if let Some(r) = rest
                 .strip_prefix(b"mta delivery ")
                 .or_else(|| rest.strip_prefix(b"mta event=delivery "))
-                .or_else(|| rest.strip_prefix(b"delivery "))
             {
-                return delivery(r);
+                return delivery(r, false);
+            }
+            if let Some(r) = rest.strip_prefix(b"delivery ") {
+                return delivery(r, true);
             }
             if let Some(r) = rest
                 .strip_prefix(b"smtp failed-command ")
@@ -112,28 +118,45 @@ fn parse_message(msg: &[u8]) -> Option<Parsed<'_>> {
     if let Some(r) = msg.strip_prefix(b"smtp-in: Failed command on session ") {
         return failed_command_5(r);
     }
-    match msg
-        .strip_prefix(b"relay: ")
-        .or_else(|| msg.strip_prefix(b"delivery: "))
-    {
-        Some(r) if r.starts_with(b"Expire for ") => Some(Parsed::Event(Event::Expired)),
-        Some(r) => Some(delivery_5(r).unwrap_or(Parsed::Ignored)),
-        None => Some(Parsed::Ignored),
+    let (r, local) = match msg.strip_prefix(b"relay: ") {
+        Some(r) => (r, false),
+        None => match msg.strip_prefix(b"delivery: ") {
+            Some(r) => (r, true),
+            None => return Some(Parsed::Ignored),
+        },
+    };
+    if r.starts_with(b"Expire for ") {
+        return Some(Parsed::Event(Event::Expired));
     }
+    Some(delivery_5(r, local).unwrap_or(Parsed::Ignored))
 }
 
 /// OpenSMTPD 5.x's delivery status, after `relay: ` (remote) or `delivery: ` (local):
 /// `Ok for <evpid>: from=<…>, to=<…>, [rcpt=<…>, ]… delay=…, stat=<text>` (5.x `mta_log`,
 /// `mda_log`). `None`: not a status of a delivery (`Remove for`, …), ignored.
-fn delivery_5(rest: &[u8]) -> Option<Parsed<'_>> {
+fn delivery_5(rest: &[u8], local: bool) -> Option<Parsed<'_>> {
     let for_at = memchr::memmem::find(rest, b" for ")?;
     let outcome = outcome_of(rest.get(..for_at)?)?;
-    let stat = rest.get(memchr::memmem::rfind(rest, b" stat=")? + 6..)?;
+    let stat_at = memchr::memmem::rfind(rest, b" stat=")?;
+    let stat = rest.get(stat_at + 6..)?;
+    // `relay=ADDRESS (PTR), delay=…`: the relay runs to ` delay=`.
+    let relay = if local {
+        Relay::Local
+    } else {
+        let fields = rest.get(..stat_at)?;
+        memchr::memmem::find(fields, b" relay=").map_or(Relay::Unknown, |at| {
+            let v = &fields[at + 7..];
+            let end = memchr::memmem::find(v, b" delay=").unwrap_or(v.len());
+            let v = &v[..end];
+            dialogue::relay(v.strip_suffix(b",").unwrap_or(v))
+        })
+    };
     outbound(
         outcome,
         angle_field(rest, b", to=<")?,
         stat,
         field_delay(rest, b','),
+        relay,
     )
 }
 
@@ -165,6 +188,7 @@ fn outbound<'a>(
     to: &'a [u8],
     stat: &'a [u8],
     delay: Option<f64>,
+    relay: Relay<'a>,
 ) -> Option<Parsed<'a>> {
     let (code, enhanced) = leading_reply_codes(stat);
     Some(Parsed::Event(Event::Reply(Reply {
@@ -175,7 +199,8 @@ fn outbound<'a>(
         recipients: Recipients::One(to),
         delay,
         text: stat,
-        relay: crate::parse::Relay::Unknown,
+        relay,
+        // The remote's reply is logged without the command it answered.
         stage: crate::parse::Stage::Unknown,
     })))
 }
@@ -193,12 +218,20 @@ fn last_quoted<'a>(text: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
     text.get(at..)?.strip_suffix(b"\"")
 }
 
-/// `evpid=… from=<…> to=<…> rcpt=<…> … delay=… result="…" stat="…"`.
-fn delivery(rest: &[u8]) -> Option<Parsed<'_>> {
+/// `evpid=… from=<…> to=<…> rcpt=<…> … relay="…" delay=… result="…" stat="…"` (a local
+/// delivery has no `relay=`).
+fn delivery(rest: &[u8], local: bool) -> Option<Parsed<'_>> {
     let to = angle_field(rest, b" to=<")?;
     let outcome = outcome_of(quoted(rest, b" result=\"")?)?;
+    let stat_at = memchr::memmem::rfind(rest, b" stat=\"")?;
     let stat = last_quoted(rest, b" stat=\"")?;
-    outbound(outcome, to, stat, field_delay(rest, b' '))
+    let relay = if local {
+        Relay::Local
+    } else {
+        // Before `stat=`, whose text is the remote's.
+        quoted(&rest[..stat_at], b" relay=\"").map_or(Relay::Unknown, dialogue::relay)
+    };
+    outbound(outcome, to, stat, field_delay(rest, b' '), relay)
 }
 
 /// OpenSMTPD's durations: `0s`, `1m2s`, `1h2m3s`, `2d1h2m3s`.
@@ -257,8 +290,8 @@ fn refusal<'a>(command: &'a [u8], reply: &'a [u8]) -> Option<Parsed<'a>> {
         recipients: rcpt.map_or(Recipients::None, Recipients::One),
         delay: None,
         text: reply,
-        relay: crate::parse::Relay::Unknown,
-        stage: crate::parse::Stage::Unknown,
+        relay: Relay::Unknown,
+        stage: dialogue::of_command(command),
     })))
 }
 
