@@ -133,13 +133,15 @@ pub fn check_config(common: &CommonArgs, args: &CheckConfigArgs) -> anyhow::Resu
         format!(", user-defined format(s) {}", names.join(", "))
     };
     println!(
-        "{}: OK ({} source(s){}{}, domains.max {}{formats}{})",
+        "{}: OK ({} source(s){}{}, domains.max {}{formats}{}{}{})",
         path.display(),
         file.sources.len(),
         some(file.syslog.len(), "syslog listener(s)"),
         some(file.mailboxes.len(), "mailbox(es)"),
         file.domains.max,
         some(file.reasons.len(), "reason rule(s)"),
+        some(file.providers.len(), "provider(s) of your own"),
+        some(file.own_relays.len(), "own relay(s)"),
     );
     Ok(())
 }

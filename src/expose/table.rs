@@ -11,7 +11,7 @@ use std::fmt::Write;
 use super::summary;
 use crate::aggregate::{Aggregator, LineResult};
 use crate::codes;
-use crate::parse::{BasicCode, Direction, EnhancedCode, Outcome};
+use crate::parse::{Direction, Outcome};
 
 /// How many codes each "top codes" section lists.
 const TOP_CODES: usize = 10;
