@@ -315,7 +315,7 @@ mod tests {
     use super::*;
     use crate::aggregate::Bounds;
     use crate::aggregate::SourceId;
-    use crate::parse::Format;
+    use crate::parse::{EnhancedCode, Format};
 
     #[test]
     fn report_sections() {
