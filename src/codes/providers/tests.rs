@@ -523,3 +523,22 @@ fn builtin_table_is_well_formed() {
     assert_eq!(table.len(), BUILTIN.len() + 1);
     assert_eq!(table[0], "other");
 }
+
+#[test]
+fn docs_list_every_builtin_provider_and_suffix() {
+    let doc = include_str!("../../../docs/providers.md");
+    for b in BUILTIN {
+        let row = format!("| `{}` |", b.name);
+        assert!(
+            doc.contains(&row),
+            "docs/providers.md has no row for {}",
+            b.name
+        );
+        for s in b.mx.iter().chain(b.domains) {
+            assert!(
+                doc.contains(&format!("`{s}`")),
+                "docs/providers.md lacks {s}"
+            );
+        }
+    }
+}
