@@ -47,9 +47,8 @@ pub const BUILTIN: &[Builtin] = &[
         name: "yahoo",
         title: "Yahoo (Yahoo Mail, AOL)",
         // aol.com: AOL's own MX before the move to yahoodns.net (mailin-01.mx.aol.com).
-        // mail.yahoo.co.jp: Yahoo! JAPAN (LY Corporation, a licensee) runs its own MX; its
-        // domain is under `yahoo.*`, so its MX counts here too, or the two would disagree.
-        mx: &["yahoodns.net", "aol.com", "mail.yahoo.co.jp"],
+        // Yahoo! JAPAN is another company with its own servers: `yahoo_japan`.
+        mx: &["yahoodns.net", "aol.com"],
         domains: &["yahoo.*", "ymail.com", "rocketmail.com", "aol.*", "aim.com"],
     },
     Builtin {
@@ -347,5 +346,13 @@ pub const BUILTIN: &[Builtin] = &[
         // Only Email Routing's MX: cloudflare.net names other Cloudflare services.
         mx: &["mx.cloudflare.net"],
         domains: &[],
+    },
+    Builtin {
+        name: "yahoo_japan",
+        title: "Yahoo! JAPAN (LY Corporation)",
+        // A licensee of the name with its own mail servers: deferrals there are not Yahoo's.
+        // Its domain, matched whole, wins over `yahoo.*`.
+        mx: &["mail.yahoo.co.jp"],
+        domains: &["yahoo.co.jp", "ymail.ne.jp"],
     },
 ];

@@ -101,8 +101,11 @@ fn well_known_domains_without_a_relay() {
         ("hotmail.co.uk", Some("microsoft")),
         ("hotmail.fr", Some("microsoft")),
         ("live.com.au", Some("microsoft")),
-        ("yahoo.co.jp", Some("yahoo")),
+        ("yahoo.co.jp", Some("yahoo_japan")),
+        ("yahoo.co.uk", Some("yahoo")),
         ("hotmail.example.org", None),
+        ("hotmail.online", None),
+        ("live.net", None),
         ("example.com", None),
         ("", None),
     ];
@@ -260,11 +263,7 @@ const EVERY_PROVIDER: &[(&str, &[&str], &str)] = &[
     ),
     (
         "yahoo",
-        &[
-            "mx-aol.mail.gm0.yahoodns.net",
-            "mta5.am0.yahoodns.net",
-            "mx2.mail.yahoo.co.jp",
-        ], // sisimai
+        &["mx-aol.mail.gm0.yahoodns.net", "mta5.am0.yahoodns.net"], // sisimai
         "aol.com",
     ),
     (
@@ -420,6 +419,7 @@ const EVERY_PROVIDER: &[(&str, &[&str], &str)] = &[
         "",
     ),
     ("cloudflare", &["route3.mx.cloudflare.net"], ""), // sisimai
+    ("yahoo_japan", &["mx2.mail.yahoo.co.jp"], "yahoo.co.jp"), // sisimai
 ];
 
 #[test]
