@@ -13,13 +13,16 @@ use std::time::Duration;
 
 use harness::client::{SmtpClient, Submission};
 use harness::expect::{self, domain_of, Lcg};
+use harness::hosts::PROVIDER_MX;
 use harness::metrics::{self, Labels};
 use harness::postfix::{PostfixConfig, PostfixInstance};
 use harness::scenario::{self, delays_per_outbound_reply, Mta, Replay, Want};
-use harness::sink::{Script, Sink, SinkRecord};
+use harness::sink::{Script, Sink, SinkRecord, Stage};
 use harness::util::{self, wait_for, TestDir};
 
-/// Test domains served by the sink, one loopback address each.
+/// Test domains served by the sink, one loopback address each. The first two are reached
+/// under providers' real MX host names (harness/hosts.rs, [`PROVIDER_MX`]): Postfix logs
+/// `relay=gmail-smtp-in.l.google.com[127.0.0.2]:PORT`, and the replies get that provider.
 const SINK_DOMAINS: [(&str, Ipv4Addr); 5] = [
     ("d1.test", Ipv4Addr::new(127, 0, 0, 2)),
     ("d2.test", Ipv4Addr::new(127, 0, 0, 3)),
@@ -123,11 +126,31 @@ const RCPT_ACCESS: [(&str, &str); 3] = [
 const WARN_RCPT: &str = "warnme@in.test";
 const WARN_REPLY: (&str, &str) = ("554", "5.7.1");
 
+/// The `provider` label of the test's replies: the MX name a sink domain is reached under
+/// decides it; the other sinks are loopback addresses, which fall back to the recipient's
+/// domain (no provider's: `other`); inbound refusals have none.
+fn provider_of(direction: &str, domain: &str) -> &'static str {
+    match (direction, domain) {
+        ("inbound", _) => "",
+        (_, "d1.test") => "google",
+        (_, "d2.test") => "microsoft",
+        _ => "other",
+    }
+}
+
+/// The sink's nexthop for `ip`: under its provider MX name where it has one.
+fn nexthop(sink: &Sink, ip: Ipv4Addr) -> String {
+    match PROVIDER_MX.iter().find(|(a, _)| *a == ip) {
+        Some((_, name)) => format!("[{name}]:{}", sink.port()),
+        None => sink.nexthop(ip),
+    }
+}
+
 fn postfix_config(sink: &Sink, closed_port: u16) -> PostfixConfig {
     let mut transports: Vec<(String, String)> = SINK_DOMAINS
         .iter()
         .chain([&SENDER_DOMAIN])
-        .map(|(d, ip)| ((*d).to_owned(), format!("smtp:{}", sink.nexthop(*ip))))
+        .map(|(d, ip)| ((*d).to_owned(), format!("smtp:{}", nexthop(sink, *ip))))
         .collect();
     transports.push((
         DOWN_DOMAIN.into(),
@@ -155,6 +178,10 @@ fn postfix_config(sink: &Sink, closed_port: u16) -> PostfixConfig {
             "REJECT Message content rejected by the e2e test".into(),
         )],
         main_cf: vec![],
+        hosts: PROVIDER_MX
+            .iter()
+            .map(|(ip, name)| (*ip, (*name).to_owned()))
+            .collect(),
     }
 }
 
@@ -166,7 +193,9 @@ fn reply_labels(
     enhanced: &str,
     domain: &str,
 ) -> Labels {
-    expect::reply_labels("postfix", direction, outcome, code, enhanced, domain)
+    let mut l = expect::reply_labels("postfix", direction, outcome, code, enhanced, domain);
+    l.insert("provider".into(), provider_of(direction, domain).into());
+    l
 }
 
 /// The reason class each failure of this test must get (`smtp_failures_total{reason}`),
@@ -218,8 +247,9 @@ impl Expected {
         *self.replies.entry(l).or_default() += 1.0;
     }
 
-    /// A reply and, when it failed, its failure with the reason it must get.
-    fn add_reply(&mut self, l: Labels, text: &str) {
+    /// A reply and, when it failed, its failure with the reason it must get and the `stage`
+    /// Postfix logs it at.
+    fn add_reply(&mut self, l: Labels, text: &str, stage: &str) {
         let class = l["class"].clone();
         if class == "4xx" || class == "5xx" {
             let reason = expected_reason(&l["code"], &l["enhanced"], text);
@@ -230,6 +260,8 @@ impl Expected {
                 ("class", &class),
                 ("reason", reason),
                 ("domain", &l["domain"]),
+                ("provider", &l["provider"]),
+                ("stage", stage),
             ]);
             *self.failures.entry(f).or_default() += 1.0;
         }
@@ -426,9 +458,15 @@ fn expectations(
             .clone()
             .unwrap_or_else(|| format!("{}.0.0", r.code / 100));
         let code = r.code.to_string();
+        // "(in reply to RCPT TO command)", or "(in reply to end of DATA command)".
+        let stage = match r.stage {
+            Stage::Rcpt => "rcpt",
+            Stage::Data => "end_of_data",
+        };
         exp.add_reply(
             reply_labels("outbound", outcome, &code, &dsn, &domain_of(&r.recipient)),
             "",
+            stage,
         );
     }
 
@@ -449,6 +487,7 @@ fn expectations(
                 exp.add_reply(
                     reply_labels("outbound", "deferred", "", "4.4.1", DOWN_DOMAIN),
                     "Connection refused",
+                    "connect",
                 );
                 deferred_msgs.insert(&m.id);
             } else {
@@ -498,6 +537,7 @@ fn expectations(
                 exp.add_reply(
                     reply_labels("inbound", "rejected", &code, &enhanced, &domain),
                     &reply.text(),
+                    "rcpt",
                 );
             } else if rcpt.eq_ignore_ascii_case(WARN_RCPT) {
                 // smtpd "reject_warning: RCPT from …: 554 5.7.1 …" and the RCPT is accepted.
@@ -505,6 +545,7 @@ fn expectations(
                 exp.add_reply(
                     reply_labels("inbound", "warned", code, enhanced, &domain),
                     "Would be refused (test mode)",
+                    "rcpt",
                 );
             }
         }
@@ -526,6 +567,7 @@ fn expectations(
                 exp.add_reply(
                     reply_labels("inbound", "rejected", "", &enhanced, &domain_of(last)),
                     &d.text(),
+                    "end_of_data",
                 );
             }
             None => {}

@@ -34,6 +34,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use super::client::SmtpClient;
+use super::hosts::PrivateHosts;
 use super::util::{self, free_port, process_alive, require_tool, run, wait_for};
 
 /// What the test wants of the private instance, beyond the fixed loopback settings.
@@ -54,6 +55,9 @@ pub struct PostfixConfig {
     pub header_checks: Vec<(String, String)>,
     /// More main.cf settings: each replaces the default of the same name (written last).
     pub main_cf: Vec<(String, String)>,
+    /// Host names only this instance resolves (a provider's MX name for a sink address), for
+    /// nexthops such as `smtp:[gmail-smtp-in.l.google.com]:2525`: see [`PrivateHosts`].
+    pub hosts: Vec<(Ipv4Addr, String)>,
 }
 
 pub struct PostfixInstance {
@@ -66,6 +70,8 @@ pub struct PostfixInstance {
     /// An `smtpd` without restrictions that relays for 127.0.0.0/8, for mail the test sends out
     /// (logged as `postfix/submission/smtpd`).
     pub submission: SocketAddr,
+    /// The hosts file `master` and its daemons see, if the test named hosts.
+    hosts: Option<PrivateHosts>,
     running: bool,
 }
 
@@ -116,6 +122,13 @@ impl PostfixInstance {
         write("recipient_access", &table(&cfg.recipient_access))?;
         write("recipient_warn", &table(&cfg.recipient_warn))?;
         write("header_checks", &table(&cfg.header_checks))?;
+        let hosts = if cfg.hosts.is_empty() {
+            None
+        } else {
+            let entries: Vec<(Ipv4Addr, &str)> =
+                cfg.hosts.iter().map(|(ip, n)| (*ip, n.as_str())).collect();
+            Some(PrivateHosts::write(&root, &entries)?)
+        };
 
         let mut inst = PostfixInstance {
             root,
@@ -124,6 +137,7 @@ impl PostfixInstance {
             maillog,
             inbound,
             submission,
+            hosts,
             running: false,
         };
         // `postfix check` creates the queue's subdirectories with the right owners.
@@ -142,10 +156,13 @@ impl PostfixInstance {
     }
 
     fn postfix(&self, action: &str) -> Result<(), String> {
-        let (ok, out) = run(Command::new(require_tool("postfix"))
-            .arg("-c")
-            .arg(&self.config_dir)
-            .arg(action));
+        let postfix = require_tool("postfix");
+        // `master` starts in the namespace of the test's hosts file and stays there.
+        let mut cmd = match (&self.hosts, action) {
+            (Some(h), "start") => h.command(&postfix),
+            _ => Command::new(postfix),
+        };
+        let (ok, out) = run(cmd.arg("-c").arg(&self.config_dir).arg(action));
         if ok {
             Ok(())
         } else {
@@ -305,8 +322,10 @@ readme_directory = no
 # No postmaster notices: they would add mail the test does not count.
 notify_classes =
 
-# No DNS: every nexthop is [ip]:port, and smtpd does not look up client names.
+# No DNS: every nexthop is [ip]:port or [name]:port with the name in the test's hosts file
+# (harness/hosts.rs), and smtpd does not look up client names.
 smtp_dns_support_level = disabled
+smtp_host_lookup = native
 smtpd_peername_lookup = no
 
 # One delivery attempt per message: a message with a deferred recipient expires right after
