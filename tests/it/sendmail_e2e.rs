@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use harness::client::{Reply, SmtpClient, Submission};
 use harness::expect::{self, domain_of, Expected, Outbound};
+use harness::hosts::PROVIDER_MX;
 use harness::metrics::{self, Labels};
 use harness::scenario::{self, Mta, Replay, Want};
 use harness::sendmail::{
@@ -26,6 +27,7 @@ use harness::sendmail::{
 use harness::sink::{Script, Sink, SinkRecord};
 use harness::util::{self, wait_for, TestDir};
 
+/// Sink domains, one loopback address each; the first two reached under providers' MX names.
 const SINK_DOMAINS: [(&str, Ipv4Addr); 3] = [
     ("d1.test", Ipv4Addr::new(127, 0, 0, 2)),
     ("d2.test", Ipv4Addr::new(127, 0, 0, 3)),
@@ -81,7 +83,22 @@ fn reply_labels(
     enhanced: &str,
     domain: &str,
 ) -> Labels {
-    expect::reply_labels("sendmail", direction, outcome, code, enhanced, domain)
+    let mut l = expect::reply_labels("sendmail", direction, outcome, code, enhanced, domain);
+    l.insert("provider".into(), provider_of(direction, domain).into());
+    l
+}
+
+/// The `provider` label of the test's replies: d1.test and d2.test are reached under
+/// providers' MX names ([`PROVIDER_MX`]: Sendmail logs `relay=gmail-smtp-in.l.google.com
+/// [127.0.0.2]`); the other sinks are addresses (`relay=[127.0.0.4] [127.0.0.4]`), which fall
+/// back to the recipient's domain (no provider's: `other`); inbound refusals have none.
+fn provider_of(direction: &str, domain: &str) -> &'static str {
+    match (direction, domain) {
+        ("inbound", _) => "",
+        (_, "d1.test") => "google",
+        (_, "d2.test") => "microsoft",
+        _ => "other",
+    }
 }
 
 /// What the inbound client did, for the expectations.
@@ -434,6 +451,10 @@ impl Mta for Sendmail {
             ],
             queue_return_secs: QUEUE_RETURN_SECS,
             milter: Some(milter.socket.clone()),
+            sink_names: PROVIDER_MX
+                .iter()
+                .map(|(ip, name)| (*ip, (*name).to_owned()))
+                .collect(),
         };
         let sm = SendmailInstance::start(&dir.subdir("sendmail"), &cfg)
             .unwrap_or_else(|e| panic!("starting the private sendmail: {e}"));

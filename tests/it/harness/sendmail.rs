@@ -51,6 +51,9 @@ pub struct SendmailConfig {
     pub queue_return_secs: u64,
     /// The socket of a [`Milter`] to consult (`INPUT_MAIL_FILTER`).
     pub milter: Option<PathBuf>,
+    /// Sink addresses reached under a host name (a provider's MX name): written to the
+    /// daemon's own hosts file, and the domains routed to such an address go to the name.
+    pub sink_names: Vec<(Ipv4Addr, String)>,
 }
 
 pub struct SendmailInstance {
@@ -96,7 +99,11 @@ impl SendmailInstance {
         let write = |name: &str, text: &str| {
             fs::write(dir.join(name), text).map_err(|e| format!("write {name}: {e}"))
         };
-        write("hosts", &format!("127.0.0.1 localhost {HOSTNAME} mx\n"))?;
+        let mut hosts = format!("127.0.0.1 localhost {HOSTNAME} mx\n");
+        for (ip, name) in &cfg.sink_names {
+            let _ = writeln!(hosts, "{ip} {name}");
+        }
+        write("hosts", &hosts)?;
         write("service.switch", "hosts files\naliases files\n")?;
         write("aliases", "")?;
         write("local-host-names", &format!("{HOSTNAME}\n"))?;
@@ -107,7 +114,13 @@ impl SendmailInstance {
         write("access", &access)?;
         let mut mt = String::new();
         for (dom, ip) in &cfg.sink_routes {
-            let _ = writeln!(mt, "{dom}\tesmtp:[{ip}]");
+            // A name without brackets: the service switch has no DNS, so no MX lookup; the
+            // name is looked up in the hosts file.
+            match cfg.sink_names.iter().find(|(a, _)| a == ip) {
+                Some((_, name)) => writeln!(mt, "{dom}\tesmtp:{name}"),
+                None => writeln!(mt, "{dom}\tesmtp:[{ip}]"),
+            }
+            .map_err(|e| e.to_string())?;
         }
         for dom in &cfg.down_domains {
             let _ = writeln!(mt, "{dom}\trelay:[127.0.0.1]");
