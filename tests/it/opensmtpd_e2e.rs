@@ -18,12 +18,14 @@ use std::time::{Duration, Instant};
 
 use harness::client::{Reply, SmtpClient, Submission};
 use harness::expect::{self, domain_of, Expected, Outbound};
+use harness::hosts::PROVIDER_MX;
 use harness::metrics::{self, Labels};
 use harness::opensmtpd::{OpenSmtpdConfig, OpenSmtpdInstance};
 use harness::scenario::{self, delays_per_outbound_reply, Mta, Replay, Want};
 use harness::sink::{Script, Sink, SinkRecord};
 use harness::util::{self, wait_for, TestDir};
 
+/// Sink domains, one loopback address each; the first two reached under providers' MX names.
 const SINK_DOMAINS: [(&str, Ipv4Addr); 3] = [
     ("d1.test", Ipv4Addr::new(127, 0, 0, 2)),
     ("d2.test", Ipv4Addr::new(127, 0, 0, 3)),
@@ -79,7 +81,23 @@ fn reply_labels(
     enhanced: &str,
     domain: &str,
 ) -> Labels {
-    expect::reply_labels("opensmtpd", direction, outcome, code, enhanced, domain)
+    let mut l = expect::reply_labels("opensmtpd", direction, outcome, code, enhanced, domain);
+    l.insert("provider".into(), provider_of(direction, domain).into());
+    l
+}
+
+/// The `provider` label of the test's replies: d1.test and d2.test are reached under
+/// providers' MX names ([`PROVIDER_MX`]), which the daemon's hosts file also gives as the
+/// addresses' reverse names (`relay="127.0.0.2 (gmail-smtp-in.l.google.com)"`); the other
+/// sinks have none (`relay="127.0.0.4 (127.0.0.4)"`) and fall back to the recipient's domain
+/// (no provider's: `other`); inbound refusals have none.
+fn provider_of(direction: &str, domain: &str) -> &'static str {
+    match (direction, domain) {
+        ("inbound", _) => "",
+        (_, "d1.test") => "google",
+        (_, "d2.test") => "microsoft",
+        _ => "other",
+    }
 }
 
 /// What the inbound client did, for the expectations.
@@ -356,6 +374,10 @@ impl Mta for OpenSmtpd {
                 "553 5.7.1 Sender refused by the e2e test".into(),
             )],
             ttl_secs: TTL_SECS,
+            sink_names: PROVIDER_MX
+                .iter()
+                .map(|(ip, name)| (*ip, (*name).to_owned()))
+                .collect(),
         };
         let sm = OpenSmtpdInstance::start(&dir.subdir("opensmtpd"), &cfg)
             .unwrap_or_else(|e| panic!("starting the private OpenSMTPD: {e}"));

@@ -75,6 +75,12 @@ mod tests {
     const CASES: &[(&str, Relay<'static>, Stage)] = &[
         ("Nov 23 05:35:40 mx smtpd[24232]: f082a597c8b61ba4 mta delivery evpid=77222b8bddcfeab0 from=<r250-sender-m0003@snd.test> to=<r554-5.7.1-m0003r0@d1.test> rcpt=<-> source=\"127.0.0.1\" relay=\"127.0.0.2 (127.0.0.2)\" delay=0s result=\"PermFail\" stat=\"554 5.7.1 Rejected by policy <r554-5.7.1-m0003r0@d1.test> (e2e sink)\"",
             host("127.0.0.2"), Unknown),
+        // The end-to-end test's run (tests/it/opensmtpd_e2e.rs, 2026-12-07): its hosts file
+        // gives the sink's addresses providers' MX names, which are the reverse names too.
+        ("Dec  7 05:30:12 mx smtpd[14159]: a896d6d028c6862c mta delivery evpid=d3bd5381cf47dfb0 from=<r250-sender-m0003@snd.test> to=<r554-5.7.1-m0003r0@d1.test> rcpt=<-> source=\"127.0.0.1\" relay=\"127.0.0.2 (gmail-smtp-in.l.google.com)\" delay=0s result=\"PermFail\" stat=\"554 5.7.1 Rejected by policy <r554-5.7.1-m0003r0@d1.test> (e2e sink)\"",
+            host("gmail-smtp-in.l.google.com"), Unknown),
+        ("Dec  7 05:30:13 mx smtpd[14159]: a896d6cd54b1b775 mta delivery evpid=6552a10422f45cae from=<r250-sender-m0010@snd.test> to=<r450-4.2.0-m0010r0@d2.test> rcpt=<-> source=\"127.0.0.1\" relay=\"127.0.0.3 (contoso-com.mail.protection.outlook.com)\" delay=1s result=\"TempFail\" stat=\"450 4.2.0 Mailbox unavailable, try again later <r450-4.2.0-m0010r0@d2.test> (e2e sink)\"",
+            host("contoso-com.mail.protection.outlook.com"), Unknown),
         // The route failed: the destination it was routed to.
         ("Nov 23 05:35:51 mx smtpd[24232]: 0000000000000000 mta delivery evpid=a397fe4a78684352 from=<r250-sender-m0005@snd.test> to=<r250-m0005r1@down.test> rcpt=<-> source=\"-\" relay=\"127.0.0.1\" delay=11s result=\"TempFail\" stat=\"Network error on destination MXs\"",
             host("127.0.0.1"), Unknown),

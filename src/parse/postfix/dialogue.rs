@@ -201,6 +201,12 @@ mod tests {
         // whyscream
         ("Jan  1 00:00:00 peerhost postfix/smtp[1]: 4E74613FE76: to=<redacted@gmail.com>, relay=gmail-smtp-in.l.google.com[2607:f8b0:400e:c04::1b]:25, delay=1.9, delays=0.05/0/1.1/0.71, dsn=5.7.1, status=bounced (host gmail-smtp-in.l.google.com[2607:f8b0:400e:c04::1b] said: 550-5.7.1 [2607:4100:3:25:100::2      12] Our system has detected that this 550-5.7.1 message is likely unsolicited mail. To reduce the amount of spam sent 550-5.7.1 to Gmail, this message has been blocked. Please visit 550-5.7.1 http://support.google.com/mail/bin/answer.py?hl=en&answer=188131 for 550 5.7.1 more information. qc12si8475009pab.211 - gsmtp (in reply to end of DATA command))",
             host("gmail-smtp-in.l.google.com[2607:f8b0:400e:c04::1b]:25"), EndOfData),
+        // The end-to-end test's run (tests/it/postfix_e2e.rs, 2026-12-07): the sink reached
+        // under providers' MX names (its hosts file).
+        ("Dec 07 05:30:54 mta postfix/smtp[17107]: 430D499A073: to=<r550-m0009r0@D1.TEST>, relay=gmail-smtp-in.l.google.com[127.0.0.2]:39643, delay=0.06, delays=0/0.05/0.01/0, dsn=5.0.0, status=bounced (host gmail-smtp-in.l.google.com[127.0.0.2] said: 550 No such user here <r550-m0009r0@D1.TEST> (e2e sink) (in reply to RCPT TO command))",
+            host("gmail-smtp-in.l.google.com[127.0.0.2]:39643"), Rcpt),
+        ("Dec 07 05:30:54 mta postfix/smtp[17108]: 480D499A013: to=<r250-d554-5.7.1-m0013r0@d2.test>, relay=contoso-com.mail.protection.outlook.com[127.0.0.3]:39643, conn_use=3, delay=0.05, delays=0.01/0.03/0/0, dsn=5.7.1, status=bounced (host contoso-com.mail.protection.outlook.com[127.0.0.3] said: 554 5.7.1 Rejected by policy <message> (e2e sink) (in reply to end of DATA command))",
+            host("contoso-com.mail.protection.outlook.com[127.0.0.3]:39643"), EndOfData),
         ("Nov 23 02:12:58 mx postfix/smtp[10731]: 1B0E698C15E: to=<nouser1@remote.example>, relay=127.0.0.1[127.0.0.1]:12600, delay=0.06, delays=0.01/0.01/0/0.03, dsn=5.1.1, status=bounced (host 127.0.0.1[127.0.0.1] said: 550 5.1.1 <nouser1>: Recipient address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command))",
             host("127.0.0.1[127.0.0.1]:12600"), Rcpt),
         ("Nov 23 02:12:58 mx postfix/smtp[10732]: 3DBCC98C16B: to=<ok2@remote.example>, relay=127.0.0.1[127.0.0.1]:12600, delay=0.02, delays=0.02/0/0/0, dsn=5.7.1, status=bounced (host 127.0.0.1[127.0.0.1] said: 553 5.7.1 Sender address rejected: not owned by user (in reply to MAIL FROM command))",

@@ -102,6 +102,12 @@ mod tests {
             host("[127.0.0.2] [127.0.0.2]"), Unknown),
         ("Nov 23 05:19:50 mx sm-mta[12634]: 6AN5Jos9012613: to=<r250-m0005r1@down.test>, delay=00:00:00, xdelay=00:00:00, mailer=relay, pri=60153, relay=[127.0.0.1] [127.0.0.1], dsn=4.4.1, stat=Deferred: Connection refused by [127.0.0.1]",
             host("[127.0.0.1] [127.0.0.1]"), Connect),
+        // The end-to-end test's run (tests/it/sendmail_e2e.rs, 2026-12-07): the sink reached
+        // under providers' MX names (its hosts file; no DNS, so no trailing dot).
+        ("Dec  7 05:30:58 mx sm-mta[18099]: 6B75UwVc018081: to=<r554-5.7.1-m0003r0@d1.test>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=30153, relay=gmail-smtp-in.l.google.com [127.0.0.2], dsn=5.7.1, reply=554 5.7.1 Rejected by policy <r554-5.7.1-m0003r0@d1.test> (e2e sink), stat=Service unavailable",
+            host("gmail-smtp-in.l.google.com [127.0.0.2]"), Unknown),
+        ("Dec  7 05:30:58 mx sm-mta[18091]: 6B75UwVZ018081: to=<r250-m0000r0@d2.test>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=30153, relay=contoso-com.mail.protection.outlook.com [127.0.0.3], dsn=2.0.0, stat=Sent (Ok: queued as S000000)",
+            host("contoso-com.mail.protection.outlook.com [127.0.0.3]"), Unknown),
         // wazuh-ruleset: the submission queue runner, `ctladdr=` before `delay=`
         ("Jan  1 00:00:00 peerhost sm-msp-queue[13484]: k5TKj6L5012934: to=root, ctladdr=root (0/0), delay=00:04:00, xdelay=00:00:00, mailer=relay, pri=120112, relay=[127.0.0.1], dsn=4.0.0, stat=Deferred: Connection refused by [127.0.0.1]",
             host("[127.0.0.1]"), Connect),

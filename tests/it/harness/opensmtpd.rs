@@ -49,6 +49,9 @@ pub struct OpenSmtpdConfig {
     pub mail_rejects: Vec<(String, String)>,
     /// `queue ttl`, in seconds.
     pub ttl_secs: u64,
+    /// Sink addresses reached under a host name (a provider's MX name): written to the
+    /// daemon's own hosts file, and the domains routed to such an address go to the name.
+    pub sink_names: Vec<(Ipv4Addr, String)>,
 }
 
 pub struct OpenSmtpdInstance {
@@ -106,7 +109,13 @@ impl OpenSmtpdInstance {
         let mut routes: Vec<(String, String)> = cfg
             .sink_routes
             .iter()
-            .map(|(d, ip)| (d.clone(), format!("smtp://{ip}:{}", cfg.sink_port)))
+            .map(|(d, ip)| {
+                let host = match cfg.sink_names.iter().find(|(a, _)| a == ip) {
+                    Some((_, name)) => name.clone(),
+                    None => ip.to_string(),
+                };
+                (d.clone(), format!("smtp://{host}:{}", cfg.sink_port))
+            })
             .collect();
         routes.extend(
             cfg.down_domains
@@ -129,11 +138,11 @@ impl OpenSmtpdInstance {
         }
         let conf_path = dir.join("smtpd.conf");
         fs::write(&conf_path, &conf).map_err(|e| e.to_string())?;
-        fs::write(
-            dir.join("hosts"),
-            format!("127.0.0.1 localhost {HOSTNAME} mx\n"),
-        )
-        .map_err(|e| e.to_string())?;
+        let mut hosts = format!("127.0.0.1 localhost {HOSTNAME} mx\n");
+        for (ip, name) in &cfg.sink_names {
+            let _ = writeln!(hosts, "{ip} {name}");
+        }
+        fs::write(dir.join("hosts"), hosts).map_err(|e| e.to_string())?;
         let (ok, text) = run(Command::new(&smtpd).arg("-n").arg("-f").arg(&conf_path));
         if !ok {
             return Err(format!("smtpd -n: {text}\n{conf}"));
