@@ -66,6 +66,9 @@
 //! recipients were counted on their `PermFail` or `Expire` lines), `Remove for` (removed by the
 //! administrator, not expired).
 //!
+//! The host that answered and the SMTP command answered, where a line says them (the
+//! `provider` and `stage` labels): `opensmtpd/dialogue.rs`.
+//!
 //! Formats of 6.8 checked against OpenSMTPD's `smtpd/mta.c` (`mta_log`), `smtpd/mda.c`,
 //! `smtpd/smtp_session.c` (`failed-command`) and `smtpd/queue.c` (`queue_log`, `Expire`).
 

@@ -15,7 +15,9 @@
 //! - inbound refusals by smtpd, postscreen, milters and proxies (`reject:`,
 //!   `reject_warning:`, `milter-reject:`, `proxy-reject:`): `postfix/smtpd.rs`;
 //! - inbound refusals by cleanup (header/body checks, milters, MIME errors):
-//!   `postfix/cleanup.rs`.
+//!   `postfix/cleanup.rs`;
+//! - the host that answered and the SMTP command answered, where a line says them (the
+//!   `provider` and `stage` labels): `postfix/dialogue.rs`.
 //!
 //! Everything else Postfix writes is ignored: connect/disconnect, `client=`, `message-id=`,
 //! qmgr `(queue active)` and `removed`, pickup, bounce notifications, `warning:`/`fatal:`,

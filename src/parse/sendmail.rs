@@ -74,6 +74,9 @@
 //! `lost input channel`, `did not issue MAIL/EXPN/VRFY/ETRN`, `ruleset=… discard`,
 //! `Warning: …`, `AUTH=`, `STARTTLS=`, `Milter` lines without `reject=`.
 //!
+//! The host that answered and the SMTP command answered, where a line says them (the
+//! `provider` and `stage` labels): `sendmail/dialogue.rs`.
+//!
 //! Formats checked against Sendmail's `sendmail/deliver.c` (`logdelivery`: `to=`, `delay=`,
 //! `dsn=`, `reply=`, `stat=` in that order, `stat=` last), `sendmail/parseaddr.c` and
 //! `srvrsmtp.c` (`ruleset=…, arg1=…, relay=…, reject=…`), `sendmail/savemail.c`
