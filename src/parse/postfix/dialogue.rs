@@ -283,6 +283,9 @@ mod tests {
             UNK, Rcpt),
         ("Nov 23 02:19:33 mx postfix/postscreen[26768]: NOQUEUE: reject: CONNECT from [127.0.0.7]:59857: too many connections",
             UNK, Connect),
+        // hsn723-postfix_exporter
+        ("Feb 24 16:18:40 letterman postfix/postscreen[1234]: NOQUEUE: reject: CONNECT from [1.2.3.4]:5678: all screening ports busy",
+            UNK, Connect),
         // ---- inbound: cleanup (content checks answer the end of the message) ----
         ("Nov 23 02:13:27 mx postfix/cleanup[10739]: 0C0BD98C24A: reject: body BODY-REJECT-MARKER here from localhost[127.0.0.1]; from=<someone@outside.example> to=<sseuser@sse-test.example> proto=ESMTP helo=<client.example>: 5.7.1 Body contains forbidden content",
             UNK, EndOfData),
