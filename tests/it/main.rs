@@ -26,6 +26,7 @@ mod opensmtpd_e2e;
 mod opensmtpd_queue;
 mod postfix_e2e;
 mod queue_e2e;
+mod relays;
 mod replay_split;
 mod rotation;
 mod sendmail_e2e;
