@@ -94,19 +94,29 @@ fn of_reason(reason: &[u8]) -> (Option<&[u8]>, Stage) {
     if let Some(rest) = strip_any(
         r,
         &[
-            b"TLS is required, but host ",
-            b"Sender requested REQUIRETLS, but host ",
+            b"TLS is required, but ",
+            b"Sender requested REQUIRETLS, but ",
         ],
     ) {
-        return (Some(split_at(rest, b" ").0), Stage::Starttls);
+        return (tls_host(rest), Stage::Starttls);
     }
-    if let Some(h) = r.strip_prefix(b"TLS is required, but was not offered by host ") {
-        return (Some(h), Stage::Starttls);
-    }
-    if r.starts_with(b"Cannot start TLS: ") {
+    if r.starts_with(b"Cannot start TLS: ") || r.starts_with(b"Server certificate not ") {
         return (None, Stage::Starttls);
     }
     (None, Stage::Unknown)
+}
+
+/// The host of a TLS failure (`smtp_proto.c`): `host H refused to start TLS: …`, `was not
+/// offered by host H`, `… The last attempted server was H`; none for `our TLS engine is
+/// unavailable`.
+fn tls_host(rest: &[u8]) -> Option<&[u8]> {
+    if let Some(h) = rest.strip_prefix(b"host ") {
+        return Some(split_at(h, b" ").0);
+    }
+    [&b" by host "[..], b" server was "].iter().find_map(|key| {
+        let at = memchr::memmem::find(rest, key)?;
+        rest.get(at + key.len()..)
+    })
 }
 
 /// The host of a SASL failure: `server H said: …`, `cannot authenticate to server H: …`,
@@ -344,6 +354,12 @@ mod tests {
                 Some("mx.example.net[192.0.2.1]"), Starttls),
             ("TLS is required, but was not offered by host mx.example.net[192.0.2.1]",
                 Some("mx.example.net[192.0.2.1]"), Starttls),
+            ("Sender requested REQUIRETLS, but TLS service was not offered by host mx.example.net[192.0.2.1]",
+                Some("mx.example.net[192.0.2.1]"), Starttls),
+            ("Sender requested REQUIRETLS, but no matching server certificate was found. The last attempted server was mx.example.net[192.0.2.1]",
+                Some("mx.example.net[192.0.2.1]"), Starttls),
+            ("TLS is required, but our TLS engine is unavailable", None, Starttls),
+            ("Server certificate not verified", None, Starttls),
             ("Cannot start TLS: handshake failure", None, Starttls),
             ("lost connection with mx.example.net[192.0.2.1] while receiving the STARTTLS response",
                 Some("mx.example.net[192.0.2.1]"), Starttls),
