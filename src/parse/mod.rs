@@ -522,6 +522,23 @@ pub(crate) fn render_for_tests(p: &Parsed<'_>) -> String {
     }
 }
 
+/// A parsed reply's relay and stage (`host|local|? stage`, `-` for no reply), for the tables
+/// of what each format says of them.
+#[cfg(test)]
+pub(crate) fn relay_stage_for_tests(p: &Parsed<'_>) -> String {
+    match p {
+        Parsed::Event(Event::Reply(r)) => {
+            let relay = match r.relay {
+                Relay::Unknown => "?".to_owned(),
+                Relay::Local => "local".to_owned(),
+                Relay::Host(h) => String::from_utf8_lossy(h).into_owned(),
+            };
+            format!("{relay}|{}", r.stage.as_str())
+        }
+        _ => "-".to_owned(),
+    }
+}
+
 /// A parsed line with its reply text left out, for tables that check the rest (the texts
 /// have tables of their own).
 #[cfg(test)]

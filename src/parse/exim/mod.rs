@@ -130,6 +130,9 @@
 //! [`Parsed::Unrecognised`].
 
 mod delivery;
+mod dialogue;
+#[cfg(test)]
+mod dialogue_tests;
 mod prefix;
 mod refusals;
 #[cfg(test)]
