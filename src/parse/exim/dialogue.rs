@@ -114,7 +114,7 @@ pub(super) fn failure_stage(words: &[u8]) -> Stage {
 }
 
 /// The stage of a transport's `smtp_command` as Exim logs it (after `after `).
-pub(super) fn command_stage(cmd: &[u8]) -> Stage {
+pub(crate) fn command_stage(cmd: &[u8]) -> Stage {
     // With pipelining Exim says which command's reply it read: the reply answers that one.
     let cmd = cmd.strip_prefix(b"pipelined ").unwrap_or(cmd);
     if cmd.starts_with(b"initial connection") {

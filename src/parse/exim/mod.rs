@@ -138,6 +138,8 @@ mod refusals;
 #[cfg(test)]
 mod tests;
 
+/// Exim's names of the command a reply answered, also quoted in its bounce notices.
+pub(crate) use dialogue::command_stage;
 pub use prefix::Dedup;
 
 /// A `memmem` finder built once: the searches every line of a kind makes (building one per
