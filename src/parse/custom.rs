@@ -245,7 +245,7 @@ fn compile_pattern(p: &PatternConfig) -> Result<Pattern, String> {
             *slot = Some(i);
         }
     }
-    let [_, _, recipient, domain, outcome_group, direction_group, _, relay, stage] = groups;
+    let [_, _, recipient, domain, outcome_group, direction_group, ..] = groups;
     if recipient.is_some() && domain.is_some() {
         return Err("regex: has both a recipient and a domain group: keep one".into());
     }
@@ -266,7 +266,7 @@ fn compile_pattern(p: &PatternConfig) -> Result<Pattern, String> {
             )
         }
     };
-    check_reply_groups(outcome, relay, stage)?;
+    check_reply_groups(outcome, groups[7], groups[8])?;
     let direction = match (&p.direction, direction_group) {
         (Some(_), Some(_)) => {
             return Err(

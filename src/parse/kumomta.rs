@@ -143,22 +143,9 @@ pub fn parse(line: &[u8]) -> Parsed<'_> {
     let Ok(rec) = serde_json::from_slice::<Record<'_>>(text) else {
         return Parsed::Unrecognised;
     };
-    let (direction, outcome) = match rec.kind {
-        "Delivery" => (Direction::Outbound, Outcome::Delivered),
-        "TransientFailure" => (Direction::Outbound, Outcome::Deferred),
-        "Bounce" => (Direction::Outbound, Outcome::Bounced),
-        "Rejection" => (Direction::Inbound, Outcome::Rejected),
-        "Expiration" => return Parsed::Event(Event::Expired),
-        "Reception"
-        | "Feedback"
-        | "OOB"
-        | "AdminBounce"
-        | "Delayed"
-        | "AdminRebind"
-        | "DeferredInjectionRebind"
-        | "XferOut"
-        | "XferIn" => return Parsed::Ignored,
-        _ => return Parsed::Unrecognised,
+    let (direction, outcome) = match kind_of(rec.kind) {
+        Ok(k) => k,
+        Err(p) => return p,
     };
     let text = rec
         .response
@@ -205,6 +192,27 @@ pub fn parse(line: &[u8]) -> Parsed<'_> {
         },
         stage: command.map_or(Stage::Unknown, |c| command_stage(c.get().as_bytes())),
     }))
+}
+
+/// A record type's reply direction and outcome, or what else its line is.
+fn kind_of(kind: &str) -> Result<(Direction, Outcome), Parsed<'static>> {
+    Ok(match kind {
+        "Delivery" => (Direction::Outbound, Outcome::Delivered),
+        "TransientFailure" => (Direction::Outbound, Outcome::Deferred),
+        "Bounce" => (Direction::Outbound, Outcome::Bounced),
+        "Rejection" => (Direction::Inbound, Outcome::Rejected),
+        "Expiration" => return Err(Parsed::Event(Event::Expired)),
+        "Reception"
+        | "Feedback"
+        | "OOB"
+        | "AdminBounce"
+        | "Delayed"
+        | "AdminRebind"
+        | "DeferredInjectionRebind"
+        | "XferOut"
+        | "XferIn" => return Err(Parsed::Ignored),
+        _ => return Err(Parsed::Unrecognised),
+    })
 }
 
 /// The content of a raw JSON string value (`None` for `null`, a number, an empty string).
