@@ -25,8 +25,8 @@
 //!   name (`gmail-smtp-in.l.google.com.`), or its `addr` where the name is empty; without a
 //!   peer (no connection made), the `site`, KumoMTA's name of the MX set it was delivering to
 //!   after the egress source (`source2->(alt1|alt2|alt3|alt4)?.gmail-smtp-in.l.google.com.`:
-//!   the names' common suffix is what the provider table reads). A `Rejection`'s peer is the
-//!   client: no relay.
+//!   the names' common suffix is what the provider table reads). A peer at a unix socket path
+//!   (LMTP to a local store) is a local delivery. A `Rejection`'s peer is the client: no relay.
 //! - The stage: `response.command`, the command the reply answered as KumoMTA sent or
 //!   received it (`RCPT TO:<…>\r\n`, `MAIL FROM:<…>`, `DATA`, `.` for the end of the
 //!   message, `EHLO …`, `STARTTLS`); `null` (a greeting, a connection that failed, KumoMTA's own
@@ -226,6 +226,13 @@ fn string(raw: Option<&RawValue>) -> Option<&[u8]> {
 /// MX site after its egress source (`source->site`).
 fn relay<'a>(rec: &Record<'a>) -> Relay<'a> {
     let peer = rec.peer_address.as_ref();
+    // A unix socket path (LMTP to a local store): a delivery of ours, no destination.
+    if peer
+        .and_then(|p| string(p.addr))
+        .is_some_and(|a| a.starts_with(b"/"))
+    {
+        return Relay::Local;
+    }
     let host = peer
         .and_then(|p| string(p.name))
         .or_else(|| peer.and_then(|p| string(p.addr)))
@@ -451,6 +458,11 @@ mod tests {
             (
                 r#"{"type":"Bounce","id":"7d98076abbbc11ed940250ebf67f93bd","sender":"bounce@news.example.com","recipient":"erin@example.org","queue":"example.org","site":"source1->(alt1|alt2)?.aspmx.l.google.com.","size":1047,"response":{"code":421,"enhanced_code":null,"content":"disconnecting 421-disconnect-me","command":"MAIL FROM:<bounce@news.example.com>\r\n"},"peer_address":null,"timestamp":1710148501,"created":1710148465,"num_attempts":1,"bounce_classification":"Uncategorized","meta":{},"headers":{},"nodeid":"557f3ad4-2c8c-11ee-976e-782d7e12e173"}"#,
                 "(alt1|alt2)?.aspmx.l.google.com.|mail",
+            ),
+            // LMTP to a unix socket (`HostOrSocketAddress::UnixDomain` prints its path).
+            (
+                r#"{"type":"Delivery","id":"8e98076abbbc11ed940250ebf67f93bd","sender":"bounce@news.example.com","recipient":"frank@ours.example","queue":"ours.example","site":"unspecified->lmtp","size":1047,"response":{"code":250,"enhanced_code":{"class":2,"subject":0,"detail":0},"content":"Ok","command":".\r\n"},"peer_address":{"name":"","addr":"/run/dovecot/lmtp"},"timestamp":1710148502,"created":1710148465,"num_attempts":0,"bounce_classification":"Uncategorized","meta":{},"headers":{},"nodeid":"557f3ad4-2c8c-11ee-976e-782d7e12e173"}"#,
+                "local|end_of_data",
             ),
         ];
         for (line, want) in cases {

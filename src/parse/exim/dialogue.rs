@@ -63,8 +63,9 @@ pub(super) fn host_field(after: &[u8]) -> Option<&[u8]> {
 }
 
 /// The relay of a delivery line (`=>`, `->`, `>>`, `==`, `**`): its `H=` host; else, for a
-/// delivery made (only a local transport delivers without a host) or a pipe or file address
-/// or a known local transport, [`Relay::Local`]; else unknown.
+/// delivery made (only a local transport delivers without a host), a pipe or file address, a
+/// known local transport, or an LMTP error without a host (Exim's `lmtp` transport, over a
+/// socket or a command: a local one), [`Relay::Local`]; else unknown.
 pub(super) fn delivery_relay<'a>(delivered: bool, first: &[u8], after: &'a [u8]) -> Relay<'a> {
     if let Some(host) = host_field(after) {
         return Relay::Host(host);
@@ -77,7 +78,8 @@ pub(super) fn delivery_relay<'a>(delivered: bool, first: &[u8], after: &'a [u8])
         Some(_) if delivered => true,
         Some(t) => LOCAL_TRANSPORTS.contains(&t),
         None => false,
-    } || matches!(first.first(), Some(b'|' | b'/'));
+    } || matches!(first.first(), Some(b'|' | b'/'))
+        || memchr::memmem::find(after, b"LMTP error after ").is_some();
     if local {
         Relay::Local
     } else {

@@ -22,6 +22,8 @@ const CASES: &[(&str, &str)] = &[
     ("1999-03-02 09:44:33 10HmaY-000000005vi-0000 => /dev/null <devnull@the.local.host.name> R=system_aliases T=**bypassed**", "local|"),
     ("1999-03-02 09:44:33 10HmaZ-000000005vi-0000 == /no/such/file <file@test.ex> R=alias T=address_file defer (EEE): Permission denied: failed to create directories for /no/such/file: Permission denied", "local|"),
     ("1999-03-02 09:44:33 10HmaX-000000005vi-0000 == CALLER@test.ex R=caller T=local_delivery defer (-1)", "local|"),
+    // An LMTP transport without a host: a socket or a command, local.
+    ("1999-03-02 09:44:33 10HmbD-000000005vi-0000 ** jill@myhost.test.ex R=smartuser T=lmtp : LMTP error after end of data: 550 Number 3 is now rejected", "local|end_of_data"),
     // Discarded: no transport, no host.
     ("2026-11-23 04:41:54 [23939] 1xVLsI-0006E6-2u => :blackhole: <ok@in.test> R=inbound", "?|"),
     // Each command Exim names after `after `.
