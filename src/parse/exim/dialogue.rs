@@ -15,6 +15,13 @@ use crate::parse::{Relay, Stage};
 
 finder!(host_field_name, b" H=");
 finder!(transport_field_name, b" T=");
+finder!(remote_error_after, b"error from remote mail server after ");
+finder!(lmtp_error_after, b"LMTP error after ");
+finder!(timeout_after, b"SMTP timeout after ");
+finder!(in_response_to, b"in response to ");
+finder!(prdr_error_after, b"PRDR error after ");
+finder!(connection_refused, b"Connection refused");
+finder!(connection_timed_out, b"Connection timed out");
 
 /// Exim's default and Debian's local transports (`configure.default`, Debian's
 /// `exim4-config`), and Dovecot's usual LMTP and LDA transports: a failure of one of these
@@ -79,7 +86,7 @@ pub(super) fn delivery_relay<'a>(delivered: bool, first: &[u8], after: &'a [u8])
         Some(t) => LOCAL_TRANSPORTS.contains(&t),
         None => false,
     } || matches!(first.first(), Some(b'|' | b'/'))
-        || memchr::memmem::find(after, b"LMTP error after ").is_some();
+        || lmtp_error_after().find(after).is_some();
     if local {
         Relay::Local
     } else {
@@ -92,24 +99,22 @@ pub(super) fn delivery_relay<'a>(delivered: bool, first: &[u8], after: &'a [u8])
 /// connection (`Connection refused`, a bare `Connection timed out`: a command that timed out
 /// says which after it). Unknown otherwise (retry times, TLS failures, routing).
 pub(super) fn failure_stage(words: &[u8]) -> Stage {
-    const MARKS: &[&[u8]] = &[
-        b"error from remote mail server after ",
-        b"LMTP error after ",
-        b"SMTP timeout after ",
-        b"in response to ",
+    let marks = [
+        remote_error_after(),
+        lmtp_error_after(),
+        timeout_after(),
+        in_response_to(),
     ];
-    for mark in MARKS {
-        if let Some(at) = memchr::memmem::find(words, mark) {
-            return command_stage(&words[at + mark.len()..]);
+    for mark in marks {
+        if let Some(at) = mark.find(words) {
+            return command_stage(&words[at + mark.needle().len()..]);
         }
     }
     // One recipient's refusal in the reply to the message (RFC draft PRDR).
-    if memchr::memmem::find(words, b"PRDR error after ").is_some() {
+    if prdr_error_after().find(words).is_some() {
         return Stage::EndOfData;
     }
-    if memchr::memmem::find(words, b"Connection refused").is_some()
-        || memchr::memmem::find(words, b"Connection timed out").is_some()
-    {
+    if connection_refused().find(words).is_some() || connection_timed_out().find(words).is_some() {
         return Stage::Connect;
     }
     Stage::Unknown
