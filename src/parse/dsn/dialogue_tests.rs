@@ -53,6 +53,15 @@ fn our_notices() {
             "postfix-relayed-success.eml",
             &["r250-am8r0@d2.test 127.0.0.3|"],
         ),
+        // Exchange's administrators' section: the host before `#` answered; a line that
+        // starts with `#` is Exchange's own verdict.
+        (
+            "exchange-2010-diagnostic.eml",
+            &[
+                "pat@contoso.example |",
+                "lee@fabrikam.example mail.fabrikam.example|",
+            ],
+        ),
         // Gmail's and Microsoft's notices quote the reply alone.
         ("gmail-address-not-found.eml", &["nobody@example.org |"]),
         ("m365-reported-error.eml", &["gone@contoso.example |"]),
