@@ -64,6 +64,17 @@ pub struct File {
     /// `reasons` and the built-in table, compiled (by [`parse`]).
     #[serde(skip)]
     pub compiled_reasons: Arc<crate::codes::reasons::Reasons>,
+    /// Providers of the `provider` label: name → MX host suffixes and mailbox domains, added
+    /// to the built-in table (a built-in name is replaced).
+    #[serde(default)]
+    pub providers: std::collections::BTreeMap<String, crate::codes::providers::UserProvider>,
+    /// Relays of ours (smarthosts, filtering hops), by host name (suffix) or address: a reply
+    /// from one says nothing of the destination, whose domain decides the provider.
+    #[serde(default)]
+    pub own_relays: Vec<String>,
+    /// `providers`, `own_relays` and the built-in table (by [`parse`]).
+    #[serde(skip)]
+    pub compiled_providers: Arc<crate::codes::providers::Providers>,
     /// Syslog listeners (besides `sources`): messages forwarded by rsyslog, syslog-ng, logger.
     #[serde(default)]
     pub syslog: Vec<SyslogConfig>,
@@ -235,6 +246,10 @@ pub fn parse(text: &str) -> Result<File, String> {
     let mut file: File = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
     file.compiled = compile_formats(&file.formats)?;
     file.compiled_reasons = Arc::new(crate::codes::reasons::Reasons::new(&file.reasons)?);
+    file.compiled_providers = Arc::new(crate::codes::providers::Providers::new(
+        &file.providers,
+        &file.own_relays,
+    )?);
     check(&mut file)?;
     Ok(file)
 }
@@ -563,6 +578,47 @@ mod tests {
                 "sources[0].queue.smtpctl: only for a source of opensmtpd",
             ),
             ("sources:\n  - path: \"/var/log/[a-\"\n", "invalid glob"),
+            // `providers:` and `own_relays:`, one case per mistake.
+            (
+                "providers:\n  Acme:\n    mx: [mx.acme.example]\n",
+                "providers.Acme: \"Acme\" is no provider name",
+            ),
+            (
+                "providers:\n  other:\n    mx: [mx.acme.example]\n",
+                "providers.other: `other` is the label",
+            ),
+            (
+                "providers:\n  acme: {}\n",
+                "providers.acme: lists no `mx` host suffixes and no `domains`",
+            ),
+            (
+                "providers:\n  acme:\n    mx: ['*.acme.example']\n",
+                "providers.acme.mx[0] (\"*.acme.example\"): not a host name",
+            ),
+            (
+                "providers:\n  acme:\n    mx: [192.0.2.1]\n",
+                "providers.acme.mx[0] (\"192.0.2.1\"): an address is no host-name suffix",
+            ),
+            (
+                "providers:\n  acme:\n    domains: [postmaster@acme.example]\n",
+                "providers.acme.domains[0] (\"postmaster@acme.example\"): not a host name",
+            ),
+            (
+                "providers:\n  acme:\n    mx: [acme.example]\n  beta:\n    mx: [acme.example]\n",
+                "providers.beta.mx[0]: mx acme.example is also listed under providers.acme",
+            ),
+            (
+                "providers:\n  acme:\n    mx_hosts: [acme.example]\n",
+                "unknown field `mx_hosts`",
+            ),
+            (
+                "providers:\n  acme:\n    mx: acme.example\n",
+                "providers.acme.mx: invalid type",
+            ),
+            (
+                "own_relays: [\"smarthost example\"]\n",
+                "own_relays[0] (\"smarthost example\"): not a host name",
+            ),
             (
                 "sources:\n  - path: /a\n    instances:\n      postfix-out: postfix\n",
                 "used twice",

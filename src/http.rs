@@ -206,6 +206,8 @@ fn landing_page(agg: &Aggregator, shared: &Shared) -> String {
     }
     h.push_str("</table>");
     queues_section(&mut h, &shared.queues);
+    providers_table(&mut h, agg);
+    stages_table(&mut h, agg);
     h.push_str("<h2>Codes seen</h2>");
     codes_table(&mut h, agg);
     h.push_str("</body></html>\n");
@@ -242,6 +244,61 @@ fn queues_section(h: &mut String, queues: &crate::queue::Queues) {
         );
     }
     h.push_str("</ul>");
+}
+
+/// Who refused: outbound replies by provider, the share deferred and the top failure code.
+fn providers_table(h: &mut String, agg: &Aggregator) {
+    let rows = crate::expose::summary::by_provider(agg);
+    if rows.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<h2>Outbound by provider</h2><table><tr><th>provider</th><th>delivered</th>\
+         <th>deferred</th><th>bounced</th><th>deferred %</th><th>top failure code</th></tr>",
+    );
+    for p in rows {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            html_escape(if p.name.is_empty() {
+                "(local)"
+            } else {
+                &p.name
+            }),
+            p.delivered,
+            p.deferred,
+            p.bounced,
+            p.deferred_percent()
+                .map_or_else(|| "-".to_owned(), |x| format!("{x:.1}")),
+            html_escape(
+                &p.top_failure
+                    .map(crate::expose::summary::code_with_meaning)
+                    .unwrap_or_default()
+            ),
+        );
+    }
+    h.push_str("</table>");
+}
+
+/// At which step of the SMTP dialogue failures came, where the log says it.
+fn stages_table(h: &mut String, agg: &Aggregator) {
+    let rows = crate::expose::summary::by_stage(agg);
+    if rows.is_empty() {
+        return;
+    }
+    h.push_str(
+        "<h2>Failures by stage of the SMTP dialogue</h2><table><tr><th>direction</th>\
+         <th>stage</th><th>failures</th></tr>",
+    );
+    for (d, st, n) in rows {
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{n}</td></tr>",
+            d.as_str(),
+            crate::expose::summary::stage_name(st),
+        );
+    }
+    h.push_str("</table>");
 }
 
 /// The live table of the codes seen, most frequent first, with the knowledge base's meaning

@@ -32,6 +32,7 @@ pub const REPLIES: Spec = Spec {
         "enhanced",
         "subject",
         "domain",
+        "provider",
     ],
 };
 
@@ -39,7 +40,16 @@ pub const FAILURES: Spec = Spec {
     name: "smtp_failures_total",
     kind: Kind::Counter,
     help: "4xx/5xx replies by reason class (an ordered rule table on codes and reply text, user-extendable).",
-    labels: &["source", "mta", "direction", "class", "reason", "domain"],
+    labels: &[
+        "source",
+        "mta",
+        "direction",
+        "class",
+        "reason",
+        "stage",
+        "domain",
+        "provider",
+    ],
 };
 
 pub const EXPIRED: Spec = Spec {

@@ -16,8 +16,9 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
+use crate::codes::providers::{ProviderId, Providers};
 use crate::codes::reasons::{ReasonId, Reasons};
-use crate::parse::{BasicCode, Direction, EnhancedCode, Event, Outcome, Parsed, Reply};
+use crate::parse::{BasicCode, Direction, EnhancedCode, Event, Outcome, Parsed, Reply, Stage};
 pub use counters::Counters;
 use domain::{DomainId, DomainTable};
 pub use sources::{Position, Reading, SourceState, SourceStats};
@@ -91,6 +92,7 @@ pub struct ReplyKey {
     pub code: Option<BasicCode>,
     pub enhanced: Option<EnhancedCode>,
     pub domain: DomainId,
+    pub provider: ProviderId,
 }
 
 /// The label set of one `smtp_failures_total` series, as ids.
@@ -101,7 +103,9 @@ pub struct FailureKey {
     /// The class digit: 4 or 5.
     pub class: u8,
     pub reason: ReasonId,
+    pub stage: Stage,
     pub domain: DomainId,
+    pub provider: ProviderId,
 }
 
 /// A cumulative histogram with fixed buckets ([`metrics::DELAY_BUCKETS`]).
@@ -151,6 +155,8 @@ pub struct Bounds {
     pub domain_groups: Vec<(String, Vec<String>)>,
     /// The reason rules of `smtp_failures_total` (built-in, plus the user's).
     pub reasons: Arc<Reasons>,
+    /// The provider table of the `provider` label (built-in, plus the user's).
+    pub providers: Arc<Providers>,
 }
 
 /// All counters of the exporter.
@@ -358,6 +364,11 @@ impl Aggregator {
             if found.overflowed {
                 self.count_overflow("domain");
             }
+            // Inbound refusals answer a client: no destination, no provider.
+            let provider = match r.direction {
+                Direction::Inbound => ProviderId::NONE,
+                Direction::Outbound => self.bounds.providers.of_reply(r.relay, raw),
+            };
             let key = ReplyKey {
                 source,
                 direction: r.direction,
@@ -365,6 +376,7 @@ impl Aggregator {
                 code: r.code,
                 enhanced: r.enhanced,
                 domain: found.id,
+                provider,
             };
             *self.replies.entry(key).or_default() += 1;
             if let Some((class, reason)) = failure {
@@ -373,7 +385,9 @@ impl Aggregator {
                     direction: r.direction,
                     class,
                     reason,
+                    stage: r.stage,
                     domain: found.id,
+                    provider,
                 };
                 *self.failures.entry(key).or_default() += 1;
             }
@@ -443,12 +457,16 @@ impl Aggregator {
                         .name(ka.domain)
                         .cmp(self.domains.name(kb.domain))
                 })
+                .then_with(|| {
+                    self.provider_name(ka.provider)
+                        .cmp(self.provider_name(kb.provider))
+                })
         });
         v
     }
 
     /// The label values of one reply series, in the order of [`metrics::REPLIES`].
-    pub fn reply_labels(&self, k: &ReplyKey) -> [(&'static str, String); 9] {
+    pub fn reply_labels(&self, k: &ReplyKey) -> [(&'static str, String); 10] {
         let s = self.source(k.source);
         [
             ("source", s.map(|s| s.name.clone()).unwrap_or_default()),
@@ -472,7 +490,18 @@ impl Aggregator {
                 crate::codes::subject_label(k.enhanced).to_owned(),
             ),
             ("domain", self.domains.name(k.domain).to_owned()),
+            ("provider", self.provider_name(k.provider).to_owned()),
         ]
+    }
+
+    /// The label value of a provider.
+    pub fn provider_name(&self, id: ProviderId) -> &str {
+        self.bounds.providers.name(id)
+    }
+
+    /// The provider table.
+    pub fn providers(&self) -> &Providers {
+        &self.bounds.providers
     }
 
     /// Failure series sorted by their label values, for stable output.
@@ -483,10 +512,15 @@ impl Aggregator {
             (ka.source, ka.direction, ka.class)
                 .cmp(&(kb.source, kb.direction, kb.class))
                 .then_with(|| self.reason_name(ka.reason).cmp(self.reason_name(kb.reason)))
+                .then_with(|| ka.stage.cmp(&kb.stage))
                 .then_with(|| {
                     self.domains
                         .name(ka.domain)
                         .cmp(self.domains.name(kb.domain))
+                })
+                .then_with(|| {
+                    self.provider_name(ka.provider)
+                        .cmp(self.provider_name(kb.provider))
                 })
         });
         v
@@ -503,7 +537,7 @@ impl Aggregator {
     }
 
     /// The label values of one failure series, in the order of [`metrics::FAILURES`].
-    pub fn failure_labels(&self, k: &FailureKey) -> [(&'static str, String); 6] {
+    pub fn failure_labels(&self, k: &FailureKey) -> [(&'static str, String); 8] {
         let s = self.source(k.source);
         [
             ("source", s.map(|s| s.name.clone()).unwrap_or_default()),
@@ -514,7 +548,9 @@ impl Aggregator {
             ("direction", k.direction.as_str().to_owned()),
             ("class", format!("{}xx", k.class)),
             ("reason", self.reason_name(k.reason).to_owned()),
+            ("stage", k.stage.as_str().to_owned()),
             ("domain", self.domains.name(k.domain).to_owned()),
+            ("provider", self.provider_name(k.provider).to_owned()),
         ]
     }
 
@@ -587,7 +623,7 @@ stage: crate::parse::Stage::Unknown,
             .iter()
             .map(|(k, v)| {
                 let l = a.failure_labels(k);
-                format!("{} {} {} {} {v}", l[2].1, l[3].1, l[4].1, l[5].1)
+                format!("{} {} {} {} {v}", l[2].1, l[3].1, l[4].1, l[6].1)
             })
             .collect();
         assert_eq!(

@@ -7,7 +7,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{Aggregator, FailureKey, Histogram, Position, Reading, ReplyKey, SourceId};
-use crate::parse::{BasicCode, Direction, EnhancedCode, Outcome};
+use crate::codes::providers::ProviderId;
+use crate::parse::{BasicCode, Direction, EnhancedCode, Outcome, Stage};
 
 /// Identifies the file as ours, so a foreign JSON file is never taken for state.
 pub const MAGIC: &str = "smtp-status-exporter state";
@@ -73,7 +74,13 @@ pub struct FailureSnapshot {
     /// `4xx` or `5xx`.
     pub class: String,
     pub reason: String,
+    /// Absent in state written before the label existed: empty, as the log did not say.
+    #[serde(default)]
+    pub stage: String,
     pub domain: String,
+    /// Absent in state written before the label existed: empty.
+    #[serde(default)]
+    pub provider: String,
     pub value: u64,
 }
 
@@ -85,6 +92,9 @@ pub struct ReplySnapshot {
     pub code: String,
     pub enhanced: String,
     pub domain: String,
+    /// Absent in state written before the label existed: empty.
+    #[serde(default)]
+    pub provider: String,
     pub value: u64,
 }
 
@@ -140,6 +150,7 @@ impl Aggregator {
                     code: k.code.map(|c| c.to_string()).unwrap_or_default(),
                     enhanced: k.enhanced.map(|c| c.to_string()).unwrap_or_default(),
                     domain: self.domains.name(k.domain).to_owned(),
+                    provider: self.provider_name(k.provider).to_owned(),
                     value: v,
                 });
             }
@@ -150,7 +161,9 @@ impl Aggregator {
                     direction: k.direction.as_str().to_owned(),
                     class: format!("{}xx", k.class),
                     reason: self.reason_name(k.reason).to_owned(),
+                    stage: k.stage.as_str().to_owned(),
                     domain: self.domains.name(k.domain).to_owned(),
+                    provider: self.provider_name(k.provider).to_owned(),
                     value: v,
                 });
             }
@@ -234,6 +247,12 @@ impl Aggregator {
         found.map(SourceId)
     }
 
+    /// A saved provider label: a provider since removed from the configuration is still
+    /// counted, as `other`.
+    fn restored_provider(&self, name: &str) -> ProviderId {
+        self.providers().id(name).unwrap_or(ProviderId::OTHER)
+    }
+
     fn restore_source(&mut self, id: SourceId, saved: &SourceSnapshot) -> Result<(), String> {
         for r in &saved.replies {
             let key = ReplyKey {
@@ -243,6 +262,7 @@ impl Aggregator {
                 code: optional(&r.code, BasicCode::parse, "code")?,
                 enhanced: optional(&r.enhanced, EnhancedCode::parse, "enhanced code")?,
                 domain: self.domains.restore(&r.domain).id,
+                provider: self.restored_provider(&r.provider),
             };
             *self.replies.entry(key).or_default() += r.value;
         }
@@ -262,7 +282,10 @@ impl Aggregator {
                 direction: parse_direction(&f.direction)?,
                 class,
                 reason,
+                stage: Stage::from_label(&f.stage)
+                    .ok_or_else(|| format!("invalid stage {:?}", f.stage))?,
                 domain: self.domains.restore(&f.domain).id,
+                provider: self.restored_provider(&f.provider),
             };
             *self.failures.entry(key).or_default() += f.value;
         }
@@ -397,9 +420,33 @@ mod tests {
         assert_eq!(c.restore(&timed), Ok(vec![]));
         assert_eq!(c.sources[0].reading.saved_at, None);
         // State written before smtp_failures_total existed still loads.
-        let old = json.replace(r#","failures":[{"direction":"inbound","class":"5xx","reason":"relay_denied","domain":"example.org","value":1}]"#, "");
+        let old = json.replace(r#","failures":[{"direction":"inbound","class":"5xx","reason":"relay_denied","stage":"","domain":"example.org","provider":"","value":1}]"#, "");
         assert_ne!(old, json);
         let _: Snapshot = serde_json::from_str(&old).unwrap();
+        // And state written before `stage` and `provider` existed: both come back empty.
+        let older = json
+            .replace(r#""stage":"","#, "")
+            .replace(r#""provider":"","#, "");
+        assert_ne!(older, json);
+        let mut d = Aggregator::new(
+            vec![("postfix".into(), "postfix".into())],
+            &Bounds::default(),
+        );
+        d.sources[0].location = "/var/log/mail.log".into();
+        assert_eq!(
+            d.restore(&serde_json::from_str(&older).unwrap()),
+            Ok(vec![])
+        );
+        let restored = &d.snapshot().sources[0];
+        assert_eq!(restored.replies[0].provider, "");
+        assert_eq!(restored.replies[0].value, 1);
+        assert_eq!(
+            (
+                restored.failures[0].stage.as_str(),
+                restored.failures[0].value
+            ),
+            ("", 1)
+        );
     }
 
     #[test]

@@ -133,13 +133,15 @@ pub fn check_config(common: &CommonArgs, args: &CheckConfigArgs) -> anyhow::Resu
         format!(", user-defined format(s) {}", names.join(", "))
     };
     println!(
-        "{}: OK ({} source(s){}{}, domains.max {}{formats}{})",
+        "{}: OK ({} source(s){}{}, domains.max {}{formats}{}{}{})",
         path.display(),
         file.sources.len(),
         some(file.syslog.len(), "syslog listener(s)"),
         some(file.mailboxes.len(), "mailbox(es)"),
         file.domains.max,
         some(file.reasons.len(), "reason rule(s)"),
+        some(file.providers.len(), "provider(s) of your own"),
+        some(file.own_relays.len(), "own relay(s)"),
     );
     Ok(())
 }
@@ -148,9 +150,13 @@ pub fn check_config(common: &CommonArgs, args: &CheckConfigArgs) -> anyhow::Resu
 /// when there is none.
 pub fn explain(common: &CommonArgs, args: &ExplainArgs) -> anyhow::Result<()> {
     let json = args.format == ExplainFormat::Json;
-    // With --config.file, the user's reason rules count too.
-    let reasons = plan::load_config(common)?.compiled_reasons;
-    let Some(out) = crate::codes::explain::run(&args.codes, json, &reasons) else {
+    // With --config.file, the user's reason rules and providers count too.
+    let file = plan::load_config(common)?;
+    let parser = plan::flag_parser(common, &file)?;
+    let bounds = plan::bounds(&file);
+    let facts = |arg: &str| line_facts(arg, &parser, &bounds);
+    let Some(out) = crate::codes::explain::run(&args.codes, json, &file.compiled_reasons, &facts)
+    else {
         let given = if args.codes.is_empty() {
             "explain: nothing to explain".to_owned()
         } else {
@@ -159,4 +165,31 @@ pub fn explain(common: &CommonArgs, args: &ExplainArgs) -> anyhow::Result<()> {
         return Err(ConfigError(format!("{given}: {}", crate::codes::explain::ACCEPTED)).into());
     };
     print_out(&out)
+}
+
+/// What `arg`, read as one log line of `parser`'s format, is counted as: the labels of its
+/// first reply series (and of its failure series, for the stage), counted the way serving
+/// counts, so `explain` never tells another story than `/metrics`.
+fn line_facts(
+    arg: &str,
+    parser: &crate::parse::Parser,
+    bounds: &crate::aggregate::Bounds,
+) -> Option<crate::codes::explain::LineFacts> {
+    let mut agg = Aggregator::new(vec![(String::new(), parser.mta().to_owned())], bounds);
+    let mut parser = parser.clone();
+    agg.record(SourceId(0), &parser.parse(arg.as_bytes()));
+    let (reply, _) = agg.sorted_replies().into_iter().next()?;
+    let stage = agg
+        .sorted_failures()
+        .into_iter()
+        .find(|(f, _)| f.domain == reply.domain && f.provider == reply.provider)
+        .map(|(f, _)| f.stage.as_str())
+        .unwrap_or_default();
+    Some(crate::codes::explain::LineFacts {
+        direction: reply.direction.as_str().to_owned(),
+        outcome: reply.outcome.as_str().to_owned(),
+        provider: agg.provider_name(reply.provider).to_owned(),
+        stage: stage.to_owned(),
+        domain: agg.domains.name(reply.domain).to_owned(),
+    })
 }

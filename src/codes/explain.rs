@@ -40,6 +40,20 @@ pub struct Explanation {
     /// argument it was found in, read as a reply (codes and text).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// For a code found in a whole log line: what the line counts as.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub line: Option<LineFacts>,
+}
+
+/// What a whole log line yields, as the labels it is counted under (the first recipient's,
+/// where it names several).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineFacts {
+    pub direction: String,
+    pub outcome: String,
+    pub provider: String,
+    pub stage: String,
+    pub domain: String,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -143,6 +157,7 @@ pub fn explain(found: Found) -> Explanation {
                 action: d.action.into_owned(),
                 source: d.source.into_owned(),
                 reason: None,
+                line: None,
             }
         }
         Found::Enhanced(e) => {
@@ -157,6 +172,7 @@ pub fn explain(found: Found) -> Explanation {
                 action: d.action.into_owned(),
                 source: d.source.into_owned(),
                 reason: None,
+                line: None,
             }
         }
     }
@@ -185,19 +201,25 @@ pub fn reason_of(arg: &str, reasons: &Reasons) -> Option<String> {
 }
 
 /// The command: the explanations of every code in `args`, as text or as JSON; `None` when
-/// the arguments hold no code.
-pub fn run<S: AsRef<str>>(args: &[S], json: bool, reasons: &Reasons) -> Option<String> {
+/// the arguments hold no code. `line_facts` reads an argument as a log line (the caller has
+/// the parsers; `None` when it is none).
+pub fn run<S: AsRef<str>>(
+    args: &[S],
+    json: bool,
+    reasons: &Reasons,
+    line_facts: &dyn Fn(&str) -> Option<LineFacts>,
+) -> Option<String> {
     let list: Vec<Explanation> = find_in_args(args)
         .into_iter()
         .map(|f| {
             let mut x = explain(f);
             // The reason of the first argument the code is in, for a failure code.
             let class_fails = matches!(x.class, "4xx" | "5xx");
-            x.reason = args
-                .iter()
-                .find(|a| find_codes(a.as_ref()).contains(&f))
+            let arg = args.iter().find(|a| find_codes(a.as_ref()).contains(&f));
+            x.reason = arg
                 .filter(|_| class_fails)
                 .and_then(|a| reason_of(a.as_ref(), reasons));
+            x.line = arg.and_then(|a| line_facts(a.as_ref()));
             x
         })
         .collect();
@@ -248,6 +270,31 @@ pub fn render_text(list: &[Explanation]) -> String {
                 "reason:     ",
                 &format!(
                     "{r} (the reason class of the whole reply, as smtp_failures_total counts it)"
+                ),
+            );
+        }
+        if let Some(l) = &x.line {
+            let or_none = |s: &str| {
+                if s.is_empty() {
+                    "none".to_owned()
+                } else {
+                    s.to_owned()
+                }
+            };
+            wrapped(
+                &mut out,
+                "the line:   ",
+                &format!(
+                    "{} {}, domain {}, provider {}, stage {}",
+                    l.direction,
+                    l.outcome,
+                    or_none(&l.domain),
+                    or_none(&l.provider),
+                    if l.stage.is_empty() {
+                        "not logged".to_owned()
+                    } else {
+                        l.stage.clone()
+                    },
                 ),
             );
         }
@@ -349,19 +396,19 @@ mod tests {
         let spamhaus = "550 5.7.1 Service unavailable; client host blocked using Spamhaus";
         assert_eq!(reason_of(spamhaus, &r).as_deref(), Some("blocklisted"));
         assert_eq!(reason_of("250 2.0.0 Ok", &r), None);
-        let json = run(&[spamhaus], true, &r).unwrap();
+        let json = run(&[spamhaus], true, &r, &|_| None).unwrap();
         let v: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
         assert_eq!(v.len(), 2);
         assert!(v.iter().all(|x| x["reason"] == "blocklisted"), "{json}");
-        let text = run(&[spamhaus], false, &r).unwrap();
+        let text = run(&[spamhaus], false, &r, &|_| None).unwrap();
         assert!(text.contains("reason:     blocklisted"), "{text}");
     }
 
     #[test]
     fn nothing_found() {
         let r = Reasons::default();
-        assert!(run(&["nothing here"], false, &r).is_none());
-        let text = run(&["550", "550 5.1.1"], false, &r).unwrap();
+        assert!(run(&["nothing here"], false, &r, &|_| None).is_none());
+        let text = run(&["550", "550 5.1.1"], false, &r, &|_| None).unwrap();
         assert_eq!(text.matches("550: basic code").count(), 1, "{text}");
         assert!(text.contains("5.1.1: enhanced code"));
     }

@@ -272,13 +272,13 @@ fn longest_suffix<V: Copy>(map: &FxHashMap<Box<[u8]>, V>, name: &[u8]) -> Option
     }
 }
 
-/// What may follow `hotmail.` in a `hotmail.*` domain: a top-level domain (`fr`) or a
-/// country's second level (`co.uk`, `com.br`, `co.jp`) — not any domain, so that
-/// `hotmail.example.org` stays no Microsoft domain.
+/// What may follow `hotmail.` in a `hotmail.*` domain: `com`, a country's top-level domain
+/// (`fr`) or its second level (`co.uk`, `com.br`, `co.jp`) — not any domain, so that
+/// `hotmail.example.org` and `live.net` stay no Microsoft domains.
 fn country_suffix(rest: &[u8]) -> bool {
     let mut labels = rest.split(|c| *c == b'.');
     match (labels.next(), labels.next(), labels.next()) {
-        (Some(tld), None, _) => (2..=6).contains(&tld.len()),
+        (Some(tld), None, _) => tld.len() == 2 || tld == b"com",
         (Some(sld), Some(cc), None) => (2..=3).contains(&sld.len()) && cc.len() == 2,
         _ => false,
     }

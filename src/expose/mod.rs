@@ -6,6 +6,7 @@
 
 pub mod json;
 pub mod openmetrics;
+pub mod summary;
 pub mod table;
 
 use prometheus::proto::{

@@ -8,16 +8,17 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use super::summary;
 use crate::aggregate::{Aggregator, LineResult};
 use crate::codes;
-use crate::parse::{BasicCode, Direction, EnhancedCode, Outcome};
+use crate::parse::{Direction, Outcome};
 
 /// How many codes each "top codes" section lists.
 const TOP_CODES: usize = 10;
 /// How many domains the domain section lists.
 const TOP_DOMAINS: usize = 20;
 
-type CodePair = (Option<BasicCode>, Option<EnhancedCode>);
+use summary::CodePair;
 
 /// The whole report, section by section.
 pub fn encode(agg: &Aggregator) -> String {
@@ -33,7 +34,9 @@ pub fn encode(agg: &Aggregator) -> String {
         code_section(&mut out, title, counts);
     }
     domain_section(&mut out, tally.by_domain);
+    provider_section(&mut out, agg);
     reason_section(&mut out, agg);
+    stage_section(&mut out, agg);
     unrecognised_section(&mut out, agg);
     let _ = writeln!(
         out,
@@ -125,6 +128,65 @@ fn domain_section(out: &mut String, by_domain: BTreeMap<&str, [u64; 2]>) {
         out,
         &format!("Top domains by deferrals and bounces (top {TOP_DOMAINS})"),
         &[("domain", Left), ("deferred", Right), ("bounced", Right)],
+        rows,
+    );
+}
+
+/// Who refused: outbound replies by the provider hosting the destination, with the share
+/// deferred and the most frequent failure code and its meaning.
+fn provider_section(out: &mut String, agg: &Aggregator) {
+    let rows = summary::by_provider(agg)
+        .into_iter()
+        .map(|p| {
+            let name = if p.name.is_empty() {
+                "(local)"
+            } else {
+                &p.name
+            };
+            vec![
+                name.to_owned(),
+                p.delivered.to_string(),
+                p.deferred.to_string(),
+                p.bounced.to_string(),
+                p.deferred_percent()
+                    .map_or_else(|| "-".to_owned(), |x| format!("{x:.1} %")),
+                p.top_failure
+                    .map(summary::code_with_meaning)
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    section(
+        out,
+        "Outbound by provider",
+        &[
+            ("provider", Left),
+            ("delivered", Right),
+            ("deferred", Right),
+            ("bounced", Right),
+            ("deferred %", Right),
+            ("top failure code", Left),
+        ],
+        rows,
+    );
+}
+
+/// At which step of the SMTP dialogue failures came, where the log says it.
+fn stage_section(out: &mut String, agg: &Aggregator) {
+    let rows = summary::by_stage(agg)
+        .into_iter()
+        .map(|(d, st, n)| {
+            vec![
+                d.as_str().to_owned(),
+                summary::stage_name(st).to_owned(),
+                n.to_string(),
+            ]
+        })
+        .collect();
+    section(
+        out,
+        "Failures (4xx and 5xx) by stage of the SMTP dialogue",
+        &[("direction", Left), ("stage", Left), ("replies", Right)],
         rows,
     );
 }
@@ -253,7 +315,7 @@ mod tests {
     use super::*;
     use crate::aggregate::Bounds;
     use crate::aggregate::SourceId;
-    use crate::parse::Format;
+    use crate::parse::{EnhancedCode, Format};
 
     #[test]
     fn report_sections() {
@@ -280,6 +342,15 @@ mod tests {
         let nouser = codes::enhanced_meaning(EnhancedCode::parse(b"5.1.1").unwrap());
         assert!(text.contains(nouser.as_ref()), "{text}");
         assert!(text.contains("gmail.com"), "{text}");
+        assert!(text.contains("Outbound by provider"), "{text}");
+        // The provider row (from the relay, once the parser reads it, or from gmail.com).
+        let google = text.lines().find(|l| l.trim_start().starts_with("google"));
+        let google = google.unwrap_or_else(|| panic!("no google row: {text}"));
+        assert!(
+            google.contains("100.0 %") && google.contains("4.7.28 (421)"),
+            "{google}"
+        );
+        assert!(text.contains("by stage of the SMTP dialogue"), "{text}");
         assert!(!text.contains('\x1b'), "no colour");
     }
 }

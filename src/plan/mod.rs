@@ -152,6 +152,7 @@ pub fn bounds(file: &config::File) -> Bounds {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         reasons: Arc::clone(&file.compiled_reasons),
+        providers: Arc::clone(&file.compiled_providers),
     }
 }
 

@@ -185,6 +185,108 @@ fn user_reason_rules_are_used() {
     assert_eq!(r["failures"][0]["value"], 1, "{r}");
 }
 
+/// `providers:` and `own_relays:` of the config file decide the `provider` label of `replay`
+/// and of `explain` of a whole line, beside the built-in table; inbound refusals have none.
+#[test]
+fn user_providers_and_own_relays_are_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.yaml");
+    std::fs::write(
+        &cfg,
+        "providers:\n  acme_hosting:\n    mx: [mx.acme-hosting.example]\nown_relays: [smarthost.example.org]\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+    let line = |id: &str, to: &str, relay: &str, reply: &str| {
+        format!(
+            "Nov 23 02:12:58 mx postfix/smtp[10731]: {id}: to=<{to}>, relay={relay}:25, delay=0.04, \
+             delays=0.01/0.01/0/0.01, dsn=5.7.1, status=bounced (host {relay} said: {reply} \
+             (in reply to RCPT TO command))\n"
+        )
+    };
+    let acme = line(
+        "1B0E698C15A",
+        "u@customer.example",
+        "in1.mx.acme-hosting.example[192.0.2.10]",
+        "550 5.7.1 relaying denied",
+    );
+    let text = [
+        acme.clone(),
+        line(
+            "1B0E698C15B",
+            "u@gmail.com",
+            "smarthost.example.org[192.0.2.25]",
+            "554 5.7.1 policy",
+        ),
+        line(
+            "1B0E698C15C",
+            "u@contoso.example",
+            "contoso-example.mail.protection.outlook.com[52.101.68.1]",
+            "550 5.7.1 Service unavailable",
+        ),
+        "Nov 23 02:12:58 mx postfix/smtpd[10733]: NOQUEUE: reject: RCPT from unknown[192.0.2.9]: \
+         554 5.7.1 <u@in.example>: Relay access denied; from=<s@x.example> to=<u@in.example> \
+         proto=ESMTP helo=<x>\n"
+            .to_owned(),
+    ]
+    .concat();
+    let log = dir.path().join("mail.log");
+    std::fs::write(&log, text).unwrap();
+    let o = run(&[
+        "replay",
+        "--format",
+        "json",
+        "--config.file",
+        cfg,
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let mut got: Vec<String> = r["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let l = &f["labels"];
+            format!(
+                "{} {} {} {}",
+                l["direction"], l["domain"], l["provider"], l["stage"]
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            r#""inbound" "in.example" "" "rcpt""#,
+            r#""outbound" "contoso.example" "microsoft" "rcpt""#,
+            r#""outbound" "customer.example" "acme_hosting" "rcpt""#,
+            r#""outbound" "gmail.com" "google" "rcpt""#,
+        ],
+        "{r}"
+    );
+    let o = run(&[
+        "explain",
+        "--format",
+        "json",
+        "--config.file",
+        cfg,
+        acme.trim_end(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let x: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        [
+            &x[0]["provider"],
+            &x[0]["stage"],
+            &x[0]["domain"],
+            &x[0]["outcome"]
+        ],
+        ["acme_hosting", "rcpt", "customer.example", "bounced"],
+        "{x}"
+    );
+}
+
 #[test]
 fn replay_of_a_missing_file_exits_1_naming_it() {
     let o = run(&["replay", "/nonexistent/mail.log"]);

@@ -222,11 +222,17 @@ fn the_landing_page_shows_the_codes_seen_with_their_meanings() {
     .into_iter()
     .enumerate()
     {
+        // Gmail's rate limit from Gmail's MX, for a domain hosted there: provider google.
+        let host = if dsn == "4.7.28" {
+            "aspmx.l.google.com[142.250.102.27]"
+        } else {
+            "mx.example.net[192.0.2.1]"
+        };
         writeln!(
             f,
             "Nov 23 02:12:58 mx postfix/smtp[10732]: 1CA9A98C{i:03X}: to=<u{i}@example.net>, \
-             relay=mx.example.net[192.0.2.1]:25, delay=0.3, delays=0.01/0.02/0.1/0.2, dsn={dsn}, \
-             status={status} (host mx.example.net[192.0.2.1] said: {reply} (in reply to RCPT TO command))"
+             relay={host}:25, delay=0.3, delays=0.01/0.02/0.1/0.2, dsn={dsn}, \
+             status={status} (host {host} said: {reply} (in reply to RCPT TO command))"
         )
         .unwrap();
     }
@@ -250,6 +256,21 @@ fn the_landing_page_shows_the_codes_seen_with_their_meanings() {
         assert!(page.contains(&m), "{code}: {m} not in {page}");
     }
     assert!(page.contains("what to do"), "{page}");
+    // Who refused, and at which step.
+    assert!(
+        page.contains(
+            "<tr><td>google</td><td>0</td><td>1</td><td>0</td><td>100.0</td><td>4.7.28 (421): "
+        ),
+        "{page}"
+    );
+    assert!(
+        page.contains("<tr><td>other</td><td>0</td><td>0</td><td>2</td><td>0.0</td>"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<tr><td>outbound</td><td>rcpt</td><td>3</td></tr>"),
+        "{page}"
+    );
 
     // smtp_code_info carries the same meanings.
     let (_, metrics) = e.get("/metrics");

@@ -45,7 +45,8 @@ fn deliver(md: &Path, unique: &str, bytes: &[u8]) {
     fs::rename(&tmp, md.join("new").join(unique)).unwrap();
 }
 
-fn labels(source: &str, outcome: &str, code: &str, enhanced: &str, domain: &str) -> Labels {
+fn labels(source: &str, reply: (&str, &str, &str, &str, &str)) -> Labels {
+    let (outcome, code, enhanced, domain, provider) = reply;
     let class = code
         .chars()
         .next()
@@ -71,30 +72,38 @@ fn labels(source: &str, outcome: &str, code: &str, enhanced: &str, domain: &str)
         ("enhanced", enhanced),
         ("subject", subject),
         ("domain", domain),
+        ("provider", provider),
     ])
 }
 
 /// What the fixtures report, counted by hand from them (their `CASES` in src/parse/dsn.rs).
 fn fixture_series(source: &str) -> BTreeMap<Labels, f64> {
     [
-        ("bounced", "552", "5.2.2", "d2.test", 1.0),
-        ("bounced", "550", "5.1.1", "d1.test", 1.0),
-        ("deferred", "450", "4.2.0", "d1.test", 1.0),
-        ("bounced", "550", "5.0.0", "d1.test", 1.0),
-        ("bounced", "554", "5.7.1", "d2.test", 1.0),
-        ("bounced", "550", "5.1.1", "contoso.example", 1.0),
-        ("bounced", "530", "5.7.1", "fabrikam.example", 1.0),
+        ("bounced", "552", "5.2.2", "d2.test", "other", 1.0),
+        ("bounced", "550", "5.1.1", "d1.test", "other", 1.0),
+        ("deferred", "450", "4.2.0", "d1.test", "other", 1.0),
+        ("bounced", "550", "5.0.0", "d1.test", "other", 1.0),
+        ("bounced", "554", "5.7.1", "d2.test", "other", 1.0),
+        ("bounced", "550", "5.1.1", "contoso.example", "other", 1.0),
+        ("bounced", "530", "5.7.1", "fabrikam.example", "other", 1.0),
         // Microsoft 365: HTML only, "Reported error", and the one with its DSN part.
-        ("bounced", "550", "5.1.10", "contoso.example", 3.0),
-        ("deferred", "451", "4.7.500", "fabrikam.example", 1.0),
-        ("bounced", "550", "5.1.1", "example.org", 1.0),
-        ("bounced", "550", "5.1.1", "example.net", 1.0),
-        ("deferred", "452", "4.2.2", "example.com", 1.0),
-        ("bounced", "550", "", "example.com", 1.0),
-        ("delivered", "250", "2.0.0", "d2.test", 1.0),
+        ("bounced", "550", "5.1.10", "contoso.example", "other", 3.0),
+        (
+            "deferred",
+            "451",
+            "4.7.500",
+            "fabrikam.example",
+            "other",
+            1.0,
+        ),
+        ("bounced", "550", "5.1.1", "example.org", "other", 1.0),
+        ("bounced", "550", "5.1.1", "example.net", "other", 1.0),
+        ("deferred", "452", "4.2.2", "example.com", "other", 1.0),
+        ("bounced", "550", "", "example.com", "other", 1.0),
+        ("delivered", "250", "2.0.0", "d2.test", "other", 1.0),
     ]
     .into_iter()
-    .map(|(o, c, e, d, n)| (labels(source, o, c, e, d), n))
+    .map(|(o, c, e, d, p, n)| (labels(source, (o, c, e, d, p)), n))
     .collect()
 }
 
@@ -256,9 +265,12 @@ fn serve_counts_new_messages_once_across_moves_and_restarts() {
     );
     let text = wait_lines(&exp, 2.0);
     let want: BTreeMap<Labels, f64> = [
-        labels("bounces", "bounced", "552", "5.2.2", "d2.test"),
-        labels("bounces", "bounced", "550", "5.1.1", "d1.test"),
-        labels("bounces", "deferred", "452", "4.2.2", "example.com"),
+        labels("bounces", ("bounced", "552", "5.2.2", "d2.test", "other")),
+        labels("bounces", ("bounced", "550", "5.1.1", "d1.test", "other")),
+        labels(
+            "bounces",
+            ("deferred", "452", "4.2.2", "example.com", "other"),
+        ),
     ]
     .into_iter()
     .map(|l| (l, 1.0))
@@ -285,7 +297,10 @@ fn serve_counts_new_messages_once_across_moves_and_restarts() {
     let text = wait_lines(&exp, 3.0);
     let mut want = want;
     want.insert(
-        labels("bounces", "deferred", "451", "4.7.500", "fabrikam.example"),
+        labels(
+            "bounces",
+            ("deferred", "451", "4.7.500", "fabrikam.example", "other"),
+        ),
         1.0,
     );
     // Polls go by: nothing is counted again.
@@ -416,7 +431,7 @@ fn serve_mbox_counts_once_across_a_rewrite_by_a_mail_client_and_a_restart() {
     };
     append(&mbox, &mbox_entry(&m[2], false));
     let text = wait(&exp, 1.0);
-    let delay = labels("dsn", "deferred", "450", "4.2.0", "d1.test");
+    let delay = labels("dsn", ("deferred", "450", "4.2.0", "d1.test", "other"));
     assert_eq!(
         replies(&text, "dsn"),
         BTreeMap::from([(delay.clone(), 1.0)])
@@ -437,7 +452,7 @@ fn serve_mbox_counts_once_across_a_rewrite_by_a_mail_client_and_a_restart() {
     .unwrap();
     fs::rename(&rewritten, &mbox).unwrap();
     let text = wait(&exp, 2.0);
-    let data = labels("dsn", "bounced", "554", "5.7.1", "d2.test");
+    let data = labels("dsn", ("bounced", "554", "5.7.1", "d2.test", "other"));
     let want = BTreeMap::from([(delay.clone(), 1.0), (data.clone(), 1.0)]);
     assert_eq!(replies(&text, "dsn"), want);
     std::thread::sleep(Duration::from_secs(3));
@@ -458,7 +473,10 @@ fn serve_mbox_counts_once_across_a_rewrite_by_a_mail_client_and_a_restart() {
     std::thread::sleep(Duration::from_secs(3));
     let text2 = exp.scrape().unwrap();
     let mut want = want;
-    want.insert(labels("dsn", "bounced", "550", "5.0.0", "d1.test"), 1.0);
+    want.insert(
+        labels("dsn", ("bounced", "550", "5.0.0", "d1.test", "other")),
+        1.0,
+    );
     assert_eq!(replies(&text, "dsn"), want);
     assert_eq!(replies(&text2, "dsn"), want);
 }
