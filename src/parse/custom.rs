@@ -27,6 +27,12 @@
 //!   the group, the pattern's `direction:` (default `outbound`).
 //! - `text`: the reply text (`550 5.1.1 User unknown`), read by the reason classes of
 //!   `smtp_failures_total`; without it, what `code` captured. Never a label value.
+//! - `relay`: the host that answered (`gmail-smtp-in.l.google.com`, `mx.example.net
+//!   [203.0.113.25]`), read by the provider table for the `provider` label; the text itself
+//!   is never a label value.
+//! - `stage`: the SMTP command the reply answered, as the log names it (`RCPT`, `RCPT TO`,
+//!   `MAIL FROM`, `DATA`, `end of data`, `EHLO`, `CONNECT`, …: [`Stage::of_command`]); a word
+//!   that names no command leaves the stage empty, as a line without the group does.
 //!
 //! A captured word that maps to nothing makes the line [`Parsed::Unrecognised`]: no captured
 //! text ever becomes a label value. Codes go through the same validation as every parser's
@@ -48,7 +54,7 @@ use serde::Deserialize;
 
 use super::{
     leading_reply_codes, BasicCode, Direction, EnhancedCode, Event, Format, Outcome, Parsed,
-    Recipients, Reply,
+    Recipients, Relay, Reply, Stage,
 };
 
 /// A user-defined format as the configuration file writes it.
@@ -94,7 +100,7 @@ enum Mapped {
 }
 
 /// The group names a pattern may use.
-const GROUPS: [&str; 7] = [
+const GROUPS: [&str; 9] = [
     "code",
     "enhanced",
     "recipient",
@@ -102,13 +108,15 @@ const GROUPS: [&str; 7] = [
     "outcome",
     "direction",
     "text",
+    "relay",
+    "stage",
 ];
 
 #[derive(Debug)]
 struct Pattern {
     re: Regex,
     /// Capture-group index of each of [`GROUPS`].
-    groups: [Option<usize>; 7],
+    groups: [Option<usize>; 9],
     outcome: Option<Mapped>,
     direction: Direction,
     separator: Option<u8>,
@@ -224,7 +232,7 @@ impl CustomFormat {
 
 fn compile_pattern(p: &PatternConfig) -> Result<Pattern, String> {
     let re = Regex::new(&p.regex).map_err(|e| format!("regex: {e}"))?;
-    let mut groups = [None; 7];
+    let mut groups = [None; 9];
     for (i, name) in re.capture_names().enumerate() {
         let Some(name) = name else { continue };
         let k = GROUPS.iter().position(|g| *g == name).ok_or_else(|| {
@@ -237,7 +245,7 @@ fn compile_pattern(p: &PatternConfig) -> Result<Pattern, String> {
             *slot = Some(i);
         }
     }
-    let [_, _, recipient, domain, outcome_group, direction_group, _] = groups;
+    let [_, _, recipient, domain, outcome_group, direction_group, ..] = groups;
     if recipient.is_some() && domain.is_some() {
         return Err("regex: has both a recipient and a domain group: keep one".into());
     }
@@ -258,6 +266,7 @@ fn compile_pattern(p: &PatternConfig) -> Result<Pattern, String> {
             )
         }
     };
+    check_reply_groups(outcome, groups[7], groups[8])?;
     let direction = match (&p.direction, direction_group) {
         (Some(_), Some(_)) => {
             return Err(
@@ -288,6 +297,28 @@ fn compile_pattern(p: &PatternConfig) -> Result<Pattern, String> {
         direction,
         separator,
     })
+}
+
+/// A `relay` or `stage` group says something of a reply only: in a pattern whose fixed
+/// outcome is `expired` or `ignored` it would be dropped unread, so it is a mistake.
+fn check_reply_groups(
+    outcome: Option<Mapped>,
+    relay: Option<usize>,
+    stage: Option<usize>,
+) -> Result<(), String> {
+    let what = match outcome {
+        Some(Mapped::Expired) => "expired",
+        Some(Mapped::Ignored) => "ignored",
+        _ => return Ok(()),
+    };
+    for (name, group) in [("relay", relay), ("stage", stage)] {
+        if group.is_some() {
+            return Err(format!(
+                "regex: the group (?P<{name}>…) says nothing of an {what} line (outcome: {what}): drop it"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The parser of a user-defined format: the compiled format and capture slots of its own.
@@ -350,8 +381,8 @@ fn read<'a>(
     p: &Pattern,
     group: impl Fn(usize) -> Option<&'a [u8]>,
 ) -> Option<Parsed<'a>> {
-    let [code, enhanced, recipient, domain, outcome, direction, text] =
-        [0, 1, 2, 3, 4, 5, 6].map(|k| group(k).map(<[u8]>::trim_ascii));
+    let [code, enhanced, recipient, domain, outcome, direction, text, relay, stage] =
+        [0, 1, 2, 3, 4, 5, 6, 7, 8].map(|k| group(k).map(<[u8]>::trim_ascii));
     let mapped = match outcome {
         Some(w) => f.outcome_of(w)?,
         // A pattern with an outcome group whose group did not take part: nothing to say.
@@ -384,8 +415,10 @@ fn read<'a>(
         delay: None,
         // Without a `text` group, what the `code` group took is all the format says.
         text: text.or(code).unwrap_or_default(),
-        relay: crate::parse::Relay::Unknown,
-        stage: crate::parse::Stage::Unknown,
+        relay: relay
+            .filter(|r| !r.is_empty())
+            .map_or(Relay::Unknown, Relay::Host),
+        stage: stage.and_then(Stage::of_command).unwrap_or_default(),
     })))
 }
 
@@ -489,6 +522,10 @@ outcomes:
             ),
             ("name: x\npatterns: []\n", "patterns: list at least one"),
             (
+                "name: x\npatterns:\n  - regex: 'gone (?P<relay>\\S+)'\n    outcome: expired\n",
+                "patterns[0].regex: the group (?P<relay>…) says nothing of an expired line",
+            ),
+            (
                 "name: x\nprefilter: ''\npatterns:\n  - regex: 'x'\n    outcome: delivered\n",
                 "prefilter",
             ),
@@ -514,6 +551,32 @@ outcomes:
             render(&p.parse(b"to=a@x.example,b@y.example 550 5.1.1")),
             "outbound bounced 550 5.1.1 x.example,y.example"
         );
+    }
+
+    /// Postfix lines from hsn723/postfix_exporter's and kumina/postfix_exporter's test logs
+    /// (shared/corpora/peers/), read by a user-defined format as a relay appliance's would be.
+    #[test]
+    fn relay_and_stage_groups() {
+        let yaml = r#"
+name: appliance
+patterns:
+  - regex: 'relay=(?P<relay>[^,]+), .*dsn=(?P<enhanced>\d\.\d+\.\d+), status=(?P<outcome>\w+)'
+  - regex: 'host (?P<relay>\S+) said: (?P<code>\d{3}) .*\(in reply to (?P<stage>[A-Za-z ]+?)(?: command)?\)'
+    outcome: deferred
+"#;
+        let mut p = CustomParser::new(Arc::new(format(yaml).unwrap()));
+        for (line, want) in [
+            (
+                "Jan  1 00:00:00 peerhost postfix/smtp[1]: 4E74613FE76: to=<redacted@gmail.com>, relay=gmail-smtp-in.l.google.com[2607:f8b0:400e:c04::1b]:25, delay=1.9, delays=0.05/0/1.1/0.71, dsn=5.7.1, status=bounced (host gmail-smtp-in.l.google.com[2607:f8b0:400e:c04::1b] said: 550-5.7.1 [2607:4100:3:25:100::2",
+                "gmail-smtp-in.l.google.com[2607:f8b0:400e:c04::1b]:25|",
+            ),
+            (
+                "Jan  1 00:00:00 peerhost postfix/smtp[1]: 2690D8044: host mta7.am0.yahoodns.net[66.196.118.34] said: 451 4.3.2 Internal error reading data (in reply to MAIL FROM command)",
+                "mta7.am0.yahoodns.net[66.196.118.34]|mail",
+            ),
+        ] {
+            assert_eq!(crate::parse::relay_stage_for_tests(&p.parse(line.as_bytes())), want, "{line}");
+        }
     }
 
     #[test]

@@ -19,6 +19,17 @@
 //!   codes lead it (`550 5.1.10 RESOLVER.ADR.RecipientNotFound; …`), or follow `LED=` in the
 //!   last-error form of deferrals (`{[{LRT=…};{LED=451 4.4.0 …};{FQDN=…};{IP=…}]}`).
 //!   `DELIVER` carries no code (its status, if any, is not a reply).
+//! - `source`, `server-hostname` and `server-ip`: the relay of the `provider` label. Microsoft
+//!   describes `server-hostname` as "the name of the destination server" and `server-ip` as
+//!   the source or destination server's address: on the rows of the SMTP component (`SEND`,
+//!   `DEFER`, `FAIL` with `source` `SMTP`) they name the host Exchange sent to — the next
+//!   hop, a provider's MX or a smart host — (`server-hostname`, else `server-ip`). A
+//!   `DELIVER` (the store driver, to a mailbox of ours) is a local delivery. Rows of other
+//!   components (`ROUTING`'s `FAIL`) name no remote host. `client-*` name who submitted the
+//!   message, `connector-id` our connector, `original-server-ip` and `custom-data` ours or
+//!   the first hop's details: none is the destination. No field says which SMTP command a
+//!   reply answered (the SMTP protocol logs do, in another format), so the stage is never
+//!   set.
 //!
 //! Every reply is `outbound`: the tracking log records what Exchange did with mail it
 //! accepted. Rows before a `#Fields:` line, rows with another number of fields than it names,
@@ -45,11 +56,18 @@
 use super::csv;
 use super::{
     leading_reply_codes, reply_list, BasicCode, Direction, EnhancedCode, Event, Outcome,
-    PairedReplies, Parsed, Recipients, Reply,
+    PairedReplies, Parsed, Recipients, Relay, Reply,
 };
 
 /// The fields read, in the order of [`csv::Columns::read`]'s output.
-const WANTED: [&str; 3] = ["event-id", "recipient-address", "recipient-status"];
+const WANTED: [&str; 6] = [
+    "event-id",
+    "recipient-address",
+    "recipient-status",
+    "source",
+    "server-hostname",
+    "server-ip",
+];
 const EVENT: usize = 0;
 const RCPT: usize = 1;
 
@@ -79,14 +97,24 @@ impl Columns {
         if !self.0.has(EVENT) || !self.0.has(RCPT) {
             return Parsed::Unrecognised;
         }
-        let Some([event, rcpt, status]) = self.0.read::<3>(line) else {
+        let Some([event, rcpt, status, source, server, server_ip]) = self.0.read::<6>(line) else {
             return Parsed::Unrecognised;
         };
-        read_event(event.trim_ascii(), rcpt.trim_ascii(), status.trim_ascii())
+        let event = event.trim_ascii();
+        let relay = match (event, source.trim_ascii()) {
+            (b"DELIVER", _) => Relay::Local,
+            (_, b"SMTP") => [server, server_ip]
+                .into_iter()
+                .map(<[u8]>::trim_ascii)
+                .find(|h| !h.is_empty())
+                .map_or(Relay::Unknown, Relay::Host),
+            _ => Relay::Unknown,
+        };
+        read_event(event, rcpt.trim_ascii(), status.trim_ascii(), relay)
     }
 }
 
-fn read_event<'a>(event: &[u8], rcpt: &'a [u8], status: &'a [u8]) -> Parsed<'a> {
+fn read_event<'a>(event: &[u8], rcpt: &'a [u8], status: &'a [u8], relay: Relay<'a>) -> Parsed<'a> {
     let outcome = match event {
         b"SEND" | b"DELIVER" => Outcome::Delivered,
         b"DEFER" => Outcome::Deferred,
@@ -103,7 +131,7 @@ fn read_event<'a>(event: &[u8], rcpt: &'a [u8], status: &'a [u8]) -> Parsed<'a> 
         return Parsed::Event(Event::ExpiredPerRecipient(recipients));
     }
     if event == b"DELIVER" {
-        return reply(outcome, (None, None), recipients, b"");
+        return reply(outcome, (None, None), recipients, b"", relay);
     }
     if let Recipients::List(list, sep) = recipients {
         // One status per recipient: each reply gets the codes of its own, when they differ.
@@ -124,11 +152,12 @@ fn read_event<'a>(event: &[u8], rcpt: &'a [u8], status: &'a [u8]) -> Parsed<'a> 
                 recipients: list,
                 sep,
                 statuses: status,
+                relay,
             }));
         }
-        return reply(outcome, first, recipients, first_text);
+        return reply(outcome, first, recipients, first_text, relay);
     }
-    reply(outcome, status_codes(status), recipients, status)
+    reply(outcome, status_codes(status), recipients, status, relay)
 }
 
 fn reply<'a>(
@@ -136,6 +165,7 @@ fn reply<'a>(
     (code, enhanced): (Option<BasicCode>, Option<EnhancedCode>),
     recipients: Recipients<'a>,
     text: &'a [u8],
+    relay: Relay<'a>,
 ) -> Parsed<'a> {
     Parsed::Event(Event::Reply(Reply {
         direction: Direction::Outbound,
@@ -145,7 +175,7 @@ fn reply<'a>(
         recipients,
         delay: None,
         text,
-        relay: crate::parse::Relay::Unknown,
+        relay,
         stage: crate::parse::Stage::Unknown,
     }))
 }
@@ -310,6 +340,39 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `relay|stage` of each reply of this file's rows: the destination server of the SMTP
+    /// component's rows, a local delivery for `DELIVER`, nothing for routing's.
+    #[test]
+    fn relay_of_the_smtp_rows() {
+        let mut p = Parser::from(super::super::Format::Exchange);
+        p.parse(HEADER.as_bytes());
+        let relays = |line: &str, p: &mut Parser| -> Vec<String> {
+            match p.parse(line.as_bytes()) {
+                Parsed::Event(Event::Paired(pr)) => pr
+                    .replies()
+                    .map(|r| crate::parse::relay_stage_for_tests(&Parsed::Event(Event::Reply(r))))
+                    .collect(),
+                other => vec![crate::parse::relay_stage_for_tests(&other)],
+            }
+        };
+        let gmail = "2024-03-11T09:23:00.004Z,10.1.0.12,EX01,142.250.102.27,gmail-smtp-in.l.google.com,08DC41A6F0B2C7D7;250 2.0.0 OK  1710148980 x1si123 - gsmtp;ClientSubmitTime:2024-03-11T09:22:59.100Z,Internet Send Connector,SMTP,SEND,21474836510,<CAF3x5@contoso.com>,be2d0c2e-8a4d-4c1e-9f2a-08dc41a6f0b2,heidi@gmail.com,250 2.1.5 OK x1si123 - gsmtp,4410,1,,,\"Re: \"\"Budget\"\", Q2, draft\",alice@contoso.com,alice@contoso.com,,Originating,,,,,Email,2a0e7c61-3f0b-4a5e-8c2d-08dc41a6f0b0,15.02.1544.004";
+        assert_eq!(relays(gmail, &mut p), ["gmail-smtp-in.l.google.com|"]);
+        assert_eq!(relays(CASES[3].0, &mut p), ["mx1.example.net|"]);
+        assert_eq!(
+            relays(CASES[4].0, &mut p),
+            ["mx1.example.net|", "mx1.example.net|"]
+        );
+        assert_eq!(relays(CASES[5].0, &mut p), ["local|"]);
+        assert_eq!(relays(CASES[6].0, &mut p), ["?|"]);
+        assert_eq!(relays(CASES[7].0, &mut p), ["mx.example.org|"]);
+        // Without a host name, the address.
+        p.parse(b"#Fields: event-id,source,server-ip,server-hostname,recipient-address");
+        assert_eq!(
+            relays("SEND,SMTP,203.0.113.25,,u@d.example", &mut p),
+            ["203.0.113.25|"]
+        );
     }
 
     /// The recipient's status is the reply text; each recipient of a paired line has its own.

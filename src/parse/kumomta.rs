@@ -21,6 +21,17 @@
 //!   message (`.`) refuses the message of that last recipient accepted: its domain is the
 //!   record's `recipient`. A refusal of another command (`MAIL FROM`, `EHLO`) has no domain.
 //!
+//! - The relay (`provider` label) of an outbound record: `peer_address.name`, the MX host's
+//!   name (`gmail-smtp-in.l.google.com.`), or its `addr` where the name is empty; without a
+//!   peer (no connection made), the `site`, KumoMTA's name of the MX set it was delivering to
+//!   after the egress source (`source2->(alt1|alt2|alt3|alt4)?.gmail-smtp-in.l.google.com.`:
+//!   the names' common suffix is what the provider table reads). A peer at a unix socket path
+//!   (LMTP to a local store) is a local delivery. A `Rejection`'s peer is the client: no relay.
+//! - The stage: `response.command`, the command the reply answered as KumoMTA sent or
+//!   received it (`RCPT TO:<…>\r\n`, `MAIL FROM:<…>`, `DATA`, `.` for the end of the
+//!   message, `EHLO …`, `STARTTLS`); `null` (a greeting, a connection that failed, KumoMTA's own
+//!   `KumoMTA internal: …` verdicts) says none.
+//!
 //! Parsing borrows from the line: `type` as a `&str`, `recipient` and `command` as raw JSON
 //! text walked in place; the rest of the record is skipped, never built. A line that is not a
 //! JSON object with a string `type` is [`Parsed::Unrecognised`] (bad JSON, a cut line).
@@ -40,7 +51,9 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{BasicCode, Direction, EnhancedCode, Event, Outcome, Parsed, Recipients, Reply};
+use super::{
+    BasicCode, Direction, EnhancedCode, Event, Outcome, Parsed, Recipients, Relay, Reply, Stage,
+};
 
 #[derive(Deserialize)]
 struct Record<'a> {
@@ -50,6 +63,19 @@ struct Record<'a> {
     recipient: Option<&'a RawValue>,
     #[serde(borrow, default)]
     response: Option<Response<'a>>,
+    /// Raw JSON strings (escapes left as they are), like the other texts.
+    #[serde(borrow, default)]
+    site: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    peer_address: Option<Peer<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Peer<'a> {
+    #[serde(borrow, default)]
+    name: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    addr: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -117,22 +143,9 @@ pub fn parse(line: &[u8]) -> Parsed<'_> {
     let Ok(rec) = serde_json::from_slice::<Record<'_>>(text) else {
         return Parsed::Unrecognised;
     };
-    let (direction, outcome) = match rec.kind {
-        "Delivery" => (Direction::Outbound, Outcome::Delivered),
-        "TransientFailure" => (Direction::Outbound, Outcome::Deferred),
-        "Bounce" => (Direction::Outbound, Outcome::Bounced),
-        "Rejection" => (Direction::Inbound, Outcome::Rejected),
-        "Expiration" => return Parsed::Event(Event::Expired),
-        "Reception"
-        | "Feedback"
-        | "OOB"
-        | "AdminBounce"
-        | "Delayed"
-        | "AdminRebind"
-        | "DeferredInjectionRebind"
-        | "XferOut"
-        | "XferIn" => return Parsed::Ignored,
-        _ => return Parsed::Unrecognised,
+    let (direction, outcome) = match kind_of(rec.kind) {
+        Ok(k) => k,
+        Err(p) => return p,
     };
     let text = rec
         .response
@@ -173,14 +186,66 @@ pub fn parse(line: &[u8]) -> Parsed<'_> {
         recipients,
         delay: None,
         text,
-        relay: crate::parse::Relay::Unknown,
-        stage: crate::parse::Stage::Unknown,
+        relay: match direction {
+            Direction::Outbound => relay(&rec),
+            Direction::Inbound => Relay::Unknown,
+        },
+        stage: command.map_or(Stage::Unknown, |c| command_stage(c.get().as_bytes())),
     }))
 }
 
-/// Whether the refused command (raw JSON text of the command string) is `DATA`, or `.`, the
-/// end of the message.
-fn refuses_message(raw: &[u8]) -> bool {
+/// A record type's reply direction and outcome, or what else its line is.
+fn kind_of(kind: &str) -> Result<(Direction, Outcome), Parsed<'static>> {
+    Ok(match kind {
+        "Delivery" => (Direction::Outbound, Outcome::Delivered),
+        "TransientFailure" => (Direction::Outbound, Outcome::Deferred),
+        "Bounce" => (Direction::Outbound, Outcome::Bounced),
+        "Rejection" => (Direction::Inbound, Outcome::Rejected),
+        "Expiration" => return Err(Parsed::Event(Event::Expired)),
+        "Reception"
+        | "Feedback"
+        | "OOB"
+        | "AdminBounce"
+        | "Delayed"
+        | "AdminRebind"
+        | "DeferredInjectionRebind"
+        | "XferOut"
+        | "XferIn" => return Err(Parsed::Ignored),
+        _ => return Err(Parsed::Unrecognised),
+    })
+}
+
+/// The content of a raw JSON string value (`None` for `null`, a number, an empty string).
+fn string(raw: Option<&RawValue>) -> Option<&[u8]> {
+    let raw = raw?.get().as_bytes();
+    let s = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    (!s.is_empty()).then_some(s)
+}
+
+/// The host an outbound record was delivered to: the peer's MX name or address, else the
+/// MX site after its egress source (`source->site`).
+fn relay<'a>(rec: &Record<'a>) -> Relay<'a> {
+    let peer = rec.peer_address.as_ref();
+    // A unix socket path (LMTP to a local store): a delivery of ours, no destination.
+    if peer
+        .and_then(|p| string(p.addr))
+        .is_some_and(|a| a.starts_with(b"/"))
+    {
+        return Relay::Local;
+    }
+    let host = peer
+        .and_then(|p| string(p.name))
+        .or_else(|| peer.and_then(|p| string(p.addr)))
+        .or_else(|| {
+            let site = string(rec.site)?;
+            let after = memchr::memmem::find(site, b"->").map_or(0, |k| k + 2);
+            site.get(after..).filter(|s| !s.is_empty())
+        });
+    host.map_or(Relay::Unknown, Relay::Host)
+}
+
+/// The command a raw JSON command string names, without its quotes and escaped line end.
+fn command_text(raw: &[u8]) -> &[u8] {
     let mut cmd = raw.strip_prefix(b"\"").unwrap_or(raw);
     cmd = cmd.strip_suffix(b"\"").unwrap_or(cmd);
     loop {
@@ -190,10 +255,24 @@ fn refuses_message(raw: &[u8]) -> bool {
             .or_else(|| trimmed.strip_suffix(b"\\r"))
             .unwrap_or(trimmed);
         if trimmed.len() == cmd.len() {
-            break;
+            return cmd;
         }
         cmd = trimmed;
     }
+}
+
+/// The stage of a record's `response.command`: `.` ends the message.
+fn command_stage(raw: &[u8]) -> Stage {
+    match command_text(raw) {
+        b"." => Stage::EndOfData,
+        cmd => Stage::of_command(cmd).unwrap_or_default(),
+    }
+}
+
+/// Whether the refused command (raw JSON text of the command string) is `DATA`, or `.`, the
+/// end of the message.
+fn refuses_message(raw: &[u8]) -> bool {
+    let cmd = command_text(raw);
     cmd.eq_ignore_ascii_case(b"DATA") || cmd == b"."
 }
 
@@ -351,6 +430,44 @@ mod tests {
                 format!("inbound rejected 554 - {want}"),
                 "{line}"
             );
+        }
+    }
+
+    /// `relay|stage` of records in KumoMTA's documented shape: the `Delivery` of its
+    /// reference ("Log Record", `docs/reference/log_record.md`), the `TransientFailure`s with
+    /// the responses its integration tests snapshot (`disconnect_in_data.rs`: `".\r\n"`,
+    /// `disconnect_in_mail_from.rs`: `"MAIL FROM:<…>\r\n"`), our fixture's others.
+    #[test]
+    fn relay_and_stage() {
+        let cases: &[(&str, &str)] = &[
+            // The peer's MX name; the end of the message.
+            (CASES[0].0, "gmail-smtp-in.l.google.com.|end_of_data"),
+            // No peer: the site; MAIL FROM with its escaped line end.
+            (CASES[1].0, "mta5.am0.yahoodns.net|mail"),
+            // No peer, no site, no command: nothing said.
+            (CASES[2].0, "?|"),
+            (CASES[3].0, "mx.example.net|rcpt"),
+            // Inbound: the client is no destination; the refused command.
+            (CASES[4].0, "?|rcpt"),
+            (CASES[6].0, "?|data"),
+            (CASES[7].0, "?|end_of_data"),
+            (
+                r#"{"type":"TransientFailure","id":"6c98076abbbc11ed940250ebf67f93bd","sender":"bounce@news.example.com","recipient":"dave@example.org","queue":"example.org","site":"unspecified->mx.example.org","size":1047,"response":{"code":451,"enhanced_code":null,"content":"disconnecting disconnect-in-data-no-421","command":".\r\n"},"peer_address":{"name":"","addr":"192.0.2.25"},"timestamp":1710148500,"created":1710148465,"num_attempts":1,"bounce_classification":"Uncategorized","meta":{},"headers":{},"nodeid":"557f3ad4-2c8c-11ee-976e-782d7e12e173"}"#,
+                "192.0.2.25|end_of_data",
+            ),
+            (
+                r#"{"type":"Bounce","id":"7d98076abbbc11ed940250ebf67f93bd","sender":"bounce@news.example.com","recipient":"erin@example.org","queue":"example.org","site":"source1->(alt1|alt2)?.aspmx.l.google.com.","size":1047,"response":{"code":421,"enhanced_code":null,"content":"disconnecting 421-disconnect-me","command":"MAIL FROM:<bounce@news.example.com>\r\n"},"peer_address":null,"timestamp":1710148501,"created":1710148465,"num_attempts":1,"bounce_classification":"Uncategorized","meta":{},"headers":{},"nodeid":"557f3ad4-2c8c-11ee-976e-782d7e12e173"}"#,
+                "(alt1|alt2)?.aspmx.l.google.com.|mail",
+            ),
+            // LMTP to a unix socket (`HostOrSocketAddress::UnixDomain` prints its path).
+            (
+                r#"{"type":"Delivery","id":"8e98076abbbc11ed940250ebf67f93bd","sender":"bounce@news.example.com","recipient":"frank@ours.example","queue":"ours.example","site":"unspecified->lmtp","size":1047,"response":{"code":250,"enhanced_code":{"class":2,"subject":0,"detail":0},"content":"Ok","command":".\r\n"},"peer_address":{"name":"","addr":"/run/dovecot/lmtp"},"timestamp":1710148502,"created":1710148465,"num_attempts":0,"bounce_classification":"Uncategorized","meta":{},"headers":{},"nodeid":"557f3ad4-2c8c-11ee-976e-782d7e12e173"}"#,
+                "local|end_of_data",
+            ),
+        ];
+        for (line, want) in cases {
+            let got = crate::parse::relay_stage_for_tests(&parse(line.as_bytes()));
+            assert_eq!(got, *want, "{line}");
         }
     }
 

@@ -62,12 +62,14 @@ pub struct PairedReplies<'a> {
     pub sep: u8,
     /// The statuses, as many as recipients, separated as [`reply_list`] splits them.
     pub statuses: &'a [u8],
+    /// The host that answered them all (one connection).
+    pub relay: Relay<'a>,
 }
 
 impl<'a> PairedReplies<'a> {
     /// One reply per recipient.
     pub fn replies(self) -> impl Iterator<Item = Reply<'a>> {
-        let (direction, outcome, sep) = (self.direction, self.outcome, self.sep);
+        let (direction, outcome, sep, relay) = (self.direction, self.outcome, self.sep, self.relay);
         self.recipients
             .split(move |&c| c == sep)
             .zip(reply_list(self.statuses))
@@ -81,7 +83,7 @@ impl<'a> PairedReplies<'a> {
                     recipients: Recipients::One(rcpt),
                     delay: None,
                     text: status,
-                    relay: crate::parse::Relay::Unknown,
+                    relay,
                     stage: crate::parse::Stage::Unknown,
                 }
             })
@@ -519,6 +521,23 @@ pub(crate) fn render_for_tests(p: &Parsed<'_>) -> String {
                 .join(",")
         ),
         other => format!("{other:?}"),
+    }
+}
+
+/// A parsed reply's relay and stage (`host|local|? stage`, `-` for no reply), for the tables
+/// of what each format says of them.
+#[cfg(test)]
+pub(crate) fn relay_stage_for_tests(p: &Parsed<'_>) -> String {
+    match p {
+        Parsed::Event(Event::Reply(r)) => {
+            let relay = match r.relay {
+                Relay::Unknown => "?".to_owned(),
+                Relay::Local => "local".to_owned(),
+                Relay::Host(h) => String::from_utf8_lossy(h).into_owned(),
+            };
+            format!("{relay}|{}", r.stage.as_str())
+        }
+        _ => "-".to_owned(),
     }
 }
 

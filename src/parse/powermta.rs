@@ -15,6 +15,10 @@
 //!   address)`).
 //! - `dsnDiag`: the basic code, after the diagnostic type (`smtp;550 5.1.1 <…>: user unknown`).
 //! - `bounceCat`: only for `message-expired`.
+//! - `dsnMta`: the remote MTA that answered (`gmail-smtp-in.l.google.com (142.250.102.27)`,
+//!   or RFC 3464's `dns; mx.example.com`): the relay of the `provider` label. No column says
+//!   which SMTP command a reply answered (the guide's `dsnDiag` is the reply alone), so the
+//!   stage is never set.
 //! - `vmta`: the virtual MTA, the instance key when configured `instances:` map virtual MTAs
 //!   to sources of their own ([`Columns::vmta`]).
 //!
@@ -38,11 +42,19 @@
 
 use super::csv;
 use super::{
-    leading_reply_codes, Direction, EnhancedCode, Event, Outcome, Parsed, Recipients, Reply,
+    leading_reply_codes, Direction, EnhancedCode, Event, Outcome, Parsed, Recipients, Relay, Reply,
 };
 
 /// The fields read, in the order of [`csv::Columns::read`]'s output.
-const WANTED: [&str; 6] = ["type", "rcpt", "dsnStatus", "dsnDiag", "bounceCat", "vmta"];
+const WANTED: [&str; 7] = [
+    "type",
+    "rcpt",
+    "dsnStatus",
+    "dsnDiag",
+    "bounceCat",
+    "vmta",
+    "dsnMta",
+];
 const TYPE: usize = 0;
 const RCPT: usize = 1;
 const VMTA: usize = 5;
@@ -65,7 +77,7 @@ impl Columns {
         if !self.0.has(TYPE) || !self.0.has(RCPT) {
             return Parsed::Unrecognised;
         }
-        let Some([kind, rcpt, status, diag, category, _]) = self.0.read::<6>(line) else {
+        let Some([kind, rcpt, status, diag, category, _, mta]) = self.0.read::<7>(line) else {
             return Parsed::Unrecognised;
         };
         let outcome = match kind.trim_ascii() {
@@ -98,7 +110,7 @@ impl Columns {
             } else {
                 diag
             },
-            relay: crate::parse::Relay::Unknown,
+            relay: remote_mta(mta),
             stage: crate::parse::Stage::Unknown,
         }))
     }
@@ -109,7 +121,7 @@ impl Columns {
         if !self.0.has(VMTA) {
             return None;
         }
-        let fields = self.0.read::<6>(line)?;
+        let fields = self.0.read::<7>(line)?;
         let vmta = fields.get(VMTA)?.trim_ascii();
         (!vmta.is_empty()).then_some(vmta)
     }
@@ -139,6 +151,16 @@ fn enhanced(status: &[u8]) -> Option<EnhancedCode> {
     EnhancedCode::parse(s.get(..end)?)
 }
 
+/// The remote MTA of `dsnMta`, after an RFC 3464 name type (`dns; `) where one is written.
+fn remote_mta(mta: &[u8]) -> Relay<'_> {
+    let host = diagnostic(mta).trim_ascii();
+    if host.is_empty() {
+        Relay::Unknown
+    } else {
+        Relay::Host(host)
+    }
+}
+
 /// The diagnostic text after its type (`smtp;550 …`, RFC 3464 `smtp; 550 …`).
 fn diagnostic(diag: &[u8]) -> &[u8] {
     match memchr::memchr(b';', diag) {
@@ -157,6 +179,26 @@ fn diagnostic(diag: &[u8]) -> &[u8] {
 mod tests {
     use super::super::{BasicCode, Format, Parser};
     use super::*;
+
+    /// `relay|stage` of this file's rows: `dsnMta` as our fixture writes it (the guide's
+    /// "DSN remote MTA"), with an RFC 3464 type, or empty (no host reached).
+    #[test]
+    fn relay_from_dsn_mta() {
+        let mut c = Columns::default();
+        assert_eq!(c.parse(HEADER.as_bytes()), Parsed::Ignored);
+        let with_type = CASES[1].0.replace(
+            "mta5.am0.yahoodns.net (67.195.228.94)",
+            "dns; mta5.am0.yahoodns.net (67.195.228.94)",
+        );
+        for (line, want) in [
+            (CASES[0].0, "gmail-smtp-in.l.google.com (142.250.102.27)|"),
+            (with_type.as_str(), "mta5.am0.yahoodns.net (67.195.228.94)|"),
+            (CASES[4].0, "?|"),
+        ] {
+            let got = crate::parse::relay_stage_for_tests(&c.parse(line.as_bytes()));
+            assert_eq!(got, want, "{line}");
+        }
+    }
 
     const HEADER: &str = "type,timeLogged,timeQueued,orig,rcpt,orcpt,dsnAction,dsnStatus,dsnDiag,dsnMta,bounceCat,srcType,srcMta,dlvType,dlvSourceIp,dlvDestinationIp,dlvEsmtpAvailable,dlvSize,vmta,jobId,envId,queue,vmtaPool";
 

@@ -3,10 +3,12 @@
 //! - importable as they are: JSON with a `${DS_PROMETHEUS}` datasource input that every panel
 //!   and every query uses, unique panel ids, every `$variable` defined;
 //! - only metrics and labels the exporter serves (src/aggregate/metrics.rs);
+//! - docs/alerting.md lists every panel with the queries it runs;
 //! - every panel's PromQL runs on a REAL Prometheus (Debian's package) that scrapes the exporter
-//!   following real Postfix lines and reading the queue of a REAL private Postfix (for the queue
-//!   panels), with the template variables filled in as Grafana would, and returns data; every variable's `label_values(…)` query finds the test's values. The same
-//!   exporter is scraped as two instances, so that joins (the code meanings of
+//!   following real Postfix lines (some relayed to Google's MX host, for the provider panels)
+//!   and reading the queue of a REAL private Postfix (for the queue panels), with the
+//!   template variables filled in as Grafana would, and returns data; every variable's
+//!   `label_values(…)` query finds the test's values. The same exporter is scraped as two instances, so that joins (the code meanings of
 //!   `smtp_code_info`, served by every exporter) must hold with a fleet.
 //!
 //! The end-to-end test is `#[ignore]`d and run by `sudo scripts/test`.
@@ -22,6 +24,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::alerting::Lines;
 use harness::exporter::Exporter;
 use harness::postfix::{PostfixConfig, PostfixInstance};
 use harness::prometheus::Prometheus;
@@ -250,6 +253,49 @@ fn dashboards_use_only_metrics_and_labels_the_exporter_serves() {
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
 
+/// A query as docs/alerting.md quotes it: each line break and the indentation after it read
+/// as one space.
+fn one_line(expr: &str) -> String {
+    let mut lines = expr.lines();
+    let mut out = lines.next().unwrap_or_default().to_owned();
+    for l in lines {
+        out.push(' ');
+        out.push_str(l.trim_start());
+    }
+    out
+}
+
+#[test]
+fn the_docs_list_every_panel_with_the_queries_it_runs() {
+    let docs =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/alerting.md")).unwrap();
+    let listed: BTreeSet<&str> = docs.lines().collect();
+    let mut missing = Vec::new();
+    for (name, d) in dashboards() {
+        for p in panels(&d) {
+            let title = p["title"].as_str().unwrap_or_default();
+            let kind = p["type"].as_str().unwrap_or_default();
+            let line = if kind == "row" {
+                format!("- *{title}* (row)")
+            } else {
+                let queries: Vec<String> = targets(&p)
+                    .iter()
+                    .map(|t| format!("`{}`", one_line(t["expr"].as_str().unwrap_or_default())))
+                    .collect();
+                format!("- *{title}* ({kind}): {}", queries.join("; "))
+            };
+            if !listed.contains(line.as_str()) {
+                missing.push(format!("{name}: {line}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/alerting.md (\"Dashboard panels\") lacks these lines:\n{}",
+        missing.join("\n")
+    );
+}
+
 /// Fills in template variables as Grafana would for one value each; `$1` and other unknown
 /// names stay.
 fn substitute(text: &str, vars: &BTreeMap<&str, &str>) -> String {
@@ -272,6 +318,28 @@ fn parse_label_values(q: &str) -> (String, String) {
         .unwrap_or_else(|| panic!("not a label_values query: {q}"));
     let (sel, label) = inner.rsplit_once(',').unwrap();
     (sel.trim().to_owned(), label.trim().to_owned())
+}
+
+/// The fixture's lines, and among them (a few in every quarter) deliveries and deferrals in
+/// reply to RCPT TO from Google's MX host for gmail.com: the provider panels and the `provider`
+/// variable find `google`, from the relay host or from the domain, whichever the parser reads.
+fn fed_lines() -> Vec<String> {
+    let fixture = fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/postfix/e2e-run.log"),
+    )
+    .unwrap();
+    let at_google = Lines::from_fixture();
+    let mut out = Vec::new();
+    let mut n = 0;
+    for (i, line) in fixture.lines().enumerate() {
+        out.push(line.to_owned());
+        if i % 100 == 99 {
+            out.push(at_google.delivered(n, "gmail.com"));
+            out.push(at_google.deferred(n + 1, "gmail.com"));
+            n += 2;
+        }
+    }
+    out
 }
 
 #[test]
@@ -312,11 +380,7 @@ fn every_dashboard_query_runs_on_a_real_prometheus_and_returns_data() {
 
     // Real Postfix lines, written in parts while Prometheus scrapes, so that every series
     // exists before it grows and rate() has something to see.
-    let fixture = fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/postfix/e2e-run.log"),
-    )
-    .unwrap();
-    let lines: Vec<&str> = fixture.lines().collect();
+    let lines = fed_lines();
     let parts = 4;
     let per = lines.len().div_ceil(parts);
     let mut f = fs::OpenOptions::new().append(true).open(&log).unwrap();
@@ -370,6 +434,7 @@ fn every_dashboard_query_runs_on_a_real_prometheus_and_returns_data() {
                 ("source", "postfix"),
                 ("mta", "postfix"),
                 ("domain", domain),
+                ("provider", ".*"),
                 ("__rate_interval", "1m"),
                 ("__range", "5m"),
                 ("__interval", "15s"),
@@ -383,6 +448,7 @@ fn every_dashboard_query_runs_on_a_real_prometheus_and_returns_data() {
                 let want = match (vname, instance) {
                     ("instance", _) => "mx-a:9978",
                     ("domain", _) => "d1.test",
+                    ("provider", _) => "google",
                     (n, _) => vars[n],
                 };
                 match prom.label_values(&label, &sel) {

@@ -20,7 +20,7 @@ use harness::exim::{self, EximConfig, EximInstance};
 use harness::expect::{self, domain_of, Lcg};
 use harness::metrics::{self, Labels};
 use harness::scenario::{self, Mta, Replay, Want};
-use harness::sink::{Script, Sink, SinkRecord};
+use harness::sink::{self, Script, Sink, SinkRecord};
 use harness::util::{self, TestDir};
 
 /// Domains served by the sink, one loopback address each.
@@ -29,6 +29,11 @@ const SINK_DOMAINS: [(&str, Ipv4Addr); 3] = [
     ("d2.test", Ipv4Addr::new(127, 0, 0, 3)),
     ("d3.test", Ipv4Addr::new(127, 0, 0, 4)),
 ];
+/// d1.test's "server" goes by Gmail's MX name (in a hosts file only Exim's processes see):
+/// Exim logs `H=gmail-smtp-in.l.google.com [127.0.0.2]`, and its replies count under
+/// `provider="google"`; other hosts are loopback addresses, so the recipient domain (none a
+/// provider's) decides: `other`.
+const GMAIL_MX: (&str, Ipv4Addr) = ("gmail-smtp-in.l.google.com", SINK_DOMAINS[0].1);
 /// Served by the sink too, under a retry rule that gives up after 3 s: a recipient deferred
 /// there is tried again by the test's queue run and then expires (`retry timeout exceeded`).
 const EXP_DOMAIN: (&str, Ipv4Addr) = ("exp.test", Ipv4Addr::new(127, 0, 0, 8));
@@ -178,6 +183,7 @@ fn exim_config(sink: &Sink, down_port: u16) -> EximConfig {
         retry: vec![EXP_RETRY.to_owned(), DEFAULT_RETRY.to_owned()],
         acl_settings,
         acls,
+        hosts: vec![(GMAIL_MX.0.to_owned(), GMAIL_MX.1)],
     }
 }
 
@@ -187,9 +193,20 @@ fn reply_labels(
     outcome: &str,
     code: &str,
     enhanced: &str,
-    domain: &str,
+    (domain, provider): (&str, &str),
 ) -> Labels {
-    expect::reply_labels_of("exim", direction, outcome, code, enhanced, domain)
+    let mut l = expect::reply_labels_of("exim", direction, outcome, code, enhanced, domain);
+    l.insert("provider".into(), provider.into());
+    l
+}
+
+/// The provider of a reply the sink gave: Google's from the address named as Gmail's MX.
+fn provider_of(r: &SinkRecord) -> &'static str {
+    if r.listener == GMAIL_MX.1 {
+        "google"
+    } else {
+        "other"
+    }
 }
 
 fn with_source(m: &BTreeMap<Labels, f64>, source: &str) -> BTreeMap<Labels, f64> {
@@ -268,6 +285,8 @@ struct Refusal {
     reply: Reply,
     /// The refused recipient's domain (RCPT only).
     domain: String,
+    /// The command refused, as the `stage` label names it.
+    stage: &'static str,
 }
 
 /// What the client saw inbound: the refusals, and the recipients accepted for local delivery.
@@ -319,6 +338,7 @@ fn send_inbound(exim: &EximInstance) -> Inbound {
             out.refusals.push(Refusal {
                 reply: reply.clone(),
                 domain: domain_of(rcpt),
+                stage: "rcpt",
             });
         }
         assert!(sub.queued(), "the accepted recipient is delivered: {sub:?}");
@@ -349,6 +369,7 @@ fn send_inbound(exim: &EximInstance) -> Inbound {
         out.refusals.push(Refusal {
             reply: data,
             domain: String::new(),
+            stage: "end_of_data",
         });
     }
     for k in 0..2 {
@@ -364,6 +385,7 @@ fn send_inbound(exim: &EximInstance) -> Inbound {
         out.refusals.push(Refusal {
             reply,
             domain: String::new(),
+            stage: "mail",
         });
     }
     for _ in 0..2 {
@@ -377,6 +399,7 @@ fn send_inbound(exim: &EximInstance) -> Inbound {
         out.refusals.push(Refusal {
             reply,
             domain: String::new(),
+            stage: "helo",
         });
     }
     for _ in 0..2 {
@@ -386,6 +409,7 @@ fn send_inbound(exim: &EximInstance) -> Inbound {
         out.refusals.push(Refusal {
             reply: c.greeting.clone(),
             domain: String::new(),
+            stage: "connect",
         });
         let _ = c.quit();
     }
@@ -412,12 +436,13 @@ fn expectations(
             4 => "deferred",
             _ => "bounced",
         };
+        // The line names the sink's host (`H=…`): its provider.
         exp.add(reply_labels(
             "outbound",
             outcome,
             &r.code.to_string(),
             r.enhanced.as_deref().unwrap_or(""),
-            &domain_of(&r.recipient),
+            (&domain_of(&r.recipient), provider_of(r)),
         ));
     }
     let count = |records: &[SinkRecord], rcpt: &str| {
@@ -437,7 +462,13 @@ fn expectations(
                 // reception and one in the queue run.
                 assert_eq!(n1 + n2, 0, "{r} is routed to a closed port");
                 for _ in 0..2 {
-                    exp.add(reply_labels("outbound", "deferred", "", "", &domain));
+                    exp.add(reply_labels(
+                        "outbound",
+                        "deferred",
+                        "",
+                        "",
+                        (&domain, "other"),
+                    ));
                 }
                 continue;
             }
@@ -456,7 +487,14 @@ fn expectations(
                 // not reached", a deferral without a code.
                 (true, false) => {
                     assert_eq!(n2, 0, "{r} waits for its retry time");
-                    exp.add(reply_labels("outbound", "deferred", "", "", &domain));
+                    // No host tried, none named: the domain's provider (none).
+                    exp.add(reply_labels(
+                        "outbound",
+                        "deferred",
+                        "",
+                        "",
+                        (&domain, "other"),
+                    ));
                 }
                 (false, _) => assert_eq!(n2, 0, "{r} was done with at reception"),
             }
@@ -475,13 +513,24 @@ fn expectations(
                 f.reply.enhanced().unwrap_or_default(),
             )
         };
+        // Inbound: the client is no destination, no provider.
         exp.add(reply_labels(
-            "inbound", "rejected", &code, &enhanced, &f.domain,
+            "inbound",
+            "rejected",
+            &code,
+            &enhanced,
+            (&f.domain, ""),
         ));
     }
     // Accepted inbound recipients: `=> :blackhole: <ok@in.test> R=local_blackhole`, no code.
     for r in &inbound.delivered {
-        exp.add(reply_labels("outbound", "delivered", "", "", &domain_of(r)));
+        exp.add(reply_labels(
+            "outbound",
+            "delivered",
+            "",
+            "",
+            (&domain_of(r), "other"),
+        ));
     }
     exp
 }
@@ -528,7 +577,31 @@ fn expected_tally(exp: &Expected) -> BTreeMap<&'static str, usize> {
 
 /// The private Exim in the shared scenario: it follows the main log (source `exim-1`) and the
 /// reject log (`exim-2`, which Exim creates at its first refusal).
-struct Exim(EximInstance);
+/// The second field: the failures expected by direction and stage, from the last run.
+struct Exim(EximInstance, BTreeMap<(String, String), f64>);
+
+/// `smtp_failures_total` by direction and stage: every 4xx/5xx reply the sink gave (to RCPT,
+/// or to the end of the data) and every refusal of the client's with a code, at the command
+/// refused.
+fn failure_stages(run: &EximRun) -> BTreeMap<(String, String), f64> {
+    let mut out = BTreeMap::new();
+    for r in run.first.iter().chain(&run.later) {
+        if r.code / 100 == 2 {
+            continue;
+        }
+        let stage = match r.stage {
+            sink::Stage::Rcpt => "rcpt",
+            sink::Stage::Data => "end_of_data",
+        };
+        *out.entry(("outbound".into(), stage.into())).or_default() += 1.0;
+    }
+    for f in run.inbound.refusals.iter() {
+        if f.reply.lines.join(" ") != RELAY_DENIED {
+            *out.entry(("inbound".into(), f.stage.into())).or_default() += 1.0;
+        }
+    }
+    out
+}
 
 /// What was sent, what the client was told, and what the sink recorded on the first attempts
 /// and on the queue run.
@@ -573,7 +646,7 @@ impl Mta for Exim {
         let down_port = util::free_port(DOWN_DOMAIN.1);
         let exim = EximInstance::start(&dir.subdir("exim"), &exim_config(sink, down_port))
             .unwrap_or_else(|e| panic!("starting the private Exim: {e}"));
-        Exim(exim)
+        Exim(exim, BTreeMap::new())
     }
 
     fn logs(&self) -> Vec<PathBuf> {
@@ -616,12 +689,14 @@ impl Mta for Exim {
             later.len(),
             exim.queue_len().unwrap_or(usize::MAX)
         ));
-        EximRun {
+        let run = EximRun {
             plan,
             inbound,
             first,
             later,
-        }
+        };
+        self.1 = failure_stages(&run);
+        run
     }
 
     fn log_tally(log: &str) -> BTreeMap<&'static str, usize> {
@@ -680,6 +755,19 @@ impl Mta for Exim {
         if get("ignored") != Some(n) || get("counted") != Some(0.0) {
             failures.push(format!(
                 "the reject log ({n} lines) must be read as ignored lines only: {lines:?}"
+            ));
+        }
+        let mut stages = BTreeMap::new();
+        for (l, v) in metrics::series(samples, "smtp_failures_total") {
+            *stages
+                .entry((l["direction"].clone(), l["stage"].clone()))
+                .or_default() += v;
+        }
+        stages.retain(|_, v| *v != 0.0);
+        if stages != self.1 {
+            failures.push(format!(
+                "smtp_failures_total by direction and stage: expected {:?}, got {stages:?}",
+                self.1
             ));
         }
     }

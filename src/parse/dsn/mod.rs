@@ -113,6 +113,9 @@
 //! that cannot be read as a message, or that has a delivery-status part or one of the layouts
 //! but no recipient that can be read, is `unrecognised`.
 
+mod dialogue;
+#[cfg(test)]
+mod dialogue_tests;
 mod plain;
 #[cfg(test)]
 mod plain_tests;
@@ -125,7 +128,7 @@ mod text;
 
 use mail_parser::{MessageParser, MimeHeaders};
 
-use super::{BasicCode, Direction, EnhancedCode, Outcome, Recipients, Reply};
+use super::{BasicCode, Direction, EnhancedCode, Outcome, Recipients, Relay, Reply, Stage};
 use plain::{named_replies, plain};
 use providers::{exchange, gmail, google_groups, EXCHANGE_MARKERS, GMAIL_MARKERS};
 use rfc3464::{delivery_status, embedded};
@@ -157,6 +160,11 @@ pub struct DsnReply {
     pub recipient: String,
     /// The remote reply (or the reporting MTA's own words), unfolded; may be empty.
     pub text: String,
+    /// The host that answered, as the notice names it (`Remote-MTA`, or the reporting MTA's
+    /// words: `host mx.example.com[192.0.2.1] said:`); empty where it names none.
+    pub relay: String,
+    /// The command the reply answered, where the notice says it.
+    pub stage: Stage,
     /// An expiry notice: the message was given up undelivered when its time in the queue ran
     /// out. Counted as an expiry (`smtp_expired_total`), not as a reply: the codes and text
     /// are those of the remote's last reply the notice quotes (else its `Status`), kept for
@@ -177,6 +185,8 @@ impl DsnReply {
             enhanced,
             recipient: recipient.to_owned(),
             text,
+            relay: String::new(),
+            stage: Stage::Unknown,
             expired,
         }
     }
@@ -195,8 +205,12 @@ impl DsnReply {
             },
             delay: None,
             text: self.text.as_bytes(),
-            relay: crate::parse::Relay::Unknown,
-            stage: crate::parse::Stage::Unknown,
+            relay: if self.relay.is_empty() {
+                Relay::Unknown
+            } else {
+                Relay::Host(self.relay.as_bytes())
+            },
+            stage: self.stage,
         }
     }
 }
@@ -228,6 +242,7 @@ pub fn parse(message: &[u8]) -> Report {
         let mut replies = delivery_status(part.contents());
         if !replies.is_empty() {
             complete_from_text(&mut replies, &text);
+            dialogue::from_paragraphs(&mut replies, &text);
             return Report::Replies(replies);
         }
         // A broken report part: the human-readable layouts may still name the replies.
@@ -242,6 +257,7 @@ pub fn parse(message: &[u8]) -> Report {
     match human_readable(&text, failed) {
         Some(mut replies) if !replies.is_empty() => {
             gave_up_on_time(&mut replies, msg.subject());
+            dialogue::from_paragraphs(&mut replies, &text);
             Report::Replies(replies)
         }
         Some(_) => Report::Unreadable,

@@ -325,6 +325,8 @@ fn reply_of(outcome: Outcome, expired_anyway: bool, recipient: &str, lines: &[&s
         enhanced,
         recipient: recipient.to_owned(),
         text,
+        relay: String::new(),
+        stage: crate::parse::Stage::Unknown,
         expired: expired && outcome == Outcome::Bounced,
     }
 }

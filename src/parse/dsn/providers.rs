@@ -36,6 +36,15 @@ fn exchange_reply(line: &str) -> Option<&str> {
         .filter(|r| reply_codes(r) != (None, None))
 }
 
+/// The remote server an Exchange diagnostic line names before its `#` (`mx.contoso.com
+/// #<mx.contoso.com #5.7.1 smtp;530 …> #SMTP#`, `mx.contoso.com #552 5.2.2 … ##`): the host
+/// that gave the reply. A line starting with `#` names none (Exchange's own verdict).
+fn exchange_host(line: &str) -> Option<&str> {
+    let (host, _) = line.split_once(" #")?;
+    let host = host.trim();
+    (host.contains('.') && !host.contains(char::is_whitespace)).then_some(host)
+}
+
 pub(super) fn exchange(text: &str) -> Vec<DsnReply> {
     let outcome = if text.contains("Delivery is delayed") {
         Outcome::Deferred
@@ -69,7 +78,9 @@ pub(super) fn exchange(text: &str) -> Vec<DsnReply> {
         };
         let reply = reply.trim();
         let recipient = recipient.take().or(named).unwrap_or_default();
-        out.push(DsnReply::quoted(outcome, recipient, reply.to_owned()));
+        let mut r = DsnReply::quoted(outcome, recipient, reply.to_owned());
+        r.relay = exchange_host(line).unwrap_or_default().to_owned();
+        out.push(r);
     }
     out
 }

@@ -90,6 +90,10 @@ fn block_reply(field: impl Fn(&str) -> Option<String>) -> Option<DsnReply> {
         enhanced,
         recipient,
         text,
+        relay: field("Remote-MTA")
+            .map(|m| super::dialogue::remote_mta(&m))
+            .unwrap_or_default(),
+        stage: crate::parse::Stage::Unknown,
         expired,
     })
 }

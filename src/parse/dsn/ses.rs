@@ -66,6 +66,8 @@ fn bounced(bounce: &Value) -> Vec<DsnReply> {
                 enhanced: enhanced.or(status),
                 recipient: addr,
                 text,
+                relay: String::new(),
+                stage: crate::parse::Stage::Unknown,
                 expired: false,
             })
         })

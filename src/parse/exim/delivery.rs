@@ -1,6 +1,8 @@
 //! Delivery lines: `=>`, `->`, `>>` delivered, `==` deferred, `**` bounced or expired.
 
+use super::dialogue::{delivery_relay, failure_stage};
 use super::{finder, leading_reply_codes, Direction, Event, Outcome, Parsed, Recipients, Reply};
+use crate::parse::{Relay, Stage};
 
 finder!(confirmation_field, b" C=\"");
 finder!(queue_time_field, b" QT=");
@@ -11,10 +13,16 @@ pub(super) fn delivery(outcome: Outcome, rest: &[u8]) -> Option<Parsed<'_>> {
     if outcome == Outcome::Bounced && after.trim_ascii_end().ends_with(b"retry timeout exceeded") {
         return Some(Parsed::Event(Event::Expired));
     }
-    let text = match outcome {
-        Outcome::Delivered => confirmation(after).unwrap_or_default(),
-        _ => failure_text(after)?,
+    let (text, stage) = match outcome {
+        // `C="…"` is the reply to the message's end (Exim's spec: "the SMTP confirmation
+        // response from the remote host after the message has been accepted").
+        Outcome::Delivered => match confirmation(after) {
+            Some(c) => (c, Stage::EndOfData),
+            None => (&[][..], Stage::Unknown),
+        },
+        _ => (failure_text(after)?, failure_stage(after)),
     };
+    let first = &rest[..memchr::memchr(b' ', rest).unwrap_or(rest.len())];
     let (code, enhanced) = leading_reply_codes(text);
     Some(Parsed::Event(Event::Reply(Reply {
         direction: Direction::Outbound,
@@ -24,8 +32,8 @@ pub(super) fn delivery(outcome: Outcome, rest: &[u8]) -> Option<Parsed<'_>> {
         recipients: Recipients::One(recipient),
         delay: field(after, queue_time_field()).and_then(exim_seconds),
         text,
-        relay: crate::parse::Relay::Unknown,
-        stage: crate::parse::Stage::Unknown,
+        relay: delivery_relay(outcome == Outcome::Delivered, first, after),
+        stage,
     })))
 }
 
@@ -166,7 +174,8 @@ pub(super) fn cutthrough_deferral(rest: &[u8]) -> Option<Parsed<'_>> {
     let head = &rest[..at];
     let f = memchr::memmem::find(head, b" F=<")?;
     let addr = &head[memchr::memrchr(b' ', &head[..f]).map_or(0, |i| i + 1)..f];
-    let text = confirmation(&rest[at + MARK.len()..]).unwrap_or_default();
+    let fields = &rest[at + MARK.len()..];
+    let text = confirmation(fields).unwrap_or_default();
     let (code, enhanced) = leading_reply_codes(text);
     Some(Parsed::Event(Event::Reply(Reply {
         direction: Direction::Outbound,
@@ -176,7 +185,9 @@ pub(super) fn cutthrough_deferral(rest: &[u8]) -> Option<Parsed<'_>> {
         recipients: Recipients::One(addr),
         delay: None,
         text,
-        relay: crate::parse::Relay::Unknown,
-        stage: crate::parse::Stage::Unknown,
+        relay: super::dialogue::host_field(fields).map_or(Relay::Unknown, Relay::Host),
+        // The target's reply to the message's final dot (Exim's `cutthrough_finaldot`), which
+        // Exim's words name after the DATA they were part of.
+        stage: Stage::EndOfData,
     })))
 }

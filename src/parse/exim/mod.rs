@@ -116,6 +116,12 @@
 //! as a reject log, every line [`Parsed::Ignored`], so a refusal counts once, from the main
 //! log (docs/counting.md).
 //!
+//! **Relay and stage** (the `provider` and `stage` labels, `dialogue.rs`): a delivery line's
+//! `H=name [address]` is its relay, a delivery without a host a local one; the command Exim
+//! names after `SMTP error from remote mail server after …` (and its timeouts' and closed
+//! connections' words) is the stage of a deferral or bounce, the ACL's place (`rejected RCPT`,
+//! `rejected after DATA`, …) that of a refusal. Inbound refusals name no relay.
+//!
 //! Everything else is [`Parsed::Ignored`]: arrivals `<=`, `Completed`, queue runs, connections,
 //! warnings, the host-level `H=… Connection refused` and `H=… [ip]: SMTP error from remote mail
 //! server after …: 451 …` lines and our client's refused AUTH (`NAME authenticator failed
@@ -130,11 +136,16 @@
 //! [`Parsed::Unrecognised`].
 
 mod delivery;
+mod dialogue;
+#[cfg(test)]
+mod dialogue_tests;
 mod prefix;
 mod refusals;
 #[cfg(test)]
 mod tests;
 
+/// Exim's names of the command a reply answered, also quoted in its bounce notices.
+pub(crate) use dialogue::command_stage;
 pub use prefix::Dedup;
 
 /// A `memmem` finder built once: the searches every line of a kind makes (building one per

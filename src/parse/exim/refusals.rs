@@ -3,7 +3,9 @@
 //! recipient address, asked the address's server: `verify = sender/callout`).
 
 use super::delivery::coded_text;
+use super::dialogue::{callout_host, command_stage, refusal_stage};
 use super::{finder, leading_reply_codes, Direction, Event, Outcome, Parsed, Recipients, Reply};
+use crate::parse::{Relay, Stage};
 
 finder!(rejected_verb, b" rejected ");
 finder!(verify_word, b"erify ");
@@ -12,7 +14,7 @@ finder!(verify_word, b"erify ");
 /// only with the code Exim logs (the client's host may hold `: `; the reply is the text after
 /// the first `: ` that a code follows); without one it is no reply.
 pub(super) fn auth_refusal(tail: &[u8]) -> Option<Parsed<'_>> {
-    Some(reject(Recipients::None, coded_text(tail)?))
+    Some(reject(Recipients::None, coded_text(tail)?, Stage::Auth))
 }
 
 /// An inbound refusal line: `[fields] [temporarily ]rejected WHAT: TEXT`.
@@ -40,13 +42,14 @@ pub(super) fn refusal(rest: &[u8]) -> Option<Parsed<'_>> {
             }
         };
         let text = after.strip_prefix(b": ")?;
-        return Some(reject(Recipients::One(addr), text));
+        return Some(reject(Recipients::One(addr), text, Stage::Rcpt));
     }
     let text = &what[memchr::memmem::find(what, b": ")? + 2..];
-    Some(reject(Recipients::None, text))
+    Some(reject(Recipients::None, text, refusal_stage(what)))
 }
 
-fn reject<'a>(recipients: Recipients<'a>, text: &'a [u8]) -> Parsed<'a> {
+/// An inbound refusal: the client is no destination, so no relay.
+fn reject<'a>(recipients: Recipients<'a>, text: &'a [u8], stage: Stage) -> Parsed<'a> {
     let (code, enhanced) = leading_reply_codes(text);
     Parsed::Event(Event::Reply(Reply {
         direction: Direction::Inbound,
@@ -56,8 +59,8 @@ fn reject<'a>(recipients: Recipients<'a>, text: &'a [u8]) -> Parsed<'a> {
         recipients,
         delay: None,
         text,
-        relay: crate::parse::Relay::Unknown,
-        stage: crate::parse::Stage::Unknown,
+        relay: Relay::Unknown,
+        stage,
     }))
 }
 
@@ -84,7 +87,7 @@ pub(super) fn callout(rest: &[u8]) -> Option<Parsed<'_>> {
         None if after.starts_with(b"failed: ") => None,
         None => return None,
     };
-    let text = remote_reply(after)?;
+    let (text, stage) = remote_reply(after)?;
     let (code, enhanced) = leading_reply_codes(text);
     code?;
     let recipients = match addr.or_else(|| rcpt_to(after)) {
@@ -99,20 +102,23 @@ pub(super) fn callout(rest: &[u8]) -> Option<Parsed<'_>> {
         recipients,
         delay: None,
         text,
-        relay: crate::parse::Relay::Unknown,
-        stage: crate::parse::Stage::Unknown,
+        relay: callout_host(after),
+        stage,
     })))
 }
 
-/// The server's reply in a callout's line: after `SMTP error from remote mail server after
-/// COMMAND: ` or after `response to "COMMAND" was: `.
-fn remote_reply(s: &[u8]) -> Option<&[u8]> {
-    if let Some(at) = memchr::memmem::find(s, b"error from remote mail server after ") {
-        return coded_text(&s[at..]);
+/// The server's reply in a callout's line, and the command it answered: after `SMTP error
+/// from remote mail server after COMMAND: ` or after `response to "COMMAND" was: `.
+fn remote_reply(s: &[u8]) -> Option<(&[u8], Stage)> {
+    const AFTER: &[u8] = b"error from remote mail server after ";
+    if let Some(at) = memchr::memmem::find(s, AFTER) {
+        return Some((coded_text(&s[at..])?, command_stage(&s[at + AFTER.len()..])));
     }
-    let at = memchr::memmem::find(s, b"response to \"")?;
+    const RESPONSE: &[u8] = b"response to \"";
+    let at = memchr::memmem::find(s, RESPONSE)?;
     let tail = &s[at..];
-    tail.get(memchr::memmem::find(tail, b"\" was: ")? + b"\" was: ".len()..)
+    let text = tail.get(memchr::memmem::find(tail, b"\" was: ")? + b"\" was: ".len()..)?;
+    Some((text, command_stage(&tail[RESPONSE.len()..])))
 }
 
 /// The address of the `RCPT TO:<…>` a callout sent (the `Warning:` form names it only there).

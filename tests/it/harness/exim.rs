@@ -19,6 +19,14 @@
 //! Exim logs `exim user lost privilege for using -C option` for its re-executed delivery
 //! processes: they run as `Debian-exim`, which is all SMTP delivery needs. The daemon is
 //! stopped with SIGTERM (and killed on drop).
+//!
+//! A test may give a sink address a real host name ([`EximConfig::hosts`], e.g. Gmail's MX
+//! `gmail-smtp-in.l.google.com`), so that Exim logs it as it would a provider's MX (`H=name
+//! [address]`): each Exim process of the instance (the daemon, and every `exim -q` or admin
+//! command the test runs; deliveries are their children) then starts in a mount namespace of
+//! its own (`unshare -m`, private propagation) where a hosts file the test writes is bound
+//! over `/etc/hosts`, and the route is `route_list = * NAME byname`. The machine's own
+//! `/etc/hosts` is never touched.
 
 use std::fs;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
@@ -70,11 +78,16 @@ pub struct EximConfig {
     /// The ACLs, verbatim: `acl_smtp_*` settings and the `begin acl` section's body.
     pub acl_settings: Vec<(String, String)>,
     pub acls: String,
+    /// Host names of route addresses, in the hosts file Exim's processes see: a route to one
+    /// of these addresses goes to the name (`byname`), which Exim then logs.
+    pub hosts: Vec<(String, Ipv4Addr)>,
 }
 
 pub struct EximInstance {
     root: PathBuf,
     conf: PathBuf,
+    /// The hosts file bound over `/etc/hosts` for Exim's processes, if the test names hosts.
+    hosts_file: Option<PathBuf>,
     log_dir: PathBuf,
     /// Where the daemon listens.
     pub addr: SocketAddr,
@@ -118,11 +131,14 @@ impl EximInstance {
         fs::write(&conf, configuration(&bin, &root, cfg))
             .map_err(|e| format!("write {}: {e}", conf.display()))?;
         util::set_mode(&conf, 0o644);
+        let hosts_file = (!cfg.hosts.is_empty())
+            .then(|| write_hosts(&root, &cfg.hosts))
+            .transpose()?;
 
         let out =
             fs::File::create(root.join("daemon.out")).map_err(|e| format!("daemon.out: {e}"))?;
         let err = out.try_clone().map_err(|e| format!("daemon.out: {e}"))?;
-        let daemon = Command::new(&bin)
+        let daemon = exim_command(&bin, hosts_file.as_deref())
             .arg("-C")
             .arg(&conf)
             .arg("-bdf")
@@ -138,6 +154,7 @@ impl EximInstance {
         let mut inst = EximInstance {
             root,
             conf,
+            hosts_file,
             log_dir,
             addr,
             daemon: Some(daemon),
@@ -172,7 +189,7 @@ impl EximInstance {
     }
 
     fn exim(&self) -> Command {
-        let mut c = Command::new(binary());
+        let mut c = exim_command(&binary(), self.hosts_file.as_deref());
         c.arg("-C").arg(&self.conf);
         c
     }
@@ -258,6 +275,37 @@ impl Drop for EximInstance {
     }
 }
 
+/// The hosts file of [`EximConfig::hosts`] under `root`.
+fn write_hosts(root: &Path, hosts: &[(String, Ipv4Addr)]) -> Result<PathBuf, String> {
+    let mut text = String::from("127.0.0.1\tlocalhost\n");
+    for (name, ip) in hosts {
+        text.push_str(&format!("{ip}\t{name}\n"));
+    }
+    let path = root.join("hosts");
+    fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
+    util::set_mode(&path, 0o644);
+    Ok(path)
+}
+
+/// `exim`, or with a hosts file: `exim` in a mount namespace of its own where that file is
+/// bound over `/etc/hosts` (`unshare` makes the namespace's mounts private, so nothing
+/// reaches the machine's). `unshare` and `sh` exec: the child's pid is Exim's.
+fn exim_command(bin: &Path, hosts: Option<&Path>) -> Command {
+    let Some(hosts) = hosts else {
+        return Command::new(bin);
+    };
+    let mut c = Command::new("unshare");
+    c.args([
+        "-m",
+        "sh",
+        "-c",
+        r#"mount --bind "$0" /etc/hosts && exec "$@""#,
+    ])
+    .arg(hosts)
+    .arg(bin);
+    c
+}
+
 /// The whole configuration file.
 fn configuration(bin: &Path, root: &Path, cfg: &EximConfig) -> String {
     let relay: Vec<&str> = cfg.routes.iter().map(|(d, _, _)| d.as_str()).collect();
@@ -304,8 +352,12 @@ fn configuration(bin: &Path, root: &Path, cfg: &EximConfig) -> String {
     s.push_str(&cfg.acls);
     s.push_str("\nbegin routers\n");
     for (i, (domain, ip, _)) in cfg.routes.iter().enumerate() {
+        let host = match cfg.hosts.iter().find(|(_, a)| a == ip) {
+            Some((name, _)) => format!("{name} byname"),
+            None => ip.to_string(),
+        };
         s.push_str(&format!(
-            "route{i}:\n  driver = manualroute\n  domains = {domain}\n  route_list = * {ip}\n  transport = smtp{i}\n"
+            "route{i}:\n  driver = manualroute\n  domains = {domain}\n  route_list = * {host}\n  transport = smtp{i}\n"
         ));
     }
     s.push_str(
