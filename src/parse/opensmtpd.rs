@@ -106,7 +106,11 @@ fn parse_message(msg: &[u8]) -> Option<Parsed<'_>> {
             {
                 return delivery(r, false);
             }
-            if let Some(r) = rest.strip_prefix(b"delivery ") {
+            // A local delivery: `mda delivery` (6.x's `mda_log`), `delivery` before it.
+            if let Some(r) = rest
+                .strip_prefix(b"mda delivery ")
+                .or_else(|| rest.strip_prefix(b"delivery "))
+            {
                 return delivery(r, true);
             }
             if let Some(r) = rest
@@ -222,12 +226,27 @@ fn last_quoted<'a>(text: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
 }
 
 /// `evpid=… from=<…> to=<…> rcpt=<…> … relay="…" delay=… result="…" stat="…"` (a local
-/// delivery has no `relay=`).
+/// delivery has no `relay=`, and `mda_log` writes `result=Ok stat=Delivered` unquoted).
 fn delivery(rest: &[u8], local: bool) -> Option<Parsed<'_>> {
     let to = angle_field(rest, b" to=<")?;
-    let outcome = outcome_of(quoted(rest, b" result=\"")?)?;
-    let stat_at = memchr::memmem::rfind(rest, b" stat=\"")?;
-    let stat = last_quoted(rest, b" stat=\"")?;
+    let (outcome, stat_at, stat) = match quoted(rest, b" result=\"") {
+        Some(result) => (
+            outcome_of(result)?,
+            memchr::memmem::rfind(rest, b" stat=\"")?,
+            last_quoted(rest, b" stat=\"")?,
+        ),
+        // `mda_log`'s unquoted fields (local deliveries only).
+        None if local => {
+            let v = rest.get(memchr::memmem::find(rest, b" result=")? + 8..)?;
+            let at = memchr::memmem::rfind(rest, b" stat=")?;
+            (
+                outcome_of(v.split(|&c| c == b' ').next()?)?,
+                at,
+                rest.get(at + 6..)?,
+            )
+        }
+        None => return None,
+    };
     let relay = if local {
         Relay::Local
     } else {
@@ -428,6 +447,29 @@ mod tests {
         ];
         for (line, want) in cases {
             assert_eq!(render(&parse(line.as_bytes())), want, "{line}");
+        }
+    }
+
+    /// OpenSMTPD 6.x's local deliveries (`mda delivery … result=Ok stat=Delivered`, unquoted)
+    /// were ignored. No mda delivery is in our captures or the peers' corpora: these follow
+    /// the format string of 6.8's `mda_log` (`smtpd/mda.c`) field by field.
+    #[test]
+    fn opensmtpd_6_local_deliveries_are_counted() {
+        let cases = [
+            ("Dec  7 05:00:00 mx smtpd[123]: 0123456789abcdef mda delivery evpid=a1b2c3d4e5f60708 from=<s@example.org> to=<u@example.org> rcpt=<u@example.org> user=u delay=0s result=Ok stat=Delivered",
+                "outbound delivered - - example.org"),
+            ("Dec  7 05:00:00 mx smtpd[123]: 0123456789abcdef mda delivery evpid=a1b2c3d4e5f60709 from=<> to=<v@example.org> user=v delay=1m2s result=TempFail stat=Error (exited with status 75)",
+                "outbound deferred - - example.org"),
+            ("Dec  7 05:00:00 mx smtpd[123]: 0123456789abcdef mda delivery evpid=a1b2c3d4e5f6070a from=<s@example.org> to=<w@example.org> user=w delay=0s result=PermFail stat=Error (exited with status 67)",
+                "outbound bounced - - example.org"),
+        ];
+        for (line, want) in cases {
+            let parsed = parse(line.as_bytes());
+            assert_eq!(render(&parsed), want, "{line}");
+            let Parsed::Event(Event::Reply(r)) = parsed else {
+                panic!("{line}")
+            };
+            assert_eq!(r.relay, Relay::Local, "{line}");
         }
     }
 

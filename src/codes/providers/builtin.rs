@@ -25,7 +25,9 @@ pub const BUILTIN: &[Builtin] = &[
     Builtin {
         name: "google",
         title: "Google (Gmail, Google Workspace)",
-        mx: &["google.com", "googlemail.com"],
+        // 1e100.net: the reverse names of Google's servers, which OpenSMTPD logs as the
+        // relay (`relay="142.250.102.27 (mail-xyz.1e100.net)"`) instead of the MX name.
+        mx: &["google.com", "googlemail.com", "1e100.net"],
         domains: &["gmail.com", "googlemail.com"],
     },
     Builtin {

@@ -70,6 +70,8 @@ fn relay_hosts_as_the_mtas_log_them() {
             "gmail.com",
             "google",
         ),
+        // OpenSMTPD: the reverse name of the address, for a domain hosted at Google.
+        ("mail-ej1-f27.1e100.net", "example.com", "google"),
         ("gmail-smtp-in.l.google.com.", "gmail.com", "google"),
         // Not a provider's host.
         ("mx.example.net[192.0.2.10]:25", "example.net", "other"),
