@@ -354,8 +354,11 @@ impl Aggregator {
         let failure = match class {
             Some(c @ (4 | 5)) => Some((
                 c,
-                self.reason_memo
-                    .classify(&self.bounds.reasons, r.code, r.enhanced, r.text),
+                self.bounds.reasons.at_stage(
+                    self.reason_memo
+                        .classify(&self.bounds.reasons, r.code, r.enhanced, r.text),
+                    r.stage,
+                ),
             )),
             _ => None,
         };

@@ -37,7 +37,7 @@ const FLOORS: &[(&str, f64)] = &[
     ("read (mails stating a code)", 97.8),
     ("read (all mails)", 80.4),
     ("enhanced", 94.6),
-    ("reason strict", 75.5),
+    ("reason strict", 76.2),
     ("reason lenient", 90.1),
     ("expired", 89.1),
     ("not bounces", 100.0),
@@ -124,7 +124,11 @@ fn reason_of(reasons: &Reasons, r: &DsnReply) -> Option<String> {
         .map(|c| c.class_digit())
         .or(r.enhanced.map(|e| e.class_digit()))?;
     (class >= 4).then(|| {
-        let id = reasons.classify(r.code, r.enhanced, r.text.as_bytes());
+        // As the aggregator counts it: the stage may turn the class.
+        let id = reasons.at_stage(
+            reasons.classify(r.code, r.enhanced, r.text.as_bytes()),
+            r.stage,
+        );
         reasons.name(id).to_owned()
     })
 }
