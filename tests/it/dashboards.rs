@@ -24,7 +24,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::alerting::Lines;
+use crate::harness::fixture_lines::Lines;
 use harness::exporter::Exporter;
 use harness::postfix::{PostfixConfig, PostfixInstance};
 use harness::prometheus::Prometheus;

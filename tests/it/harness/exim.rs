@@ -35,6 +35,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use super::client::SmtpClient;
+use super::hosts::PrivateHosts;
 use super::util::{self, free_port, run, wait_for};
 
 /// Where `scripts/install-test-deps` unpacks Debian's exim4 packages.
@@ -87,7 +88,7 @@ pub struct EximInstance {
     root: PathBuf,
     conf: PathBuf,
     /// The hosts file bound over `/etc/hosts` for Exim's processes, if the test names hosts.
-    hosts_file: Option<PathBuf>,
+    hosts_file: Option<PrivateHosts>,
     log_dir: PathBuf,
     /// Where the daemon listens.
     pub addr: SocketAddr,
@@ -131,14 +132,16 @@ impl EximInstance {
         fs::write(&conf, configuration(&bin, &root, cfg))
             .map_err(|e| format!("write {}: {e}", conf.display()))?;
         util::set_mode(&conf, 0o644);
-        let hosts_file = (!cfg.hosts.is_empty())
-            .then(|| write_hosts(&root, &cfg.hosts))
+        let names: Vec<(Ipv4Addr, &str)> =
+            cfg.hosts.iter().map(|(n, ip)| (*ip, n.as_str())).collect();
+        let hosts_file = (!names.is_empty())
+            .then(|| PrivateHosts::write(&root, &names))
             .transpose()?;
 
         let out =
             fs::File::create(root.join("daemon.out")).map_err(|e| format!("daemon.out: {e}"))?;
         let err = out.try_clone().map_err(|e| format!("daemon.out: {e}"))?;
-        let daemon = exim_command(&bin, hosts_file.as_deref())
+        let daemon = exim_command(&bin, hosts_file.as_ref())
             .arg("-C")
             .arg(&conf)
             .arg("-bdf")
@@ -189,7 +192,7 @@ impl EximInstance {
     }
 
     fn exim(&self) -> Command {
-        let mut c = exim_command(&binary(), self.hosts_file.as_deref());
+        let mut c = exim_command(&binary(), self.hosts_file.as_ref());
         c.arg("-C").arg(&self.conf);
         c
     }
@@ -275,35 +278,13 @@ impl Drop for EximInstance {
     }
 }
 
-/// The hosts file of [`EximConfig::hosts`] under `root`.
-fn write_hosts(root: &Path, hosts: &[(String, Ipv4Addr)]) -> Result<PathBuf, String> {
-    let mut text = String::from("127.0.0.1\tlocalhost\n");
-    for (name, ip) in hosts {
-        text.push_str(&format!("{ip}\t{name}\n"));
-    }
-    let path = root.join("hosts");
-    fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
-    util::set_mode(&path, 0o644);
-    Ok(path)
-}
-
 /// `exim`, or with a hosts file: `exim` in a mount namespace of its own where that file is
-/// bound over `/etc/hosts` (`unshare` makes the namespace's mounts private, so nothing
-/// reaches the machine's). `unshare` and `sh` exec: the child's pid is Exim's.
-fn exim_command(bin: &Path, hosts: Option<&Path>) -> Command {
-    let Some(hosts) = hosts else {
-        return Command::new(bin);
-    };
-    let mut c = Command::new("unshare");
-    c.args([
-        "-m",
-        "sh",
-        "-c",
-        r#"mount --bind "$0" /etc/hosts && exec "$@""#,
-    ])
-    .arg(hosts)
-    .arg(bin);
-    c
+/// `/etc/hosts` ([`PrivateHosts`]); the child's pid is Exim's (`unshare` and `sh` exec).
+fn exim_command(bin: &Path, hosts: Option<&PrivateHosts>) -> Command {
+    match hosts {
+        Some(h) => h.command(bin),
+        None => Command::new(bin),
+    }
 }
 
 /// The whole configuration file.

@@ -39,6 +39,8 @@ impl PrivateHosts {
         }
         let path = dir.join("hosts");
         fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
+        // Read by the MTA's own users too (Debian-exim, _smtpd, …).
+        super::util::set_mode(&path, 0o644);
         Ok(PrivateHosts { path })
     }
 

@@ -44,6 +44,7 @@ pub mod exim;
 pub mod expect;
 pub mod exporter;
 pub mod feed;
+pub mod fixture_lines;
 pub mod hosts;
 pub mod maillog;
 pub mod metrics;
