@@ -140,6 +140,36 @@ pub enum Relay<'a> {
     Host(&'a [u8]),
 }
 
+/// One row of a parser's relay-and-stage table: a real line, the relay and the stage it says.
+#[cfg(test)]
+pub(crate) type Case = (&'static str, Relay<'static>, Stage);
+
+/// The relay and stage of a parsed reply; `None` for anything else.
+#[cfg(test)]
+pub(crate) fn relay_stage(parsed: super::Parsed<'_>) -> Option<(Relay<'_>, Stage)> {
+    match parsed {
+        super::Parsed::Event(super::Event::Reply(r)) => Some((r.relay, r.stage)),
+        _ => None,
+    }
+}
+
+/// Checks a parser's table: each line gives its relay and stage, and each line cut short
+/// gives the same or none — never another (a cut never invents a host or a command).
+#[cfg(test)]
+pub(crate) fn check_cases(parse: for<'a> fn(&'a [u8]) -> super::Parsed<'a>, cases: &[Case]) {
+    let relay_stage = |line: &'static str| relay_stage(parse(line.as_bytes()));
+    for (line, relay, stage) in cases {
+        assert_eq!(relay_stage(line), Some((*relay, *stage)), "{line}");
+        for n in 0..line.len() {
+            let Some(cut) = line.get(..n) else { continue };
+            if let Some((r, s)) = relay_stage(cut) {
+                assert!(r == *relay || r == Relay::Unknown, "{cut}: {r:?}");
+                assert!(s == *stage || s == Stage::Unknown, "{cut}: {s:?}");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -60,7 +60,6 @@ pub(super) fn of_command(command: &[u8]) -> Stage {
 mod tests {
     use super::super::parse;
     use super::*;
-    use crate::parse::{Event, Parsed};
 
     use Stage::*;
 
@@ -72,7 +71,7 @@ mod tests {
     /// Real lines, each with the relay and stage it must give: OpenSMTPD 6.8.0p2 (Debian 12)
     /// in tests/fixtures/opensmtpd/, unless marked with the peer's project
     /// (shared/corpora/peers/<project>/opensmtpd.log).
-    const CASES: &[(&str, Relay<'static>, Stage)] = &[
+    const CASES: &[crate::parse::dialogue::Case] = &[
         ("Nov 23 05:35:40 mx smtpd[24232]: f082a597c8b61ba4 mta delivery evpid=77222b8bddcfeab0 from=<r250-sender-m0003@snd.test> to=<r554-5.7.1-m0003r0@d1.test> rcpt=<-> source=\"127.0.0.1\" relay=\"127.0.0.2 (127.0.0.2)\" delay=0s result=\"PermFail\" stat=\"554 5.7.1 Rejected by policy <r554-5.7.1-m0003r0@d1.test> (e2e sink)\"",
             host("127.0.0.2"), Unknown),
         // The end-to-end test's run (tests/it/opensmtpd_e2e.rs, 2026-12-07): its hosts file
@@ -105,31 +104,13 @@ mod tests {
     ];
 
     fn relay_stage(line: &str) -> Option<(Relay<'_>, Stage)> {
-        match parse(line.as_bytes()) {
-            Parsed::Event(Event::Reply(r)) => Some((r.relay, r.stage)),
-            _ => None,
-        }
+        crate::parse::dialogue::relay_stage(parse(line.as_bytes()))
     }
 
+    /// Each line gives its relay and stage; cut short, the same or none.
     #[test]
     fn table() {
-        for (line, relay, stage) in CASES {
-            assert_eq!(relay_stage(line), Some((*relay, *stage)), "{line}");
-        }
-    }
-
-    /// A line cut short gives its own relay and stage, or none: never another.
-    #[test]
-    fn every_cut_gives_the_same_or_nothing() {
-        for (line, relay, stage) in CASES {
-            for n in 0..line.len() {
-                let Some(cut) = line.get(..n) else { continue };
-                if let Some((r, s)) = relay_stage(cut) {
-                    assert!(r == *relay || r == UNK, "{cut}: {r:?}");
-                    assert!(s == *stage || s == Unknown, "{cut}: {s:?}");
-                }
-            }
-        }
+        crate::parse::dialogue::check_cases(parse, CASES);
     }
 
     /// Relays with a reverse name, local deliveries, and commands no real line here shows,

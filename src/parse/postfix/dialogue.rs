@@ -191,7 +191,6 @@ fn strip_any<'a>(s: &'a [u8], prefixes: &[&[u8]]) -> Option<&'a [u8]> {
 mod tests {
     use super::super::parse;
     use super::*;
-    use crate::parse::{Event, Parsed};
 
     use Stage::*;
 
@@ -204,7 +203,7 @@ mod tests {
     /// Real lines, each with the relay and stage it must give. Unmarked: Postfix 3.7.11
     /// (Debian 12) in tests/fixtures/postfix/; `whyscream`, `kumina`, … : the peers' lines in
     /// shared/corpora/peers/<project>/postfix.log.
-    const CASES: &[(&str, Relay<'static>, Stage)] = &[
+    const CASES: &[crate::parse::dialogue::Case] = &[
         // ---- outbound: the host of relay= and the command of the reason ----
         ("Nov 23 02:12:58 mx postfix/smtp[10732]: 1CA9A98C0C2: to=<Info@EXAMPLE.NET>, relay=127.0.0.1[127.0.0.1]:12600, delay=0.03, delays=0.01/0.02/0/0, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 4XyZ12AbCd)",
             host("127.0.0.1[127.0.0.1]:12600"), Unknown),
@@ -312,32 +311,10 @@ mod tests {
             UNK, Unknown),
     ];
 
-    fn relay_stage(line: &str) -> Option<(Relay<'_>, Stage)> {
-        match parse(line.as_bytes()) {
-            Parsed::Event(Event::Reply(r)) => Some((r.relay, r.stage)),
-            _ => None,
-        }
-    }
-
+    /// Each line gives its relay and stage; cut short, the same or none.
     #[test]
     fn table() {
-        for (line, relay, stage) in CASES {
-            assert_eq!(relay_stage(line), Some((*relay, *stage)), "{line}");
-        }
-    }
-
-    /// A line cut short gives its own relay and stage, or none: never another.
-    #[test]
-    fn every_cut_gives_the_same_or_nothing() {
-        for (line, relay, stage) in CASES {
-            for n in 0..line.len() {
-                let Some(cut) = line.get(..n) else { continue };
-                if let Some((r, s)) = relay_stage(cut) {
-                    assert!(r == *relay || r == UNK, "{cut}: {r:?}");
-                    assert!(s == *stage || s == Unknown, "{cut}: {s:?}");
-                }
-            }
-        }
+        crate::parse::dialogue::check_cases(parse, CASES);
     }
     /// Reasons no real line here holds, written as Postfix's format strings write them
     /// (`smtp/smtp_proto.c` `xfer_states[]`, `xfer_request[]` and the STARTTLS steps,

@@ -81,7 +81,6 @@ pub(super) fn of_milter(rest: &[u8]) -> Stage {
 mod tests {
     use super::super::parse;
     use super::*;
-    use crate::parse::{Event, Parsed};
 
     use Stage::*;
 
@@ -93,7 +92,7 @@ mod tests {
     /// Real lines, each with the relay and stage it must give: Sendmail 8.17.1.9 (Debian 12)
     /// in tests/fixtures/sendmail/ or the parser's table, unless marked with the peer's
     /// project (shared/corpora/peers/<project>/sendmail.log).
-    const CASES: &[(&str, Relay<'static>, Stage)] = &[
+    const CASES: &[crate::parse::dialogue::Case] = &[
         ("Nov 23 05:19:50 mx sm-mta[12615]: 6AN5Jos4012613: to=<r250-m0000r0@d2.test>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=30153, relay=[127.0.0.3] [127.0.0.3], dsn=2.0.0, stat=Sent (Ok: queued as S000000)",
             host("[127.0.0.3] [127.0.0.3]"), Unknown),
         ("Nov 23 05:19:50 mx sm-mta[12624]: 6AN5Jos7012613: to=<r554-5.7.1-m0003r0@d1.test>, delay=00:00:00, xdelay=00:00:00, mailer=esmtp, pri=30153, relay=[127.0.0.2] [127.0.0.2], dsn=5.7.1, reply=554 5.7.1 Rejected by policy <r554-5.7.1-m0003r0@d1.test> (e2e sink), stat=Service unavailable",
@@ -134,32 +133,10 @@ mod tests {
             UNK, Rcpt),
     ];
 
-    fn relay_stage(line: &str) -> Option<(Relay<'_>, Stage)> {
-        match parse(line.as_bytes()) {
-            Parsed::Event(Event::Reply(r)) => Some((r.relay, r.stage)),
-            _ => None,
-        }
-    }
-
+    /// Each line gives its relay and stage; cut short, the same or none.
     #[test]
     fn table() {
-        for (line, relay, stage) in CASES {
-            assert_eq!(relay_stage(line), Some((*relay, *stage)), "{line}");
-        }
-    }
-
-    /// A line cut short gives its own relay and stage, or none: never another.
-    #[test]
-    fn every_cut_gives_the_same_or_nothing() {
-        for (line, relay, stage) in CASES {
-            for n in 0..line.len() {
-                let Some(cut) = line.get(..n) else { continue };
-                if let Some((r, s)) = relay_stage(cut) {
-                    assert!(r == *relay || r == UNK, "{cut}: {r:?}");
-                    assert!(s == *stage || s == Unknown, "{cut}: {s:?}");
-                }
-            }
-        }
+        crate::parse::dialogue::check_cases(parse, CASES);
     }
 
     /// Mailers and checks no real line here shows, as `sendmail/deliver.c` and the `cf`
