@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use harness::client::{Reply, SmtpClient, Submission};
 use harness::expect::{self, domain_of, Expected, Outbound};
-use harness::hosts::PROVIDER_MX;
+use harness::hosts::{provider_of, PROVIDER_MX};
 use harness::metrics::{self, Labels};
 use harness::opensmtpd::{OpenSmtpdConfig, OpenSmtpdInstance};
 use harness::scenario::{self, delays_per_outbound_reply, Mta, Replay, Want};
@@ -84,20 +84,6 @@ fn reply_labels(
     let mut l = expect::reply_labels("opensmtpd", direction, outcome, code, enhanced, domain);
     l.insert("provider".into(), provider_of(direction, domain).into());
     l
-}
-
-/// The `provider` label of the test's replies: d1.test and d2.test are reached under
-/// providers' MX names ([`PROVIDER_MX`]), which the daemon's hosts file also gives as the
-/// addresses' reverse names (`relay="127.0.0.2 (gmail-smtp-in.l.google.com)"`); the other
-/// sinks have none (`relay="127.0.0.4 (127.0.0.4)"`) and fall back to the recipient's domain
-/// (no provider's: `other`); inbound refusals have none.
-fn provider_of(direction: &str, domain: &str) -> &'static str {
-    match (direction, domain) {
-        ("inbound", _) => "",
-        (_, "d1.test") => "google",
-        (_, "d2.test") => "microsoft",
-        _ => "other",
-    }
 }
 
 /// What the inbound client did, for the expectations.

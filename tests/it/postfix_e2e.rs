@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use harness::client::{SmtpClient, Submission};
 use harness::expect::{self, domain_of, Lcg};
-use harness::hosts::PROVIDER_MX;
+use harness::hosts::{provider_of, PROVIDER_MX};
 use harness::metrics::{self, Labels};
 use harness::postfix::{PostfixConfig, PostfixInstance};
 use harness::scenario::{self, delays_per_outbound_reply, Mta, Replay, Want};
@@ -125,18 +125,6 @@ const RCPT_ACCESS: [(&str, &str); 3] = [
 /// (`REJECT` = access_map_reject_code 554, enhanced 5.7.1), and accepted.
 const WARN_RCPT: &str = "warnme@in.test";
 const WARN_REPLY: (&str, &str) = ("554", "5.7.1");
-
-/// The `provider` label of the test's replies: the MX name a sink domain is reached under
-/// decides it; the other sinks are loopback addresses, which fall back to the recipient's
-/// domain (no provider's: `other`); inbound refusals have none.
-fn provider_of(direction: &str, domain: &str) -> &'static str {
-    match (direction, domain) {
-        ("inbound", _) => "",
-        (_, "d1.test") => "google",
-        (_, "d2.test") => "microsoft",
-        _ => "other",
-    }
-}
 
 /// The sink's nexthop for `ip`: under its provider MX name where it has one.
 fn nexthop(sink: &Sink, ip: Ipv4Addr) -> String {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use harness::client::{Reply, SmtpClient, Submission};
 use harness::expect::{self, domain_of, Expected, Outbound};
-use harness::hosts::PROVIDER_MX;
+use harness::hosts::{provider_of, PROVIDER_MX};
 use harness::metrics::{self, Labels};
 use harness::scenario::{self, Mta, Replay, Want};
 use harness::sendmail::{
@@ -86,19 +86,6 @@ fn reply_labels(
     let mut l = expect::reply_labels("sendmail", direction, outcome, code, enhanced, domain);
     l.insert("provider".into(), provider_of(direction, domain).into());
     l
-}
-
-/// The `provider` label of the test's replies: d1.test and d2.test are reached under
-/// providers' MX names ([`PROVIDER_MX`]: Sendmail logs `relay=gmail-smtp-in.l.google.com
-/// [127.0.0.2]`); the other sinks are addresses (`relay=[127.0.0.4] [127.0.0.4]`), which fall
-/// back to the recipient's domain (no provider's: `other`); inbound refusals have none.
-fn provider_of(direction: &str, domain: &str) -> &'static str {
-    match (direction, domain) {
-        ("inbound", _) => "",
-        (_, "d1.test") => "google",
-        (_, "d2.test") => "microsoft",
-        _ => "other",
-    }
 }
 
 /// What the inbound client did, for the expectations.

@@ -25,6 +25,19 @@ pub const PROVIDER_MX: [(Ipv4Addr, &str); 2] = [
     ),
 ];
 
+/// The `provider` label the end-to-end tests expect of a reply to a sink domain, where
+/// `d1.test`'s and `d2.test`'s sinks are reached under [`PROVIDER_MX`]'s names: those names
+/// decide it; the other sinks are loopback addresses, hops that name no provider, so the
+/// recipient's domain decides (none of the table's: `other`); inbound refusals have none.
+pub fn provider_of(direction: &str, domain: &str) -> &'static str {
+    match (direction, domain) {
+        ("inbound", _) => "",
+        (_, "d1.test") => "google",
+        (_, "d2.test") => "microsoft",
+        _ => "other",
+    }
+}
+
 /// A hosts file of the test's own.
 pub struct PrivateHosts {
     path: PathBuf,
