@@ -210,16 +210,16 @@ impl Providers {
         if self.is_own(name, addr) {
             return fallback();
         }
+        // A bare address or a loopback host is a hop of ours (a content filter on
+        // 127.0.0.1:10024, a smarthost given by address), not the destination. Told from the
+        // bytes, before any lookup: most relays of a busy log are one or the other kind.
+        if name.is_empty() || looks_like_address(name) || name == b"localhost" {
+            return fallback();
+        }
         if let Some(p) = longest_suffix(&self.mx, name) {
             return p;
         }
-        // A bare address or a loopback host is a hop of ours (a content filter on
-        // 127.0.0.1:10024, a smarthost given by address), not the destination.
-        let name_ip = parse_ip(name);
-        if name.is_empty() || name_ip.is_some() || name == b"localhost" {
-            return fallback();
-        }
-        if parse_ip(addr).is_some_and(|a| a.is_loopback()) {
+        if is_loopback(addr) {
             return fallback();
         }
         ProviderId::OTHER
@@ -305,14 +305,34 @@ pub fn split_host(raw: &[u8]) -> (&[u8], &[u8]) {
     (name.strip_suffix(b".").unwrap_or(name), &[])
 }
 
+/// An IPv4 or IPv6 address literal, told by its bytes alone (host names have a letter
+/// label last; an address has none, or has a `:`).
+fn looks_like_address(name: &[u8]) -> bool {
+    name.contains(&b':') || name.iter().all(|c| c.is_ascii_digit() || *c == b'.')
+}
+
+/// `127.0.0.0/8` or `::1`, as logged (`IPv6:::1` too).
+fn is_loopback(addr: &[u8]) -> bool {
+    let addr = addr.strip_prefix(b"IPv6:").unwrap_or(addr);
+    addr.starts_with(b"127.")
+        || (addr.contains(&b':') && parse_ip(addr).is_some_and(|a| a.is_loopback()))
+}
+
 fn parse_ip(b: &[u8]) -> Option<IpAddr> {
     let s = std::str::from_utf8(b).ok()?;
     let s = s.strip_prefix("IPv6:").unwrap_or(s);
     s.parse().ok()
 }
 
-/// `b` lower-cased into `buf`; empty when it does not fit (no host name is that long).
-fn lower<'b>(b: &[u8], buf: &'b mut [u8; MAX_NAME]) -> &'b [u8] {
+/// `b` lower-cased (into `buf` where it has upper case: logs rarely do); empty when it is
+/// longer than a host name can be.
+fn lower<'b>(b: &'b [u8], buf: &'b mut [u8; MAX_NAME]) -> &'b [u8] {
+    if b.len() > MAX_NAME {
+        return &[];
+    }
+    if !b.iter().any(u8::is_ascii_uppercase) {
+        return b;
+    }
     let Some(out) = buf.get_mut(..b.len()) else {
         return &[];
     };

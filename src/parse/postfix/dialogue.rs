@@ -31,23 +31,24 @@ use crate::parse::{Relay, Stage};
 pub(super) fn of_delivery<'a>(relay: &'a [u8], reason: &'a [u8]) -> (Relay<'a>, Stage) {
     let (named, stage) = of_reason(reason);
     let relay = match relay {
-        b"none" => named.map_or(Relay::Unknown, host),
-        r if r.contains(&b'[') => host(r),
+        b"none" => named.map_or(Relay::Unknown, |h| host(h).unwrap_or(Relay::Host(h))),
         // `local`, `virtual`, `dovecot`, a pipe service: a transport, not a host.
-        _ => Relay::Local,
+        r => host(r).unwrap_or(Relay::Local),
     };
     (relay, stage)
 }
 
-/// A host as Postfix logs it; LMTP over a unix socket logs the socket's path in place of an
-/// address (`mail.example.com[private/dovecot-lmtp]`): no network host.
-fn host(h: &[u8]) -> Relay<'_> {
-    let in_brackets = memchr::memchr(b'[', h).and_then(|i| h.get(i..));
-    if in_brackets.is_some_and(|b| b.contains(&b'/')) {
+/// A host as Postfix logs it, `name[address]`; LMTP over a unix socket logs the socket's path
+/// in place of an address (`mail.example.com[private/dovecot-lmtp]`): no network host. `None`
+/// without a `[`: a transport's name. (memchr, not a byte loop: every delivery line passes.)
+fn host(h: &[u8]) -> Option<Relay<'_>> {
+    let open = memchr::memchr(b'[', h)?;
+    let in_brackets = h.get(open..).unwrap_or_default();
+    Some(if memchr::memchr(b'/', in_brackets).is_some() {
         Relay::Local
     } else {
         Relay::Host(h)
-    }
+    })
 }
 
 /// The host a reason text names and the stage it says.
@@ -138,10 +139,16 @@ fn in_reply_to(reason: &[u8]) -> Stage {
     let Some(inner) = reason.strip_suffix(b")") else {
         return Stage::Unknown;
     };
-    let Some(p) = memchr::memmem::rfind(inner, b" (in reply to ") else {
+    // The last `(`: no command name holds one. A byte search, not a searcher built per line.
+    let Some(p) = memchr::memrchr(b'(', inner) else {
         return Stage::Unknown;
     };
-    let what = inner.get(p + 14..).unwrap_or_default();
+    let Some(what) = inner
+        .get(p.saturating_sub(1)..)
+        .and_then(|t| t.strip_prefix(b" (in reply to "))
+    else {
+        return Stage::Unknown;
+    };
     if what.starts_with(b"initial greeting") {
         return Stage::Connect;
     }
@@ -177,7 +184,11 @@ pub(super) fn of_command(cmd: &[u8]) -> Stage {
 }
 
 fn split_at<'a>(s: &'a [u8], sep: &[u8]) -> (&'a [u8], Option<&'a [u8]>) {
-    match memchr::memmem::find(s, sep) {
+    let found = match sep {
+        [one] => memchr::memchr(*one, s),
+        _ => memchr::memmem::find(s, sep),
+    };
+    match found {
         Some(p) => (&s[..p], s.get(p + sep.len()..)),
         None => (s, None),
     }
