@@ -12,6 +12,11 @@ impl DomainId {
     pub const NONE: DomainId = DomainId(0);
     /// Folded by the bound, or not a usable domain (`domain="other"`).
     pub const OTHER: DomainId = DomainId(1);
+
+    /// The id as an index into per-label tables.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
 }
 
 /// The longest domain name DNS allows; anything longer is not a domain.
@@ -33,6 +38,9 @@ pub struct DomainTable {
     ids: FxHashMap<Box<[u8]>, DomainId>,
     /// id → label value.
     names: Vec<String>,
+    /// id → whether the label is one domain's (a kept or dynamic one), not `""`, `other` or
+    /// a group's name that several domains share.
+    single: Vec<bool>,
     /// How many ids were handed out on first sight (configured ones do not count to `max`).
     dynamic: usize,
     scratch: Vec<u8>,
@@ -45,6 +53,7 @@ impl DomainTable {
             max,
             ids: FxHashMap::default(),
             names: vec![String::new(), "other".to_owned()],
+            single: vec![false, false],
             dynamic: 0,
             scratch: Vec::new(),
         };
@@ -56,6 +65,9 @@ impl DomainTable {
         }
         for (label, members) in groups {
             let id = t.push_name(label.clone());
+            if let Some(s) = t.single.get_mut(id.0 as usize) {
+                *s = false;
+            }
             for d in members {
                 if let Some(n) = normalise(d.as_bytes(), &mut Vec::new()) {
                     t.ids.insert(n.into(), id);
@@ -70,7 +82,14 @@ impl DomainTable {
             return DomainId(i as u32);
         }
         self.names.push(name);
+        self.single.push(true);
         DomainId((self.names.len() - 1) as u32)
+    }
+
+    /// Whether `id` labels exactly one domain, so that what depends on the domain alone (its
+    /// provider) may be remembered per label.
+    pub fn is_single(&self, id: DomainId) -> bool {
+        self.single.get(id.0 as usize).copied().unwrap_or(false)
     }
 
     /// The label for a raw domain taken from a log line.

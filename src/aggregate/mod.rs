@@ -16,7 +16,7 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
-use crate::codes::providers::{ProviderId, Providers};
+use crate::codes::providers::{ProviderId, Providers, Verdict};
 use crate::codes::reasons::{ReasonId, Reasons};
 use crate::parse::{BasicCode, Direction, EnhancedCode, Event, Outcome, Parsed, Reply, Stage};
 pub use counters::Counters;
@@ -170,6 +170,9 @@ pub struct Aggregator {
     pub domains: DomainTable,
     /// Recent reason classifications (not state: rebuilt as lines come).
     reason_memo: crate::codes::reasons::Memo,
+    /// The provider of each domain label that is one domain's, by `DomainId`, once looked up
+    /// (not state: rebuilt as lines come). Bounded as the domain label is.
+    domain_providers: Vec<Option<Option<ProviderId>>>,
     /// `smtp_status_exporter_label_overflow_total`, by label name.
     pub label_overflow: BTreeMap<String, u64>,
     bounds: Bounds,
@@ -196,6 +199,7 @@ impl Aggregator {
                 &bounds.domain_groups,
             ),
             reason_memo: Default::default(),
+            domain_providers: Vec::new(),
             label_overflow: BTreeMap::new(),
             bounds: bounds.clone(),
             marks: 0,
@@ -362,15 +366,21 @@ impl Aggregator {
             )),
             _ => None,
         };
+        // Inbound refusals answer a client: no destination, no provider.
+        let verdict = match r.direction {
+            Direction::Inbound => Verdict::Is(ProviderId::NONE),
+            Direction::Outbound => self.bounds.providers.of_relay(r.relay),
+        };
         for raw in r.recipients.domains() {
             let found = self.domains.lookup(raw);
             if found.overflowed {
                 self.count_overflow("domain");
             }
-            // Inbound refusals answer a client: no destination, no provider.
-            let provider = match r.direction {
-                Direction::Inbound => ProviderId::NONE,
-                Direction::Outbound => self.bounds.providers.of_reply(r.relay, raw),
+            let provider = match verdict {
+                Verdict::Is(p) => p,
+                Verdict::ByDomain { otherwise } => {
+                    self.domain_provider(found.id, raw).unwrap_or(otherwise)
+                }
             };
             let key = ReplyKey {
                 source,
@@ -401,6 +411,26 @@ impl Aggregator {
                 .or_default()
                 .observe(d);
         }
+    }
+
+    /// The provider of a recipient domain's well-known names, remembered per domain label
+    /// where the label is one domain's.
+    fn domain_provider(&mut self, id: DomainId, raw: &[u8]) -> Option<ProviderId> {
+        if !self.domains.is_single(id) {
+            return self.bounds.providers.of_domain(raw);
+        }
+        let i = id.index();
+        if let Some(Some(known)) = self.domain_providers.get(i) {
+            return *known;
+        }
+        let found = self.bounds.providers.of_domain(raw);
+        if self.domain_providers.len() <= i {
+            self.domain_providers.resize(i + 1, None);
+        }
+        if let Some(slot) = self.domain_providers.get_mut(i) {
+            *slot = Some(found);
+        }
+        found
     }
 
     fn count_overflow(&mut self, label: &str) {

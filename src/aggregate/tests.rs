@@ -135,3 +135,50 @@ fn histogram_is_cumulative() {
     assert_eq!(c.last(), Some(&(f64::INFINITY, 4)));
     assert_eq!(h.count, 4);
 }
+
+/// The provider of a domain is remembered per domain label only where the label is one
+/// domain's: a group's label (several domains) and `other` (folded ones) ask each time.
+#[test]
+fn providers_of_grouped_and_folded_domains_are_each_their_own() {
+    let mut a = Aggregator::new(
+        vec![("postfix".into(), "postfix".into())],
+        &Bounds {
+            domains_max: 1,
+            domain_groups: vec![(
+                "bigmail".into(),
+                vec!["gmail.com".into(), "yahoo.com".into()],
+            )],
+            ..Bounds::default()
+        },
+    );
+    let rcpts: [&'static [u8]; 6] = [
+        b"a@gmail.com",
+        b"b@yahoo.com",
+        b"c@example.org",
+        b"d@icloud.com",
+        b"e@hotmail.fr",
+        b"f@GMAIL.COM",
+    ];
+    for r in rcpts {
+        a.record(SourceId(0), &reply("250", "2.0.0", Recipients::One(r)));
+    }
+    let mut got: Vec<String> = a
+        .sorted_replies()
+        .iter()
+        .map(|(k, v)| {
+            let l = a.reply_labels(k);
+            format!("{} {} {v}", l[8].1, l[9].1)
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "bigmail google 2",
+            "bigmail yahoo 1",
+            "example.org other 1",
+            "other apple 1",
+            "other microsoft 1",
+        ]
+    );
+}

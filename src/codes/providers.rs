@@ -32,6 +32,16 @@ impl ProviderId {
     pub const OTHER: ProviderId = ProviderId(1);
 }
 
+/// What a relay says of the provider ([`Providers::of_relay`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The relay is that provider's host, or a host of no provider (`other`).
+    Is(ProviderId),
+    /// The relay is no destination (a hop of ours, a local delivery) or unknown: the
+    /// recipient domain's well-known names decide, else `otherwise`.
+    ByDomain { otherwise: ProviderId },
+}
+
 /// One provider of the configuration file's `providers:` (name → this).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -195,34 +205,50 @@ impl Providers {
     /// The provider of an outbound reply from `relay` for a recipient of `domain` (raw, as
     /// the line has it). Inbound replies have none: the caller does not ask.
     pub fn of_reply(&self, relay: Relay<'_>, domain: &[u8]) -> ProviderId {
-        match relay {
-            Relay::Host(raw) => self.of_host(raw, domain),
-            Relay::Local => self.of_domain(domain).unwrap_or(ProviderId::NONE),
-            Relay::Unknown => self.of_domain(domain).unwrap_or(ProviderId::OTHER),
+        match self.of_relay(relay) {
+            Verdict::Is(p) => p,
+            Verdict::ByDomain { otherwise } => self.of_domain(domain).unwrap_or(otherwise),
         }
     }
 
-    fn of_host(&self, raw: &[u8], domain: &[u8]) -> ProviderId {
+    /// What the relay alone says: a provider, or that the recipient's domain decides (once
+    /// per line; the domain's part, per recipient, may be remembered by the caller).
+    pub fn of_relay(&self, relay: Relay<'_>) -> Verdict {
+        let raw = match relay {
+            Relay::Host(raw) => raw,
+            Relay::Local => {
+                return Verdict::ByDomain {
+                    otherwise: ProviderId::NONE,
+                }
+            }
+            Relay::Unknown => {
+                return Verdict::ByDomain {
+                    otherwise: ProviderId::OTHER,
+                }
+            }
+        };
+        let by_domain = Verdict::ByDomain {
+            otherwise: ProviderId::OTHER,
+        };
         let (name, addr) = split_host(raw);
         let mut buf = [0u8; MAX_NAME];
         let name = lower(name, &mut buf);
-        let fallback = || self.of_domain(domain).unwrap_or(ProviderId::OTHER);
         if self.is_own(name, addr) {
-            return fallback();
+            return by_domain;
         }
         // A bare address or a loopback host is a hop of ours (a content filter on
         // 127.0.0.1:10024, a smarthost given by address), not the destination. Told from the
         // bytes, before any lookup: most relays of a busy log are one or the other kind.
         if name.is_empty() || looks_like_address(name) || name == b"localhost" {
-            return fallback();
+            return by_domain;
         }
         if let Some(p) = longest_suffix(&self.mx, name) {
-            return p;
+            return Verdict::Is(p);
         }
         if is_loopback(addr) {
-            return fallback();
+            return by_domain;
         }
-        ProviderId::OTHER
+        Verdict::Is(ProviderId::OTHER)
     }
 
     fn is_own(&self, name: &[u8], addr: &[u8]) -> bool {
