@@ -231,7 +231,7 @@ impl Providers {
             otherwise: ProviderId::OTHER,
         };
         let (name, addr) = split_host(raw);
-        let mut buf = [0u8; MAX_NAME];
+        let mut buf = None;
         let name = lower(name, &mut buf);
         if self.is_own(name, addr) {
             return by_domain;
@@ -266,7 +266,7 @@ impl Providers {
 
     /// The provider of a recipient domain's well-known names, if any.
     pub fn of_domain(&self, domain: &[u8]) -> Option<ProviderId> {
-        let mut buf = [0u8; MAX_NAME];
+        let mut buf = None;
         let d = lower(domain, &mut buf);
         let d = d.strip_suffix(b".").unwrap_or(d);
         if d.is_empty() {
@@ -352,14 +352,15 @@ fn parse_ip(b: &[u8]) -> Option<IpAddr> {
 
 /// `b` lower-cased (into `buf` where it has upper case: logs rarely do); empty when it is
 /// longer than a host name can be.
-fn lower<'b>(b: &'b [u8], buf: &'b mut [u8; MAX_NAME]) -> &'b [u8] {
+/// The buffer is made only then (`None` costs nothing on the way of every line).
+fn lower<'b>(b: &'b [u8], buf: &'b mut Option<[u8; MAX_NAME]>) -> &'b [u8] {
     if b.len() > MAX_NAME {
         return &[];
     }
     if !b.iter().any(u8::is_ascii_uppercase) {
         return b;
     }
-    let Some(out) = buf.get_mut(..b.len()) else {
+    let Some(out) = buf.insert([0; MAX_NAME]).get_mut(..b.len()) else {
         return &[];
     };
     for (o, c) in out.iter_mut().zip(b) {
