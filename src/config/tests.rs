@@ -62,7 +62,54 @@ fn mistakes_are_named() {
             "sources[0].queue.smtpctl: only for a source of opensmtpd",
         ),
         ("sources:\n  - path: \"/var/log/[a-\"\n", "invalid glob"),
-        // `providers:` and `own_relays:`, one case per mistake.
+        (
+            "sources:\n  - path: /a\n    instances:\n      postfix-out: postfix\n",
+            "used twice",
+        ),
+        (
+            "sources:\n  - path: /a\n    wrapper: podman\n",
+            "sources[0].wrapper: unknown log wrapper",
+        ),
+        (
+            "sources:\n  - path: /var/log/containers/x.log\n    instances:\n      postfix-out: out\n",
+            "sources[0].instances: not available behind a container log wrapper",
+        ),
+        (
+            "syslog:\n  - listen_address: udp://localhost:514\n",
+            "syslog[0].listen_address",
+        ),
+        (
+            "syslog:\n  - listen_address: tcp://127.0.0.1:514\n    queue_size: 0\n",
+            "syslog[0].queue_size",
+        ),
+        (
+            "syslog:\n  - listen_address: tcp://127.0.0.1:514\n    max_message_size: 999999999\n",
+            "syslog[0].max_message_size",
+        ),
+        (
+            "sources:\n  - path: /a\n    name: syslog\nsyslog:\n  - listen_address: unix:///run/x\n",
+            "used twice",
+        ),
+        ("mailboxes:\n  - path: \"\"\n", "mailboxes[0].path"),
+        (
+            "mailboxes:\n  - path: /m\n    folder: x\n",
+            "unknown field `folder`",
+        ),
+        (
+            "sources:\n  - path: /a\n    name: dsn\nmailboxes:\n  - path: /m\n",
+            "mailboxes[0]: the source name \"dsn\" is used twice",
+        ),
+    ];
+    for (text, want) in cases {
+        let err = parse(text).expect_err(text);
+        assert!(err.contains(want), "{text:?}: {err:?} lacks {want:?}");
+    }
+}
+
+/// `providers:` and `own_relays:`: one case per mistake, each naming its YAML path.
+#[test]
+fn provider_mistakes_are_named() {
+    let cases = [
         (
             "providers:\n  Acme:\n    mx: [mx.acme.example]\n",
             "providers.Acme: \"Acme\" is no provider name",
@@ -102,43 +149,6 @@ fn mistakes_are_named() {
         (
             "own_relays: [\"smarthost example\"]\n",
             "own_relays[0] (\"smarthost example\"): not a host name",
-        ),
-        (
-            "sources:\n  - path: /a\n    instances:\n      postfix-out: postfix\n",
-            "used twice",
-        ),
-        (
-            "sources:\n  - path: /a\n    wrapper: podman\n",
-            "sources[0].wrapper: unknown log wrapper",
-        ),
-        (
-            "sources:\n  - path: /var/log/containers/x.log\n    instances:\n      postfix-out: out\n",
-            "sources[0].instances: not available behind a container log wrapper",
-        ),
-        (
-            "syslog:\n  - listen_address: udp://localhost:514\n",
-            "syslog[0].listen_address",
-        ),
-        (
-            "syslog:\n  - listen_address: tcp://127.0.0.1:514\n    queue_size: 0\n",
-            "syslog[0].queue_size",
-        ),
-        (
-            "syslog:\n  - listen_address: tcp://127.0.0.1:514\n    max_message_size: 999999999\n",
-            "syslog[0].max_message_size",
-        ),
-        (
-            "sources:\n  - path: /a\n    name: syslog\nsyslog:\n  - listen_address: unix:///run/x\n",
-            "used twice",
-        ),
-        ("mailboxes:\n  - path: \"\"\n", "mailboxes[0].path"),
-        (
-            "mailboxes:\n  - path: /m\n    folder: x\n",
-            "unknown field `folder`",
-        ),
-        (
-            "sources:\n  - path: /a\n    name: dsn\nmailboxes:\n  - path: /m\n",
-            "mailboxes[0]: the source name \"dsn\" is used twice",
         ),
     ];
     for (text, want) in cases {
