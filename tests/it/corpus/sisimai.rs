@@ -37,7 +37,7 @@ const FLOORS: &[(&str, f64)] = &[
     ("read (mails stating a code)", 97.8),
     ("read (all mails)", 80.4),
     ("enhanced", 94.6),
-    ("reason strict", 76.2),
+    ("reason strict", 76.1),
     ("reason lenient", 90.1),
     ("expired", 89.1),
     ("not bounces", 100.0),
