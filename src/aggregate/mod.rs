@@ -349,23 +349,23 @@ impl Aggregator {
         }
     }
 
-    fn record_reply(&mut self, source: SourceId, r: &Reply<'_>) {
-        // Classified once per line, not per recipient; only failures have a reason.
+    /// The class digit and reason of a failure (4xx/5xx); `None` for any other reply.
+    /// Classified once per line, not per recipient.
+    fn failure_of(&mut self, r: &Reply<'_>) -> Option<(u8, ReasonId)> {
         let class = r
             .code
             .map(BasicCode::class_digit)
-            .or(r.enhanced.map(EnhancedCode::class_digit));
-        let failure = match class {
-            Some(c @ (4 | 5)) => Some((
-                c,
-                self.bounds.reasons.at_stage(
-                    self.reason_memo
-                        .classify(&self.bounds.reasons, r.code, r.enhanced, r.text),
-                    r.stage,
-                ),
-            )),
-            _ => None,
-        };
+            .or(r.enhanced.map(EnhancedCode::class_digit))
+            .filter(|c| matches!(c, 4 | 5))?;
+        let reasons = &self.bounds.reasons;
+        let reason = self
+            .reason_memo
+            .classify(reasons, r.code, r.enhanced, r.text);
+        Some((class, reasons.at_stage(reason, r.stage)))
+    }
+
+    fn record_reply(&mut self, source: SourceId, r: &Reply<'_>) {
+        let failure = self.failure_of(r);
         // Inbound refusals answer a client: no destination, no provider.
         let verdict = match r.direction {
             Direction::Inbound => Verdict::Is(ProviderId::NONE),
