@@ -34,6 +34,8 @@ pub const BUILTIN_REASONS: &[&str] = &[
     "filtered",
     "not_accepting",
     "routing_loop",
+    // Our own blocklist lookups refused (the DNSBL answered about the query, not the client).
+    "dnsbl_unusable",
 ];
 
 /// One rule of the built-in table.
@@ -68,6 +70,14 @@ const fn enh(reason: &'static str, enhanced: &'static [&'static str]) -> Builtin
 /// Providers' own codes (Yahoo's `[TS0x]`, Microsoft's 5.7.606–649, Cox's `AUP#…` from its
 /// postmaster error-code page) are read with the words of the class they document.
 pub(super) static BUILTIN: &[BuiltinRule] = &[
+    // A DNSBL that refuses our resolver's queries answers with a "listing" that says so
+    // (Spamhaus's 127.255.255.252–255: open resolver, excessive queries, typing error;
+    // URIBL's "query refused"): not the client's fault but our server's DNS setup, refusing
+    // everyone's mail. Before the blocklist rule, whose words the same reply holds.
+    text(
+        "dnsbl_unusable",
+        r"error: open resolver|error: excessive number of queries|error: typing error in dnsbl name|spamhaus\.org/returnc/|uribl\.com/refused|\bquery refused\b|127\.255\.255\.25[2-5]",
+    ),
     // DNS blocklists and providers' own block lists, named in the text.
     text(
         "blocklisted",

@@ -60,6 +60,16 @@ const PROVIDERS: &[(&str, &str)] = &[
     ("554 Service unavailable; Client host [192.0.2.10] blocked using b.barracudacentral.org; http://www.barracudanetworks.com/reputation/?pr=1&ip=192.0.2.10", "blocklisted"),
     ("554 5.7.1 Service unavailable; Client host [192.0.2.10] blocked using bl.spamcop.net; Blocked - see https://www.spamcop.net/bl.shtml?192.0.2.10", "blocklisted"),
     ("554 5.7.1 Service unavailable; Client host [192.0.2.10] blocked using dnsbl-1.uceprotect.net; IP 192.0.2.10 is UCEPROTECT-Level 1 listed.", "blocklisted"),
+    // ---- Our own DNSBL lookups refused: every client refused for our DNS setup ----
+    // simple-login/app#2675, mailserver2/mailserver#90, YunoHost/issues#2162 (Postfix's
+    // NOQUEUE replies as those reports quote them).
+    ("554 5.7.1 Service unavailable; Client host [192.0.2.10] blocked using zen.spamhaus.org; Error: open resolver; https://check.spamhaus.org/returnc/pub/46.38.225.230/", "dnsbl_unusable"),
+    ("554 5.7.1 Service unavailable; Sender address [user@gmail.com] blocked using dbl.spamhaus.org; Error: open resolver; https://check.spamhaus.org/returnc/pub/13.66.150.136/", "dnsbl_unusable"),
+    ("554 5.7.1 Service unavailable; Client host [192.30.252.200] blocked using cbl.abuseat.org; Error: open resolver; https://www.spamhaus.org/returnc/pub/66.185.123.232", "dnsbl_unusable"),
+    // Spamhaus's other return codes about the query, and URIBL's refusal (their documented
+    // TXT answers, as Postfix appends them).
+    ("554 5.7.1 Service unavailable; Client host [192.0.2.10] blocked using zen.spamhaus.org; Error: excessive number of queries; https://www.spamhaus.org/returnc/vol/192.0.2.53", "dnsbl_unusable"),
+    ("554 5.7.1 Service unavailable; Client host [192.0.2.10] blocked using multi.uribl.com; Query Refused. See http://uribl.com/refused.shtml", "dnsbl_unusable"),
     // ---- Postfix's own words and common server replies ----
     ("450 4.2.0 <a@example.com>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/example.com.html", "greylisted"),
     ("connect to mx.example.com[192.0.2.20]:25: Connection timed out", "connection_failed"),
