@@ -696,6 +696,18 @@ fn meaning_of(code: &str) -> String {
     v[0]["meaning"].as_str().unwrap().to_owned()
 }
 
+/// An inbound refusal as Postfix logs it when the blocklist refuses our resolver
+/// (simple-login/app#2675 quotes one): the client is not listed, our DNS setup is the cause.
+fn open_resolver_refusal(i: u32) -> String {
+    format!(
+        "Nov 23 02:13:27 mx postfix/smtpd[10739]: NOQUEUE: reject: RCPT from \
+         out-17.smtp.github.com[192.30.252.200]: 554 5.7.1 Service unavailable; Client host \
+         [192.30.252.200] blocked using zen.spamhaus.org; Error: open resolver; \
+         https://check.spamhaus.org/returnc/pub/198.51.100.53/; from=<noreply@github.com> \
+         to=<user{i}@in.test> proto=ESMTP helo=<out-17.smtp.github.com>"
+    )
+}
+
 /// SmtpProviderDeferralSurge of the burst at Google: routed to the mail team, labelled with the
 /// provider, the top code and its meaning in the summary, the stage the deferrals answered (the
 /// fixture's line says RCPT TO; a parser that does not read it leaves it empty, never another
@@ -803,6 +815,7 @@ fn a_burst_of_policy_deferrals_reaches_the_mail_team_with_the_meaning_of_its_cod
             lines.delivered(0, gmail),
             lines.delivered(1, "d2.test"),
             lines.deferred(2, gmail),
+            open_resolver_refusal(0),
         ],
     );
     prom.wait_for_samples(
@@ -825,8 +838,10 @@ fn a_burst_of_policy_deferrals_reaches_the_mail_team_with_the_meaning_of_its_cod
         Duration::from_secs(30),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    // The burst: 60 deferrals `421 4.7.0` from Google's MX host for gmail.com, in one write.
-    let burst: Vec<String> = (0..60).map(|i| lines.deferred(n + i, gmail)).collect();
+    // The burst: 60 deferrals `421 4.7.0` from Google's MX host for gmail.com, in one write;
+    // and our own blocklist lookups refused, so that every inbound client is refused.
+    let mut burst: Vec<String> = (0..60).map(|i| lines.deferred(n + i, gmail)).collect();
+    burst.extend((1..=10).map(open_resolver_refusal));
     append(&log, &burst);
     let burst_at = Instant::now();
 
@@ -910,6 +925,25 @@ fn a_burst_of_policy_deferrals_reaches_the_mail_team_with_the_meaning_of_its_cod
 
     // Google alone defers most of what we send it: the provider alert names it.
     check_provider_alert(&webhook, &exporter.addr.to_string(), &meaning, &diagnose);
+
+    // Our own DNSBL lookups refused: critical, so the pager gets it (and the mail team).
+    let (_, dnsbl) = wait_for(Duration::from_secs(30), Duration::from_millis(50), || {
+        webhook.alerts().into_iter().find(|(route, a)| {
+            route == "/mail-team-pager" && a["labels"]["alertname"] == "SmtpDnsblLookupsRefused"
+        })
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "SmtpDnsblLookupsRefused never reached the pager\n{}",
+            diagnose()
+        )
+    });
+    assert_eq!(dnsbl["labels"]["severity"], "critical", "{dnsbl}");
+    let summary = dnsbl["annotations"]["summary"].as_str().unwrap_or_default();
+    assert!(
+        summary.contains("its own blocklist lookups are refused"),
+        "{summary}"
+    );
 
     // gmail.com alone defers 73%: its per-domain alert fires too, but the fleet-wide one
     // inhibits it (equal job, instance, source), so it is never sent.
