@@ -140,6 +140,14 @@ pub enum Relay<'a> {
     Host(&'a [u8]),
 }
 
+/// A host as a table row writes it, and the relay of a line that names none.
+#[cfg(test)]
+pub(crate) const fn host(h: &'static str) -> Relay<'static> {
+    Relay::Host(h.as_bytes())
+}
+#[cfg(test)]
+pub(crate) const UNK: Relay<'static> = Relay::Unknown;
+
 /// One row of a parser's relay-and-stage table: a real line, the relay and the stage it says.
 #[cfg(test)]
 pub(crate) type Case = (&'static str, Relay<'static>, Stage);

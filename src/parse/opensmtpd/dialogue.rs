@@ -63,10 +63,7 @@ mod tests {
 
     use Stage::*;
 
-    const fn host(h: &'static str) -> Relay<'static> {
-        Relay::Host(h.as_bytes())
-    }
-    const UNK: Relay<'static> = Relay::Unknown;
+    use crate::parse::dialogue::{host, UNK};
 
     /// Real lines, each with the relay and stage it must give: OpenSMTPD 6.8.0p2 (Debian 12)
     /// in tests/fixtures/opensmtpd/, unless marked with the peer's project

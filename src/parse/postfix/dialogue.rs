@@ -205,10 +205,7 @@ mod tests {
 
     use Stage::*;
 
-    const fn host(h: &'static str) -> Relay<'static> {
-        Relay::Host(h.as_bytes())
-    }
-    const UNK: Relay<'static> = Relay::Unknown;
+    use crate::parse::dialogue::{host, UNK};
     const LOCAL: Relay<'static> = Relay::Local;
 
     /// Real lines, each with the relay and stage it must give. Unmarked: Postfix 3.7.11

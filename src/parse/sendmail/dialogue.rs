@@ -84,10 +84,7 @@ mod tests {
 
     use Stage::*;
 
-    const fn host(h: &'static str) -> Relay<'static> {
-        Relay::Host(h.as_bytes())
-    }
-    const UNK: Relay<'static> = Relay::Unknown;
+    use crate::parse::dialogue::{host, UNK};
 
     /// Real lines, each with the relay and stage it must give: Sendmail 8.17.1.9 (Debian 12)
     /// in tests/fixtures/sendmail/ or the parser's table, unless marked with the peer's
