@@ -377,6 +377,8 @@ mod tests {
                 text: b"554 5.7.1 Relay access denied",
                 relay: crate::parse::Relay::Unknown,
                 stage: crate::parse::Stage::Unknown,
+                queue_id: &[],
+                time: crate::parse::Stamp::None,
             })),
         );
         a.record(SourceId(0), &Parsed::Ignored);

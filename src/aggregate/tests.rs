@@ -12,6 +12,8 @@ fn reply(code: &str, enh: &str, rcpt: Recipients<'static>) -> Parsed<'static> {
         text: b"",
         relay: crate::parse::Relay::Unknown,
         stage: crate::parse::Stage::Unknown,
+        queue_id: &[],
+        time: crate::parse::Stamp::None,
     }))
 }
 
@@ -29,6 +31,8 @@ fn failures_have_a_reason_per_recipient_and_successes_none() {
             b"554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
         relay: crate::parse::Relay::Unknown,
         stage: crate::parse::Stage::Unknown,
+        queue_id: &[],
+        time: crate::parse::Stamp::None,
     }));
     a.record(SourceId(0), &blocked);
     a.record(

@@ -419,6 +419,8 @@ fn read<'a>(
             .filter(|r| !r.is_empty())
             .map_or(Relay::Unknown, Relay::Host),
         stage: stage.and_then(Stage::of_command).unwrap_or_default(),
+        queue_id: &[],
+        time: crate::parse::Stamp::None,
     })))
 }
 

@@ -177,6 +177,8 @@ fn reply<'a>(
         text,
         relay,
         stage: crate::parse::Stage::Unknown,
+        queue_id: &[],
+        time: crate::parse::Stamp::None,
     }))
 }
 

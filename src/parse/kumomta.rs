@@ -191,6 +191,8 @@ pub fn parse(line: &[u8]) -> Parsed<'_> {
             Direction::Inbound => Relay::Unknown,
         },
         stage: command.map_or(Stage::Unknown, |c| command_stage(c.get().as_bytes())),
+        queue_id: &[],
+        time: crate::parse::Stamp::None,
     }))
 }
 

@@ -16,12 +16,14 @@ mod parser;
 pub mod postfix;
 pub mod powermta;
 pub mod sendmail;
+mod stamp;
 pub mod syslog;
 
 use std::fmt;
 
 pub use dialogue::{Relay, Stage};
 pub use parser::Parser;
+pub use stamp::Stamp;
 
 /// What one line of a log turned out to be. Every line read is exactly one of these, and each
 /// maps onto one value of `smtp_status_exporter_lines_total{result}`.
@@ -85,6 +87,8 @@ impl<'a> PairedReplies<'a> {
                     text: status,
                     relay,
                     stage: crate::parse::Stage::Unknown,
+                    queue_id: &[],
+                    time: crate::parse::Stamp::None,
                 }
             })
     }
@@ -140,6 +144,12 @@ pub struct Reply<'a> {
     pub relay: Relay<'a>,
     /// The SMTP command the reply answered, where the line says it.
     pub stage: Stage,
+    /// The MTA's queue id of the message, as logged (Postfix `3F2A81C0B2A`, Exim
+    /// `1tXyZa-000ABC-12`); empty where the line has none (Postfix `NOQUEUE`). Never a label
+    /// value: the exemplar and `/failures` check and cap it.
+    pub queue_id: &'a [u8],
+    /// When the line says it was written.
+    pub time: Stamp<'a>,
 }
 
 /// The recipient addresses (or bare domains) a line names, as raw bytes of the line.

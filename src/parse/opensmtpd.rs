@@ -209,6 +209,8 @@ fn outbound<'a>(
         relay,
         // The remote's reply is logged without the command it answered.
         stage: crate::parse::Stage::Unknown,
+        queue_id: &[],
+        time: crate::parse::Stamp::None,
     })))
 }
 
@@ -314,6 +316,8 @@ fn refusal<'a>(command: &'a [u8], reply: &'a [u8]) -> Option<Parsed<'a>> {
         text: reply,
         relay: Relay::Unknown,
         stage: dialogue::of_command(command),
+        queue_id: &[],
+        time: crate::parse::Stamp::None,
     })))
 }
 

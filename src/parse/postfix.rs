@@ -301,6 +301,8 @@ fn inbound<'a>(
         text,
         relay: Relay::Unknown,
         stage,
+        queue_id: &[],
+        time: crate::parse::Stamp::None,
     }))
 }
 

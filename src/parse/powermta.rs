@@ -112,6 +112,8 @@ impl Columns {
             },
             relay: remote_mta(mta),
             stage: crate::parse::Stage::Unknown,
+            queue_id: &[],
+            time: crate::parse::Stamp::None,
         }))
     }
 

@@ -270,6 +270,8 @@ fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
         text: reply.unwrap_or(stat),
         relay,
         stage,
+        queue_id: &[],
+        time: crate::parse::Stamp::None,
     })))
 }
 
@@ -332,6 +334,8 @@ fn refusal(body: &[u8]) -> Option<Parsed<'_>> {
         text: reply,
         relay: Relay::Unknown,
         stage: dialogue::of_ruleset(name),
+        queue_id: &[],
+        time: crate::parse::Stamp::None,
     })))
 }
 
@@ -362,6 +366,8 @@ fn milter(rest: &[u8]) -> Option<Parsed<'_>> {
         text: reply,
         relay: Relay::Unknown,
         stage: dialogue::of_milter(rest),
+        queue_id: &[],
+        time: crate::parse::Stamp::None,
     })))
 }
 
@@ -386,6 +392,8 @@ fn unknown_user(body: &[u8]) -> Parsed<'_> {
         text: body.get(addr.len() + 5..).unwrap_or_default(),
         relay: Relay::Unknown,
         stage: Stage::Rcpt,
+        queue_id: &[],
+        time: crate::parse::Stamp::None,
     }))
 }
 

@@ -22,6 +22,8 @@
 //! | FreeBSD `syslogd -v`/`-vv`: the facility and level before the host, by number or name | `Jun 17 14:37:39 <mail.notice> robin sm-mta[2794]: …` |
 //! | Solaris (`log_msgid`): a message id and the facility and level before the message | `Jan  1 00:00:00 mx sendmail[7735]: [ID 801593 mail.notice] k856Hah0007735: …` |
 
+use super::Stamp;
+
 /// The parts of a syslog line the parsers need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header<'a> {
@@ -30,6 +32,8 @@ pub struct Header<'a> {
     pub tag: &'a [u8],
     /// The text after `tag[pid]: ` (empty when the line ends there).
     pub message: &'a [u8],
+    /// The line's time stamp (`Stamp::None` for RFC 5424's `-`).
+    pub stamp: Stamp<'a>,
 }
 
 /// Splits `line` into its tag and message; `None` when the line has no recognisable header.
@@ -41,11 +45,19 @@ pub fn split(line: &[u8]) -> Option<Header<'_>> {
             return split_rfc5424(after_version);
         }
     }
-    let rest = skip_timestamp(rest)?;
-    let rest = skip_priority_name(rest);
+    let after = skip_timestamp(rest)?;
+    let stamp_text = rest.get(..rest.len() - after.len()).unwrap_or_default();
+    let stamp_text = stamp_text.strip_suffix(b" ").unwrap_or(stamp_text);
+    let stamp = if rest.first().is_some_and(u8::is_ascii_digit) {
+        Stamp::Iso(stamp_text)
+    } else {
+        Stamp::Bsd(stamp_text)
+    };
+    let rest = skip_priority_name(after);
     let h = split_host_and_tag(rest)?;
     Some(Header {
         message: skip_message_id(h.message),
+        stamp,
         ..h
     })
 }
@@ -234,7 +246,11 @@ fn split_tag(b: &[u8], strict: bool) -> Option<Header<'_>> {
         Some(_) if strict => return None,
         Some(_) => after_colon,
     };
-    Some(Header { tag, message })
+    Some(Header {
+        tag,
+        message,
+        stamp: Stamp::None,
+    })
 }
 
 /// After `<PRI>1 `: `TIMESTAMP HOST APP-NAME PROCID MSGID STRUCTURED-DATA [MSG]`.
@@ -258,7 +274,15 @@ fn split_rfc5424(b: &[u8]) -> Option<Header<'_>> {
     }
     let message = skip_structured_data(rest)?;
     let message = message.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(message);
-    Some(Header { tag: app, message })
+    let stamp = match timestamp {
+        b"-" => Stamp::None,
+        t => Stamp::Iso(t),
+    };
+    Some(Header {
+        tag: app,
+        message,
+        stamp,
+    })
 }
 
 /// Validates an RFC 3339 timestamp standing alone (no trailing space).

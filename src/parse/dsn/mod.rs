@@ -211,6 +211,8 @@ impl DsnReply {
                 Relay::Host(self.relay.as_bytes())
             },
             stage: self.stage,
+            queue_id: &[],
+            time: crate::parse::Stamp::None,
         }
     }
 }

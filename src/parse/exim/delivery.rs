@@ -34,6 +34,8 @@ pub(super) fn delivery(outcome: Outcome, rest: &[u8]) -> Option<Parsed<'_>> {
         text,
         relay: delivery_relay(outcome == Outcome::Delivered, first, after),
         stage,
+        queue_id: &[],
+        time: crate::parse::Stamp::None,
     })))
 }
 
@@ -189,5 +191,7 @@ pub(super) fn cutthrough_deferral(rest: &[u8]) -> Option<Parsed<'_>> {
         // The target's reply to the message's final dot (Exim's `cutthrough_finaldot`), which
         // Exim's words name after the DATA they were part of.
         stage: Stage::EndOfData,
+        queue_id: &[],
+        time: crate::parse::Stamp::None,
     })))
 }

@@ -61,6 +61,8 @@ fn reject<'a>(recipients: Recipients<'a>, text: &'a [u8], stage: Stage) -> Parse
         text,
         relay: Relay::Unknown,
         stage,
+        queue_id: &[],
+        time: crate::parse::Stamp::None,
     }))
 }
 
@@ -104,6 +106,8 @@ pub(super) fn callout(rest: &[u8]) -> Option<Parsed<'_>> {
         text,
         relay: callout_host(after),
         stage,
+        queue_id: &[],
+        time: crate::parse::Stamp::None,
     })))
 }
 

@@ -110,6 +110,8 @@ pub(super) fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
         text,
         relay,
         stage,
+        queue_id: &[],
+        time: crate::parse::Stamp::None,
     })))
 }
 

@@ -91,6 +91,8 @@ fn want(w: W) -> Parsed<'static> {
             text: b"",
             relay: Relay::Unknown,
             stage: Stage::Unknown,
+            queue_id: &[],
+            time: crate::parse::Stamp::None,
         })),
     }
 }
