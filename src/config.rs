@@ -82,6 +82,18 @@ pub struct File {
     /// under `mta="dsn"`.
     #[serde(default)]
     pub mailboxes: Vec<MailboxConfig>,
+    /// What `/failures` keeps and shows.
+    #[serde(default)]
+    pub failures: failures::FailuresConfig,
+    /// The zone of log stamps that give none (IANA name); the system's when absent.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    /// `failures`, checked.
+    #[serde(skip)]
+    pub recent: crate::aggregate::RecentConfig,
+    /// `time_zone`, resolved; `None` before `parse` (the system's zone).
+    #[serde(skip)]
+    pub zone: Option<jiff::tz::TimeZone>,
 }
 
 /// One syslog listener of the configuration file.
@@ -251,6 +263,8 @@ pub fn parse(text: &str) -> Result<File, String> {
         &file.own_relays,
     )?);
     check(&mut file)?;
+    file.recent = file.failures.resolve()?;
+    file.zone = Some(failures::zone(file.time_zone.as_deref())?);
     Ok(file)
 }
 
@@ -511,6 +525,8 @@ impl FormatChoice {
         }
     }
 }
+
+mod failures;
 
 #[cfg(test)]
 mod tests;

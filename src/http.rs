@@ -143,7 +143,7 @@ fn metrics(accept: Option<&str>, shared: &Shared) -> Resp {
     };
     // The queues were read (or their cached reading kept) before this request was routed.
     let mut families = families;
-    families.extend(expose::queue_families(&shared.queues));
+    families.list.extend(expose::queue_families(&shared.queues));
     match expose::encode(&families, format) {
         Ok(body) => text(StatusCode::OK, format.content_type(), body),
         Err(e) => text(
@@ -306,7 +306,7 @@ fn stages_table(h: &mut String, agg: &Aggregator) {
 fn codes_table(h: &mut String, agg: &Aggregator) {
     let mut by_code = std::collections::BTreeMap::new();
     for (k, v) in &agg.replies {
-        *by_code.entry((k.code, k.enhanced)).or_insert(0u64) += v;
+        *by_code.entry((k.code, k.enhanced)).or_insert(0u64) += v.n;
     }
     if by_code.is_empty() {
         h.push_str("<p>No replies counted yet.</p>");

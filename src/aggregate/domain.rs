@@ -14,6 +14,12 @@ impl DomainId {
     pub const OTHER: DomainId = DomainId(1);
 
     /// The id as an index into per-label tables.
+    /// A label id made up for tests that need many distinct ones.
+    #[cfg(test)]
+    pub(crate) fn from_index(i: usize) -> DomainId {
+        DomainId(i as u32)
+    }
+
     pub fn index(self) -> usize {
         self.0 as usize
     }

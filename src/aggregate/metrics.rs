@@ -66,6 +66,20 @@ pub const DELAY: Spec = Spec {
     labels: &["source", "mta", "outcome"],
 };
 
+pub const LAST_DELIVERED: Spec = Spec {
+    name: "smtp_last_delivered_timestamp_seconds",
+    kind: Kind::Gauge,
+    help: "Log time of the latest delivered reply to each destination (outbound), in seconds since the epoch.",
+    labels: &["source", "mta", "provider", "domain"],
+};
+
+pub const LAST_FAILURE: Spec = Spec {
+    name: "smtp_last_failure_timestamp_seconds",
+    kind: Kind::Gauge,
+    help: "Log time of the latest 4xx/5xx reply from each destination (outbound), in seconds since the epoch.",
+    labels: &["source", "mta", "provider", "domain", "class"],
+};
+
 pub const CODE_INFO: Spec = Spec {
     name: "smtp_code_info",
     kind: Kind::Gauge,
@@ -179,6 +193,8 @@ pub const ALL: &[Spec] = &[
     REPLIES,
     EXPIRED,
     DELAY,
+    LAST_DELIVERED,
+    LAST_FAILURE,
     CODE_INFO,
     LINES,
     BYTES,

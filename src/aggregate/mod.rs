@@ -4,11 +4,16 @@
 //! exporter and the tests. Keys are small `Copy` structs of enums and ids; label strings are
 //! only built at exposition time.
 
+mod clock;
 pub mod counters;
 pub mod domain;
+pub mod mask;
 pub mod metrics;
+mod parts;
+pub mod recent;
 pub mod snapshot;
 mod sources;
+mod tally;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,9 +24,12 @@ use serde::{Deserialize, Serialize};
 use crate::codes::providers::{ProviderId, Providers, Verdict};
 use crate::codes::reasons::{ReasonId, Reasons};
 use crate::parse::{BasicCode, Direction, EnhancedCode, Event, Outcome, Parsed, Reply, Stage};
+pub use clock::{LogClock, LogTime};
 pub use counters::Counters;
 use domain::{DomainId, DomainTable};
+pub use recent::{Failure, Recent, RecentConfig};
 pub use sources::{Position, Reading, SourceState, SourceStats};
+pub use tally::{Exemplar, FailureTally, QueueId, Tally};
 
 /// A configured source (one `source` label), as the plan numbered it: the index of its
 /// [`SourceStats`] in [`Aggregator::sources`].
@@ -148,7 +156,7 @@ impl Histogram {
 }
 
 /// Settings of the bounded labels.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Bounds {
     pub domains_max: usize,
     pub domains_keep: Vec<String>,
@@ -157,15 +165,38 @@ pub struct Bounds {
     pub reasons: Arc<Reasons>,
     /// The provider table of the `provider` label (built-in, plus the user's).
     pub providers: Arc<Providers>,
+    /// The zone of log stamps that give none (`time_zone:`).
+    pub zone: jiff::tz::TimeZone,
+    /// The bounds of `/failures` (`failures:`).
+    pub recent: RecentConfig,
+}
+
+impl Default for Bounds {
+    /// No domain bound set, the built-in tables, stamps without a zone read as UTC.
+    fn default() -> Self {
+        Bounds {
+            domains_max: 0,
+            domains_keep: Vec::new(),
+            domain_groups: Vec::new(),
+            reasons: Arc::default(),
+            providers: Arc::default(),
+            zone: jiff::tz::TimeZone::UTC,
+            recent: RecentConfig::default(),
+        }
+    }
 }
 
 /// All counters of the exporter.
 #[derive(Debug)]
 pub struct Aggregator {
     pub sources: Vec<SourceStats>,
-    pub replies: FxHashMap<ReplyKey, u64>,
+    pub replies: FxHashMap<ReplyKey, Tally>,
     /// `smtp_failures_total`: the 4xx/5xx replies by reason class.
-    pub failures: FxHashMap<FailureKey, u64>,
+    pub failures: FxHashMap<FailureKey, FailureTally>,
+    /// The latest failures, for `/failures` (not state).
+    pub recent: Recent,
+    /// Turns each line's stamp into a time.
+    clock: LogClock,
     pub delays: FxHashMap<(SourceId, Outcome), Histogram>,
     pub domains: DomainTable,
     /// Recent reason classifications (not state: rebuilt as lines come).
@@ -192,6 +223,8 @@ impl Aggregator {
                 .collect(),
             replies: FxHashMap::default(),
             failures: FxHashMap::default(),
+            recent: Recent::new(bounds.recent.clone()),
+            clock: LogClock::new(bounds.zone.clone()),
             delays: FxHashMap::default(),
             domains: DomainTable::new(
                 bounds.domains_max,
@@ -203,89 +236,6 @@ impl Aggregator {
             label_overflow: BTreeMap::new(),
             bounds: bounds.clone(),
             marks: 0,
-        }
-    }
-
-    /// An aggregator with the same sources and nothing counted, for one part of a file counted
-    /// on another thread and [`merge`](Self::merge)d back. It keeps up to `room` distinct
-    /// domains (at least four times the configured bound): a part may see domains an earlier
-    /// part already labelled, and the merge is exact only if the part folded none.
-    pub fn empty_part(&self, room: usize) -> Aggregator {
-        let bounds = Bounds {
-            domains_max: room.max(self.bounds.domains_max.saturating_mul(4)),
-            ..self.bounds.clone()
-        };
-        let mut a = Aggregator::new(
-            self.sources
-                .iter()
-                .map(|s| (s.name.clone(), s.mta.clone()))
-                .collect(),
-            &bounds,
-        );
-        for (mine, theirs) in a.sources.iter_mut().zip(&self.sources) {
-            mine.location.clone_from(&theirs.location);
-        }
-        a
-    }
-
-    /// Whether counting folded any domain into `other` for lack of room.
-    pub fn folded_domains(&self) -> bool {
-        self.label_overflow.get("domain").is_some_and(|n| *n > 0)
-    }
-
-    /// Adds the counts of `later`, which counted what comes after everything counted here (the
-    /// next part of a file) and folded no domain ([`folded_domains`](Self::folded_domains) is
-    /// false; else its domain names are partly lost and the part must be counted again in
-    /// turn). Its domains are taken in the order it first saw them, so the bounded `domain`
-    /// label ends up exactly as if one reader had read both parts in turn.
-    pub fn merge(&mut self, later: Aggregator) {
-        let mut folded = rustc_hash::FxHashSet::default();
-        let mut ids = FxHashMap::default();
-        for (id, name) in later.domains.names() {
-            let found = self.domains.restore(name);
-            ids.insert(id, found.id);
-            if found.overflowed {
-                folded.insert(id);
-            }
-        }
-        for (k, v) in later.replies {
-            if folded.contains(&k.domain) {
-                self.count_overflow_by("domain", v);
-            }
-            let key = ReplyKey {
-                domain: ids.get(&k.domain).copied().unwrap_or(DomainId::OTHER),
-                ..k
-            };
-            *self.replies.entry(key).or_default() += v;
-        }
-        for (k, v) in later.failures {
-            // Its overflow was counted once, with the reply series above.
-            let key = FailureKey {
-                domain: ids.get(&k.domain).copied().unwrap_or(DomainId::OTHER),
-                ..k
-            };
-            *self.failures.entry(key).or_default() += v;
-        }
-        for (k, h) in later.delays {
-            let mine = self.delays.entry(k).or_default();
-            if mine.buckets.len() < h.buckets.len() {
-                mine.buckets.resize(h.buckets.len(), 0);
-            }
-            for (a, b) in mine.buckets.iter_mut().zip(&h.buckets) {
-                *a += b;
-            }
-            mine.sum += h.sum;
-            mine.count += h.count;
-        }
-        for (mine, theirs) in self.sources.iter_mut().zip(later.sources) {
-            mine.add_counts(&theirs);
-            mine.bytes += theirs.bytes;
-            mine.expired += theirs.expired;
-            mine.read_errors += theirs.read_errors;
-            mine.rotated_missed += theirs.rotated_missed;
-        }
-        for (label, n) in later.label_overflow {
-            self.count_overflow_by(&label, n);
         }
     }
 
@@ -366,12 +316,13 @@ impl Aggregator {
 
     fn record_reply(&mut self, source: SourceId, r: &Reply<'_>) {
         let failure = self.failure_of(r);
+        let time = self.clock.resolve(r.time, counters::Counters::now);
         // Inbound refusals answer a client: no destination, no provider.
         let verdict = match r.direction {
             Direction::Inbound => Verdict::Is(ProviderId::NONE),
             Direction::Outbound => self.bounds.providers.of_relay(r.relay),
         };
-        for raw in r.recipients.domains() {
+        for (address, raw) in r.recipients.each() {
             let found = self.domains.lookup(raw);
             if found.overflowed {
                 self.count_overflow("domain");
@@ -391,7 +342,7 @@ impl Aggregator {
                 domain: found.id,
                 provider,
             };
-            *self.replies.entry(key).or_default() += 1;
+            self.replies.entry(key).or_default().add(1, time.unix);
             if let Some((class, reason)) = failure {
                 let key = FailureKey {
                     source,
@@ -402,7 +353,20 @@ impl Aggregator {
                     domain: found.id,
                     provider,
                 };
-                *self.failures.entry(key).or_default() += 1;
+                self.failures
+                    .entry(key)
+                    .or_default()
+                    .add(r.queue_id, time.unix);
+                self.recent.record(&recent::NewFailure {
+                    key,
+                    outcome: r.outcome,
+                    code: r.code,
+                    enhanced: r.enhanced,
+                    time,
+                    queue_id: r.queue_id,
+                    recipient: address,
+                    text: r.text,
+                });
             }
         }
         if let Some(d) = r.delay.filter(|d| d.is_finite() && *d >= 0.0) {
@@ -478,8 +442,14 @@ impl Aggregator {
         }
     }
 
-    /// Reply series sorted by their label values, for stable output.
+    /// Reply series sorted by their label values, for stable output, with their counts.
     pub fn sorted_replies(&self) -> Vec<(ReplyKey, u64)> {
+        let all = self.sorted_reply_tallies().into_iter();
+        all.map(|(k, t)| (k, t.n)).collect()
+    }
+
+    /// Reply series sorted by their label values, with all they keep.
+    pub fn sorted_reply_tallies(&self) -> Vec<(ReplyKey, Tally)> {
         let mut v: Vec<_> = self.replies.iter().map(|(k, v)| (*k, *v)).collect();
         v.sort_unstable_by(|a, b| {
             let (ka, kb) = (&a.0, &b.0);
@@ -537,8 +507,14 @@ impl Aggregator {
         &self.bounds.providers
     }
 
-    /// Failure series sorted by their label values, for stable output.
+    /// Failure series sorted by their label values, for stable output, with their counts.
     pub fn sorted_failures(&self) -> Vec<(FailureKey, u64)> {
+        let all = self.sorted_failure_tallies().into_iter();
+        all.map(|(k, t)| (k, t.n)).collect()
+    }
+
+    /// Failure series sorted by their label values, with all they keep.
+    pub fn sorted_failure_tallies(&self) -> Vec<(FailureKey, FailureTally)> {
         let mut v: Vec<_> = self.failures.iter().map(|(k, v)| (*k, *v)).collect();
         v.sort_unstable_by(|a, b| {
             let (ka, kb) = (&a.0, &b.0);

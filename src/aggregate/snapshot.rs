@@ -96,6 +96,14 @@ pub struct ReplySnapshot {
     #[serde(default)]
     pub provider: String,
     pub value: u64,
+    /// Log time of the series' latest reply (`smtp_last_*_timestamp_seconds`); absent in
+    /// state written before it was kept, and where unknown.
+    #[serde(default, skip_serializing_if = "is_unknown")]
+    pub last: f64,
+}
+
+fn is_unknown(t: &f64) -> bool {
+    *t == 0.0
 }
 
 impl Aggregator {
@@ -142,7 +150,7 @@ impl Aggregator {
                 detected: (s.auto == Some(true)).then(|| s.mta.clone()),
             })
             .collect();
-        for (k, v) in self.sorted_replies() {
+        for (k, v) in self.sorted_reply_tallies() {
             if let Some(s) = sources.get_mut(k.source.index()) {
                 s.replies.push(ReplySnapshot {
                     direction: k.direction.as_str().to_owned(),
@@ -151,7 +159,8 @@ impl Aggregator {
                     enhanced: k.enhanced.map(|c| c.to_string()).unwrap_or_default(),
                     domain: self.domains.name(k.domain).to_owned(),
                     provider: self.provider_name(k.provider).to_owned(),
-                    value: v,
+                    value: v.n,
+                    last: v.last,
                 });
             }
         }
@@ -264,7 +273,7 @@ impl Aggregator {
                 domain: self.domains.restore(&r.domain).id,
                 provider: self.restored_provider(&r.provider),
             };
-            *self.replies.entry(key).or_default() += r.value;
+            self.replies.entry(key).or_default().add(r.value, r.last);
         }
         for f in &saved.failures {
             let class = match f.class.as_str() {
@@ -287,7 +296,7 @@ impl Aggregator {
                 domain: self.domains.restore(&f.domain).id,
                 provider: self.restored_provider(&f.provider),
             };
-            *self.failures.entry(key).or_default() += f.value;
+            self.failures.entry(key).or_default().n += f.value;
         }
         for (outcome, h) in &saved.delays {
             let outcome = parse_outcome(outcome)?;

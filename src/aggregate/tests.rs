@@ -64,9 +64,9 @@ fn failures_have_a_reason_per_recipient_and_successes_none() {
         .replies
         .iter()
         .filter(|(k, _)| matches!(crate::codes::class_label(k.code, k.enhanced), "4xx" | "5xx"))
-        .map(|(_, v)| v)
+        .map(|(_, v)| v.n)
         .sum();
-    assert_eq!(failed, a.failures.values().sum::<u64>());
+    assert_eq!(failed, a.failures.values().map(|v| v.n).sum::<u64>());
 }
 
 fn agg(max: usize) -> Aggregator {

@@ -4,6 +4,7 @@
 //! the `prometheus` crate's encoder over them, OpenMetrics is written in [`openmetrics`], and
 //! `replay` also prints [`json`] and a human [`table`].
 
+mod health;
 pub mod json;
 pub mod openmetrics;
 pub mod summary;
@@ -14,7 +15,7 @@ use prometheus::proto::{
 };
 
 use crate::aggregate::metrics::{self, Kind, Spec};
-use crate::aggregate::{Aggregator, LineResult, RotationKind};
+use crate::aggregate::{Aggregator, Exemplar, LineResult, RotationKind};
 use crate::codes;
 
 /// What `smtp_status_exporter_build_info` says.
@@ -58,11 +59,26 @@ impl Format {
     }
 }
 
-/// Encodes the families in the chosen format.
-pub fn encode(families: &[MetricFamily], format: Format) -> anyhow::Result<String> {
+/// The metric families of one exposition, and the exemplars OpenMetrics adds to them (the
+/// `prometheus` crate's types have no place for exemplars).
+#[derive(Debug, Clone, Default)]
+pub struct Families {
+    pub list: Vec<MetricFamily>,
+    /// The exemplar of each series of `smtp_failures_total`, in the order of its family.
+    pub failure_exemplars: Vec<Option<Exemplar>>,
+}
+
+/// Encodes the families in the chosen format; only OpenMetrics carries exemplars.
+pub fn encode(families: &Families, format: Format) -> anyhow::Result<String> {
     match format {
-        Format::Prometheus => Ok(prometheus::TextEncoder::new().encode_to_string(families)?),
-        Format::OpenMetrics => Ok(openmetrics::encode(families)),
+        Format::Prometheus => Ok(prometheus::TextEncoder::new().encode_to_string(&families.list)?),
+        Format::OpenMetrics => Ok(openmetrics::encode(
+            &families.list,
+            &openmetrics::Exemplars {
+                family: metrics::FAILURES.name,
+                each: &families.failure_exemplars,
+            },
+        )),
     }
 }
 
@@ -111,12 +127,15 @@ fn gauge<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>, v: f64) -> Metr
 }
 
 /// Every metric of the aggregator that has a value, and the build info, as metric families.
-pub fn families(agg: &Aggregator, build: &BuildInfo) -> Vec<MetricFamily> {
+pub fn families(agg: &Aggregator, build: &BuildInfo) -> Families {
+    let (delivered, failed) = health::gauges(agg);
     let mut out = vec![
         family(&metrics::REPLIES, replies(agg)),
         family(&metrics::FAILURES, failures(agg)),
         family(&metrics::EXPIRED, expired(agg)),
         family(&metrics::DELAY, delays(agg)),
+        family(&metrics::LAST_DELIVERED, delivered),
+        family(&metrics::LAST_FAILURE, failed),
         family(&metrics::CODE_INFO, code_info(agg)),
         family(&metrics::LINES, lines(agg)),
         family(&metrics::BYTES, bytes(agg)),
@@ -130,7 +149,10 @@ pub fn families(agg: &Aggregator, build: &BuildInfo) -> Vec<MetricFamily> {
     ];
     // A family with no series would be an empty HELP/TYPE block; leave it out.
     out.retain(|f| !f.get_metric().is_empty());
-    out
+    Families {
+        list: out,
+        failure_exemplars: health::exemplars(agg),
+    }
 }
 
 /// `smtp_replies_total`.

@@ -7,8 +7,17 @@ use std::fmt::Write;
 
 use prometheus::proto::{LabelPair, Metric, MetricFamily, MetricType};
 
+use crate::aggregate::Exemplar;
+
+/// The exemplars of one counter family: one per series, in the family's order.
+#[derive(Debug, Clone, Copy)]
+pub struct Exemplars<'a> {
+    pub family: &'a str,
+    pub each: &'a [Option<Exemplar>],
+}
+
 /// Encodes families as an OpenMetrics exposition ending in `# EOF`.
-pub fn encode(families: &[MetricFamily]) -> String {
+pub fn encode(families: &[MetricFamily], exemplars: &Exemplars<'_>) -> String {
     let mut out = String::with_capacity(4096);
     for f in families {
         let name = f.name();
@@ -25,15 +34,21 @@ pub fn encode(families: &[MetricFamily]) -> String {
         };
         let _ = writeln!(out, "# TYPE {family_name} {kind}");
         let _ = writeln!(out, "# HELP {family_name} {}", escape(f.help()));
-        for m in f.get_metric() {
+        let with_exemplars = (name == exemplars.family).then_some(exemplars.each);
+        for (i, m) in f.get_metric().iter().enumerate() {
             match f.get_field_type() {
-                MetricType::COUNTER => sample(
-                    &mut out,
-                    name,
-                    m.get_label(),
-                    None,
-                    m.get_counter().get_value(),
-                ),
+                MetricType::COUNTER => {
+                    sample(
+                        &mut out,
+                        name,
+                        m.get_label(),
+                        None,
+                        m.get_counter().get_value(),
+                    );
+                    if let Some(Some(e)) = with_exemplars.and_then(|all| all.get(i)) {
+                        exemplar(&mut out, e);
+                    }
+                }
                 MetricType::GAUGE => sample(
                     &mut out,
                     name,
@@ -49,6 +64,20 @@ pub fn encode(families: &[MetricFamily]) -> String {
     }
     out.push_str("# EOF\n");
     out
+}
+
+/// Turns the sample line just written into `… # {queue_id="…"} 1.0 <log time>`: one failure,
+/// the latest of the series that had a queue id.
+fn exemplar(out: &mut String, e: &Exemplar) {
+    if out.ends_with('\n') {
+        out.pop();
+    }
+    let _ = writeln!(
+        out,
+        " # {{queue_id=\"{}\"}} 1.0 {:.3}",
+        escape(e.queue_id.as_str()),
+        e.at
+    );
 }
 
 fn histogram(out: &mut String, name: &str, m: &Metric) {

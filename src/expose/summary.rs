@@ -33,7 +33,8 @@ impl ProviderRow {
 /// Outbound replies by provider, most deferrals and bounces first.
 pub fn by_provider(agg: &Aggregator) -> Vec<ProviderRow> {
     let mut rows: BTreeMap<&str, (ProviderRow, BTreeMap<CodePair, u64>)> = BTreeMap::new();
-    for (k, v) in &agg.replies {
+    for (k, t) in &agg.replies {
+        let v = t.n;
         if k.direction != Direction::Outbound {
             continue;
         }
@@ -79,7 +80,7 @@ pub fn code_with_meaning((code, enh): CodePair) -> String {
 pub fn by_stage(agg: &Aggregator) -> Vec<(Direction, Stage, u64)> {
     let mut by: BTreeMap<(Direction, Stage), u64> = BTreeMap::new();
     for (k, v) in &agg.failures {
-        *by.entry((k.direction, k.stage)).or_default() += v;
+        *by.entry((k.direction, k.stage)).or_default() += v.n;
     }
     by.into_iter().map(|((d, s), n)| (d, s, n)).collect()
 }

@@ -54,7 +54,7 @@ fn totals(out: &mut String, agg: &Aggregator) {
         "Lines read: {total} ({counted} counted, {ignored} ignored, {unrecognised} not recognised)"
     );
     let expired: u64 = agg.sources.iter().map(|s| s.expired).sum();
-    let replies: u64 = agg.replies.values().sum();
+    let replies: u64 = agg.replies.values().map(|t| t.n).sum();
     let _ = writeln!(out, "Replies: {replies}    Expired messages: {expired}");
 }
 
@@ -77,7 +77,8 @@ impl<'a> Tally<'a> {
             rejected: BTreeMap::new(),
             by_domain: BTreeMap::new(),
         };
-        for (k, v) in &agg.replies {
+        for (k, tally) in &agg.replies {
+            let v = tally.n;
             *t.by_outcome.entry((k.direction, k.outcome)).or_default() += v;
             let pair = (k.code, k.enhanced);
             match (k.direction, k.outcome) {
@@ -197,7 +198,7 @@ fn reason_section(out: &mut String, agg: &Aggregator) {
     for (k, v) in &agg.failures {
         *by_reason
             .entry((k.direction.as_str(), agg.reason_name(k.reason).to_owned()))
-            .or_default() += v;
+            .or_default() += v.n;
     }
     let mut reasons: Vec<_> = by_reason.into_iter().collect();
     reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));

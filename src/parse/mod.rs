@@ -175,6 +175,12 @@ impl<'a> Recipients<'a> {
     /// The raw domain part of each recipient (empty where an address has no `@`), one item per
     /// recipient; `None` yields one empty domain so that the reply is still counted once.
     pub fn domains(self) -> impl Iterator<Item = &'a [u8]> {
+        self.each().map(|(_, domain)| domain)
+    }
+
+    /// Each recipient as `(address as logged, its raw domain)`; the address is empty for a
+    /// bare domain and for `None`, which yields one item so that the reply is still counted.
+    pub fn each(self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
         let (all, sep): (&'a [u8], Option<u8>) = match self {
             Recipients::None => (&[], None),
             Recipients::One(a) | Recipients::Domain(a) | Recipients::Json(a) => (a, None),
@@ -188,7 +194,7 @@ impl<'a> Recipients<'a> {
             if json {
                 let (item, next) = next_json_string(cur)?;
                 rest = Some(next);
-                return Some(domain_of(item));
+                return Some((item, domain_of(item)));
             }
             let (item, next) = match sep.and_then(|s| memchr::memchr(s, cur)) {
                 Some(i) => (&cur[..i], Some(&cur[i + 1..])),
@@ -196,9 +202,9 @@ impl<'a> Recipients<'a> {
             };
             rest = next;
             Some(if bare {
-                item.trim_ascii()
+                (&[][..], item.trim_ascii())
             } else {
-                domain_of(item)
+                (item, domain_of(item))
             })
         })
     }

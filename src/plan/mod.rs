@@ -153,6 +153,8 @@ pub fn bounds(file: &config::File) -> Bounds {
             .collect(),
         reasons: Arc::clone(&file.compiled_reasons),
         providers: Arc::clone(&file.compiled_providers),
+        zone: file.zone.clone().unwrap_or_else(jiff::tz::TimeZone::system),
+        recent: file.recent.clone(),
     }
 }
 

@@ -674,7 +674,7 @@ fn powermta_rows_route_by_vmta_and_a_file_followed_from_its_end_knows_its_header
             g.replies
                 .iter()
                 .filter(|(k, _)| k.source == SourceId(s))
-                .map(|(_, v)| *v)
+                .map(|(_, v)| v.n)
                 .sum()
         })
         .collect();
