@@ -101,7 +101,8 @@ pub fn parse(line: &[u8]) -> Parsed<'_> {
 
 /// The message id of an envelope id: its first 8 hex digits (OpenSMTPD makes an envelope id
 /// from the id of its message and 32 random bits, `smtpd/queue_backend.c`). The message id is
-/// what `smtp message msgid=…`, `smtpctl show message` and every envelope of the message share.
+/// the `msgid=` of the `smtp message` line, the start of every envelope id of the message, and
+/// what `smtpctl schedule`/`remove` take for all of them.
 fn message_id(evpid: &[u8]) -> &[u8] {
     match evpid.split_at_checked(8) {
         Some((msgid, _)) if evpid.len() == 16 => msgid,
