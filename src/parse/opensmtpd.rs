@@ -235,6 +235,7 @@ fn outbound<'a>(
         relay,
         // The remote's reply is logged without the command it answered.
         stage: crate::parse::Stage::Unknown,
+        // The caller adds the message id of `evpid=`; `parse` adds the time.
         queue_id: &[],
         time: crate::parse::Stamp::None,
     })))
@@ -342,6 +343,7 @@ fn refusal<'a>(command: &'a [u8], reply: &'a [u8]) -> Option<Parsed<'a>> {
         text: reply,
         relay: Relay::Unknown,
         stage: dialogue::of_command(command),
+        // The line names only the session, no message; `parse` adds the time.
         queue_id: &[],
         time: crate::parse::Stamp::None,
     })))

@@ -311,6 +311,7 @@ fn inbound<'a>(
         text,
         relay: Relay::Unknown,
         stage,
+        // `parse_message` adds the queue id, `parse` the time.
         queue_id: &[],
         time: crate::parse::Stamp::None,
     }))

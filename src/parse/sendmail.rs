@@ -285,6 +285,7 @@ fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
         text: reply.unwrap_or(stat),
         relay,
         stage,
+        // `parse_message` adds the queue id, `parse` the time.
         queue_id: &[],
         time: crate::parse::Stamp::None,
     })))
@@ -349,6 +350,7 @@ fn refusal(body: &[u8]) -> Option<Parsed<'_>> {
         text: reply,
         relay: Relay::Unknown,
         stage: dialogue::of_ruleset(name),
+        // `parse_message` adds the queue id, `parse` the time.
         queue_id: &[],
         time: crate::parse::Stamp::None,
     })))
@@ -381,6 +383,7 @@ fn milter(rest: &[u8]) -> Option<Parsed<'_>> {
         text: reply,
         relay: Relay::Unknown,
         stage: dialogue::of_milter(rest),
+        // `parse_message` adds the queue id, `parse` the time.
         queue_id: &[],
         time: crate::parse::Stamp::None,
     })))
@@ -407,6 +410,7 @@ fn unknown_user(body: &[u8]) -> Parsed<'_> {
         text: body.get(addr.len() + 5..).unwrap_or_default(),
         relay: Relay::Unknown,
         stage: Stage::Rcpt,
+        // `parse_message` adds the queue id, `parse` the time.
         queue_id: &[],
         time: crate::parse::Stamp::None,
     }))

@@ -110,6 +110,7 @@ pub(super) fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
         text,
         relay,
         stage,
+        // `parse_message` adds the queue id, `parse` the time.
         queue_id: &[],
         time: crate::parse::Stamp::None,
     })))
