@@ -213,7 +213,8 @@ fn codes_complete(text: &[u8]) -> bool {
         .any(|w| !w.is_empty() && !w.iter().all(|c| c.is_ascii_digit() || *c == b'.'))
 }
 
-/// `<list>, delay=…, …, dsn=…, reply=…, stat=…` (after `to=`).
+/// `<list>, delay=…, …, dsn=…, reply=…, stat=…` (after `to=`). (`parse_message` adds the
+/// queue id, `parse` the time.)
 fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
     let stat_at = finder_stat().rfind(rest)?;
     let stat = rest.get(stat_at + 7..)?;
@@ -285,7 +286,6 @@ fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
         text: reply.unwrap_or(stat),
         relay,
         stage,
-        // `parse_message` adds the queue id, `parse` the time.
         queue_id: &[],
         time: crate::parse::Stamp::None,
     })))
