@@ -37,6 +37,25 @@ pub enum Parsed<'a> {
     Unrecognised,
 }
 
+impl<'a> Parsed<'a> {
+    /// The same, its reply (if it is one) given the queue id its line names. The syslog
+    /// parsers read the id before they know what the rest of the line is.
+    pub(crate) fn with_queue_id(self, queue_id: &'a [u8]) -> Self {
+        match self {
+            Parsed::Event(Event::Reply(r)) => Parsed::Event(Event::Reply(Reply { queue_id, ..r })),
+            other => other,
+        }
+    }
+
+    /// The same, its reply (if it is one) given the time stamp of its line's header.
+    pub(crate) fn with_time(self, time: Stamp<'a>) -> Self {
+        match self {
+            Parsed::Event(Event::Reply(r)) => Parsed::Event(Event::Reply(Reply { time, ..r })),
+            other => other,
+        }
+    }
+}
+
 /// One countable record from a log line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event<'a> {

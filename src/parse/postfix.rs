@@ -24,6 +24,11 @@
 //! smtpd `hold:`/`discard:`/`milter-hold:`/`milter-discard:` without a code, `proxy-accept:`,
 //! and smtp's non-final `QUEUEID: host X said: …` lines (the final `status=` line counts).
 //!
+//! Each reply carries the queue id its line starts with (`1CA9A98C0C2: to=<…>`, or a long id
+//! of `enable_long_queue_ids`, `44JCRG5tYPzCqt2: reject: …`); none for `NOQUEUE` and for the
+//! lines that have no id (`proxy-reject:`, postscreen's `reject: connect from`); and the time
+//! stamp of the syslog header.
+//!
 //! Formats checked against Postfix's source: each part names the files it follows, and
 //! `util/msg_logger.c` gives the `maillog_file` prefix.
 
@@ -49,7 +54,8 @@ pub fn parse(line: &[u8]) -> Parsed<'_> {
     let Some(daemon) = daemon_of(header.tag) else {
         return Parsed::Ignored;
     };
-    parse_message(daemon, header.message).unwrap_or(Parsed::Unrecognised)
+    parse_message(daemon, header.message)
+        .map_or(Parsed::Unrecognised, |p| p.with_time(header.stamp))
 }
 
 /// Whether Postfix wrote this line (countable or not): a syslog header whose program is a
@@ -243,14 +249,18 @@ fn parse_message(daemon: Daemon, msg: &[u8]) -> Option<Parsed<'_>> {
     if id_len == 0 {
         return Some(Parsed::Ignored);
     }
-    let after_id = msg.get(id_len..)?;
+    let (id, after_id) = msg.split_at_checked(id_len)?;
     let rest = match after_id {
         [] | [b':'] => return None,
         [b':', b' ', rest @ ..] => rest,
         _ => return ignored_unless_status_shaped(msg),
     };
+    // smtpd refuses most mail before it opens a queue file: then the id is `NOQUEUE`.
+    let queue_id: &[u8] = if id == b"NOQUEUE" { &[] } else { id };
     match match_keyword(rest, AFTER_ID) {
-        KeywordMatch::Full(kind, rest) => parse_kind(daemon, kind, rest),
+        KeywordMatch::Full(kind, rest) => {
+            parse_kind(daemon, kind, rest).map(|p| p.with_queue_id(queue_id))
+        }
         KeywordMatch::Cut => None,
         KeywordMatch::None => ignored_unless_status_shaped(rest),
     }
@@ -301,6 +311,7 @@ fn inbound<'a>(
         text,
         relay: Relay::Unknown,
         stage,
+        // `parse_message` adds the queue id, `parse` the time.
         queue_id: &[],
         time: crate::parse::Stamp::None,
     }))
@@ -338,5 +349,7 @@ finder_rev!(finder_rev_to, b" to=<");
 finder_rev!(finder_rev_helo, b" helo=<");
 finder_rev!(finder_rev_semi_from, b"; from=<");
 
+#[cfg(test)]
+mod origins;
 #[cfg(test)]
 mod tests;

@@ -33,3 +33,51 @@ impl Stamp<'_> {
         }
     }
 }
+
+/// One row of a parser's queue-id-and-time table: a real line, the queue id and the stamp its
+/// reply must carry.
+#[cfg(test)]
+pub(crate) type Origin = (&'static str, &'static str, Stamp<'static>);
+
+/// The queue id and stamp of a parsed reply; `None` for anything else.
+#[cfg(test)]
+fn origin_of(parsed: super::Parsed<'_>) -> Option<(&[u8], Stamp<'_>)> {
+    match parsed {
+        super::Parsed::Event(super::Event::Reply(r)) => Some((r.queue_id, r.time)),
+        _ => None,
+    }
+}
+
+/// Checks a parser's table: each line gives a reply with its queue id and stamp, and each line
+/// cut short gives the same or no reply (a cut never passes a shortened id or stamp).
+#[cfg(test)]
+pub(crate) fn check_origins(parse: for<'a> fn(&'a [u8]) -> super::Parsed<'a>, cases: &[Origin]) {
+    for (line, id, time) in cases {
+        let want = (id.as_bytes(), *time);
+        assert_eq!(origin_of(parse(line.as_bytes())), Some(want), "{line}");
+        for n in 0..line.len() {
+            let got = origin_of(parse(&line.as_bytes()[..n]));
+            assert!(got.is_none() || got == Some(want), "{n} of {line}: {got:?}");
+        }
+    }
+}
+
+/// Checks every reply of a fixture of real syslog lines (`Mmm dd HH:MM:SS host …`, all with a
+/// two-digit day): its stamp is the line's first 15 bytes and its queue id what `id_of` (a
+/// reading of the line independent of the parser's) finds. Returns how many replies it checked.
+#[cfg(test)]
+pub(crate) fn check_fixture_origins(
+    parse: for<'a> fn(&'a [u8]) -> super::Parsed<'a>,
+    log: &str,
+    id_of: fn(&str) -> &str,
+) -> usize {
+    let mut replies = 0;
+    for line in log.lines() {
+        if let Some((id, time)) = origin_of(parse(line.as_bytes())) {
+            let stamp = Stamp::Bsd(&line.as_bytes()[..15]);
+            assert_eq!((id, time), (id_of(line).as_bytes(), stamp), "{line}");
+            replies += 1;
+        }
+    }
+    replies
+}

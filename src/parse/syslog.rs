@@ -489,6 +489,72 @@ mod tests {
         }
     }
 
+    /// Each header layout of the table above gives its stamp as written, without the space
+    /// after it, the `<PRI>` before it, or what follows it.
+    #[test]
+    fn stamps() {
+        use Stamp::{Bsd, Iso};
+        let cases: &[(&str, Stamp<'static>)] = &[
+            ("Nov 22 22:50:40 h t[1]: m", Bsd(b"Nov 22 22:50:40")),
+            ("Nov  2 22:50:40 h t[1]: m", Bsd(b"Nov  2 22:50:40")),
+            ("Nov 02 02:12:58 h t[1]: m", Bsd(b"Nov 02 02:12:58")),
+            ("Nov 2 22:50:40 h t[1]: m", Bsd(b"Nov 2 22:50:40")),
+            (
+                "Nov 22 22:50:40.123456 h t[1]: m",
+                Bsd(b"Nov 22 22:50:40.123456"),
+            ),
+            ("Nov 22 22:50:40 t[1]: m", Bsd(b"Nov 22 22:50:40")),
+            ("<22>Nov 22 22:50:40 h t[1]: m", Bsd(b"Nov 22 22:50:40")),
+            (
+                "Jun 17 14:37:39 <mail.notice> h t[1]: m",
+                Bsd(b"Jun 17 14:37:39"),
+            ),
+            (
+                "2026-11-22T22:50:40.1234+00:00 h t[1]: m",
+                Iso(b"2026-11-22T22:50:40.1234+00:00"),
+            ),
+            (
+                "2026-11-22T22:50:40Z h t[1]: m",
+                Iso(b"2026-11-22T22:50:40Z"),
+            ),
+            (
+                "2026-11-22T22:50:40.5-05:30 h t[1]: m",
+                Iso(b"2026-11-22T22:50:40.5-05:30"),
+            ),
+            (
+                "2026-11-22T22:50:40+0100 h t[1]: m",
+                Iso(b"2026-11-22T22:50:40+0100"),
+            ),
+            ("2026-11-22T22:50:40 h t[1]: m", Iso(b"2026-11-22T22:50:40")),
+            (
+                "<2>2026-11-22T22:50:40Z h t[1]: m",
+                Iso(b"2026-11-22T22:50:40Z"),
+            ),
+            (
+                "<22>1 2026-11-22T22:50:40.123Z h t 1 - - m",
+                Iso(b"2026-11-22T22:50:40.123Z"),
+            ),
+            (
+                "<22>1 2026-11-22T22:50:40+01:00 h t 1 I [a b=\"c\"] m",
+                Iso(b"2026-11-22T22:50:40+01:00"),
+            ),
+            ("<22>1 - h t - - - m", Stamp::None),
+        ];
+        for (line, want) in cases {
+            let got = split(line.as_bytes()).map(|h| h.stamp);
+            assert_eq!(got, Some(*want), "{line}");
+        }
+        // No header of the table keeps a space of the line in its stamp.
+        for (line, _) in CASES {
+            if let Some(h) = split(line.as_bytes()) {
+                let t = h.stamp.text();
+                assert!(!t.starts_with(b" ") && !t.ends_with(b" "), "{line}");
+                let within = t.is_empty() || line.as_bytes().windows(t.len()).any(|w| w == t);
+                assert!(within, "{line}");
+            }
+        }
+    }
+
     #[test]
     fn prefixes_and_bytes_never_panic() {
         for (line, _) in CASES {

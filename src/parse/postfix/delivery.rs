@@ -53,7 +53,8 @@ use crate::parse::{
 };
 
 /// `to=<r>, [orig_to=<o>,] relay=…, [conn_use=N,] delay=D, delays=a/b/c/d, [tls=…,] dsn=X.Y.Z,
-/// status=WORD (reason)` — `rest` starts after `to=<`.
+/// status=WORD (reason)` — `rest` starts after `to=<`. (`parse_message` adds the queue id,
+/// `parse` the time.)
 pub(super) fn delivery_status(rest: &[u8]) -> Option<Parsed<'_>> {
     // The recipient ends at the first `>, ` followed by `orig_to=<` or `relay=`.
     let finder = finder_angle_comma();

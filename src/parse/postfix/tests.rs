@@ -3,13 +3,15 @@
 use super::*;
 use crate::parse::{text_of, without_text};
 
-/// A parsed line without its text, relay and stage: each has a table of its own
-/// (`reply_texts`, `dialogue::tests`).
+/// A parsed line without its text, relay, stage, queue id and time: each has a table of its
+/// own (`reply_texts`, `dialogue::tests`, `origins`).
 fn bare(p: Parsed<'_>) -> Parsed<'_> {
     match without_text(p) {
         Parsed::Event(Event::Reply(r)) => Parsed::Event(Event::Reply(Reply {
             relay: Relay::Unknown,
             stage: Stage::Unknown,
+            queue_id: &[],
+            time: crate::parse::Stamp::None,
             ..r
         })),
         other => other,
@@ -583,18 +585,4 @@ fn force_expired_is_an_expiry() {
     assert_eq!(parse(line), Parsed::Event(Event::Expired));
     // Cut inside the status word: unreadable, as for `status=expired`.
     assert_eq!(parse(&line[..line.len() - 20]), Parsed::Unrecognised);
-}
-
-#[test]
-fn daemons() {
-    assert_eq!(daemon_of(b"postfix/smtpd"), Some(Daemon::Smtpd));
-    assert_eq!(daemon_of(b"postfix/submission/smtpd"), Some(Daemon::Smtpd));
-    assert_eq!(daemon_of(b"postfix-out/smtp"), Some(Daemon::Other));
-    assert_eq!(daemon_of(b"postfix/postscreen"), Some(Daemon::Postscreen));
-    assert_eq!(daemon_of(b"postfix/cleanup"), Some(Daemon::Cleanup));
-    assert_eq!(daemon_of(b"smtpd"), None);
-    assert_eq!(daemon_of(b"/smtpd"), None);
-    assert_eq!(daemon_of(b"postfix/"), None);
-    assert_eq!(daemon_of(b"dovecot"), None);
-    assert_eq!(daemon_of(b"postfix/smtpdx"), None);
 }

@@ -306,3 +306,28 @@ pub(super) fn count_entry(
         saved.push_str(c);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{Event, Parsed, Stamp};
+
+    /// A Postfix entry rebuilt as a line gives its reply the entry's own time, as the RFC 3339
+    /// stamp written in front of it, and its queue id.
+    #[test]
+    fn a_rebuilt_postfix_line_carries_the_entry_time() {
+        // 1 700 000 000.123456 s after the epoch is 2023-11-14 22:13:20.123456 UTC.
+        let json = r#"{"__REALTIME_TIMESTAMP":"1700000000123456","_HOSTNAME":"mx","SYSLOG_IDENTIFIER":"postfix/smtp","_PID":"10731","MESSAGE":"1B0E698C15E: to=<nouser1@remote.example>, relay=127.0.0.1[127.0.0.1]:12600, delay=0.06, delays=0.01/0.01/0/0.03, dsn=5.1.1, status=bounced (host 127.0.0.1[127.0.0.1] said: 550 5.1.1 <nouser1>: Recipient address rejected: User unknown in virtual mailbox table (in reply to RCPT TO command))"}"#;
+        let entry: Entry<'_> = serde_json::from_str(json).expect("entry");
+        let mut line = Vec::new();
+        assert!(rebuild(&mut line, &entry));
+        let mut written = Vec::new();
+        write_rfc3339(&mut written, 1_700_000_000_123_456);
+        assert_eq!(written, b"2023-11-14T22:13:20.123456Z");
+        let Parsed::Event(Event::Reply(r)) = crate::parse::postfix::parse(&line) else {
+            panic!("not a reply: {}", String::from_utf8_lossy(&line))
+        };
+        assert_eq!(r.time, Stamp::Iso(&written));
+        assert_eq!(r.queue_id, b"1B0E698C15E");
+    }
+}
