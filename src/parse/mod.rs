@@ -534,6 +534,20 @@ pub(crate) fn render_for_tests(p: &Parsed<'_>) -> String {
     }
 }
 
+/// [`render_for_tests`] and then, for a reply, ` id=` and its queue id (empty where it has
+/// none), for the tables that check the queue id too.
+#[cfg(test)]
+pub(crate) fn render_with_queue_id_for_tests(p: &Parsed<'_>) -> String {
+    match p {
+        Parsed::Event(Event::Reply(r)) => format!(
+            "{} id={}",
+            render_for_tests(p),
+            String::from_utf8_lossy(r.queue_id)
+        ),
+        _ => render_for_tests(p),
+    }
+}
+
 /// A parsed reply's relay and stage (`host|local|? stage`, `-` for no reply), for the tables
 /// of what each format says of them.
 #[cfg(test)]
