@@ -66,12 +66,16 @@ pub struct PairedReplies<'a> {
     pub statuses: &'a [u8],
     /// The host that answered them all (one connection).
     pub relay: Relay<'a>,
+    /// The message's queue id and the line's time, as [`Reply`] has them: one message.
+    pub queue_id: &'a [u8],
+    pub time: Stamp<'a>,
 }
 
 impl<'a> PairedReplies<'a> {
     /// One reply per recipient.
     pub fn replies(self) -> impl Iterator<Item = Reply<'a>> {
         let (direction, outcome, sep, relay) = (self.direction, self.outcome, self.sep, self.relay);
+        let (queue_id, time) = (self.queue_id, self.time);
         self.recipients
             .split(move |&c| c == sep)
             .zip(reply_list(self.statuses))
@@ -87,8 +91,8 @@ impl<'a> PairedReplies<'a> {
                     text: status,
                     relay,
                     stage: crate::parse::Stage::Unknown,
-                    queue_id: &[],
-                    time: crate::parse::Stamp::None,
+                    queue_id,
+                    time,
                 }
             })
     }
