@@ -33,6 +33,14 @@
 //! - `stage`: the SMTP command the reply answered, as the log names it (`RCPT`, `RCPT TO`,
 //!   `MAIL FROM`, `DATA`, `end of data`, `EHLO`, `CONNECT`, …: [`Stage::of_command`]); a word
 //!   that names no command leaves the stage empty, as a line without the group does.
+//! - `queue_id`: the MTA's id of the message (`3F2A81C0B2A`), shown on `/failures` and in the
+//!   exemplars of `smtp_failures_total`; never a label value.
+//! - `time`: when the line was written, read by its shape ([`Stamp::of_text`]): a date first
+//!   (`2026-12-07 12:00:00`, `2026-12-07T12:00:00.123+01:00`, an optional zone after it) as
+//!   ISO 8601; a month name first (`Dec  7 12:00:00`) as syslog's; digits with an optional
+//!   fraction (`1733572800.5`) as seconds since the epoch. A stamp without a zone is local
+//!   time. Text of another shape gives the line no time of its own (it is
+//!   still counted). Without the group the line's time is when it was read.
 //!
 //! A captured word that maps to nothing makes the line [`Parsed::Unrecognised`]: no captured
 //! text ever becomes a label value. Codes go through the same validation as every parser's
@@ -54,7 +62,7 @@ use serde::Deserialize;
 
 use super::{
     leading_reply_codes, BasicCode, Direction, EnhancedCode, Event, Format, Outcome, Parsed,
-    Recipients, Relay, Reply, Stage,
+    Recipients, Relay, Reply, Stage, Stamp,
 };
 
 /// A user-defined format as the configuration file writes it.
@@ -100,7 +108,7 @@ enum Mapped {
 }
 
 /// The group names a pattern may use.
-const GROUPS: [&str; 9] = [
+const GROUPS: [&str; 11] = [
     "code",
     "enhanced",
     "recipient",
@@ -110,13 +118,15 @@ const GROUPS: [&str; 9] = [
     "text",
     "relay",
     "stage",
+    "queue_id",
+    "time",
 ];
 
 #[derive(Debug)]
 struct Pattern {
     re: Regex,
     /// Capture-group index of each of [`GROUPS`].
-    groups: [Option<usize>; 9],
+    groups: [Option<usize>; 11],
     outcome: Option<Mapped>,
     direction: Direction,
     separator: Option<u8>,
@@ -232,7 +242,7 @@ impl CustomFormat {
 
 fn compile_pattern(p: &PatternConfig) -> Result<Pattern, String> {
     let re = Regex::new(&p.regex).map_err(|e| format!("regex: {e}"))?;
-    let mut groups = [None; 9];
+    let mut groups = [None; 11];
     for (i, name) in re.capture_names().enumerate() {
         let Some(name) = name else { continue };
         let k = GROUPS.iter().position(|g| *g == name).ok_or_else(|| {
@@ -266,7 +276,7 @@ fn compile_pattern(p: &PatternConfig) -> Result<Pattern, String> {
             )
         }
     };
-    check_reply_groups(outcome, groups[7], groups[8])?;
+    check_reply_groups(outcome, &groups)?;
     let direction = match (&p.direction, direction_group) {
         (Some(_), Some(_)) => {
             return Err(
@@ -299,20 +309,17 @@ fn compile_pattern(p: &PatternConfig) -> Result<Pattern, String> {
     })
 }
 
-/// A `relay` or `stage` group says something of a reply only: in a pattern whose fixed
-/// outcome is `expired` or `ignored` it would be dropped unread, so it is a mistake.
-fn check_reply_groups(
-    outcome: Option<Mapped>,
-    relay: Option<usize>,
-    stage: Option<usize>,
-) -> Result<(), String> {
+/// A `relay`, `stage`, `queue_id` or `time` group says something of a reply only: in a
+/// pattern whose fixed outcome is `expired` or `ignored` it would be dropped unread, so it is
+/// a mistake.
+fn check_reply_groups(outcome: Option<Mapped>, groups: &[Option<usize>; 11]) -> Result<(), String> {
     let what = match outcome {
         Some(Mapped::Expired) => "expired",
         Some(Mapped::Ignored) => "ignored",
         _ => return Ok(()),
     };
-    for (name, group) in [("relay", relay), ("stage", stage)] {
-        if group.is_some() {
+    for k in 7..11 {
+        if let (Some(name), Some(Some(_))) = (GROUPS.get(k), groups.get(k)) {
             return Err(format!(
                 "regex: the group (?P<{name}>…) says nothing of an {what} line (outcome: {what}): drop it"
             ));
@@ -381,8 +388,8 @@ fn read<'a>(
     p: &Pattern,
     group: impl Fn(usize) -> Option<&'a [u8]>,
 ) -> Option<Parsed<'a>> {
-    let [code, enhanced, recipient, domain, outcome, direction, text, relay, stage] =
-        [0, 1, 2, 3, 4, 5, 6, 7, 8].map(|k| group(k).map(<[u8]>::trim_ascii));
+    let [code, enhanced, recipient, domain, outcome, direction, text, relay, stage, queue_id, time] =
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(|k| group(k).map(<[u8]>::trim_ascii));
     let mapped = match outcome {
         Some(w) => f.outcome_of(w)?,
         // A pattern with an outcome group whose group did not take part: nothing to say.
@@ -419,8 +426,8 @@ fn read<'a>(
             .filter(|r| !r.is_empty())
             .map_or(Relay::Unknown, Relay::Host),
         stage: stage.and_then(Stage::of_command).unwrap_or_default(),
-        queue_id: &[],
-        time: crate::parse::Stamp::None,
+        queue_id: queue_id.unwrap_or_default(),
+        time: time.map_or(Stamp::None, Stamp::of_text),
     })))
 }
 
@@ -528,6 +535,10 @@ outcomes:
                 "patterns[0].regex: the group (?P<relay>…) says nothing of an expired line",
             ),
             (
+                "name: x\npatterns:\n  - regex: 'at (?P<time>\\S+)'\n    outcome: ignored\n",
+                "patterns[0].regex: the group (?P<time>…) says nothing of an ignored line",
+            ),
+            (
                 "name: x\nprefilter: ''\npatterns:\n  - regex: 'x'\n    outcome: delivered\n",
                 "prefilter",
             ),
@@ -578,6 +589,55 @@ patterns:
             ),
         ] {
             assert_eq!(crate::parse::relay_stage_for_tests(&p.parse(line.as_bytes())), want, "{line}");
+        }
+    }
+
+    /// Postfix lines of peers' tests (shared/corpora/peers/: whyscream/postfix-grok-patterns,
+    /// wazuh) and a Microsoft 365 message trace row (tests/fixtures/custom/) read by formats
+    /// with `queue_id` and `time` groups: the stamp's layout is told by its shape; a refusal
+    /// before a queue file has no id; a stamp of another shape gives no time.
+    #[test]
+    fn queue_id_and_time_groups() {
+        let yaml = r#"
+name: appliance
+patterns:
+  - regex: '^(?P<time>\S+|\w{3} +\d+ [\d:]+) \S+ postfix/\w+\[\d+\]: (?P<queue_id>[0-9A-F]{6,}): .*dsn=(?P<enhanced>\d\.\d+\.\d+), status=(?P<outcome>\w+)'
+  - regex: '^(?P<time>\w{3} +\d+ [\d:]+) \S+ postfix/smtpd\[\d+\]: (?:(?P<queue_id>[0-9A-F]{6,})|NOQUEUE): reject: RCPT from \S+: (?P<code>\d{3} \d\.\d\.\d)'
+    outcome: rejected
+    direction: inbound
+  - regex: '^"(?P<time>[^"]+)","[^"]*","(?P<recipient>[^"]+)","Delivered"'
+    outcome: delivered
+"#;
+        let mut p = CustomParser::new(Arc::new(format(yaml).unwrap()));
+        for (line, id, time) in [
+            (
+                "2023-02-01T01:02:04.123456+00:00 hostname postfix/smtp[12345]: 123456789AB: to=<user@example.com>, relay=example.com[123.45.67.89]:25, delay=1.23, delays=1.23/1.23/1.23/1.23, dsn=1.2.3, status=bounced (123 #1.2.3 Reasons)",
+                "123456789AB",
+                Stamp::Iso(b"2023-02-01T01:02:04.123456+00:00"),
+            ),
+            (
+                "Jan  1 00:00:00 peerhost postfix/local[1]: 892A0205B6: to=ghdsgfhdslfh@localhost, relay=local, delay=0.05, delays=0.02/0/0/0.02, dsn=5.1.1, status=bounced (unknown user: \"ghdsgfhdslfh\")",
+                "892A0205B6",
+                Stamp::Bsd(b"Jan  1 00:00:00"),
+            ),
+            (
+                "Jan  1 00:00:00 peerhost postfix/smtpd[1]: NOQUEUE: reject: RCPT from 061238241086.static.ctinets.com[61.238.241.86]: 550 5.1.1 <toernooicommissie@example.com>: Recipient address rejected: User unknown in virtual mailbox table; from=<wumt5@cchfdc.com> to=<toernooicommissie@example.com> proto=ESMTP helo=<ecsolved.com>",
+                "",
+                Stamp::Bsd(b"Jan  1 00:00:00"),
+            ),
+            (
+                "\"3/11/2024 9:14:27 AM\",\"alice@contoso.com\",\"bob@example.net\",\"Delivered\",\"Q1 report, final\"",
+                "",
+                Stamp::None,
+            ),
+        ] {
+            match p.parse(line.as_bytes()) {
+                Parsed::Event(Event::Reply(r)) => {
+                    assert_eq!(String::from_utf8_lossy(r.queue_id), id, "{line}");
+                    assert_eq!(r.time, time, "{line}");
+                }
+                other => panic!("{line}: {other:?}"),
+            }
         }
     }
 
