@@ -157,7 +157,7 @@ pub fn parse(line: &[u8]) -> Parsed<'_> {
     };
     let (direction, outcome) = match kind_of(rec.kind) {
         Ok(k) => k,
-        Err(p) => return p,
+        Err(other) => return other(),
     };
     let text = rec
         .response
@@ -225,14 +225,15 @@ fn epoch_seconds(raw: &[u8]) -> Stamp<'_> {
     }
 }
 
-/// A record type's reply direction and outcome, or what else its line is.
-fn kind_of(kind: &str) -> Result<(Direction, Outcome), Parsed<'static>> {
+/// A record type's reply direction and outcome, or what else its line is: a function making
+/// it, as an error the size of a whole `Parsed` would be carried by every call.
+fn kind_of(kind: &str) -> Result<(Direction, Outcome), fn() -> Parsed<'static>> {
     Ok(match kind {
         "Delivery" => (Direction::Outbound, Outcome::Delivered),
         "TransientFailure" => (Direction::Outbound, Outcome::Deferred),
         "Bounce" => (Direction::Outbound, Outcome::Bounced),
         "Rejection" => (Direction::Inbound, Outcome::Rejected),
-        "Expiration" => return Err(Parsed::Event(Event::Expired)),
+        "Expiration" => return Err(|| Parsed::Event(Event::Expired)),
         "Reception"
         | "Feedback"
         | "OOB"
@@ -241,8 +242,8 @@ fn kind_of(kind: &str) -> Result<(Direction, Outcome), Parsed<'static>> {
         | "AdminRebind"
         | "DeferredInjectionRebind"
         | "XferOut"
-        | "XferIn" => return Err(Parsed::Ignored),
-        _ => return Err(Parsed::Unrecognised),
+        | "XferIn" => return Err(|| Parsed::Ignored),
+        _ => return Err(|| Parsed::Unrecognised),
     })
 }
 
