@@ -108,6 +108,11 @@
 //!    without one, DragonFly, OpenSMTPD, Sendmail transcripts, mail.ru, GMX, …): the
 //!    recipients each followed by the reply that made them fail, read as `plain.rs` says.
 //!
+//! A reply's queue id is the report's per-message `X-Postfix-Queue-ID` (or `X-…-Queue-ID`
+//! under another `mail_name`), empty for notices without one; its time the recipient's
+//! `Last-Attempt-Date`, else the notice's `Date:` (never `Arrival-Date`: the original
+//! message's arrival, days before an expiry's failure).
+//!
 //! Codes come only from what the message states (`Status`, the diagnostic, the quoted reply),
 //! never from words. A message with none of these layouts is not a bounce (`ignored`); one
 //! that cannot be read as a message, or that has a delivery-status part or one of the layouts
