@@ -33,6 +33,14 @@
 //! - `stage`: the SMTP command the reply answered, as the log names it (`RCPT`, `RCPT TO`,
 //!   `MAIL FROM`, `DATA`, `end of data`, `EHLO`, `CONNECT`, …: [`Stage::of_command`]); a word
 //!   that names no command leaves the stage empty, as a line without the group does.
+//! - `queue_id`: the MTA's id of the message (`3F2A81C0B2A`), shown on `/failures` and in the
+//!   exemplars of `smtp_failures_total`; never a label value.
+//! - `time`: when the line was written, read by its shape ([`Stamp::of_text`]): a date first
+//!   (`2026-12-07 12:00:00`, `2026-12-07T12:00:00.123+01:00`, an optional zone after it) as
+//!   ISO 8601; a month name first (`Dec  7 12:00:00`) as syslog's; digits with an optional
+//!   fraction (`1733572800.5`) as seconds since the epoch. A stamp without a zone is local
+//!   time. Text of another shape gives the line no time of its own (it is
+//!   still counted). Without the group the line's time is when it was read.
 //!
 //! A captured word that maps to nothing makes the line [`Parsed::Unrecognised`]: no captured
 //! text ever becomes a label value. Codes go through the same validation as every parser's
@@ -54,7 +62,7 @@ use serde::Deserialize;
 
 use super::{
     leading_reply_codes, BasicCode, Direction, EnhancedCode, Event, Format, Outcome, Parsed,
-    Recipients, Relay, Reply, Stage,
+    Recipients, Relay, Reply, Stage, Stamp,
 };
 
 /// A user-defined format as the configuration file writes it.
@@ -100,7 +108,7 @@ enum Mapped {
 }
 
 /// The group names a pattern may use.
-const GROUPS: [&str; 9] = [
+const GROUPS: [&str; 11] = [
     "code",
     "enhanced",
     "recipient",
@@ -110,13 +118,15 @@ const GROUPS: [&str; 9] = [
     "text",
     "relay",
     "stage",
+    "queue_id",
+    "time",
 ];
 
 #[derive(Debug)]
 struct Pattern {
     re: Regex,
     /// Capture-group index of each of [`GROUPS`].
-    groups: [Option<usize>; 9],
+    groups: [Option<usize>; 11],
     outcome: Option<Mapped>,
     direction: Direction,
     separator: Option<u8>,
@@ -232,7 +242,7 @@ impl CustomFormat {
 
 fn compile_pattern(p: &PatternConfig) -> Result<Pattern, String> {
     let re = Regex::new(&p.regex).map_err(|e| format!("regex: {e}"))?;
-    let mut groups = [None; 9];
+    let mut groups = [None; 11];
     for (i, name) in re.capture_names().enumerate() {
         let Some(name) = name else { continue };
         let k = GROUPS.iter().position(|g| *g == name).ok_or_else(|| {
@@ -266,7 +276,7 @@ fn compile_pattern(p: &PatternConfig) -> Result<Pattern, String> {
             )
         }
     };
-    check_reply_groups(outcome, groups[7], groups[8])?;
+    check_reply_groups(outcome, &groups)?;
     let direction = match (&p.direction, direction_group) {
         (Some(_), Some(_)) => {
             return Err(
@@ -299,20 +309,17 @@ fn compile_pattern(p: &PatternConfig) -> Result<Pattern, String> {
     })
 }
 
-/// A `relay` or `stage` group says something of a reply only: in a pattern whose fixed
-/// outcome is `expired` or `ignored` it would be dropped unread, so it is a mistake.
-fn check_reply_groups(
-    outcome: Option<Mapped>,
-    relay: Option<usize>,
-    stage: Option<usize>,
-) -> Result<(), String> {
+/// A `relay`, `stage`, `queue_id` or `time` group says something of a reply only: in a
+/// pattern whose fixed outcome is `expired` or `ignored` it would be dropped unread, so it is
+/// a mistake.
+fn check_reply_groups(outcome: Option<Mapped>, groups: &[Option<usize>; 11]) -> Result<(), String> {
     let what = match outcome {
         Some(Mapped::Expired) => "expired",
         Some(Mapped::Ignored) => "ignored",
         _ => return Ok(()),
     };
-    for (name, group) in [("relay", relay), ("stage", stage)] {
-        if group.is_some() {
+    for k in 7..11 {
+        if let (Some(name), Some(Some(_))) = (GROUPS.get(k), groups.get(k)) {
             return Err(format!(
                 "regex: the group (?P<{name}>…) says nothing of an {what} line (outcome: {what}): drop it"
             ));
@@ -381,8 +388,8 @@ fn read<'a>(
     p: &Pattern,
     group: impl Fn(usize) -> Option<&'a [u8]>,
 ) -> Option<Parsed<'a>> {
-    let [code, enhanced, recipient, domain, outcome, direction, text, relay, stage] =
-        [0, 1, 2, 3, 4, 5, 6, 7, 8].map(|k| group(k).map(<[u8]>::trim_ascii));
+    let [code, enhanced, recipient, domain, outcome, direction, text, relay, stage, queue_id, time] =
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map(|k| group(k).map(<[u8]>::trim_ascii));
     let mapped = match outcome {
         Some(w) => f.outcome_of(w)?,
         // A pattern with an outcome group whose group did not take part: nothing to say.
@@ -419,180 +426,10 @@ fn read<'a>(
             .filter(|r| !r.is_empty())
             .map_or(Relay::Unknown, Relay::Host),
         stage: stage.and_then(Stage::of_command).unwrap_or_default(),
-        queue_id: &[],
-        time: crate::parse::Stamp::None,
+        queue_id: queue_id.unwrap_or_default(),
+        time: time.map_or(Stamp::None, Stamp::of_text),
     })))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn format(yaml: &str) -> Result<CustomFormat, String> {
-        let cfg: FormatConfig = serde_yaml::from_str(yaml).map_err(|e| e.to_string())?;
-        CustomFormat::compile(&cfg)
-    }
-
-    use crate::parse::render_for_tests as render;
-
-    const HARAKA: &str = r#"
-name: haraka
-prefilter: "] [outbound] "
-patterns:
-  - regex: 'recipient <(?P<recipient>[^>]*)> (?P<outcome>deferred|rejected): (?P<code>\d{3}(?: \d\.\d{1,3}\.\d{1,3})?)'
-  - regex: 'delivered file=\S+ domain=(?P<domain>\S+)'
-    outcome: delivered
-outcomes:
-  rejected: bounced
-"#;
-
-    #[test]
-    fn cases() {
-        let mut p = CustomParser::new(Arc::new(format(HARAKA).unwrap()));
-        let cases = [
-            (
-                "[NOTICE] [-] [outbound] recipient <bob@Example.org> deferred: 451 4.7.1 Greylisted, try again in 5 minutes",
-                "outbound deferred 451 4.7.1 Example.org",
-            ),
-            (
-                "[NOTICE] [-] [outbound] recipient <nouser@example.net> rejected: 550 5.1.1 <nouser@example.net>: Recipient address rejected: User unknown",
-                "outbound bounced 550 5.1.1 example.net",
-            ),
-            (
-                "[NOTICE] [-] [outbound] recipient <x@example.net> rejected: 999 9.9.9 nonsense",
-                "outbound bounced - - example.net",
-            ),
-            (
-                "[NOTICE] [-] [outbound] delivered file=1710148467123_1710148467123_0_85212_Wj8xq0_1_mx1 domain=gmail.com host=gmail-smtp-in.l.google.com ip=142.250.102.27 port=25 mode=SMTP tls=Y auth=N response=\"OK  1710148467 a1si123 - gsmtp\" delay=1.21 fails=0 rcpts=1/0/0",
-                "outbound delivered - - gmail.com",
-            ),
-            ("[INFO] [-] [outbound] Temp failing 1710148467123_1710148467123_0_85212_Wj8xq0_1_mx1 for 64 seconds: Upstream error: 421 4.7.0 Try again later", "Unrecognised"),
-            ("[NOTICE] [8E1B3A2C-0C5E-4A5B-9D0E-3F2A1B0C9D8E.1] [core] disconnect ip=192.0.2.8 rdns=client.example helo=client.example relay=N early=N esmtp=Y tls=Y pipe=N errors=0 txns=1 rcpts=1/0/0 msgs=1/0/0 bytes=4410 lr=\"\" time=0.513", "Ignored"),
-            ("", "Ignored"),
-        ];
-        for (line, want) in cases {
-            assert_eq!(render(&p.parse(line.as_bytes())), want, "{line}");
-        }
-    }
-
-    #[test]
-    fn unmapped_words_are_unrecognised_never_labels() {
-        let mut p = CustomParser::new(Arc::new(
-            format(
-                "name: x\npatterns:\n  - regex: 'to=(?P<recipient>\\S+) (?P<direction>\\w+) (?P<outcome>\\w+)'\noutcomes:\n  OK: delivered\n  EXP: expired\n  SKIP: ignored\ndirections:\n  in: inbound\n",
-            )
-            .unwrap(),
-        ));
-        for (line, want) in [
-            ("to=a@b.example in OK", "inbound delivered - - b.example"),
-            (
-                "to=a@b.example outbound bounced",
-                "outbound bounced - - b.example",
-            ),
-            ("to=a@b.example in MAYBE", "Unrecognised"),
-            ("to=a@b.example sideways OK", "Unrecognised"),
-            ("to=a@b.example in EXP", "Expired"),
-            ("to=a@b.example in SKIP", "Ignored"),
-            ("nothing to see", "Ignored"),
-        ] {
-            assert_eq!(render(&p.parse(line.as_bytes())), want, "{line}");
-        }
-    }
-
-    #[test]
-    fn mistakes_are_named() {
-        let cases = [
-            (
-                "name: x\npatterns:\n  - regex: '(?P<code>\\d{3}'\n",
-                "patterns[0].regex: ",
-            ),
-            (
-                "name: x\npatterns:\n  - regex: '(?P<code>\\d{3})'\n",
-                "patterns[0].regex: has no group named outcome",
-            ),
-            (
-                "name: x\npatterns:\n  - regex: '(?P<rcpt>\\S+) (?P<outcome>\\w+)'\n",
-                "patterns[0].regex: the group (?P<rcpt>…) means nothing here",
-            ),
-            (
-                "name: x\npatterns:\n  - regex: 'x'\n    outcome: sent\n",
-                "patterns[0].outcome: \"sent\" is not one of",
-            ),
-            (
-                "name: x\npatterns:\n  - regex: '(?P<outcome>\\w+)'\noutcomes:\n  sent: ok\n",
-                "outcomes.sent: \"ok\" is not one of",
-            ),
-            ("name: x\npatterns: []\n", "patterns: list at least one"),
-            (
-                "name: x\npatterns:\n  - regex: 'gone (?P<relay>\\S+)'\n    outcome: expired\n",
-                "patterns[0].regex: the group (?P<relay>…) says nothing of an expired line",
-            ),
-            (
-                "name: x\nprefilter: ''\npatterns:\n  - regex: 'x'\n    outcome: delivered\n",
-                "prefilter",
-            ),
-        ];
-        for (yaml, want) in cases {
-            let err = format(yaml).expect_err(yaml);
-            assert!(err.contains(want), "{yaml}: {err:?} lacks {want:?}");
-        }
-        assert!(CustomFormat::check_name("postfix").is_err());
-        assert!(CustomFormat::check_name("bad name").is_err());
-        assert!(CustomFormat::check_name("haraka").is_ok());
-    }
-
-    #[test]
-    fn recipient_lists() {
-        let mut p = CustomParser::new(Arc::new(
-            format(
-                "name: x\npatterns:\n  - regex: 'to=(?P<recipient>\\S+) (?P<code>\\d{3} \\d\\.\\d\\.\\d)'\n    recipient_separator: ','\n    outcome: bounced\n",
-            )
-            .unwrap(),
-        ));
-        assert_eq!(
-            render(&p.parse(b"to=a@x.example,b@y.example 550 5.1.1")),
-            "outbound bounced 550 5.1.1 x.example,y.example"
-        );
-    }
-
-    /// Postfix lines from hsn723/postfix_exporter's and kumina/postfix_exporter's test logs
-    /// (shared/corpora/peers/), read by a user-defined format as a relay appliance's would be.
-    #[test]
-    fn relay_and_stage_groups() {
-        let yaml = r#"
-name: appliance
-patterns:
-  - regex: 'relay=(?P<relay>[^,]+), .*dsn=(?P<enhanced>\d\.\d+\.\d+), status=(?P<outcome>\w+)'
-  - regex: 'host (?P<relay>\S+) said: (?P<code>\d{3}) .*\(in reply to (?P<stage>[A-Za-z ]+?)(?: command)?\)'
-    outcome: deferred
-"#;
-        let mut p = CustomParser::new(Arc::new(format(yaml).unwrap()));
-        for (line, want) in [
-            (
-                "Jan  1 00:00:00 peerhost postfix/smtp[1]: 4E74613FE76: to=<redacted@gmail.com>, relay=gmail-smtp-in.l.google.com[2607:f8b0:400e:c04::1b]:25, delay=1.9, delays=0.05/0/1.1/0.71, dsn=5.7.1, status=bounced (host gmail-smtp-in.l.google.com[2607:f8b0:400e:c04::1b] said: 550-5.7.1 [2607:4100:3:25:100::2",
-                "gmail-smtp-in.l.google.com[2607:f8b0:400e:c04::1b]:25|",
-            ),
-            (
-                "Jan  1 00:00:00 peerhost postfix/smtp[1]: 2690D8044: host mta7.am0.yahoodns.net[66.196.118.34] said: 451 4.3.2 Internal error reading data (in reply to MAIL FROM command)",
-                "mta7.am0.yahoodns.net[66.196.118.34]|mail",
-            ),
-        ] {
-            assert_eq!(crate::parse::relay_stage_for_tests(&p.parse(line.as_bytes())), want, "{line}");
-        }
-    }
-
-    #[test]
-    fn reply_texts() {
-        let mut p = CustomParser::new(Arc::new(format(HARAKA).unwrap()));
-        let line = b"[NOTICE] [-] [outbound] recipient <bob@Example.org> deferred: 451 4.7.1 Greylisted, try again in 5 minutes";
-        // Without a `text` group: what `code` captured.
-        assert_eq!(crate::parse::text_of(&p.parse(line)), Some("451 4.7.1"));
-        let mut p = CustomParser::new(Arc::new(
-            format("name: t\npatterns:\n  - regex: 'to=(?P<recipient>\\S+) (?P<outcome>\\w+): (?P<text>(?P<code>\\d{3}) .*)'\n").unwrap(),
-        ));
-        assert_eq!(
-            crate::parse::text_of(&p.parse(b"to=a@b.example bounced: 550 5.1.1 User unknown")),
-            Some("550 5.1.1 User unknown")
-        );
-    }
-}
+mod tests;

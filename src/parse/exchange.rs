@@ -6,7 +6,7 @@
 //! 2013 to Subscription Edition: "Fields in the message tracking log files" and "Event types in
 //! the message tracking log"; the Exchange 2007 TechNet page "Description of Message Tracking
 //! Log Fields" has the same fields). Columns are found by name in the `#Fields:` line, never
-//! by position; three are read:
+//! by position; these are read:
 //!
 //! - `event-id`: `SEND` (sent over SMTP to another server) and `DELIVER` (delivered to a local
 //!   mailbox) are `delivered`; `DEFER` is `deferred`; `FAIL` is `bounced` — or, with
@@ -30,6 +30,10 @@
 //!   the first hop's details: none is the destination. No field says which SMTP command a
 //!   reply answered (the SMTP protocol logs do, in another format), so the stage is never
 //!   set.
+//!
+//! - `internal-message-id`, the message's id on this server (`21474836485`: what
+//!   `Get-MessageTrackingLog -InternalMessageId` finds its rows by), is the queue id of the
+//!   row's replies; `date-time` (`2024-03-11T09:14:27.532Z`, UTC) their time.
 //!
 //! Every reply is `outbound`: the tracking log records what Exchange did with mail it
 //! accepted. Rows before a `#Fields:` line, rows with another number of fields than it names,
@@ -56,17 +60,19 @@
 use super::csv;
 use super::{
     leading_reply_codes, reply_list, BasicCode, Direction, EnhancedCode, Event, Outcome,
-    PairedReplies, Parsed, Recipients, Relay, Reply,
+    PairedReplies, Parsed, Recipients, Relay, Reply, Stamp,
 };
 
 /// The fields read, in the order of [`csv::Columns::read`]'s output.
-const WANTED: [&str; 6] = [
+const WANTED: [&str; 8] = [
     "event-id",
     "recipient-address",
     "recipient-status",
     "source",
     "server-hostname",
     "server-ip",
+    "date-time",
+    "internal-message-id",
 ];
 const EVENT: usize = 0;
 const RCPT: usize = 1;
@@ -97,7 +103,9 @@ impl Columns {
         if !self.0.has(EVENT) || !self.0.has(RCPT) {
             return Parsed::Unrecognised;
         }
-        let Some([event, rcpt, status, source, server, server_ip]) = self.0.read::<6>(line) else {
+        let Some([event, rcpt, status, source, server, server_ip, time, id]) =
+            self.0.read::<8>(line)
+        else {
             return Parsed::Unrecognised;
         };
         let event = event.trim_ascii();
@@ -110,11 +118,24 @@ impl Columns {
                 .map_or(Relay::Unknown, Relay::Host),
             _ => Relay::Unknown,
         };
-        read_event(event, rcpt.trim_ascii(), status.trim_ascii(), relay)
+        let row = Row {
+            relay,
+            queue_id: id.trim_ascii(),
+            time: Stamp::of_text(time),
+        };
+        read_event(event, rcpt.trim_ascii(), status.trim_ascii(), row)
     }
 }
 
-fn read_event<'a>(event: &[u8], rcpt: &'a [u8], status: &'a [u8], relay: Relay<'a>) -> Parsed<'a> {
+/// What every reply of a row shares.
+#[derive(Clone, Copy)]
+struct Row<'a> {
+    relay: Relay<'a>,
+    queue_id: &'a [u8],
+    time: Stamp<'a>,
+}
+
+fn read_event<'a>(event: &[u8], rcpt: &'a [u8], status: &'a [u8], row: Row<'a>) -> Parsed<'a> {
     let outcome = match event {
         b"SEND" | b"DELIVER" => Outcome::Delivered,
         b"DEFER" => Outcome::Deferred,
@@ -131,7 +152,7 @@ fn read_event<'a>(event: &[u8], rcpt: &'a [u8], status: &'a [u8], relay: Relay<'
         return Parsed::Event(Event::ExpiredPerRecipient(recipients));
     }
     if event == b"DELIVER" {
-        return reply(outcome, (None, None), recipients, b"", relay);
+        return reply(outcome, (None, None), recipients, b"", row);
     }
     if let Recipients::List(list, sep) = recipients {
         // One status per recipient: each reply gets the codes of its own, when they differ.
@@ -152,12 +173,14 @@ fn read_event<'a>(event: &[u8], rcpt: &'a [u8], status: &'a [u8], relay: Relay<'
                 recipients: list,
                 sep,
                 statuses: status,
-                relay,
+                relay: row.relay,
+                queue_id: row.queue_id,
+                time: row.time,
             }));
         }
-        return reply(outcome, first, recipients, first_text, relay);
+        return reply(outcome, first, recipients, first_text, row);
     }
-    reply(outcome, status_codes(status), recipients, status, relay)
+    reply(outcome, status_codes(status), recipients, status, row)
 }
 
 fn reply<'a>(
@@ -165,7 +188,7 @@ fn reply<'a>(
     (code, enhanced): (Option<BasicCode>, Option<EnhancedCode>),
     recipients: Recipients<'a>,
     text: &'a [u8],
-    relay: Relay<'a>,
+    row: Row<'a>,
 ) -> Parsed<'a> {
     Parsed::Event(Event::Reply(Reply {
         direction: Direction::Outbound,
@@ -175,10 +198,10 @@ fn reply<'a>(
         recipients,
         delay: None,
         text,
-        relay,
+        relay: row.relay,
         stage: crate::parse::Stage::Unknown,
-        queue_id: &[],
-        time: crate::parse::Stamp::None,
+        queue_id: row.queue_id,
+        time: row.time,
     }))
 }
 
@@ -228,23 +251,23 @@ mod tests {
         ("\u{feff}#Log-type: Message Tracking Log", "Ignored"),
         (
             "2024-03-11T09:14:27.532Z,10.1.0.12,EX01,203.0.113.25,mx1.example.net,\"08DC41A6F0B2C7D4;250 2.6.0 <CAF3x1@contoso.com> [InternalId=21474836485] Queued mail for delivery;ClientSubmitTime:2024-03-11T09:14:26.012Z\",Internet Send Connector,SMTP,SEND,21474836485,<CAF3x1@contoso.com>,5b1f0c2e-8a4d-4c1e-9f2a-08dc41a6f0b2,bob@example.net;carol@Example.NET,250 2.1.5 Recipient OK;250 2.1.5 Recipient OK,23114,2,,,\"Q1 report, final\",alice@contoso.com,alice@contoso.com,2024-03-11T09:14:26.012Z;SRV=EX01.contoso.com:TOTAL-SUB=0.234,Originating,,10.1.0.40,10.1.0.12,,Email,2a0e7c61-3f0b-4a5e-8c2d-08dc41a6f0b2,15.02.1544.004",
-            "delivered 250 2.1.5 example.net | delivered 250 2.1.5 Example.NET",
+            "delivered 250 2.1.5 example.net id=21474836485 | delivered 250 2.1.5 Example.NET id=21474836485",
         ),
         (
             "2024-03-11T09:14:29.002Z,10.1.0.12,EX01,203.0.113.25,mx1.example.net,08DC41A6F0B2C7D6,Internet Send Connector,SMTP,FAIL,21474836486,<CAF3x4@contoso.com>,6c1f0c2e-8a4d-4c1e-9f2a-08dc41a6f0b2,gone@example.net;full@example.net,550 5.1.1 User unknown;552 5.2.2 Mailbox full; try later,5120,2,,,hi,alice@contoso.com,alice@contoso.com,,Originating,,,,,Email,2a0e7c61-3f0b-4a5e-8c2d-08dc41a6f0b3,15.02.1544.004",
-            "bounced 550 5.1.1 example.net | bounced 552 5.2.2 example.net",
+            "bounced 550 5.1.1 example.net id=21474836486 | bounced 552 5.2.2 example.net id=21474836486",
         ),
         (
             "2024-03-11T09:15:02.118Z,,EX01,10.1.0.13,EX02,MDB:4c8e0a11-6f5e-4b2d-9d1a-3e2f1c0b9a87,,STOREDRIVER,DELIVER,21474836490,<BN8PR@contoso.com>,7c2d0c2e-8a4d-4c1e-9f2a-08dc41a6f0b2,dave@contoso.com,,18876,1,,,Lunch,erin@contoso.com,erin@contoso.com,2024-03-11T09:15:01.904Z;SRV=EX01.contoso.com:TOTAL-FSC=0.105,Originating,,,,,Email,3a0e7c61-3f0b-4a5e-8c2d-08dc41a6f0b2,15.02.1544.004",
-            "delivered - - contoso.com",
+            "delivered - - contoso.com id=21474836490",
         ),
         (
             "2024-03-11T09:20:01.661Z,,EX01,,,,,ROUTING,FAIL,21474836495,<CAF3x2@contoso.com>,8d2d0c2e-8a4d-4c1e-9f2a-08dc41a6f0b2,nobody@contoso.com,550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup,5120,1,,,hello,alice@contoso.com,alice@contoso.com,,Originating,,,,,Email,4a0e7c61-3f0b-4a5e-8c2d-08dc41a6f0b2,15.02.1544.004",
-            "bounced 550 5.1.10 contoso.com",
+            "bounced 550 5.1.10 contoso.com id=21474836495",
         ),
         (
             "2024-03-11T09:21:44.007Z,10.1.0.12,EX01,198.51.100.7,mx.example.org,08DC41A6F0B2C7D5,Internet Send Connector,SMTP,DEFER,21474836500,<CAF3x3@contoso.com>,9e2d0c2e-8a4d-4c1e-9f2a-08dc41a6f0b2,frank@example.org,\"{[{LRT=3/11/2024 9:21:43 AM};{LED=451 4.4.0 Primary target IP address responded with: \"\"421 4.3.2 Service not available.\"\" Attempted failover to alternate host, but that did not succeed.};{FQDN=mx.example.org};{IP=198.51.100.7}]}\",7710,1,,,Invoice,alice@contoso.com,alice@contoso.com,,Originating,,,,,Email,5a0e7c61-3f0b-4a5e-8c2d-08dc41a6f0b2,15.02.1544.004",
-            "deferred 451 4.4.0 example.org",
+            "deferred 451 4.4.0 example.org id=21474836500",
         ),
         (
             "2024-03-13T09:21:45.310Z,,EX01,,,,,ROUTING,FAIL,21474836500,<CAF3x3@contoso.com>,9e2d0c2e-8a4d-4c1e-9f2a-08dc41a6f0b2,frank@example.org;grace@example.org,550 4.4.7 QUEUE.Expired; message expired,7710,2,,,Invoice,alice@contoso.com,alice@contoso.com,,Originating,,,,,Email,6a0e7c61-3f0b-4a5e-8c2d-08dc41a6f0b2,15.02.1544.004",
@@ -279,11 +302,12 @@ mod tests {
                 .domains()
                 .map(|d| {
                     format!(
-                        "{} {} {} {}",
+                        "{} {} {} {} id={}",
                         r.outcome.as_str(),
                         code(r.code),
                         enh(r.enhanced),
-                        String::from_utf8_lossy(d)
+                        String::from_utf8_lossy(d),
+                        String::from_utf8_lossy(r.queue_id)
                     )
                 })
                 .collect::<Vec<_>>()
@@ -312,19 +336,60 @@ mod tests {
         }
     }
 
+    /// `date-time` is each reply's time and `internal-message-id` its queue id, on a paired
+    /// row too; found by name wherever they stand; a header without them gives neither.
+    #[test]
+    fn time_and_queue_id_of_each_reply() {
+        fn of<'a>(p: &mut Parser, line: &'a str) -> Vec<(String, Stamp<'a>)> {
+            let one = |r: Reply<'a>| (String::from_utf8_lossy(r.queue_id).into_owned(), r.time);
+            match p.parse(line.as_bytes()) {
+                Parsed::Event(Event::Reply(r)) => vec![one(r)],
+                Parsed::Event(Event::Paired(pr)) => pr.replies().map(one).collect(),
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+        let mut p = Parser::from(super::super::Format::Exchange);
+        p.parse(HEADER.as_bytes());
+        let at = |t: &'static str| ("21474836486".to_owned(), Stamp::Iso(t.as_bytes()));
+        assert_eq!(
+            of(&mut p, CASES[4].0),
+            [
+                at("2024-03-11T09:14:29.002Z"),
+                at("2024-03-11T09:14:29.002Z")
+            ]
+        );
+        assert_eq!(
+            of(&mut p, CASES[3].0),
+            [(
+                "21474836485".to_owned(),
+                Stamp::Iso(b"2024-03-11T09:14:27.532Z")
+            )]
+        );
+        p.parse(b"#Fields: internal-message-id,event-id,recipient-address,date-time");
+        assert_eq!(
+            of(&mut p, "77,SEND,u@d.example,2024-03-11T09:00:00.000Z"),
+            [("77".to_owned(), Stamp::Iso(b"2024-03-11T09:00:00.000Z"))]
+        );
+        p.parse(b"#Fields: event-id,recipient-address");
+        assert_eq!(
+            of(&mut p, "SEND,u@d.example"),
+            [(String::new(), Stamp::None)]
+        );
+    }
+
     #[test]
     fn columns_are_found_by_name() {
         let mut p = Parser::from(super::super::Format::Exchange);
         p.parse(b"#Fields: recipient-status,event-id,extra,recipient-address");
         assert_eq!(
             render(&p.parse(b"550 5.1.1 unknown,FAIL,\"x,y\",u@d.example")),
-            "bounced 550 5.1.1 d.example"
+            "bounced 550 5.1.1 d.example id="
         );
         // Without recipient-status: replies without codes.
         p.parse(b"#Fields: event-id,recipient-address");
         assert_eq!(
             render(&p.parse(b"SEND,u@d.example")),
-            "delivered - - d.example"
+            "delivered - - d.example id="
         );
         // Without event-id: nothing can be read.
         p.parse(b"#Fields: date-time,recipient-address");

@@ -32,6 +32,11 @@
 //!   message, `EHLO …`, `STARTTLS`); `null` (a greeting, a connection that failed, KumoMTA's own
 //!   `KumoMTA internal: …` verdicts) says none.
 //!
+//! - `id`, the message's spool id, is the reply's queue id (every record of the message,
+//!   from its `Reception` on, carries it); a `Rejection`'s is empty (no message was
+//!   received). `timestamp`, seconds since the epoch, when the record was logged, is its
+//!   time (`event_time`, the same instant as RFC 3339 text, is left unread).
+//!
 //! Parsing borrows from the line: `type` as a `&str`, `recipient` and `command` as raw JSON
 //! text walked in place; the rest of the record is skipped, never built. A line that is not a
 //! JSON object with a string `type` is [`Parsed::Unrecognised`] (bad JSON, a cut line).
@@ -53,6 +58,7 @@ use serde_json::value::RawValue;
 
 use super::{
     BasicCode, Direction, EnhancedCode, Event, Outcome, Parsed, Recipients, Relay, Reply, Stage,
+    Stamp,
 };
 
 #[derive(Deserialize)]
@@ -68,6 +74,12 @@ struct Record<'a> {
     site: Option<&'a RawValue>,
     #[serde(borrow, default)]
     peer_address: Option<Peer<'a>>,
+    /// The message's spool id (a `Rejection`'s is empty: no message was received).
+    #[serde(borrow, default)]
+    id: Option<&'a RawValue>,
+    /// When the record was logged, in seconds since the epoch.
+    #[serde(borrow, default)]
+    timestamp: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -145,7 +157,7 @@ pub fn parse(line: &[u8]) -> Parsed<'_> {
     };
     let (direction, outcome) = match kind_of(rec.kind) {
         Ok(k) => k,
-        Err(p) => return p,
+        Err(other) => return other(),
     };
     let text = rec
         .response
@@ -191,19 +203,37 @@ pub fn parse(line: &[u8]) -> Parsed<'_> {
             Direction::Inbound => Relay::Unknown,
         },
         stage: command.map_or(Stage::Unknown, |c| command_stage(c.get().as_bytes())),
-        queue_id: &[],
-        time: crate::parse::Stamp::None,
+        queue_id: string(rec.id).unwrap_or_default(),
+        time: rec
+            .timestamp
+            .map_or(Stamp::None, |t| epoch_seconds(t.get().as_bytes())),
     }))
 }
 
-/// A record type's reply direction and outcome, or what else its line is.
-fn kind_of(kind: &str) -> Result<(Direction, Outcome), Parsed<'static>> {
+/// A JSON number of seconds since the epoch (`1710148467`, or with a fraction) as a stamp;
+/// anything else (a string, a negative or exponent number, `null`) says no time.
+fn epoch_seconds(raw: &[u8]) -> Stamp<'_> {
+    let (whole, frac) = match memchr::memchr(b'.', raw) {
+        Some(i) => (&raw[..i], &raw[i + 1..]),
+        None => (raw, &b"0"[..]),
+    };
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    if digits(whole) && digits(frac) {
+        Stamp::Unix(raw)
+    } else {
+        Stamp::None
+    }
+}
+
+/// A record type's reply direction and outcome, or what else its line is: a function making
+/// it, as an error the size of a whole `Parsed` would be carried by every call.
+fn kind_of(kind: &str) -> Result<(Direction, Outcome), fn() -> Parsed<'static>> {
     Ok(match kind {
         "Delivery" => (Direction::Outbound, Outcome::Delivered),
         "TransientFailure" => (Direction::Outbound, Outcome::Deferred),
         "Bounce" => (Direction::Outbound, Outcome::Bounced),
         "Rejection" => (Direction::Inbound, Outcome::Rejected),
-        "Expiration" => return Err(Parsed::Event(Event::Expired)),
+        "Expiration" => return Err(|| Parsed::Event(Event::Expired)),
         "Reception"
         | "Feedback"
         | "OOB"
@@ -212,8 +242,8 @@ fn kind_of(kind: &str) -> Result<(Direction, Outcome), Parsed<'static>> {
         | "AdminRebind"
         | "DeferredInjectionRebind"
         | "XferOut"
-        | "XferIn" => return Err(Parsed::Ignored),
-        _ => return Err(Parsed::Unrecognised),
+        | "XferIn" => return Err(|| Parsed::Ignored),
+        _ => return Err(|| Parsed::Unrecognised),
     })
 }
 
@@ -307,41 +337,41 @@ mod tests {
     const CASES: &[(&str, &str)] = &[
         (
             r#"{"type":"Delivery","id":"1d98076abbbc11ed940250ebf67f93bd","sender":"bounce@news.example.com","recipient":"alice@gmail.com","queue":"gmail.com","site":"source2->(alt1|alt2|alt3|alt4)?.gmail-smtp-in.l.google.com.","size":1047,"response":{"code":250,"enhanced_code":{"class":2,"subject":0,"detail":0},"content":"OK 1710148467 a1si123456qkb.12 - gsmtp","command":"."},"peer_address":{"name":"gmail-smtp-in.l.google.com.","addr":"142.250.102.27"},"timestamp":1710148467,"created":1710148465,"num_attempts":0,"bounce_classification":"Uncategorized","egress_pool":"pool0","egress_source":"source2","feedback_report":null,"meta":{},"headers":{},"delivery_protocol":"ESMTP","reception_protocol":"ESMTP","nodeid":"557f3ad4-2c8c-11ee-976e-782d7e12e173"}"#,
-            "outbound delivered 250 2.0.0 gmail.com",
+            "outbound delivered 250 2.0.0 gmail.com id=1d98076abbbc11ed940250ebf67f93bd",
         ),
         (
             r#"{"type":"TransientFailure","id":"2e98076abbbc11ed940250ebf67f93bd","sender":"bounce@news.example.com","recipient":"bob@yahoo.com","queue":"yahoo.com","site":"mta5.am0.yahoodns.net","size":1047,"response":{"code":421,"enhanced_code":{"class":4,"subject":7,"detail":0},"content":"[TSS04] Messages from 10.0.0.11 temporarily deferred due to \"unexpected\" volume\r\nor user complaints","command":"MAIL FROM:<bounce@news.example.com>\r\n"},"timestamp":1710148470,"created":1710148465,"num_attempts":1,"bounce_classification":"Uncategorized","meta":{"campaign":"spring"},"headers":{"Subject":"Spring sale"},"nodeid":"557f3ad4-2c8c-11ee-976e-782d7e12e173"}"#,
-            "outbound deferred 421 4.7.0 yahoo.com",
+            "outbound deferred 421 4.7.0 yahoo.com id=2e98076abbbc11ed940250ebf67f93bd",
         ),
         (
             r#"{"type":"TransientFailure","id":"3f98076abbbc11ed940250ebf67f93bd","sender":"bounce@news.example.com","recipient":"carol@slow.example.org","queue":"slow.example.org","site":"","size":0,"response":{"code":400,"enhanced_code":null,"content":"KumoMTA internal: failed to connect to any candidate hosts: connect to 192.0.2.44:25 and read initial banner: Connection refused (os error 111)","command":null},"timestamp":1710148475,"created":1710148465,"num_attempts":1,"bounce_classification":"Uncategorized","meta":{},"headers":{},"nodeid":"557f3ad4-2c8c-11ee-976e-782d7e12e173"}"#,
-            "outbound deferred 400 - slow.example.org",
+            "outbound deferred 400 - slow.example.org id=3f98076abbbc11ed940250ebf67f93bd",
         ),
         (
             r#"{"type":"Bounce","id":"4a98076abbbc11ed940250ebf67f93bd","sender":"bounce@news.example.com","recipient":["nouser@example.net","gone@Example.NET"],"queue":"example.net","site":"mx.example.net","size":1047,"response":{"code":550,"enhanced_code":{"class":5,"subject":1,"detail":1},"content":"Recipient address rejected: User unknown","command":"RCPT TO:<gone@example.net>"},"timestamp":1710148480,"created":1710148465,"num_attempts":0,"bounce_classification":"InvalidRecipient","meta":{},"headers":{},"nodeid":"557f3ad4-2c8c-11ee-976e-782d7e12e173"}"#,
-            "outbound bounced 550 5.1.1 example.net,Example.NET",
+            "outbound bounced 550 5.1.1 example.net,Example.NET id=4a98076abbbc11ed940250ebf67f93bd",
         ),
         (
             r#"{"type":"Rejection","id":"","sender":"someone@outside.example","recipient":"accepted@ours.example","queue":"","site":"","size":0,"response":{"code":550,"enhanced_code":{"class":5,"subject":7,"detail":1},"content":"relaying not permitted","command":"RCPT TO:<victim@elsewhere.example>"},"peer_address":{"name":"client.outside.example","addr":"198.51.100.9"},"timestamp":1710148490,"created":1710148490,"num_attempts":0,"bounce_classification":"Uncategorized","meta":{},"headers":{},"nodeid":"557f3ad4-2c8c-11ee-976e-782d7e12e173"}"#,
-            "inbound rejected 550 5.7.1 elsewhere.example",
+            "inbound rejected 550 5.7.1 elsewhere.example id=",
         ),
         (
             r#"{"type":"Rejection","id":"","sender":"","recipient":"","queue":"","site":"","size":0,"response":{"code":501,"enhanced_code":{"class":5,"subject":5,"detail":4},"content":"Syntax error in command or arguments: invalid address","command":"MAIL FROM:<bad address>"},"peer_address":{"name":"","addr":"198.51.100.10"},"timestamp":1710148491,"created":1710148491,"num_attempts":0,"bounce_classification":"Uncategorized","meta":{},"headers":{},"nodeid":"557f3ad4-2c8c-11ee-976e-782d7e12e173"}"#,
-            "inbound rejected 501 5.5.4 ",
+            "inbound rejected 501 5.5.4  id=",
         ),
         // Refused at DATA and at the end of data: the domain of the record's `recipient`;
         // at MAIL FROM none, whatever `recipient` holds.
         (
             r#"{"type":"Rejection","id":"","sender":"someone@outside.example","recipient":"accepted@Ours.example","queue":"","site":"","size":0,"response":{"code":554,"enhanced_code":{"class":5,"subject":7,"detail":1},"content":"message refused","command":"DATA\r\n"},"timestamp":1710148492,"num_attempts":0,"meta":{},"headers":{}}"#,
-            "inbound rejected 554 5.7.1 Ours.example",
+            "inbound rejected 554 5.7.1 Ours.example id=",
         ),
         (
             r#"{"type":"Rejection","id":"","sender":"someone@outside.example","recipient":"accepted@ours.example","queue":"","site":"","size":0,"response":{"code":550,"enhanced_code":{"class":5,"subject":7,"detail":1},"content":"spam","command":"."},"timestamp":1710148493,"num_attempts":0,"meta":{},"headers":{}}"#,
-            "inbound rejected 550 5.7.1 ours.example",
+            "inbound rejected 550 5.7.1 ours.example id=",
         ),
         (
             r#"{"type":"Rejection","id":"","sender":"","recipient":"accepted@ours.example","queue":"","site":"","size":0,"response":{"code":550,"enhanced_code":{"class":5,"subject":7,"detail":1},"content":"no","command":"MAIL FROM:<x@outside.example>\r\n"},"timestamp":1710148494,"num_attempts":0,"meta":{},"headers":{}}"#,
-            "inbound rejected 550 5.7.1 ",
+            "inbound rejected 550 5.7.1  id=",
         ),
         (
             r#"{"type":"Expiration","id":"5b98076abbbc11ed940250ebf67f93bd","sender":"bounce@news.example.com","recipient":"carol@slow.example.org","queue":"slow.example.org","site":"","size":0,"response":{"code":551,"enhanced_code":{"class":5,"subject":4,"detail":7},"content":"Next delivery time would be at 2024-03-14 09:14:25 UTC which exceeds the expiry time","command":null},"timestamp":1710400000,"created":1710148465,"num_attempts":12,"bounce_classification":"Uncategorized","meta":{},"headers":{},"nodeid":"557f3ad4-2c8c-11ee-976e-782d7e12e173"}"#,
@@ -378,12 +408,12 @@ mod tests {
         // No recipient at all: one reply with an empty domain.
         (
             r#"{"type":"Delivery","response":{"code":250,"enhanced_code":null,"content":"ok","command":"."}}"#,
-            "outbound delivered 250 - ",
+            "outbound delivered 250 -  id=",
         ),
         // Enhanced codes out of range are no codes.
         (
             r#"{"type":"Bounce","recipient":"a@b.example","response":{"code":599,"enhanced_code":{"class":5,"subject":9,"detail":1}}}"#,
-            "outbound bounced - - b.example",
+            "outbound bounced - - b.example id=",
         ),
         (
             r#"{"type":"Whatever","recipient":"x@example.com"}"#,
@@ -400,12 +430,39 @@ mod tests {
     ];
 
     use crate::parse::render_for_tests as render;
+    use crate::parse::render_with_queue_id_for_tests as render_id;
 
+    /// Each reply with its queue id (`id=`, empty for a `Rejection`).
     #[test]
     fn cases() {
         for (line, want) in CASES {
-            assert_eq!(render(&parse(line.as_bytes())), *want, "{line}");
+            assert_eq!(render_id(&parse(line.as_bytes())), *want, "{line}");
         }
+    }
+
+    /// `timestamp` is the time, as logged: whole seconds, or with a fraction; a record
+    /// without it, or with a string or negative number there, says none.
+    #[test]
+    fn time_is_the_records_timestamp() {
+        fn time(line: &str) -> Stamp<'_> {
+            match parse(line.as_bytes()) {
+                Parsed::Event(Event::Reply(r)) => r.time,
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+        assert_eq!(time(CASES[0].0), Stamp::Unix(b"1710148467"));
+        assert_eq!(time(CASES[4].0), Stamp::Unix(b"1710148490"));
+        let with = |t: &str| {
+            format!(r#"{{"type":"Bounce","id":"x","recipient":"a@b.example","timestamp":{t}}}"#)
+        };
+        assert_eq!(time(&with("1710148467.25")), Stamp::Unix(b"1710148467.25"));
+        for none in ["null", "\"1710148467\"", "-5", "1e9"] {
+            assert_eq!(time(&with(none)), Stamp::None, "{none}");
+        }
+        assert_eq!(
+            time(r#"{"type":"Bounce","recipient":"a@b.example"}"#),
+            Stamp::None
+        );
     }
 
     /// A `Rejection` at `DATA` or at the end of data had no domain; it is the record's
@@ -477,7 +534,7 @@ mod tests {
     fn every_cut_is_unrecognised_or_right() {
         for (line, want) in CASES {
             for cut in 0..line.len() {
-                let got = render(&parse(&line.as_bytes()[..cut]));
+                let got = render_id(&parse(&line.as_bytes()[..cut]));
                 assert!(
                     got == "Unrecognised" || got == *want || (cut == 0 && got == "Ignored"),
                     "{cut} of {line}: {got}"

@@ -85,12 +85,16 @@ pub struct PairedReplies<'a> {
     pub statuses: &'a [u8],
     /// The host that answered them all (one connection).
     pub relay: Relay<'a>,
+    /// The message's queue id and the line's time, as [`Reply`] has them: one message.
+    pub queue_id: &'a [u8],
+    pub time: Stamp<'a>,
 }
 
 impl<'a> PairedReplies<'a> {
     /// One reply per recipient.
     pub fn replies(self) -> impl Iterator<Item = Reply<'a>> {
         let (direction, outcome, sep, relay) = (self.direction, self.outcome, self.sep, self.relay);
+        let (queue_id, time) = (self.queue_id, self.time);
         self.recipients
             .split(move |&c| c == sep)
             .zip(reply_list(self.statuses))
@@ -106,8 +110,8 @@ impl<'a> PairedReplies<'a> {
                     text: status,
                     relay,
                     stage: crate::parse::Stage::Unknown,
-                    queue_id: &[],
-                    time: crate::parse::Stamp::None,
+                    queue_id,
+                    time,
                 }
             })
     }
@@ -556,6 +560,20 @@ pub(crate) fn render_for_tests(p: &Parsed<'_>) -> String {
                 .join(",")
         ),
         other => format!("{other:?}"),
+    }
+}
+
+/// [`render_for_tests`] and then, for a reply, ` id=` and its queue id (empty where it has
+/// none), for the tables that check the queue id too.
+#[cfg(test)]
+pub(crate) fn render_with_queue_id_for_tests(p: &Parsed<'_>) -> String {
+    match p {
+        Parsed::Event(Event::Reply(r)) => format!(
+            "{} id={}",
+            render_for_tests(p),
+            String::from_utf8_lossy(r.queue_id)
+        ),
+        _ => render_for_tests(p),
     }
 }
 

@@ -19,6 +19,14 @@
 //!   or RFC 3464's `dns; mx.example.com`): the relay of the `provider` label. No column says
 //!   which SMTP command a reply answered (the guide's `dsnDiag` is the reply alone), so the
 //!   stage is never set.
+//! - `timeLogged`: when the record was logged, the reply's time — `2024-03-11 09:14:27+0000`
+//!   as PowerMTA 4.x and 5.x write it, or a bare `time_t` as the 4.0 guide's example has it
+//!   (read by shape: [`Stamp::of_text`]).
+//! - `envId`: the envelope id the injecting application gave the message (`MAIL FROM:<…>
+//!   ENVID=…`, RFC 3461), the reply's queue id: the guide's record fields hold no queue id of
+//!   PowerMTA's own, and the envelope id is the per-message key the sender knows and greps
+//!   the accounting files for. Empty where the message came without one. `jobId` is not taken:
+//!   it names a whole mailing (one value for thousands of messages).
 //! - `vmta`: the virtual MTA, the instance key when configured `instances:` map virtual MTAs
 //!   to sources of their own ([`Columns::vmta`]).
 //!
@@ -43,10 +51,11 @@
 use super::csv;
 use super::{
     leading_reply_codes, Direction, EnhancedCode, Event, Outcome, Parsed, Recipients, Relay, Reply,
+    Stamp,
 };
 
 /// The fields read, in the order of [`csv::Columns::read`]'s output.
-const WANTED: [&str; 7] = [
+const WANTED: [&str; 9] = [
     "type",
     "rcpt",
     "dsnStatus",
@@ -54,6 +63,8 @@ const WANTED: [&str; 7] = [
     "bounceCat",
     "vmta",
     "dsnMta",
+    "timeLogged",
+    "envId",
 ];
 const TYPE: usize = 0;
 const RCPT: usize = 1;
@@ -77,7 +88,9 @@ impl Columns {
         if !self.0.has(TYPE) || !self.0.has(RCPT) {
             return Parsed::Unrecognised;
         }
-        let Some([kind, rcpt, status, diag, category, _, mta]) = self.0.read::<7>(line) else {
+        let Some([kind, rcpt, status, diag, category, _, mta, logged, env_id]) =
+            self.0.read::<9>(line)
+        else {
             return Parsed::Unrecognised;
         };
         let outcome = match kind.trim_ascii() {
@@ -112,8 +125,8 @@ impl Columns {
             },
             relay: remote_mta(mta),
             stage: crate::parse::Stage::Unknown,
-            queue_id: &[],
-            time: crate::parse::Stamp::None,
+            queue_id: env_id.trim_ascii(),
+            time: Stamp::of_text(logged),
         }))
     }
 
@@ -123,7 +136,7 @@ impl Columns {
         if !self.0.has(VMTA) {
             return None;
         }
-        let fields = self.0.read::<7>(line)?;
+        let fields = self.0.read::<9>(line)?;
         let vmta = fields.get(VMTA)?.trim_ascii();
         (!vmta.is_empty()).then_some(vmta)
     }
@@ -205,19 +218,19 @@ mod tests {
     const HEADER: &str = "type,timeLogged,timeQueued,orig,rcpt,orcpt,dsnAction,dsnStatus,dsnDiag,dsnMta,bounceCat,srcType,srcMta,dlvType,dlvSourceIp,dlvDestinationIp,dlvEsmtpAvailable,dlvSize,vmta,jobId,envId,queue,vmtaPool";
 
     /// What a line must give: `Ignored`, `Unrecognised`, `Expired`, or
-    /// `outcome code enhanced domain`.
+    /// `outcome code enhanced domain id=envId` (`jobId` is no queue id).
     const CASES: &[(&str, &str)] = &[
         (
             "d,2024-03-11 09:14:27+0000,2024-03-11 09:14:25+0000,bounces@news.example.com,alice@gmail.com,,relayed,2.0.0 (success),smtp;250 2.0.0 OK  1710148467 a1si123456qkb.12 - gsmtp,gmail-smtp-in.l.google.com (142.250.102.27),,smtp,app1.example.com (10.0.0.5),smtp,10.0.0.10,142.250.102.27,\"PIPELINING,SIZE,ENHANCEDSTATUSCODES,8BITMIME,STARTTLS,SMTPUTF8\",15243,vmta-gmail-1,spring-sale,,gmail.com/vmta-gmail-1,pool-a",
-            "delivered 250 2.0.0 gmail.com",
+            "delivered 250 2.0.0 gmail.com id=",
         ),
         (
             "t,2024-03-11 09:14:31+0000,2024-03-11 09:14:25+0000,bounces@news.example.com,bob@yahoo.com,,delayed,4.7.0 (other or undefined security status),smtp;421 4.7.0 [TSS04] Messages from 10.0.0.11 temporarily deferred due to unexpected volume or user complaints,mta5.am0.yahoodns.net (67.195.228.94),,smtp,app1.example.com (10.0.0.5),smtp,10.0.0.11,67.195.228.94,\"PIPELINING,SIZE,8BITMIME,STARTTLS\",15243,vmta-yahoo-1,spring-sale,,yahoo.com/vmta-yahoo-1,pool-a",
-            "deferred 421 4.7.0 yahoo.com",
+            "deferred 421 4.7.0 yahoo.com id=",
         ),
         (
             "b,2024-03-11 09:14:33+0000,2024-03-11 09:14:25+0000,bounces@news.example.com,nosuchuser@gmail.com,,failed,5.1.1 (bad destination mailbox address),\"smtp;550 5.1.1 The email account that you tried to reach does not exist. Please try double-checking the recipient's email address for typos or unnecessary spaces, https://support.google.com/mail/?p=NoSuchUser a1si1234\",gmail-smtp-in.l.google.com (142.250.102.27),bad-mailbox,smtp,app1.example.com (10.0.0.5),smtp,10.0.0.10,142.250.102.27,\"PIPELINING,SIZE\",15243,vmta-gmail-1,spring-sale,,gmail.com/vmta-gmail-1,pool-a",
-            "bounced 550 5.1.1 gmail.com",
+            "bounced 550 5.1.1 gmail.com id=",
         ),
         (
             "b,2024-03-14 09:14:25+0000,2024-03-11 09:14:25+0000,bounces@news.example.com,carol@slow.example.org,,failed,4.4.7 (delivery time expired),smtp;421 4.4.2 mx.slow.example.org connection timed out,mx.slow.example.org (192.0.2.44),message-expired,smtp,app1.example.com (10.0.0.5),smtp,10.0.0.12,,,15243,vmta-default,spring-sale,,slow.example.org/vmta-default,pool-a",
@@ -226,11 +239,11 @@ mod tests {
         // A bounce PowerMTA decided without a remote reply: the code as logged, no basic code.
         (
             "b,2024-03-11 09:15:00+0000,2024-03-11 09:14:25+0000,bounces@news.example.com,x@nonexistent.example,,failed,5.1.2 (bad destination system: no such domain),\"smtp;550 5.1.2 no such domain, no MX and no A record\",,bad-domain,smtp,app1.example.com (10.0.0.5),smtp,,,,15243,vmta-default,spring-sale,,nonexistent.example/vmta-default,pool-a",
-            "bounced 550 5.1.2 nonexistent.example",
+            "bounced 550 5.1.2 nonexistent.example id=",
         ),
         (
             "b,2024-03-11 09:15:01+0000,2024-03-11 09:14:25+0000,bounces@news.example.com,y@blocked.example,,failed,5.0.0 (undefined status),smtp;554 Transaction failed: spam,mx.blocked.example (203.0.113.9),spam-related,smtp,app1.example.com (10.0.0.5),smtp,10.0.0.10,203.0.113.9,,15243,vmta-default,spring-sale,,blocked.example/vmta-default,pool-a",
-            "bounced 554 5.0.0 blocked.example",
+            "bounced 554 5.0.0 blocked.example id=",
         ),
         (
             "r,2024-03-11 09:14:25+0000,2024-03-11 09:14:25+0000,bounces@news.example.com,alice@gmail.com,,,,,,,smtp,app1.example.com (10.0.0.5),,,,,15243,,spring-sale,,,",
@@ -255,6 +268,11 @@ mod tests {
         ),
         ("d,,,,a@b.example,,,2.0.0,smtp;250 ok,,,,,,,,,,,,,,,extra", "Unrecognised"),
         ("b,,,,a@b.example,,,5.1.1,\"smtp;550 5.1.1 unterminated,,,,,,,,,,,,,,,", "Unrecognised"),
+        // An envelope id given by the injector (`ENVID=`): the queue id.
+        (
+            "b,2024-03-11 09:14:34+0000,2024-03-11 09:14:25+0000,bounces@news.example.com,gone@example.net,,failed,5.1.1 (bad destination mailbox address),smtp;550 5.1.1 <gone@example.net>: Recipient address rejected: User unknown,mx.example.net (198.51.100.25),bad-mailbox,smtp,app1.example.com (10.0.0.5),smtp,10.0.0.10,198.51.100.25,\"PIPELINING,SIZE\",15243,vmta-default,spring-sale,spring-sale.20240311.000042,example.net/vmta-default,pool-a",
+            "bounced 550 5.1.1 example.net id=spring-sale.20240311.000042",
+        ),
         ("", "Ignored"),
     ];
 
@@ -264,7 +282,7 @@ mod tests {
             Parsed::Unrecognised => "Unrecognised".into(),
             Parsed::Event(Event::Expired) => "Expired".into(),
             Parsed::Event(Event::Reply(r)) => format!(
-                "{} {} {} {}",
+                "{} {} {} {} id={}",
                 r.outcome.as_str(),
                 r.code.map_or("-".into(), |c: BasicCode| c.to_string()),
                 r.enhanced.map_or("-".into(), |c| c.to_string()),
@@ -272,7 +290,8 @@ mod tests {
                     .domains()
                     .map(|d| String::from_utf8_lossy(d).into_owned())
                     .collect::<Vec<_>>()
-                    .join(" ")
+                    .join(" "),
+                String::from_utf8_lossy(r.queue_id)
             ),
             other => format!("{other:?}"),
         }
@@ -289,6 +308,30 @@ mod tests {
         }
     }
 
+    /// `timeLogged` is the time, in either layout; a file without the column gives none.
+    #[test]
+    fn time_is_time_logged() {
+        fn time<'a>(p: &mut Parser, line: &'a str) -> Stamp<'a> {
+            match p.parse(line.as_bytes()) {
+                Parsed::Event(Event::Reply(r)) => r.time,
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+        let mut p = Parser::from(Format::PowerMta);
+        p.parse(HEADER.as_bytes());
+        assert_eq!(
+            time(&mut p, CASES[1].0),
+            Stamp::Iso(b"2024-03-11 09:14:31+0000")
+        );
+        p.parse(b"type,timeLogged,rcpt,dsnStatus");
+        assert_eq!(
+            time(&mut p, "d,1178807903,a@b.example,2.0.0"),
+            Stamp::Unix(b"1178807903")
+        );
+        p.parse(b"type,rcpt,dsnStatus");
+        assert_eq!(time(&mut p, "d,a@b.example,2.0.0"), Stamp::None);
+    }
+
     #[test]
     fn columns_by_name_missing_and_extra() {
         let mut p = Parser::from(Format::PowerMta);
@@ -296,7 +339,7 @@ mod tests {
         p.parse(b"type,rcpt,custom1,dsnStatus,vmta");
         assert_eq!(
             render(&p.parse(b"b,u@d.example,\"a,b\",5.7.1 (delivery not authorized),v1")),
-            "bounced - 5.7.1 d.example"
+            "bounced - 5.7.1 d.example id="
         );
         // No rcpt column: nothing can be read.
         p.parse(b"type,orig,dsnStatus");

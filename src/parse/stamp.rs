@@ -81,3 +81,76 @@ pub(crate) fn check_fixture_origins(
     }
     replies
 }
+
+impl<'a> Stamp<'a> {
+    /// A time as a log's field gives it, told by its shape (surrounding white space trimmed):
+    /// a date first, `YYYY-MM-DD…`, is [`Stamp::Iso`]; a month name first, `Dec  7 12:00:00`,
+    /// [`Stamp::Bsd`]; digits with an optional fraction, [`Stamp::Unix`]. Anything else (an
+    /// empty field, another layout) is [`Stamp::None`].
+    pub fn of_text(text: &'a [u8]) -> Stamp<'a> {
+        let t = text.trim_ascii();
+        let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+        if let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1, ..] = t {
+            if [y0, y1, y2, y3, m0, m1, d0, d1]
+                .iter()
+                .all(|c| c.is_ascii_digit())
+            {
+                return Stamp::Iso(t);
+            }
+        }
+        if let [a, b, c, b' ', ..] = t {
+            const MONTHS: [&[u8; 3]; 12] = [
+                b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct",
+                b"Nov", b"Dec",
+            ];
+            if MONTHS.iter().any(|m| m.eq_ignore_ascii_case(&[*a, *b, *c])) {
+                return Stamp::Bsd(t);
+            }
+        }
+        let (whole, frac) = match memchr::memchr(b'.', t) {
+            Some(i) => (&t[..i], Some(&t[i + 1..])),
+            None => (t, None),
+        };
+        if digits(whole) && frac.map_or(true, digits) {
+            return Stamp::Unix(t);
+        }
+        Stamp::None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Stamp;
+
+    #[test]
+    fn of_text_tells_the_layout_by_its_shape() {
+        for (text, want) in [
+            (
+                "2026-12-07 12:00:00-0500",
+                Stamp::Iso(b"2026-12-07 12:00:00-0500"),
+            ),
+            (
+                " 2024-03-11T09:14:27.532Z ",
+                Stamp::Iso(b"2024-03-11T09:14:27.532Z"),
+            ),
+            ("Dec  7 12:00:00", Stamp::Bsd(b"Dec  7 12:00:00")),
+            ("dec 07 12:00:00.5", Stamp::Bsd(b"dec 07 12:00:00.5")),
+            ("1178807903", Stamp::Unix(b"1178807903")),
+            ("1710148467.123", Stamp::Unix(b"1710148467.123")),
+        ] {
+            assert_eq!(Stamp::of_text(text.as_bytes()), want, "{text}");
+        }
+        for none in [
+            "",
+            "  ",
+            "12/07/2026 12:00",
+            "1710148467.",
+            ".5",
+            "-5",
+            "Decx 7",
+            "26-12-07",
+        ] {
+            assert_eq!(Stamp::of_text(none.as_bytes()), Stamp::None, "{none}");
+        }
+    }
+}

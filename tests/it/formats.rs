@@ -583,6 +583,10 @@ fn check_config_names_the_bad_format_and_its_missing_group() {
             "formats[0] (x).outcomes.ok: \"fine\" is not one of",
         ),
         (
+            "formats:\n  - name: x\n    patterns:\n      - regex: 'gone (?P<queue_id>\\S+)'\n        outcome: expired\n",
+            "formats[0] (x).patterns[0].regex: the group (?P<queue_id>…) says nothing of an expired line",
+        ),
+        (
             "sources:\n  - path: /x\n    format: haraka\n",
             "sources[0].format: unknown log format \"haraka\"",
         ),

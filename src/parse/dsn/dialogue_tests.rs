@@ -23,7 +23,7 @@ fn relay_stage(path: &Path) -> Vec<String> {
     }
 }
 
-fn corpora() -> PathBuf {
+pub(super) fn corpora() -> PathBuf {
     match std::env::var_os("SMTP_CORPORA") {
         Some(p) => PathBuf::from(p),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpora"),

@@ -108,6 +108,11 @@
 //!    without one, DragonFly, OpenSMTPD, Sendmail transcripts, mail.ru, GMX, …): the
 //!    recipients each followed by the reply that made them fail, read as `plain.rs` says.
 //!
+//! A reply's queue id is the report's per-message `X-Postfix-Queue-ID` (or `X-…-Queue-ID`
+//! under another `mail_name`), empty for notices without one; its time the recipient's
+//! `Last-Attempt-Date`, else the notice's `Date:` (never `Arrival-Date`: the original
+//! message's arrival, days before an expiry's failure).
+//!
 //! Codes come only from what the message states (`Status`, the diagnostic, the quoted reply),
 //! never from words. A message with none of these layouts is not a bounce (`ignored`); one
 //! that cannot be read as a message, or that has a delivery-status part or one of the layouts
@@ -128,7 +133,7 @@ mod text;
 
 use mail_parser::{MessageParser, MimeHeaders};
 
-use super::{BasicCode, Direction, EnhancedCode, Outcome, Recipients, Relay, Reply, Stage};
+use super::{BasicCode, Direction, EnhancedCode, Outcome, Recipients, Relay, Reply, Stage, Stamp};
 use plain::{named_replies, plain};
 use providers::{exchange, gmail, google_groups, EXCHANGE_MARKERS, GMAIL_MARKERS};
 use rfc3464::{delivery_status, embedded};
@@ -170,6 +175,12 @@ pub struct DsnReply {
     /// are those of the remote's last reply the notice quotes (else its `Status`), kept for
     /// the record only.
     pub expired: bool,
+    /// The reporting MTA's queue id of the bounced message, where the report states it
+    /// (Postfix's `X-Postfix-Queue-ID`); empty elsewhere.
+    pub queue_id: String,
+    /// When the reply was given, in seconds since the epoch: the recipient's
+    /// `Last-Attempt-Date`, else the notice's `Date:`.
+    pub time: Option<i64>,
 }
 
 impl DsnReply {
@@ -188,6 +199,8 @@ impl DsnReply {
             relay: String::new(),
             stage: Stage::Unknown,
             expired,
+            queue_id: String::new(),
+            time: None,
         }
     }
 
@@ -211,8 +224,8 @@ impl DsnReply {
                 Relay::Host(self.relay.as_bytes())
             },
             stage: self.stage,
-            queue_id: &[],
-            time: crate::parse::Stamp::None,
+            queue_id: self.queue_id.as_bytes(),
+            time: self.time.map_or(Stamp::None, Stamp::Seconds),
         }
     }
 }
@@ -240,11 +253,20 @@ pub fn parse(message: &[u8]) -> Report {
         // it is, where the layouts below may still be found.
         text = String::from_utf8_lossy(raw_body(lf.as_deref().unwrap_or(message))).into_owned();
     }
+    let date = msg
+        .date()
+        .filter(|d| d.is_valid())
+        .map(|d| d.to_timestamp());
     if let Some(part) = status_parts.next() {
         let mut replies = delivery_status(part.contents());
         if !replies.is_empty() {
             complete_from_text(&mut replies, &text);
             dialogue::from_paragraphs(&mut replies, &text);
+            let queue_id = report_queue_id(part.contents());
+            for r in &mut replies {
+                r.queue_id.clone_from(&queue_id);
+                r.time = r.time.or(date);
+            }
             return Report::Replies(replies);
         }
         // A broken report part: the human-readable layouts may still name the replies.
@@ -260,12 +282,42 @@ pub fn parse(message: &[u8]) -> Report {
         Some(mut replies) if !replies.is_empty() => {
             gave_up_on_time(&mut replies, msg.subject());
             dialogue::from_paragraphs(&mut replies, &text);
+            for r in &mut replies {
+                r.time = r.time.or(date);
+            }
             Report::Replies(replies)
         }
         Some(_) => Report::Unreadable,
         None if is_report || has_status_part => Report::Unreadable,
         None => Report::NotABounce,
     }
+}
+
+/// The reporting MTA's queue id of the message, from the report's per-message fields:
+/// Postfix writes `X-Postfix-Queue-ID: 2222EE22`, or with the `mail_name` it is given in place
+/// of `Postfix` (`X-Yandex-Queue-ID`, AOL's `X-Outbound-Mail-Relay-Queue-ID`). Empty where the
+/// report has none (Exim, Sendmail and the others state no queue id there).
+fn report_queue_id(report: &[u8]) -> String {
+    let Some(block) = rfc3464::field_groups(report).next() else {
+        return String::new();
+    };
+    for line in block.split(|&c| c == b'\n') {
+        let Some(colon) = memchr::memchr(b':', line) else {
+            continue;
+        };
+        let name = &line[..colon];
+        let ends = name
+            .len()
+            .checked_sub(b"-Queue-ID".len())
+            .and_then(|at| name.get(at..))
+            .is_some_and(|tail| tail.eq_ignore_ascii_case(b"-Queue-ID"));
+        if ends && name.get(..2).is_some_and(|x| x.eq_ignore_ascii_case(b"X-")) {
+            let mut words = line[colon + 1..].split(u8::is_ascii_whitespace);
+            let id = words.find(|w| !w.is_empty()).unwrap_or_default();
+            return String::from_utf8_lossy(id).into_owned();
+        }
+    }
+    String::new()
 }
 
 /// Failures a notice gave up on because of the time, though its body names only the last

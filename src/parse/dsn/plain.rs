@@ -328,6 +328,8 @@ fn reply_of(outcome: Outcome, expired_anyway: bool, recipient: &str, lines: &[&s
         relay: String::new(),
         stage: crate::parse::Stage::Unknown,
         expired: expired && outcome == Outcome::Bounced,
+        queue_id: String::new(),
+        time: None,
     }
 }
 

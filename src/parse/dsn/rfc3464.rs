@@ -95,6 +95,12 @@ fn block_reply(field: impl Fn(&str) -> Option<String>) -> Option<DsnReply> {
             .unwrap_or_default(),
         stage: crate::parse::Stage::Unknown,
         expired,
+        queue_id: String::new(),
+        // When the reply was given: the attempt that drew it (RFC 3464 section 2.3.7).
+        time: field("Last-Attempt-Date")
+            .and_then(|d| mail_parser::DateTime::parse_rfc822(&d))
+            .filter(mail_parser::DateTime::is_valid)
+            .map(|d| d.to_timestamp()),
     })
 }
 

@@ -69,6 +69,8 @@ fn bounced(bounce: &Value) -> Vec<DsnReply> {
                 relay: String::new(),
                 stage: crate::parse::Stage::Unknown,
                 expired: false,
+                queue_id: String::new(),
+                time: None,
             })
         })
         .collect()

@@ -27,6 +27,20 @@ fn render(r: &Report) -> Vec<String> {
     }
 }
 
+/// [`render`], each reply followed by ` id=` and its queue id.
+fn render_id(r: &Report) -> Vec<String> {
+    let ids = match r {
+        Report::Replies(v) => v.iter().map(|d| d.queue_id.clone()).collect(),
+        _ => Vec::new(),
+    };
+    let mut out = render(r);
+    for (line, id) in out.iter_mut().zip(ids) {
+        line.push_str(" id=");
+        line.push_str(&id);
+    }
+    out
+}
+
 #[test]
 fn field_groups_split_on_empty_lines() {
     let g: Vec<_> = field_groups(b"\r\nA: 1\r\nB: 2\r\n\r\nC: 3\n D\n\n\nE: 4")
@@ -85,11 +99,11 @@ Diagnostic-Code: smtp; 250 2.0.0 Ok: queued as 4Xyz\r\n\
 --XX--\r\n";
     let r = parse(msg);
     assert_eq!(
-        render(&r),
+        render_id(&r),
         vec![
-            "bounced 550 5.1.1 a@One.test",
-            "deferred - 4.4.1 b@two.test",
-            "delivered 250 2.0.0 c@three.test",
+            "bounced 550 5.1.1 a@One.test id=",
+            "deferred - 4.4.1 b@two.test id=",
+            "delivered 250 2.0.0 c@three.test id=",
         ]
     );
     let Report::Replies(v) = r else { panic!() };
@@ -109,40 +123,41 @@ Diagnostic-Code: smtp; 250 2.0.0 Ok: queued as 4Xyz\r\n\
 
 /// Whole messages: real notices of Postfix 3.7.11 (captured by tests/mailbox_e2e.rs) and
 /// Exchange / Microsoft 365 / Gmail layouts written from their published examples (see
-/// tests/fixtures/dsn/README.md). Each reply: outcome, code, enhanced code, recipient.
+/// tests/fixtures/dsn/README.md). Each reply: outcome, code, enhanced code, recipient, and
+/// the queue id the report states (Postfix's `X-Postfix-Queue-ID`; the others state none).
 const CASES: &[(&str, &[u8], &[&str])] = &[
     (
         "postfix: two refused recipients, one multi-line reply",
         include_bytes!("../../../tests/fixtures/dsn/postfix-two-recipients.eml"),
         &[
-            "bounced 552 5.2.2 r552-5.2.2-am2r0@d2.test",
-            "bounced 550 5.1.1 r550-5.1.1-ml-am2r1@d1.test",
+            "bounced 552 5.2.2 r552-5.2.2-am2r0@d2.test id=59CD59900A4",
+            "bounced 550 5.1.1 r550-5.1.1-ml-am2r1@d1.test id=59CD59900A4",
         ],
     ),
     (
         "postfix: delay warning",
         include_bytes!("../../../tests/fixtures/dsn/postfix-delay-warning.eml"),
-        &["deferred 450 4.2.0 r450-4.2.0-am3r0@d1.test"],
+        &["deferred 450 4.2.0 r450-4.2.0-am3r0@d1.test id=5FBA0990194"],
     ),
     (
         "postfix: expired (postsuper -e), the last deferral's reply",
         include_bytes!("../../../tests/fixtures/dsn/postfix-expired.eml"),
-        &["expired 450 4.2.0 r450-4.2.0-am3r0@d1.test"],
+        &["expired 450 4.2.0 r450-4.2.0-am3r0@d1.test id=5FBA0990194"],
     ),
     (
         "postfix: a basic code only; Status 5.0.0 as the notice states",
         include_bytes!("../../../tests/fixtures/dsn/postfix-basic-code-only.eml"),
-        &["bounced 550 5.0.0 r550-am5r0@d1.test"],
+        &["bounced 550 5.0.0 r550-am5r0@d1.test id=62871990055"],
     ),
     (
         "postfix: refused at the end of DATA",
         include_bytes!("../../../tests/fixtures/dsn/postfix-refused-after-data.eml"),
-        &["bounced 554 5.7.1 r250-d554-5.7.1-am6r0@d2.test"],
+        &["bounced 554 5.7.1 r250-d554-5.7.1-am6r0@d2.test id=6520C9900A7"],
     ),
     (
         "postfix: success notice (sendmail -N success), relayed to a server without DSN",
         include_bytes!("../../../tests/fixtures/dsn/postfix-relayed-success.eml"),
-        &["delivered 250 2.0.0 r250-am8r0@d2.test"],
+        &["delivered 250 2.0.0 r250-am8r0@d2.test id=5C2A4990014"],
     ),
     (
         "postfix: a message that is not a notice",
@@ -153,56 +168,56 @@ const CASES: &[(&str, &[u8], &[&str])] = &[
         "exchange 2010: #…## and #<… smtp;…> diagnostics",
         include_bytes!("../../../tests/fixtures/dsn/exchange-2010-diagnostic.eml"),
         &[
-            "bounced 550 5.1.1 pat@contoso.example",
-            "bounced 530 5.7.1 lee@fabrikam.example",
+            "bounced 550 5.1.1 pat@contoso.example id=",
+            "bounced 530 5.7.1 lee@fabrikam.example id=",
         ],
     ),
     (
         "microsoft 365: HTML only, Remote Server returned '…'",
         include_bytes!("../../../tests/fixtures/dsn/m365-remote-server-returned.eml"),
-        &["bounced 550 5.1.10 nobody@contoso.example"],
+        &["bounced 550 5.1.10 nobody@contoso.example id="],
     ),
     (
         "microsoft 365: Reported error, recipient named at the top",
         include_bytes!("../../../tests/fixtures/dsn/m365-reported-error.eml"),
-        &["bounced 550 5.1.10 gone@contoso.example"],
+        &["bounced 550 5.1.10 gone@contoso.example id="],
     ),
     (
         "exchange: delivery delayed",
         include_bytes!("../../../tests/fixtures/dsn/exchange-delayed.eml"),
-        &["deferred 451 4.7.500 slow@fabrikam.example"],
+        &["deferred 451 4.7.500 slow@fabrikam.example id="],
     ),
     (
         "microsoft 365 with its DSN part: the DSN part only, counted once",
         include_bytes!("../../../tests/fixtures/dsn/m365-with-dsn-part.eml"),
-        &["bounced 550 5.1.10 nobody@contoso.example"],
+        &["bounced 550 5.1.10 nobody@contoso.example id="],
     ),
     (
         "gmail: address not found, two-line reply",
         include_bytes!("../../../tests/fixtures/dsn/gmail-address-not-found.eml"),
-        &["bounced 550 5.1.1 nobody@example.org"],
+        &["bounced 550 5.1.1 nobody@example.org id="],
     ),
     (
         "gmail: legacy layout, quoted-printable, reply inside the sentence",
         include_bytes!("../../../tests/fixtures/dsn/gmail-legacy-permanent.eml"),
-        &["bounced 550 5.1.1 nobody@example.net"],
+        &["bounced 550 5.1.1 nobody@example.net id="],
     ),
     (
         "gmail: delivery incomplete (temporary)",
         include_bytes!("../../../tests/fixtures/dsn/gmail-delivery-incomplete.eml"),
-        &["deferred 452 4.2.2 full@example.com"],
+        &["deferred 452 4.2.2 full@example.com id="],
     ),
     (
         "gmail: The response was, a basic code only",
         include_bytes!("../../../tests/fixtures/dsn/gmail-response-was-basic-only.eml"),
-        &["bounced 550 - joe@example.com"],
+        &["bounced 550 - joe@example.com id="],
     ),
 ];
 
 #[test]
 fn cases() {
     for (what, msg, want) in CASES {
-        assert_eq!(render(&parse(msg)), *want, "{what}");
+        assert_eq!(render_id(&parse(msg)), *want, "{what}");
     }
 }
 
@@ -374,7 +389,7 @@ fn cr_only_line_ends() {
             .replace("\r\n", "\r")
             .replace('\n', "\r")
             .into_bytes();
-        assert_eq!(render(&parse(&cr)), *want, "{what}");
+        assert_eq!(render_id(&parse(&cr)), *want, "{what}");
     }
 }
 
@@ -390,4 +405,33 @@ Reporting-MTA: dns; mta.test\r\n\r\n\
 Final-Recipient: rfc822; a@x.test\r\nAction: failed\r\nStatus: 5.1.1\r\n\
 Diagnostic-Code: smtp; 550 5.1.1 User unknown\r\n\r\n--B--\r\n";
     assert_eq!(render(&parse(msg)), vec!["bounced 550 5.1.1 a@x.test"]);
+}
+
+/// The queue id and time of Sisimai's real notices (shared/corpora/sisimai/, read in place):
+/// Postfix's `X-…-Queue-ID` under its own `mail_name` too (Yandex, AOL, a Symantec gateway);
+/// the time of the recipient's `Last-Attempt-Date` (Sendmail), else of the notice's `Date:` —
+/// never the `Arrival-Date` (the original's arrival, months earlier in Postfix's here).
+#[test]
+fn queue_id_and_time_of_real_notices() {
+    for (file, id, time) in [
+        ("lhost-postfix-31.eml", "2222EE22", 1_507_559_685),
+        ("lhost-yandex-02.eml", "D08769E1045", 1_417_886_674),
+        ("rhost-aol-05.eml", "F209A380008E", 1_493_702_162),
+        ("rfc3464-10.eml", "AA/AA-00000-00000000", 1_405_665_285),
+        ("lhost-sendmail-59.eml", "", 1_549_385_609),
+        ("lhost-exim-01.eml", "", 1_285_928_123),
+    ] {
+        let path = super::dialogue_tests::corpora()
+            .join("sisimai/mail/cur")
+            .join(file);
+        let msg = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let Report::Replies(v) = parse(&msg) else {
+            panic!("{file}: no replies")
+        };
+        for r in &v {
+            let reply = r.reply();
+            assert_eq!(String::from_utf8_lossy(reply.queue_id), id, "{file}");
+            assert_eq!(reply.time, Stamp::Seconds(time), "{file}");
+        }
+    }
 }

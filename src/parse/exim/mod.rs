@@ -11,6 +11,11 @@
 //! - `[pid]` (`+pid`, part of Debian's default `log_selector`);
 //! - the message id: `1xVLsH-0006CA-1x` (Exim ≤ 4.96) or `1rmN3F-00000000Yu9-2BmZ` (4.97+).
 //!
+//! Every reply carries the message id as its [`Reply::queue_id`] (empty for a refusal made
+//! before a message was received: a refused `RCPT`, `MAIL`, `EHLO` or connection; `rejected
+//! after DATA` has one) and as its [`Reply::time`] Exim's timestamp, with its milliseconds and
+//! zone where logged; in the syslog form without Exim's timestamp, the syslog header's.
+//!
 //! Kinds of lines understood. Every example is a real line written by Exim 4.96 from Debian 12
 //! (`exim4-daemon-light 4.96-15+deb12u10`) in the end-to-end test, relaying to a scripted SMTP
 //! sink and refusing scripted clients (see tests/fixtures/README.md):
@@ -169,7 +174,16 @@ use refusals::{auth_refusal, callout, refusal};
 /// Reads one Exim main-log line (without its newline). Pure, allocation-free, never panics.
 pub fn parse(line: &[u8]) -> Parsed<'_> {
     match split(line) {
-        Split::Exim(body) => parse_body(body).unwrap_or(Parsed::Unrecognised),
+        Split::Exim(body) => match parse_body(body) {
+            // The message id and the time are the prefix's, whatever the line's kind.
+            Some(Parsed::Event(Event::Reply(r))) => Parsed::Event(Event::Reply(Reply {
+                queue_id: body.id,
+                time: body.stamp,
+                ..r
+            })),
+            Some(other) => other,
+            None => Parsed::Unrecognised,
+        },
         Split::Other => Parsed::Ignored,
         Split::Continuation => Parsed::Ignored,
         Split::None => Parsed::Unrecognised,
@@ -183,7 +197,7 @@ pub fn claims(line: &[u8]) -> bool {
     match split(line) {
         Split::Exim(body) => {
             // A bare timestamp is common to many logs: ask for something Exim-shaped after it.
-            body.syslog || body.pid || body.id || exim_shaped(body.rest)
+            body.syslog || body.pid || !body.id.is_empty() || exim_shaped(body.rest)
         }
         _ => false,
     }

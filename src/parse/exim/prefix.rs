@@ -2,14 +2,20 @@
 //! and [`Dedup`], which tells a refusal's second syslog copy by that header.
 
 use super::{parse, syslog, Direction, Event, Parsed};
+use crate::parse::Stamp;
 
-/// The part of a line after Exim's prefix, and which optional parts the prefix had.
+/// The part of a line after Exim's prefix, and what the prefix held.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Body<'a> {
     pub rest: &'a [u8],
     pub syslog: bool,
     pub pid: bool,
-    pub id: bool,
+    /// The message id (`1xVLsH-0006CA-1x`), empty where the line has none (a refusal before
+    /// a message was received).
+    pub id: &'a [u8],
+    /// Exim's own timestamp; where it logged none (`syslog_timestamp = false`), the syslog
+    /// header's.
+    pub stamp: Stamp<'a>,
 }
 
 pub(super) enum Split<'a> {
@@ -23,24 +29,34 @@ pub(super) enum Split<'a> {
 }
 
 pub(super) fn split(line: &[u8]) -> Split<'_> {
-    if let Some(rest) = strip_timestamp(line) {
+    if let Some((stamp, rest)) = split_timestamp(line) {
         // A syslog daemon's date written as Exim's: `2019-10-22 03:39:17 HOST exim[PID]: …`.
         if let Some((_, msg)) = exim_tag(rest) {
-            return Split::Exim(after_stamp(strip_timestamp(msg).unwrap_or(msg), true));
+            return Split::Exim(after_header(msg, Stamp::Iso(stamp)));
         }
-        return Split::Exim(after_stamp(rest, false));
+        return Split::Exim(after_stamp(rest, false, Stamp::Iso(stamp)));
     }
     if line.first().is_some_and(|c| matches!(c, b' ' | b'\t')) {
         return Split::Continuation;
     }
     let Some(h) = syslog::split(line) else {
-        return undated(line).map_or(Split::None, |msg| Split::Exim(after_stamp(msg, true)));
+        return undated(line).map_or(Split::None, |msg| {
+            Split::Exim(after_header(msg, Stamp::None))
+        });
     };
     if !matches!(h.tag, b"exim" | b"exim4") {
         return Split::Other;
     }
-    let msg = strip_timestamp(h.message).unwrap_or(h.message);
-    Split::Exim(after_stamp(msg, true))
+    Split::Exim(after_header(h.message, h.stamp))
+}
+
+/// The message of a syslog line of Exim: Exim's own timestamp, if it logged one, wins over
+/// the header's (it is the time Exim wrote, with its year and its `log_timezone`).
+fn after_header<'a>(msg: &'a [u8], header: Stamp<'a>) -> Body<'a> {
+    match split_timestamp(msg) {
+        Some((stamp, rest)) => after_stamp(rest, true, Stamp::Iso(stamp)),
+        None => after_stamp(msg, true, header),
+    }
 }
 
 /// `HOST exim[PID]: ` (or `exim4`, the `[PID]` optional): the pid and the message after it.
@@ -62,7 +78,7 @@ fn exim_tag(rest: &[u8]) -> Option<(&[u8], &[u8])> {
 /// test lines): the message after the header.
 fn undated(line: &[u8]) -> Option<&[u8]> {
     let (_, msg) = exim_tag(line)?;
-    strip_timestamp(msg)
+    split_timestamp(msg).map(|_| msg)
 }
 
 /// The pid and the message of a syslog line of Exim, in any of the headers [`split`] reads;
@@ -81,25 +97,29 @@ fn syslog_parts(line: &[u8]) -> Option<(&[u8], &[u8])> {
     exim_tag(line)
 }
 
-fn after_stamp(rest: &[u8], syslog: bool) -> Body<'_> {
+fn after_stamp<'a>(rest: &'a [u8], syslog: bool, stamp: Stamp<'a>) -> Body<'a> {
     let (rest, pid) = match strip_pid(rest) {
         Some(r) => (r, true),
         None => (rest, false),
     };
-    let (rest, id) = match strip_message_id(rest) {
-        Some(r) => (r, true),
-        None => (rest, false),
-    };
+    let (id, rest) = split_message_id(rest).unwrap_or((&[], rest));
     Body {
         rest,
         syslog,
         pid,
         id,
+        stamp,
     }
 }
 
 /// Removes `YYYY-MM-DD HH:MM:SS` with optional `.fff` and ` ±HHMM`, and the space after it.
 pub(super) fn strip_timestamp(line: &[u8]) -> Option<&[u8]> {
+    split_timestamp(line).map(|(_, rest)| rest)
+}
+
+/// `YYYY-MM-DD HH:MM:SS` with optional `.fff` and ` ±HHMM` (the stamp), and what follows the
+/// space after it.
+fn split_timestamp(line: &[u8]) -> Option<(&[u8], &[u8])> {
     const SHAPE: &[u8; 19] = b"0000-00-00 00:00:00";
     let head = line.get(..19)?;
     let ok = head.iter().zip(SHAPE).all(|(c, s)| {
@@ -122,9 +142,10 @@ pub(super) fn strip_timestamp(line: &[u8]) -> Option<&[u8]> {
             rest = tail;
         }
     }
+    let stamp = line.get(..line.len() - rest.len())?;
     match rest {
-        [b' ', tail @ ..] => Some(tail),
-        [] => Some(rest),
+        [b' ', tail @ ..] => Some((stamp, tail)),
+        [] => Some((stamp, rest)),
         _ => None,
     }
 }
@@ -139,9 +160,9 @@ fn strip_pid(rest: &[u8]) -> Option<&[u8]> {
     r.get(n..)?.strip_prefix(b"] ")
 }
 
-/// Removes a message id and the space after it: base-62 parts of 6-6-2 (Exim ≤ 4.96) or
-/// 6-11-4 (Exim 4.97 and later) characters.
-fn strip_message_id(rest: &[u8]) -> Option<&[u8]> {
+/// A message id, base-62 parts of 6-6-2 (Exim ≤ 4.96) or 6-11-4 (Exim 4.97 and later)
+/// characters, and what follows the space after it.
+fn split_message_id(rest: &[u8]) -> Option<(&[u8], &[u8])> {
     let b62 = |s: &[u8]| s.iter().all(u8::is_ascii_alphanumeric);
     for (a, b, c) in [(6usize, 6usize, 2usize), (6, 11, 4)] {
         let len = a + b + c + 2;
@@ -155,7 +176,7 @@ fn strip_message_id(rest: &[u8]) -> Option<&[u8]> {
             && id[a + 1 + b] == b'-'
             && b62(&id[a + 2 + b..])
         {
-            return rest.get(len + 1..);
+            return Some((id, rest.get(len + 1..)?));
         }
     }
     None

@@ -2,50 +2,52 @@
 
 use super::*;
 use crate::parse::render_for_tests as render;
+use crate::parse::render_with_queue_id_for_tests as render_id;
+use crate::parse::Stamp;
 
 /// Real lines of Exim 4.96 (Debian 12), and what they count as.
 const CASES: &[(&str, &str)] = &[
-    (r#"2026-11-23 04:43:51 [27568] 1xVLuB-0007Ad-2b => r250-m1@d1.test R=to_sink T=sink_smtp H=127.0.0.2 [127.0.0.2] C="250 2.0.0 Ok: queued as S1""#, "outbound delivered 250 2.0.0 d1.test"),
-    (r#"2026-11-23 04:43:51 [27568] 1xVLuB-0007Ad-2b -> r250-m2@d1.test R=to_sink T=sink_smtp H=127.0.0.2 [127.0.0.2] C="250 2.0.0 Ok: queued as S1""#, "outbound delivered 250 2.0.0 d1.test"),
-    ("2026-11-23 04:41:54 [23939] 1xVLsI-0006E6-2u => :blackhole: <ok@in.test> R=inbound", "outbound delivered - - in.test"),
-    ("2026-11-23 04:41:53 [23819] 1xVLsH-0006CA-1x == r451-4.7.1-a2@d1.test R=to_sink T=sink_smtp defer (-44) H=127.0.0.2 [127.0.0.2]: SMTP error from remote mail server after RCPT TO:<r451-4.7.1-a2@d1.test>: 451 4.7.1 reply for <r451-4.7.1-a2@d1.test> (e2e sink)", "outbound deferred 451 4.7.1 d1.test"),
-    ("2026-11-23 04:41:53 [23819] 1xVLsH-0006CA-1x == x1@down.test R=to_down T=down_smtp defer (111): Connection refused", "outbound deferred - - down.test"),
-    ("2026-11-23 04:41:54 [23887] 1xVLsI-0006DG-1Q == x2@down.test R=to_down T=down_smtp defer (-54): retry time not reached for any host for 'down.test'", "outbound deferred - - down.test"),
-    ("2026-11-23 04:41:58 [24169] 1xVLsH-0006CA-1x == r451-4.7.1-a2@d1.test routing defer (-52): retry time not reached", "outbound deferred - - d1.test"),
-    ("2026-11-23 04:41:54 [23887] 1xVLsI-0006DG-1Q ** r250-d554-5.7.1-b1@d1.test R=to_sink T=sink_smtp H=127.0.0.2 [127.0.0.2]: SMTP error from remote mail server after end of data: 554 5.7.1 content refused", "outbound bounced 554 5.7.1 d1.test"),
-    ("2026-11-23 04:43:51 [27568] 1xVLuB-0007Ad-2b ** r550-5.1.1-ml-m3@d1.test R=to_sink T=sink_smtp H=127.0.0.2 [127.0.0.2]: SMTP error from remote mail server after RCPT TO:<r550-5.1.1-ml-m3@d1.test>: 550 5.1.1 reply for <r550-5.1.1-ml-m3@d1.test> (e2e sink)", "outbound bounced 550 5.1.1 d1.test"),
+    (r#"2026-11-23 04:43:51 [27568] 1xVLuB-0007Ad-2b => r250-m1@d1.test R=to_sink T=sink_smtp H=127.0.0.2 [127.0.0.2] C="250 2.0.0 Ok: queued as S1""#, "outbound delivered 250 2.0.0 d1.test id=1xVLuB-0007Ad-2b"),
+    (r#"2026-11-23 04:43:51 [27568] 1xVLuB-0007Ad-2b -> r250-m2@d1.test R=to_sink T=sink_smtp H=127.0.0.2 [127.0.0.2] C="250 2.0.0 Ok: queued as S1""#, "outbound delivered 250 2.0.0 d1.test id=1xVLuB-0007Ad-2b"),
+    ("2026-11-23 04:41:54 [23939] 1xVLsI-0006E6-2u => :blackhole: <ok@in.test> R=inbound", "outbound delivered - - in.test id=1xVLsI-0006E6-2u"),
+    ("2026-11-23 04:41:53 [23819] 1xVLsH-0006CA-1x == r451-4.7.1-a2@d1.test R=to_sink T=sink_smtp defer (-44) H=127.0.0.2 [127.0.0.2]: SMTP error from remote mail server after RCPT TO:<r451-4.7.1-a2@d1.test>: 451 4.7.1 reply for <r451-4.7.1-a2@d1.test> (e2e sink)", "outbound deferred 451 4.7.1 d1.test id=1xVLsH-0006CA-1x"),
+    ("2026-11-23 04:41:53 [23819] 1xVLsH-0006CA-1x == x1@down.test R=to_down T=down_smtp defer (111): Connection refused", "outbound deferred - - down.test id=1xVLsH-0006CA-1x"),
+    ("2026-11-23 04:41:54 [23887] 1xVLsI-0006DG-1Q == x2@down.test R=to_down T=down_smtp defer (-54): retry time not reached for any host for 'down.test'", "outbound deferred - - down.test id=1xVLsI-0006DG-1Q"),
+    ("2026-11-23 04:41:58 [24169] 1xVLsH-0006CA-1x == r451-4.7.1-a2@d1.test routing defer (-52): retry time not reached", "outbound deferred - - d1.test id=1xVLsH-0006CA-1x"),
+    ("2026-11-23 04:41:54 [23887] 1xVLsI-0006DG-1Q ** r250-d554-5.7.1-b1@d1.test R=to_sink T=sink_smtp H=127.0.0.2 [127.0.0.2]: SMTP error from remote mail server after end of data: 554 5.7.1 content refused", "outbound bounced 554 5.7.1 d1.test id=1xVLsI-0006DG-1Q"),
+    ("2026-11-23 04:43:51 [27568] 1xVLuB-0007Ad-2b ** r550-5.1.1-ml-m3@d1.test R=to_sink T=sink_smtp H=127.0.0.2 [127.0.0.2]: SMTP error from remote mail server after RCPT TO:<r550-5.1.1-ml-m3@d1.test>: 550 5.1.1 reply for <r550-5.1.1-ml-m3@d1.test> (e2e sink)", "outbound bounced 550 5.1.1 d1.test id=1xVLuB-0007Ad-2b"),
     ("2026-11-23 04:41:59 [24169] 1xVLsH-0006CA-1x ** r451-4.7.1-e1@exp.test: retry timeout exceeded", "Expired"),
-    ("2026-11-23 04:41:54 [23938] H=(client.e2e.test) [127.0.0.1] F=<r250-s3@snd.test> rejected RCPT <nouser@in.test>: 550 5.7.1 Refused by the e2e ACL", "inbound rejected 550 5.7.1 in.test"),
-    ("2026-11-23 04:41:54 [23938] H=(client.e2e.test) [127.0.0.1] F=<r250-s3@snd.test> temporarily rejected RCPT <later@in.test>: 450 4.2.0 Mailbox busy, try later", "inbound rejected 450 4.2.0 in.test"),
-    ("2026-11-23 04:43:56 [27896] H=(client.e2e.test) [127.0.0.1] F=<r250-s@snd.test> rejected RCPT <relay@elsewhere.test>: relay not permitted", "inbound rejected - - elsewhere.test"),
-    ("2026-11-23 04:41:55 [23997] 1xVLsJ-0006F3-1F H=(client.e2e.test) [127.0.0.1] F=<r250-s4@snd.test> rejected after DATA: 550 5.7.1 Content refused", "inbound rejected 550 5.7.1 "),
-    ("2026-11-23 04:43:52 [27668] H=(client.e2e.test) [127.0.0.1] rejected MAIL <x@blocked.test>: 553 5.7.1 Sender refused by the e2e ACL", "inbound rejected 553 5.7.1 "),
-    ("2026-11-23 04:43:54 [27767] H=(client.e2e.test) [127.0.0.9] rejected EHLO or HELO client.e2e.test: 550 5.7.1 HELO refused by the e2e ACL", "inbound rejected 550 5.7.1 "),
-    ("2026-11-23 04:43:54 [27767] rejected MAIL from [127.0.0.9]: no HELO/EHLO given", "inbound rejected - - "),
-    (r#"2026-11-23 04:43:55 [27840] H=[127.0.0.11] rejected connection in "connect" ACL: 554 5.7.1 Connection refused by the e2e ACL"#, "inbound rejected 554 5.7.1 "),
-    ("2026-11-23T04:44:13.989928+00:00 vm exim[28618]: 2026-11-23 04:44:13 H=(client.e2e.test) [127.0.0.1] F=<r250-s1@snd.test> rejected RCPT <nouser@in.test>: 550 5.7.1 Refused by the e2e ACL", "inbound rejected 550 5.7.1 in.test"),
-    (r#"2026-11-23T04:44:14.172094+00:00 vm exim[28619]: 2026-11-23 04:44:14 1xVLuX-0007Ra-3C => r250-y1@d1.test R=to_sink T=sink_smtp H=127.0.0.2 [127.0.0.2] C="250 2.0.0 Ok: queued as S1""#, "outbound delivered 250 2.0.0 d1.test"),
-    ("2026-11-23T04:44:14.172137+00:00 vm exim[28619]: 2026-11-23 04:44:14 1xVLuX-0007Ra-3C == r451-4.7.1-y2@d1.test R=to_sink T=sink_smtp defer (-44) H=127.0.0.2 [127.0.0.2]: SMTP error from remote mail server after RCPT TO:<r451-4.7.1-y2@d1.test>: 451 4.7.1 reply for <r451-4.7.1-y2@d1.test> (e2e sink)", "outbound deferred 451 4.7.1 d1.test"),
+    ("2026-11-23 04:41:54 [23938] H=(client.e2e.test) [127.0.0.1] F=<r250-s3@snd.test> rejected RCPT <nouser@in.test>: 550 5.7.1 Refused by the e2e ACL", "inbound rejected 550 5.7.1 in.test id="),
+    ("2026-11-23 04:41:54 [23938] H=(client.e2e.test) [127.0.0.1] F=<r250-s3@snd.test> temporarily rejected RCPT <later@in.test>: 450 4.2.0 Mailbox busy, try later", "inbound rejected 450 4.2.0 in.test id="),
+    ("2026-11-23 04:43:56 [27896] H=(client.e2e.test) [127.0.0.1] F=<r250-s@snd.test> rejected RCPT <relay@elsewhere.test>: relay not permitted", "inbound rejected - - elsewhere.test id="),
+    ("2026-11-23 04:41:55 [23997] 1xVLsJ-0006F3-1F H=(client.e2e.test) [127.0.0.1] F=<r250-s4@snd.test> rejected after DATA: 550 5.7.1 Content refused", "inbound rejected 550 5.7.1  id=1xVLsJ-0006F3-1F"),
+    ("2026-11-23 04:43:52 [27668] H=(client.e2e.test) [127.0.0.1] rejected MAIL <x@blocked.test>: 553 5.7.1 Sender refused by the e2e ACL", "inbound rejected 553 5.7.1  id="),
+    ("2026-11-23 04:43:54 [27767] H=(client.e2e.test) [127.0.0.9] rejected EHLO or HELO client.e2e.test: 550 5.7.1 HELO refused by the e2e ACL", "inbound rejected 550 5.7.1  id="),
+    ("2026-11-23 04:43:54 [27767] rejected MAIL from [127.0.0.9]: no HELO/EHLO given", "inbound rejected - -  id="),
+    (r#"2026-11-23 04:43:55 [27840] H=[127.0.0.11] rejected connection in "connect" ACL: 554 5.7.1 Connection refused by the e2e ACL"#, "inbound rejected 554 5.7.1  id="),
+    ("2026-11-23T04:44:13.989928+00:00 vm exim[28618]: 2026-11-23 04:44:13 H=(client.e2e.test) [127.0.0.1] F=<r250-s1@snd.test> rejected RCPT <nouser@in.test>: 550 5.7.1 Refused by the e2e ACL", "inbound rejected 550 5.7.1 in.test id="),
+    (r#"2026-11-23T04:44:14.172094+00:00 vm exim[28619]: 2026-11-23 04:44:14 1xVLuX-0007Ra-3C => r250-y1@d1.test R=to_sink T=sink_smtp H=127.0.0.2 [127.0.0.2] C="250 2.0.0 Ok: queued as S1""#, "outbound delivered 250 2.0.0 d1.test id=1xVLuX-0007Ra-3C"),
+    ("2026-11-23T04:44:14.172137+00:00 vm exim[28619]: 2026-11-23 04:44:14 1xVLuX-0007Ra-3C == r451-4.7.1-y2@d1.test R=to_sink T=sink_smtp defer (-44) H=127.0.0.2 [127.0.0.2]: SMTP error from remote mail server after RCPT TO:<r451-4.7.1-y2@d1.test>: 451 4.7.1 reply for <r451-4.7.1-y2@d1.test> (e2e sink)", "outbound deferred 451 4.7.1 d1.test id=1xVLuX-0007Ra-3C"),
     // Exim's own words after the host field, a bare `defer (N)`, a PRDR refusal with its code.
-    ("2017-07-30 18:51:05.712 10HmbB-000000005vi-0000 == dataloss@test.ex R=client T=send_to_server defer (-18) H=127.0.0.1 [127.0.0.1]: Remote host closed connection in response to pipelined end of data", "outbound deferred - - test.ex"),
-    ("1999-03-02 09:44:33 10HmbA-000000005vi-0000 == usery@domain1 R=others T=smtp defer (-44) H=127.0.0.1 [127.0.0.1]*: SMTP error from remote mail server after RCPT TO:<usery@domain1>: 450 Temporary error 3", "outbound deferred 450 - domain1"),
-    ("1999-03-02 09:44:33 10HmbH-000000005vi-0000 == x@test.ex R=remote T=smtp defer (-19) H=127.0.0.1 [127.0.0.1]: Malformed SMTP reply (an empty line) in response to DATA", "outbound deferred - - test.ex"),
-    ("1999-03-02 09:44:33 10HmbE-000000005vi-0000 == revoked@test.ex R=client T=send_to_server3 defer (-37) H=127.0.0.1 [127.0.0.1]: TLS session: (SSL_connect) Server certificate revoked", "outbound deferred - - test.ex"),
-    ("1999-03-02 09:44:33 10HmaY-000000005vi-0000 == userx@test.ex R=client T=send_to_server defer (-38) H=127.0.0.1 [127.0.0.1]:PORT_D: a TLS session is required, but the server did not offer TLS support", "outbound deferred - - test.ex"),
-    ("1999-03-02 09:44:33 10HmaX-000000005vi-0000 == CALLER@test.ex R=caller T=local_delivery defer (-1)", "outbound deferred - - test.ex"),
-    ("1999-03-02 09:44:33 10HmaZ-000000005vi-0000 == userz@test.ex R=r0 T=t1 defer (0) H=127.0.0.1 [127.0.0.1]: PRDR error after DATA: 450 cannot handle second rcpt right now", "outbound deferred 450 - test.ex"),
-    ("1999-03-02 09:44:33 10HmaX-000000005vi-0000 ** baduser@test.ex R=client T=send_to_server H=ip4.ip4.ip4.ip4 [ip4.ip4.ip4.ip4] : PRDR error after DATA: 550 PRDR R=<baduser@test.ex> refusal", "outbound bounced 550 - test.ex"),
-    ("1999-03-02 09:44:33 10HmbE-000000005vi-0000 ** file@x.y routing yielded a local delivery", "outbound bounced - - x.y"),
+    ("2017-07-30 18:51:05.712 10HmbB-000000005vi-0000 == dataloss@test.ex R=client T=send_to_server defer (-18) H=127.0.0.1 [127.0.0.1]: Remote host closed connection in response to pipelined end of data", "outbound deferred - - test.ex id=10HmbB-000000005vi-0000"),
+    ("1999-03-02 09:44:33 10HmbA-000000005vi-0000 == usery@domain1 R=others T=smtp defer (-44) H=127.0.0.1 [127.0.0.1]*: SMTP error from remote mail server after RCPT TO:<usery@domain1>: 450 Temporary error 3", "outbound deferred 450 - domain1 id=10HmbA-000000005vi-0000"),
+    ("1999-03-02 09:44:33 10HmbH-000000005vi-0000 == x@test.ex R=remote T=smtp defer (-19) H=127.0.0.1 [127.0.0.1]: Malformed SMTP reply (an empty line) in response to DATA", "outbound deferred - - test.ex id=10HmbH-000000005vi-0000"),
+    ("1999-03-02 09:44:33 10HmbE-000000005vi-0000 == revoked@test.ex R=client T=send_to_server3 defer (-37) H=127.0.0.1 [127.0.0.1]: TLS session: (SSL_connect) Server certificate revoked", "outbound deferred - - test.ex id=10HmbE-000000005vi-0000"),
+    ("1999-03-02 09:44:33 10HmaY-000000005vi-0000 == userx@test.ex R=client T=send_to_server defer (-38) H=127.0.0.1 [127.0.0.1]:PORT_D: a TLS session is required, but the server did not offer TLS support", "outbound deferred - - test.ex id=10HmaY-000000005vi-0000"),
+    ("1999-03-02 09:44:33 10HmaX-000000005vi-0000 == CALLER@test.ex R=caller T=local_delivery defer (-1)", "outbound deferred - - test.ex id=10HmaX-000000005vi-0000"),
+    ("1999-03-02 09:44:33 10HmaZ-000000005vi-0000 == userz@test.ex R=r0 T=t1 defer (0) H=127.0.0.1 [127.0.0.1]: PRDR error after DATA: 450 cannot handle second rcpt right now", "outbound deferred 450 - test.ex id=10HmaZ-000000005vi-0000"),
+    ("1999-03-02 09:44:33 10HmaX-000000005vi-0000 ** baduser@test.ex R=client T=send_to_server H=ip4.ip4.ip4.ip4 [ip4.ip4.ip4.ip4] : PRDR error after DATA: 550 PRDR R=<baduser@test.ex> refusal", "outbound bounced 550 - test.ex id=10HmaX-000000005vi-0000"),
+    ("1999-03-02 09:44:33 10HmbE-000000005vi-0000 ** file@x.y routing yielded a local delivery", "outbound bounced - - x.y id=10HmbE-000000005vi-0000"),
     // A refused AUTH, with the code Exim logs.
-    ("2022-06-29 16:04:19 dovecot_login authenticator failed for ([1.2.3.5]) [1.2.3.4]:55379: 535 Incorrect authentication data (set_id=abuse@test.com)", "inbound rejected 535 - "),
-    ("2023-05-30 06:10:14 login authenticator failed for no-port.example.org [192.0.2.13]: 535 Incorrect authentication data (set_id=user)", "inbound rejected 535 - "),
-    ("1999-03-02 09:44:33 plain authenticator failed for H=(test.host) [10.0.0.1] U=CALLER: 535 Incorrect authentication data", "inbound rejected 535 - "),
+    ("2022-06-29 16:04:19 dovecot_login authenticator failed for ([1.2.3.5]) [1.2.3.4]:55379: 535 Incorrect authentication data (set_id=abuse@test.com)", "inbound rejected 535 -  id="),
+    ("2023-05-30 06:10:14 login authenticator failed for no-port.example.org [192.0.2.13]: 535 Incorrect authentication data (set_id=user)", "inbound rejected 535 -  id="),
+    ("1999-03-02 09:44:33 plain authenticator failed for H=(test.host) [10.0.0.1] U=CALLER: 535 Incorrect authentication data", "inbound rejected 535 -  id="),
     // A callout the server refused; a cutthrough deferral; Exim behind a dated or undated header.
-    ("1999-03-02 09:44:33 H=(test) [V4NET.0.0.1] U=root sender verify fail for <bad@localhost>: 127.0.0.1 [127.0.0.1] : SMTP error from remote mail server after RCPT TO:<bad@localhost>: 550 Unknown user", "outbound undeliverable 550 - localhost"),
-    ("1999-03-02 09:44:33 U=CALLER sender verify defer for <r1@domain1>: Could not complete sender verify callout: 127.0.0.1 [127.0.0.1] : SMTP error from remote mail server after RCPT TO:<r1@domain1>: 450 Temporary error", "outbound undeliverable 450 - domain1"),
-    (r#"1999-03-02 09:44:33 10HmbA-000000005vi-0000 U=CALLER usere@domain.com F=<CALLER@myhost.test.ex> P=<CALLER@myhost.test.ex> tmp-reject from cutthrough after DATA: R=all T=smtp H=127.0.0.1 [127.0.0.1] C="459 content reject""#, "outbound deferred 459 - domain.com"),
-    ("2019-10-22 03:39:17 mx1.fqdn.local exim[29786]: dovecot_login authenticator failed for (User) [192.0.2.37]: 535 Incorrect authentication data (set_id=test@domain.com)", "inbound rejected 535 - "),
-    ("mail.example.com exim[3751842]: 2021-07-17 23:20:49 plain_server authenticator failed for ([192.0.2.17]) [192.0.2.27]: 535 Incorrect authentication data", "inbound rejected 535 - "),
+    ("1999-03-02 09:44:33 H=(test) [V4NET.0.0.1] U=root sender verify fail for <bad@localhost>: 127.0.0.1 [127.0.0.1] : SMTP error from remote mail server after RCPT TO:<bad@localhost>: 550 Unknown user", "outbound undeliverable 550 - localhost id="),
+    ("1999-03-02 09:44:33 U=CALLER sender verify defer for <r1@domain1>: Could not complete sender verify callout: 127.0.0.1 [127.0.0.1] : SMTP error from remote mail server after RCPT TO:<r1@domain1>: 450 Temporary error", "outbound undeliverable 450 - domain1 id="),
+    (r#"1999-03-02 09:44:33 10HmbA-000000005vi-0000 U=CALLER usere@domain.com F=<CALLER@myhost.test.ex> P=<CALLER@myhost.test.ex> tmp-reject from cutthrough after DATA: R=all T=smtp H=127.0.0.1 [127.0.0.1] C="459 content reject""#, "outbound deferred 459 - domain.com id=10HmbA-000000005vi-0000"),
+    ("2019-10-22 03:39:17 mx1.fqdn.local exim[29786]: dovecot_login authenticator failed for (User) [192.0.2.37]: 535 Incorrect authentication data (set_id=test@domain.com)", "inbound rejected 535 -  id="),
+    ("mail.example.com exim[3751842]: 2021-07-17 23:20:49 plain_server authenticator failed for ([192.0.2.17]) [192.0.2.27]: 535 Incorrect authentication data", "inbound rejected 535 -  id="),
     // Not replies.
     ("1999-03-02 09:44:33 10HmbH-000000005vi-0000 ** mua_wrapper is set but recipients cannot all be delivered in one transaction", "Ignored"),
     ("1999-03-02 09:44:33 10HmbB-000000005vi-0000 H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after initial connection: 554 no smtp service here", "Ignored"),
@@ -67,10 +69,11 @@ const CASES: &[(&str, &str)] = &[
     ("not a log line", "Unrecognised"),
 ];
 
+/// Each reply with its message id (`id=`, empty for a refusal before a message).
 #[test]
 fn cases() {
     for (line, want) in CASES {
-        assert_eq!(render(&parse(line.as_bytes())), *want, "{line}");
+        assert_eq!(render_id(&parse(line.as_bytes())), *want, "{line}");
     }
 }
 
@@ -78,7 +81,7 @@ fn cases() {
 fn every_cut_is_unrecognised_or_ignored_or_right() {
     for (line, want) in CASES {
         for cut in 0..line.len() {
-            let got = render(&parse(&line.as_bytes()[..cut]));
+            let got = render_id(&parse(&line.as_bytes()[..cut]));
             // A cut may drop the reply text (a code-less deferral) or the whole reply; an
             // expiry cut inside `retry timeout exceeded` reads as a bounce without code.
             let same_kind = got.split(' ').take(2).eq(want.split(' ').take(2))
@@ -263,4 +266,29 @@ fn cutthrough_tmp_reject_after_data_is_a_deferral() {
         render(&parse(line.as_bytes())),
         "outbound deferred 459 - domain.com"
     );
+}
+
+/// The queue id and time of each prefix form: Exim's own timestamp (with `+millisec` and
+/// `log_timezone`) wins over a syslog header's; without it, the header's stamp is the time.
+#[test]
+fn queue_id_and_time_of_each_prefix() {
+    let tail = "== a@d1.test R=r T=t defer (-53): retry time not reached for any host";
+    for (line, id, time) in [
+        (format!("2026-11-23 04:41:53 [99] 1xVLsH-0006CA-1x {tail}"), "1xVLsH-0006CA-1x", Stamp::Iso(b"2026-11-23 04:41:53")),
+        (format!("2026-11-23 04:41:53.123 +0100 [99] 1rmN3F-00000000Yu9-2BmZ {tail}"), "1rmN3F-00000000Yu9-2BmZ", Stamp::Iso(b"2026-11-23 04:41:53.123 +0100")),
+        (format!("2026-11-23T04:44:14.172137+00:00 vm exim[28619]: 2026-11-23 04:44:14 1xVLuX-0007Ra-3C {tail}"), "1xVLuX-0007Ra-3C", Stamp::Iso(b"2026-11-23 04:44:14")),
+        (format!("2026-11-23T04:44:14.172137+00:00 vm exim[28619]: 1xVLuX-0007Ra-3C {tail}"), "1xVLuX-0007Ra-3C", Stamp::Iso(b"2026-11-23T04:44:14.172137+00:00")),
+        (format!("Nov 23 04:41:53 mx exim[99]: 1xVLsH-0006CA-1x {tail}"), "1xVLsH-0006CA-1x", Stamp::Bsd(b"Nov 23 04:41:53")),
+        (format!("2019-10-22 03:39:17 mx1.fqdn.local exim[29786]: 1xVLsH-0006CA-1x {tail}"), "1xVLsH-0006CA-1x", Stamp::Iso(b"2019-10-22 03:39:17")),
+        ("mail.example.com exim[3751842]: 2021-07-17 23:20:49 plain_server authenticator failed for ([192.0.2.17]) [192.0.2.27]: 535 Incorrect authentication data".to_owned(), "", Stamp::Iso(b"2021-07-17 23:20:49")),
+        ("1999-03-02 09:44:33 10HmaZ-000000005vi-0000 == userz@test.ex R=r0 T=t1 defer (0) H=127.0.0.1 [127.0.0.1]: PRDR error after DATA: 450 cannot handle second rcpt right now".to_owned(), "10HmaZ-000000005vi-0000", Stamp::Iso(b"1999-03-02 09:44:33")),
+    ] {
+        match parse(line.as_bytes()) {
+            Parsed::Event(Event::Reply(r)) => {
+                assert_eq!(String::from_utf8_lossy(r.queue_id), id, "{line}");
+                assert_eq!(r.time, time, "{line}");
+            }
+            other => panic!("{line}: {other:?}"),
+        }
+    }
 }
