@@ -19,6 +19,7 @@ use crate::expose::{self, BuildInfo};
 
 // --web.config.file (TLS, basic auth) and the bounds on connections.
 pub mod auth;
+mod failures;
 pub mod limits;
 pub mod server;
 pub mod tls;
@@ -46,7 +47,9 @@ fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) 
 }
 
 /// Answers one request.
-pub fn route(method: &Method, path: &str, accept: Option<&str>, shared: &Shared) -> Resp {
+/// `target`: the path with its query, if any.
+pub fn route(method: &Method, target: &str, accept: Option<&str>, shared: &Shared) -> Resp {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     if method != Method::GET && method != Method::HEAD {
         let mut r = text(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -59,6 +62,9 @@ pub fn route(method: &Method, path: &str, accept: Option<&str>, shared: &Shared)
     }
     if path == shared.telemetry_path {
         return metrics(accept, shared);
+    }
+    if path == "/failures" {
+        return failures_page(query, shared);
     }
     let agg = shared.agg.lock();
     match path {
@@ -100,6 +106,38 @@ pub fn route(method: &Method, path: &str, accept: Option<&str>, shared: &Shared)
                 shared.telemetry_path
             ),
         ),
+    }
+}
+
+/// `/failures`: 404 where the configuration turned it off, 400 for a bad query.
+fn failures_page(query: &str, shared: &Shared) -> Resp {
+    let now = Counters::now();
+    let q = match failures::Query::parse(query, now) {
+        Ok(q) => q,
+        Err(e) => {
+            return text(
+                StatusCode::BAD_REQUEST,
+                "text/plain; charset=utf-8",
+                format!("/failures: {e}\n"),
+            )
+        }
+    };
+    let agg = shared.agg.lock();
+    if !agg.recent.enabled() {
+        return text(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "/failures is turned off in the configuration (failures.enabled: false)\n",
+        );
+    }
+    if q.json() {
+        text(StatusCode::OK, "application/json", failures::json(&agg, &q))
+    } else {
+        text(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            failures::html(&agg, &q, now),
+        )
     }
 }
 
@@ -179,7 +217,8 @@ fn landing_page(agg: &Aggregator, shared: &Shared) -> String {
          td,th{{border:1px solid #ccc;padding:0.2em 0.6em;text-align:left}}</style></head><body>\
          <h1>SMTP status exporter</h1><p>Version {} (revision {}, rustc {})</p>\
          <ul><li><a href=\"{}\">Metrics</a></li><li><a href=\"/-/healthy\">Health</a></li>\
-         <li><a href=\"/-/ready\">Readiness</a></li></ul><h2>Sources</h2>\
+         <li><a href=\"/-/ready\">Readiness</a></li>\
+         <li><a id=\"failures\" href=\"failures\">Recent failures</a>: which messages, and why</li></ul><h2>Sources</h2>\
          <table><tr><th>source</th><th>mta</th><th>reads</th><th>state</th><th>lines counted</th>\
          <th>ignored</th><th>unrecognised</th></tr>",
         html_escape(b.version),
@@ -246,6 +285,13 @@ fn queues_section(h: &mut String, queues: &crate::queue::Queues) {
     h.push_str("</ul>");
 }
 
+/// A relative link to `/failures` filtered by `filters`.
+fn failures_link(filters: &[(&str, &str)]) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::from("failures?"));
+    q.extend_pairs(filters);
+    q.finish()
+}
+
 /// Who refused: outbound replies by provider, the share deferred and the top failure code.
 fn providers_table(h: &mut String, agg: &Aggregator) {
     let rows = crate::expose::summary::by_provider(agg);
@@ -259,7 +305,8 @@ fn providers_table(h: &mut String, agg: &Aggregator) {
     for p in rows {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            html_escape(&failures_link(&[("direction", "outbound"), ("provider", &p.name)])),
             html_escape(if p.name.is_empty() {
                 "(local)"
             } else {
@@ -293,9 +340,13 @@ fn stages_table(h: &mut String, agg: &Aggregator) {
     for (d, st, n) in rows {
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{n}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td><a href=\"{}\">{n}</a></td></tr>",
             d.as_str(),
             crate::expose::summary::stage_name(st),
+            html_escape(&failures_link(&[
+                ("direction", d.as_str()),
+                ("stage", st.as_str())
+            ])),
         );
     }
     h.push_str("</table>");
@@ -389,6 +440,41 @@ mod tests {
             state: None,
             queues: Arc::default(),
         }
+    }
+
+    #[test]
+    fn failures_is_served_checked_and_can_be_off() {
+        let s = shared();
+        let get = Method::GET;
+        let json = route(&get, "/failures?format=json&class=5xx", None, &s);
+        assert_eq!(json.status(), StatusCode::OK);
+        assert_eq!(json.headers()[CONTENT_TYPE], "application/json");
+        let page = route(&get, "/failures", None, &s);
+        assert_eq!(page.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
+        let bad = route(&get, "/failures?clas=5xx", None, &s);
+        assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+        let off = Shared {
+            agg: Counters::new(Aggregator::new(
+                vec![("postfix".into(), "postfix".into())],
+                &Bounds {
+                    recent: crate::aggregate::RecentConfig {
+                        keep: 0,
+                        ..Default::default()
+                    },
+                    ..Bounds::default()
+                },
+            )),
+            ..shared()
+        };
+        assert_eq!(
+            route(&get, "/failures", None, &off).status(),
+            StatusCode::NOT_FOUND
+        );
+        // The metrics path still answers with a query string.
+        assert_eq!(
+            route(&get, "/metrics?x=1", None, &s).status(),
+            StatusCode::OK
+        );
     }
 
     #[test]

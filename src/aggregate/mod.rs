@@ -502,6 +502,12 @@ impl Aggregator {
         self.bounds.providers.name(id)
     }
 
+    /// The zone log stamps without one are read in (`time_zone:`), which `/failures` shows
+    /// times in.
+    pub fn log_zone(&self) -> &jiff::tz::TimeZone {
+        self.clock.zone()
+    }
+
     /// The provider table.
     pub fn providers(&self) -> &Providers {
         &self.bounds.providers

@@ -82,7 +82,11 @@ async fn answer(shared: Arc<Shared>, web: Arc<WebHandle>, req: Request<Incoming>
         .get(ACCEPT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+    let (method, path) = (req.method().clone(), target);
     // A scrape saves the state file (write and fsync) before it is answered, and concurrent
     // scrapes queue for that: off the two async workers, so that the accept loop, TLS
     // handshakes and /-/healthy never wait behind a disk. A few threads at a time (they would

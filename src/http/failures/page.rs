@@ -1,0 +1,172 @@
+//! `/failures` as a page for people: a filter form and a table, self-contained (nothing is
+//! loaded from elsewhere); each label value links to the same page filtered by it.
+
+use std::fmt::Write;
+
+use super::{select, Query, Row, FIELDS};
+use crate::aggregate::Aggregator;
+use crate::http::html_escape as esc;
+
+// Links are relative (`?…`, `./`), so the page works behind a proxy that serves it under a
+// path prefix (--web.external-url).
+
+const STYLE: &str = "body{font-family:sans-serif;margin:1.5em}\
+table{border-collapse:collapse;font-size:90%}\
+td,th{border:1px solid #ccc;padding:0.2em 0.5em;text-align:left;vertical-align:top}\
+th{background:#f3f3f3}td.text{max-width:40em;word-break:break-word}\
+tr.c5 td.code{color:#b00}tr.c4 td.code{color:#a60}\
+form label{display:inline-block;margin:0 0.8em 0.4em 0}form input{width:9em}\
+abbr{text-decoration:underline dotted}";
+
+/// The whole page.
+pub fn html(agg: &Aggregator, q: &Query, now: f64) -> String {
+    let (rows, matched) = select(agg, q);
+    let mut h = String::with_capacity(4096 + rows.len() * 600);
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Recent failures · SMTP status exporter</title>\
+         <style>{STYLE}</style></head><body><h1>Recent failures</h1>"
+    );
+    summary(&mut h, agg, q, matched, rows.len(), now);
+    form(&mut h, q);
+    if rows.is_empty() {
+        h.push_str("<p id=\"empty\">No failure kept matches.</p>");
+    } else {
+        table(&mut h, q, &rows);
+    }
+    h.push_str("</body></html>\n");
+    h
+}
+
+fn summary(h: &mut String, agg: &Aggregator, q: &Query, matched: usize, shown: usize, now: f64) {
+    let filters = q.filters_query();
+    let _ = write!(
+        h,
+        "<p><a href=\"./\">Status page</a> · <a id=\"json\" href=\"?{}\">JSON</a></p>\
+         <p id=\"summary\">{matched} of the {} failures kept in memory match{}; showing the newest {shown}. \
+         Kept: the last {} failures and the last {} of each series (a restart starts empty). \
+         Times are the log lines' own ({}).</p>",
+        esc(&join(&filters, "format=json")),
+        agg.recent.len(),
+        super::describe_since(q, now)
+            .map(|d| format!(" in the last {d}"))
+            .unwrap_or_default(),
+        agg.recent.config().keep,
+        agg.recent.config().per_series,
+        esc(agg.log_zone().iana_name().unwrap_or("local zone")),
+    );
+    if !filters.is_empty() {
+        let _ = write!(
+            h,
+            "<p>Filtered by <code>{}</code> · <a href=\"?\">show all</a></p>",
+            esc(&filters)
+        );
+    }
+}
+
+/// The filter form: one field per filter, filled with the current values.
+fn form(h: &mut String, q: &Query) {
+    h.push_str("<form method=\"get\">");
+    for (i, name) in FIELDS.iter().enumerate() {
+        let value = q
+            .filters
+            .iter()
+            .find(|(f, _)| *f == i)
+            .and_then(|(_, v)| v.first())
+            .map(String::as_str)
+            .unwrap_or_default();
+        let _ = write!(
+            h,
+            "<label>{name} <input name=\"{name}\" value=\"{}\"></label>",
+            esc(value)
+        );
+    }
+    let _ = write!(
+        h,
+        "<label>since <input name=\"since\" placeholder=\"30m\"></label>\
+         <label>limit <input name=\"limit\" value=\"{}\"></label> <button>Filter</button></form>",
+        q.limit
+    );
+}
+
+fn table(h: &mut String, q: &Query, rows: &[Row<'_>]) {
+    h.push_str(
+        "<table id=\"failures\"><tr><th>time</th><th>source</th><th>provider</th><th>domain</th>\
+         <th>code</th><th>enhanced</th><th>reason</th><th>stage</th><th>queue id</th>\
+         <th>recipient</th><th>reply</th><th>meaning</th></tr>",
+    );
+    let filters = q.filters_query();
+    for r in rows {
+        let time_note = if r.time_source == "read" {
+            " title=\"the line has no time: the time it was read\""
+        } else {
+            ""
+        };
+        let _ = write!(
+            h,
+            "<tr class=\"c{}\"><td class=\"time\"{time_note}>{}</td>",
+            &r.class[..1],
+            esc(&r.time)
+        );
+        for (field, value) in [
+            ("source", r.source),
+            ("provider", r.provider),
+            ("domain", r.domain),
+        ] {
+            cell(h, &filters, field, value, None);
+        }
+        cell(h, &filters, "code", &r.code, Some(&r.meaning));
+        cell(h, &filters, "enhanced", &r.enhanced, Some(&r.meaning));
+        for (field, value) in [
+            ("reason", r.reason),
+            ("stage", r.stage),
+            ("queue_id", r.queue_id),
+        ] {
+            cell(h, &filters, field, value, None);
+        }
+        let _ = write!(
+            h,
+            "<td class=\"recipient\">{}</td><td class=\"text\">{}</td><td class=\"meaning\">{}</td></tr>",
+            esc(r.recipient),
+            esc(r.text),
+            esc(&r.meaning)
+        );
+    }
+    h.push_str("</table>");
+}
+
+/// A cell whose value links to the page filtered by it as well; `title`: shown on hover.
+fn cell(h: &mut String, filters: &str, field: &str, value: &str, title: Option<&str>) {
+    let class = if field == "queue_id" {
+        "queue_id"
+    } else {
+        field
+    };
+    if value.is_empty() {
+        let _ = write!(h, "<td class=\"{class}\"></td>");
+        return;
+    }
+    let link = join(
+        filters,
+        &form_urlencoded::Serializer::new(String::new())
+            .append_pair(field, value)
+            .finish(),
+    );
+    let shown = match title {
+        Some(t) => format!("<abbr title=\"{}\">{}</abbr>", esc(t), esc(value)),
+        None => esc(value),
+    };
+    let _ = write!(
+        h,
+        "<td class=\"{class}\"><a href=\"?{}\">{shown}</a></td>",
+        esc(&link)
+    );
+}
+
+fn join(a: &str, b: &str) -> String {
+    match (a.is_empty(), b.is_empty()) {
+        (true, _) => b.to_owned(),
+        (_, true) => a.to_owned(),
+        _ => format!("{a}&{b}"),
+    }
+}
