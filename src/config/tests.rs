@@ -1,6 +1,20 @@
 use super::*;
 
 #[test]
+fn failures_and_time_zone_resolve() {
+    let c = parse("failures:\n  enabled: false\ntime_zone: Asia/Tokyo\n").expect("valid config");
+    assert_eq!(c.recent.keep, 0, "turned off keeps nothing");
+    let zone = c
+        .zone
+        .as_ref()
+        .and_then(|z| z.iana_name().map(str::to_owned));
+    assert_eq!(zone.as_deref(), Some("Asia/Tokyo"));
+    let c = parse("failures:\n  keep: 5000\n  show_addresses: true\n").expect("valid config");
+    assert_eq!((c.recent.keep, c.recent.whole_addresses), (5000, true));
+    assert_eq!(parse("").map(|c| c.recent.keep).ok(), Some(1000));
+}
+
+#[test]
 fn empty_and_full_configs_parse() {
     assert!(parse("").is_ok());
     let c = parse(
@@ -27,6 +41,13 @@ fn mistakes_are_named() {
             "sources[0].name",
         ),
         ("domains:\n  max: -1\n", "domains.max"),
+        ("failures:\n  keep: 10\n", "failures.keep: 10 is out of range"),
+        ("failures:\n  per_series: 9\n", "failures.per_series: at most 8"),
+        ("failures:\n  series_max: 1000000\n", "failures.series_max: at most"),
+        ("failures:\n  text_max: 20000\n", "failures.text_max"),
+        ("failures:\n  keeep: 10\n", "unknown field `keeep`"),
+        ("failures:\n  show_addresses: maybe\n", "failures.show_addresses"),
+        ("time_zone: Europe/Berln\n", "time_zone: unknown zone \"Europe/Berln\""),
         ("web:\n  telemetry_path: /-/x\n", "web.telemetry_path"),
         ("domains:\n  groups:\n    ms: []\n", "domains.groups.ms"),
         (

@@ -250,3 +250,110 @@ fn a_flood_of_hostile_lines_keeps_counts_exact_and_memory_bounded() {
     );
     exp.terminate().unwrap();
 }
+
+/// Failures of the flood below: one series (deferred, 4xx, flood.example).
+const FLOOD_FAILURES: usize = 1_000_000;
+/// The flood's last failures carry a 2 KiB reply, so the ring ends full of them.
+const LONG_TAIL: usize = 5_000;
+/// Peak resident memory allowed through the failure flood (a debug build; measured: 18 MiB
+/// at the start, 26 MiB at the peak, with the ring full of 2 KiB replies).
+const FAILURE_RSS_BOUND_KIB: u64 = 48 * 1024;
+
+/// A real Postfix 3.7 deferral line (tests/fixtures/postfix/parser-capture.log) with the
+/// queue id, recipient and text changed.
+fn flood_line(i: usize, text: &str) -> String {
+    format!(
+        "Nov 23 02:12:58 mx postfix/smtp[10731]: {i:011X}: to=<user{i}@flood.example>, \
+         relay=127.0.0.1[127.0.0.1]:12600, delay=0.04, delays=0.01/0.01/0/0.01, dsn=4.2.0, \
+         status=deferred (host 127.0.0.1[127.0.0.1] said: 450 4.2.0 {text} (in reply to RCPT \
+         TO command))\n"
+    )
+}
+
+/// A million failures of one series after one of another: the rare one keeps its sample on
+/// `/failures`, the ring holds what its bounds say, and memory stays bounded with the ring
+/// full of 2 KiB replies (`failures.text_max: 2048`).
+#[test]
+#[ignore = "slow (a 250 MiB flood of failures, about 50 s): run by scripts/test"]
+fn a_flood_of_one_failure_series_leaves_a_rare_one_its_sample() {
+    let _heavy = harness::heavy();
+    let t = TestDir::new("hostile-failures-");
+    let (log, config) = (t.path().join("mail.log"), t.path().join("config.yml"));
+    fs::write(&log, "").unwrap();
+    fs::write(&config, "time_zone: UTC\nfailures:\n  text_max: 2048\n").unwrap();
+    let config_arg = format!("--config.file={}", config.display());
+    let mut exp = Exporter::start_any_port(
+        &[&log],
+        &t.path().join("state.json"),
+        &t.path().join("exporter.stderr"),
+        &[&config_arg],
+    )
+    .unwrap();
+    let (pid, rss_start) = (exp.pid(), vm_kib(exp.pid(), "VmRSS:"));
+    let mut w = BufWriter::with_capacity(
+        1 << 20,
+        fs::OpenOptions::new().append(true).open(&log).unwrap(),
+    );
+    w.write_all(BOUNCE.replace("1B0E698C15E", "5EEDFACE123").as_bytes())
+        .unwrap();
+    let long = "x".repeat(2048);
+    for i in 0..FLOOD_FAILURES {
+        let text = if i + LONG_TAIL >= FLOOD_FAILURES {
+            long.as_str()
+        } else {
+            "busy"
+        };
+        w.write_all(flood_line(i, text).as_bytes()).unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    let lines = FLOOD_FAILURES as u64 + 1;
+    let read = wait_for(Duration::from_secs(300), Duration::from_millis(500), || {
+        let s = parse_exposition(&scrape(exp.addr).ok()?).ok()?;
+        let total: f64 = series(&s, "smtp_status_exporter_lines_total")
+            .values()
+            .sum();
+        (total as u64 == lines).then_some(())
+    });
+    read.unwrap_or_else(|| {
+        panic!(
+            "not all {lines} lines read in 300 s: {}",
+            exp.stderr_tail(20)
+        )
+    });
+    let (peak, rss_end) = (vm_kib(pid, "VmHWM:"), vm_kib(pid, "VmRSS:"));
+    eprintln!(
+        "hostile_input: ring full of 2 KiB replies: RSS at start {rss_start} KiB, peak {peak} KiB, \
+         at the end {rss_end} KiB; bound {FAILURE_RSS_BOUND_KIB} KiB"
+    );
+    let (status, body) = exp.get("/failures?format=json&limit=100000");
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let list = v["failures"].as_array().unwrap();
+    // The last 1,000 of the flood, and the rare bounce kept by its series' reserve.
+    assert_eq!(list.len(), 1001, "kept {}", v["kept"]);
+    assert_eq!(list[0]["queue_id"], format!("{:011X}", FLOOD_FAILURES - 1));
+    assert_eq!(
+        list[999]["queue_id"],
+        format!("{:011X}", FLOOD_FAILURES - 1000)
+    );
+    let rare = &list[1000];
+    assert_eq!(
+        (&rare["queue_id"], &rare["domain"], &rare["class"]),
+        (
+            &"5EEDFACE123".into(),
+            &"remote.example".into(),
+            &"5xx".into()
+        )
+    );
+    assert!(list[..1000]
+        .iter()
+        .all(|f| f["text"].as_str().unwrap().len() > 2048));
+    let (_, only) = exp.get("/failures?format=json&domain=remote.example");
+    assert!(only.contains("5EEDFACE123"), "{only}");
+    assert!(
+        peak < FAILURE_RSS_BOUND_KIB,
+        "peak RSS {peak} KiB over {FAILURE_RSS_BOUND_KIB} KiB"
+    );
+    exp.terminate().unwrap();
+}
