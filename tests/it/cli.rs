@@ -376,6 +376,62 @@ fn counters_survive_a_restart_and_lines_written_while_down_count_once() {
     assert!(landing.contains("following"), "{landing}");
 }
 
+/// The value of the one series of `name` in an exposition.
+fn gauge_value(body: &str, name: &str) -> Option<f64> {
+    let mut found = body.lines().filter(|l| l.starts_with(&format!("{name}{{")));
+    let v = found.next()?.rsplit(' ').next()?.parse().ok();
+    assert!(found.next().is_none(), "one series of {name}");
+    v
+}
+
+#[test]
+fn destination_health_is_restored_and_failures_start_empty_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, config) = (dir.path().join("mail.log"), dir.path().join("c.yml"));
+    std::fs::write(&log, "").unwrap();
+    std::fs::write(&config, "time_zone: UTC\n").unwrap();
+    let args = [
+        "--log.path",
+        log.to_str().unwrap(),
+        "--config.file",
+        config.to_str().unwrap(),
+    ];
+    let mut e = start(dir.path(), &args);
+    let deferred = sent_line("postfix/smtp", 1)
+        .replace("02:12:58", "02:13:30")
+        .replace("dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 4XyZ12AbCd)", "dsn=4.7.0, status=deferred (host mx.example.net[192.0.2.1] said: 421 4.7.0 Try again later (in reply to RCPT TO command))");
+    std::fs::write(&log, sent_line("postfix/smtp", 0) + &deferred).unwrap();
+    wait_for(&e, 2);
+    let (_, before) = e.get("/metrics");
+    let delivered = gauge_value(&before, "smtp_last_delivered_timestamp_seconds").unwrap();
+    let failed = gauge_value(&before, "smtp_last_failure_timestamp_seconds").unwrap();
+    // The log lines' own times (02:12:58 and 02:13:30 UTC, the year inferred), not the read time.
+    assert_eq!(
+        (delivered as u64 % 86_400, failed - delivered),
+        (2 * 3600 + 12 * 60 + 58, 32.0)
+    );
+    let (_, kept) = e.get("/failures?format=json");
+    assert!(kept.contains("\"queue_id\": \"1CA9A98C001\""), "{kept}");
+    e.terminate().unwrap();
+
+    let e = start(dir.path(), &args);
+    wait_for(&e, 2);
+    let (_, after) = e.get("/metrics");
+    assert_eq!(
+        gauge_value(&after, "smtp_last_delivered_timestamp_seconds"),
+        Some(delivered)
+    );
+    assert_eq!(
+        gauge_value(&after, "smtp_last_failure_timestamp_seconds"),
+        Some(failed)
+    );
+    let (_, empty) = e.get("/failures?format=json");
+    assert!(
+        empty.contains("\"kept\": 0"),
+        "the ring is not state: {empty}"
+    );
+}
+
 fn sent_line(tag: &str, i: usize) -> String {
     format!(
         "Nov 23 02:12:58 mx {tag}[10732]: 1CA9A98C{i:03X}: to=<u{i}@example.net>, relay=mx.example.net[192.0.2.1]:25, delay=0.03, delays=0.01/0.02/0/0, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 4XyZ12AbCd)\n"
