@@ -215,6 +215,7 @@ fn rules_use_only_metrics_labels_and_recording_rules_that_exist() {
             s(&r["expr"]),
             s(&r["annotations"]["summary"]),
             s(&r["annotations"]["description"]),
+            s(&r["annotations"]["failures"]),
         ] {
             for n in promql::unknown_names(text, &recorded) {
                 bad.push(format!("{name}: {n}"));

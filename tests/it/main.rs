@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod alert_links;
 mod alerting;
 mod auto;
 mod chaos;
