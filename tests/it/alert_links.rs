@@ -3,7 +3,8 @@
 //! Prometheus templates cannot share text between rules (and a YAML anchor cannot splice a
 //! per-alert tail onto a shared head), so each alert writes the link out; these checks keep
 //! the copies one template. promtool renders it in deploy/prometheus/tests/ (`failures` in
-//! `exp_annotations`, with and without `--web.external-url`).
+//! `exp_annotations`, with and without `--web.external-url`). The parameters `/failures`
+//! takes are listed here once, for these checks and tests/it/dashboard_links.rs.
 
 // A test crate: a failed unwrap is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -14,10 +15,45 @@ use std::path::Path;
 
 use serde_yaml::Value;
 
-use crate::harness::failures_links::{is_duration, parameters, LABEL_FILTERS, OTHER_PARAMETERS};
-
 const ALERTS: &str = "deploy/prometheus/rules/smtp-alerts.rules.yml";
 const RULE_TESTS: &str = "deploy/prometheus/tests";
+
+/// The query parameters of `/failures` that filter by a label of `smtp_failures_total` or
+/// `smtp_replies_total` (an unknown parameter is a 400).
+pub const LABEL_FILTERS: [&str; 12] = [
+    "source",
+    "mta",
+    "direction",
+    "outcome",
+    "class",
+    "code",
+    "enhanced",
+    "reason",
+    "stage",
+    "domain",
+    "provider",
+    "queue_id",
+];
+
+/// The other parameters: how far back, how many.
+pub const OTHER_PARAMETERS: [&str; 2] = ["since", "limit"];
+
+/// The `key=value` pairs of a query string, in order (values as written, not decoded).
+pub fn parameters(query: &str) -> Vec<(&str, &str)> {
+    query
+        .split('&')
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+        .collect()
+}
+
+/// A `since` value as the page reads it: a number and a unit (`30m`, `1h`, `2d`).
+pub fn is_duration(v: &str) -> bool {
+    let digits = v.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &v[digits.len()..];
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && ["s", "m", "h", "d"].contains(&unit)
+}
 
 /// The head every link shares: the exporter's `--web.external-url` from its build_info (the
 /// last hour's, so that the link still names it while the exporter is down), else the scheme

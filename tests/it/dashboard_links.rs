@@ -19,8 +19,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
+use crate::alert_links::{parameters, LABEL_FILTERS};
 use crate::dashboards::{dashboards, panels, targets, variable_query, variables};
-use crate::harness::failures_links::{parameters, LABEL_FILTERS};
 use crate::harness::prometheus::{url_encode, Prometheus};
 
 /// How every link starts: the `exporter` variable unencoded (Grafana 10 percent-encodes data

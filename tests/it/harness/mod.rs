@@ -43,7 +43,6 @@ pub mod client;
 pub mod exim;
 pub mod expect;
 pub mod exporter;
-pub mod failures_links;
 pub mod feed;
 pub mod fixture_lines;
 pub mod hosts;
