@@ -112,7 +112,11 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     let shared = Arc::new(http::Shared {
         agg: counters.clone(),
         telemetry_path: plan.web.telemetry_path.clone(),
-        build: BuildInfo::CURRENT,
+        build: BuildInfo {
+            external_url: plan.web.external_url.clone(),
+            ..BuildInfo::CURRENT
+        },
+        web: Arc::clone(&web),
         state: state.clone(),
         queues: Arc::new(crate::queue::Queues::new(
             plan.queues.specs.clone(),

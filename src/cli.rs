@@ -75,6 +75,12 @@ pub struct ServeArgs {
     /// (tls_server_config, basic_auth_users with bcrypt hashes); read again on SIGHUP.
     #[arg(long = "web.config.file", value_name = "PATH")]
     pub web_config_file: Option<PathBuf>,
+    /// The address people and alerts reach this exporter at (`https://mx1.example.com:9978`,
+    /// or `https://proxy.example.com/smtp` behind a reverse proxy): shown in
+    /// `smtp_status_exporter_build_info{external_url}`, from which the alerts link to
+    /// /failures [default: none; links use the scraped `instance`].
+    #[arg(long = "web.external-url", value_name = "URL")]
+    pub external_url: Option<String>,
     /// Mail log to follow; repeat for several [default: /var/log/mail.log, or
     /// /var/log/maillog where only that exists].
     #[arg(long = "log.path", value_name = "PATH")]

@@ -30,6 +30,8 @@ pub struct Shared {
     pub agg: Counters,
     pub telemetry_path: String,
     pub build: BuildInfo,
+    /// The web configuration in force: `build_info`'s `scheme` follows its TLS across reloads.
+    pub web: Arc<webconfig::WebHandle>,
     /// Where counters are saved before each scrape is answered.
     pub state: Option<Arc<crate::state::StateFile>>,
     /// The MTA queues read at scrape time (see [`crate::queue`]).
@@ -165,11 +167,12 @@ fn ready_text(agg: &Aggregator) -> String {
 /// earlier one.
 fn metrics(accept: Option<&str>, shared: &Shared) -> Resp {
     let format = expose::Format::negotiate(accept);
+    let build = (shared.build).over_tls(shared.web.current().tls.is_some());
     let families = match &shared.state {
         Some(state) => {
             let (families, seen) = {
                 let agg = shared.agg.lock();
-                (expose::families(&agg, &shared.build), agg.marks())
+                (expose::families(&agg, &build), agg.marks())
             };
             let saved = state.save_covering(seen, || shared.agg.lock().marked_snapshot());
             if let Err(e) = saved {
@@ -177,7 +180,7 @@ fn metrics(accept: Option<&str>, shared: &Shared) -> Resp {
             }
             families
         }
-        None => expose::families(&shared.agg.lock(), &shared.build),
+        None => expose::families(&shared.agg.lock(), &build),
     };
     // The queues were read (or their cached reading kept) before this request was routed.
     let mut families = families;
@@ -437,6 +440,7 @@ mod tests {
             agg: Counters::new(agg),
             telemetry_path: "/metrics".into(),
             build: BuildInfo::CURRENT,
+            web: Arc::default(),
             state: None,
             queues: Arc::default(),
         }

@@ -140,7 +140,7 @@ pub const BUILD_INFO: Spec = Spec {
     name: "smtp_status_exporter_build_info",
     kind: Kind::Gauge,
     help: "Version of the exporter (always 1).",
-    labels: &["version", "revision", "rustc"],
+    labels: &["version", "revision", "rustc", "external_url", "scheme"],
 };
 
 pub const QUEUE_MESSAGES: Spec = Spec {

@@ -24,6 +24,12 @@ pub struct BuildInfo {
     pub version: &'static str,
     pub revision: &'static str,
     pub rustc: &'static str,
+    /// `--web.external-url`, empty when not given: alert rules build links to `/failures`
+    /// from it.
+    pub external_url: String,
+    /// `https` while the web configuration turns TLS on, else `http`: with `instance`, the
+    /// address alert rules link to when there is no external URL.
+    pub scheme: &'static str,
 }
 
 impl BuildInfo {
@@ -31,7 +37,17 @@ impl BuildInfo {
         version: env!("CARGO_PKG_VERSION"),
         revision: env!("SSE_GIT_REVISION"),
         rustc: env!("SSE_RUSTC_VERSION"),
+        external_url: String::new(),
+        scheme: "http",
     };
+
+    /// The same, served over TLS or not.
+    pub fn over_tls(&self, tls: bool) -> BuildInfo {
+        BuildInfo {
+            scheme: if tls { "https" } else { "http" },
+            ..self.clone()
+        }
+    }
 }
 
 /// The exposition formats, chosen by `--format` or by the `Accept` header.
@@ -335,6 +351,8 @@ fn build_info(build: &BuildInfo) -> Vec<Metric> {
             ("version", build.version.to_owned()),
             ("revision", build.revision.to_owned()),
             ("rustc", build.rustc.to_owned()),
+            ("external_url", build.external_url.clone()),
+            ("scheme", build.scheme.to_owned()),
         ],
         1.0,
     )]

@@ -36,6 +36,8 @@ pub struct Web {
     pub listen: Vec<SocketAddr>,
     pub telemetry_path: String,
     pub config_file: Option<PathBuf>,
+    /// `--web.external-url` without its trailing `/`; empty when not given.
+    pub external_url: String,
 }
 
 /// Where counters and read positions are saved.
@@ -104,12 +106,57 @@ fn web(args: &ServeArgs, file: &config::File) -> anyhow::Result<Web> {
         .unwrap_or_else(|| config::DEFAULT_LISTEN.to_owned());
     let listen = crate::http::parse_listen_address(&listen_address)
         .map_err(|e| ConfigError(format!("--web.listen-address: {e}")))?;
+    let external_url = match &args.external_url {
+        Some(u) => {
+            external_url(u).map_err(|e| ConfigError(format!("--web.external-url {u:?}: {e}")))?
+        }
+        None => String::new(),
+    };
     Ok(Web {
         listen_address,
         listen,
         telemetry_path,
         config_file: args.web_config_file.clone(),
+        external_url,
     })
+}
+
+/// An absolute `http`/`https` URL with an optional path prefix, without its trailing `/`s.
+/// It is served as a label and pasted into links, so it must be a URL as written in one: no
+/// query, fragment or credentials, nothing that needs escaping.
+fn external_url(url: &str) -> Result<String, String> {
+    let rest = (url.strip_prefix("https://"))
+        .or(url.strip_prefix("http://"))
+        .ok_or("must start with http:// or https:// (e.g. https://mx1.example.com:9978)")?;
+    if let Some(c) = url.chars().find(|&c| {
+        !c.is_ascii_graphic() || matches!(c, '"' | '<' | '>' | '\\' | '^' | '`' | '{' | '|' | '}')
+    }) {
+        return Err(format!(
+            "{c:?} is not allowed in a URL: percent-encode it (a host name in punycode)"
+        ));
+    }
+    if rest.contains(['?', '#']) {
+        return Err("give no query (?) or fragment (#): only scheme, host, port and path".into());
+    }
+    let (authority, _path) = rest.split_once('/').unwrap_or((rest, ""));
+    if authority.contains('@') {
+        return Err("give no user or password: the URL is shown in a metric label".into());
+    }
+    // The port follows the last `:` outside an IPv6 literal's brackets.
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !p.contains(']') => (h, Some(p)),
+        _ => (authority, None),
+    };
+    if host.is_empty() || host == "[]" {
+        return Err("has no host: write e.g. https://mx1.example.com:9978".into());
+    }
+    if let Some(p) = port {
+        p.parse::<u16>()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or(format!("port {p:?} is not a port number (1-65535)"))?;
+    }
+    Ok(url.trim_end_matches('/').to_owned())
 }
 
 fn queues(args: &ServeArgs, sources: &Sources) -> anyhow::Result<Queues> {
@@ -272,6 +319,46 @@ mod tests {
             let e = resolve(args).expect_err(want);
             assert!(e.chain().any(|c| c.is::<ConfigError>()), "{e:#}");
             assert!(format!("{e:#}").contains(want), "{args:?}: {e:#}");
+        }
+    }
+
+    #[test]
+    fn the_external_url_is_checked_and_loses_its_trailing_slash() {
+        let url = |u: &str| resolve(&["--web.external-url", u]).map(|p| p.web.external_url);
+        assert_eq!(
+            url("https://proxy.example.com/smtp/").expect("ok"),
+            "https://proxy.example.com/smtp"
+        );
+        assert_eq!(
+            url("http://[2001:db8::1]:9978").expect("ok"),
+            "http://[2001:db8::1]:9978"
+        );
+        assert_eq!(url("http://mx1:9978//").expect("ok"), "http://mx1:9978");
+        assert_eq!(resolve(&[]).expect("ok").web.external_url, "");
+        for (bad, why) in [
+            (
+                "mx1.example.com:9978",
+                "must start with http:// or https://",
+            ),
+            ("ftp://mx1.example.com", "must start with http://"),
+            ("https://", "has no host"),
+            ("https://:9978/x", "has no host"),
+            ("https://mx1:99999", "not a port number"),
+            ("https://mx1:0", "not a port number"),
+            ("https://mx1/smtp?x=1", "no query"),
+            ("https://mx1/#top", "fragment"),
+            ("https://user:pw@mx1", "no user or password"),
+            ("https://mx1/a b", "' ' is not allowed"),
+            ("https://mx1/\"x", "is not allowed"),
+            ("https://bücher.example", "punycode"),
+        ] {
+            let e = url(bad).expect_err(bad);
+            assert!(e.chain().any(|c| c.is::<ConfigError>()), "{e:#}");
+            let e = format!("{e:#}");
+            assert!(
+                e.contains("--web.external-url") && e.contains(why),
+                "{bad}: {e}"
+            );
         }
     }
 

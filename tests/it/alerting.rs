@@ -215,6 +215,7 @@ fn rules_use_only_metrics_labels_and_recording_rules_that_exist() {
             s(&r["expr"]),
             s(&r["annotations"]["summary"]),
             s(&r["annotations"]["description"]),
+            s(&r["annotations"]["failures"]),
         ] {
             for n in promql::unknown_names(text, &recorded) {
                 bad.push(format!("{name}: {n}"));
@@ -765,6 +766,10 @@ fn check_provider_alert(
             || description.contains("Deferred in reply to: not logged ("),
         "the stage of a reply to RCPT TO:\n{description}"
     );
+    // Plain HTTP, no --web.external-url: the link is built from the scraped build_info.
+    let failures = ann["failures"].as_str().unwrap_or_default();
+    let link = format!("http://{instance}/failures?source=postfix&mta=postfix&provider=google&direction=outbound&outcome=deferred&since=15m");
+    assert_eq!(failures, link, "{alert}");
 }
 
 #[test]

@@ -342,6 +342,59 @@ fn append(path: &Path, n: std::ops::Range<usize>) {
 }
 
 #[test]
+fn a_bad_external_url_exits_2_saying_what_to_fix() {
+    for (url, want) in [
+        (
+            "mx1.example.com:9978",
+            "must start with http:// or https://",
+        ),
+        ("https://proxy.example.com/smtp?x=1", "no query"),
+    ] {
+        let o = run(&[
+            "--web.external-url",
+            url,
+            "--web.listen-address",
+            "127.0.0.1:0",
+            "--log.path",
+            "/dev/null",
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{url}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains("--web.external-url") && e.contains(want),
+            "{url}: {e}"
+        );
+    }
+}
+
+/// What alert rules build their links to /failures from.
+#[test]
+fn build_info_carries_the_external_url_and_the_scheme() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("mail.log");
+    append(&log, 0..1);
+    let e = start(
+        dir.path(),
+        &[
+            "--log.path",
+            log.to_str().unwrap(),
+            "--web.external-url",
+            "https://proxy.example.com/smtp/",
+        ],
+    );
+    let (_, body) = e.get("/metrics");
+    let info = body
+        .lines()
+        .find(|l| l.starts_with("smtp_status_exporter_build_info{"))
+        .unwrap_or_else(|| panic!("no build_info in {body}"));
+    assert!(
+        info.contains(r#"external_url="https://proxy.example.com/smtp""#)
+            && info.contains(r#"scheme="http""#),
+        "{info}"
+    );
+}
+
+#[test]
 fn a_busy_port_exits_1_with_a_hint() {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = l.local_addr().unwrap().to_string();

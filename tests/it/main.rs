@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod alert_links;
 mod alerting;
 mod auto;
 mod chaos;
@@ -11,6 +12,7 @@ mod cli;
 mod codes;
 mod container;
 mod corpus;
+mod dashboard_links;
 mod dashboards;
 mod exim_e2e;
 mod exim_queue;

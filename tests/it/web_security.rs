@@ -142,7 +142,13 @@ fn mutual_tls_accepts_only_the_right_client_certificate() {
     ];
     let (code, body, err) = curl(&good, &url);
     assert_eq!(code, 200, "right client certificate: {err}");
-    assert!(body.contains("smtp_status_exporter_build_info"), "{body}");
+    // Alert rules link to https://INSTANCE/failures from it.
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("smtp_status_exporter_build_info{")
+                && l.contains(r#"scheme="https""#)),
+        "{body}"
+    );
     // TLS 1.3 only, too.
     let (code, _, err) = curl(&[&good[..], &["--tlsv1.3".to_owned()]].concat(), &url);
     assert_eq!(code, 200, "TLS 1.3: {err}");
