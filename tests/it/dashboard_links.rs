@@ -54,7 +54,7 @@ pub fn data_links() -> Vec<DataLink> {
     out
 }
 
-fn panel_links(p: &Value) -> Vec<String> {
+pub fn panel_links(p: &Value) -> Vec<String> {
     let fc = &p["fieldConfig"];
     let mut links: Vec<Value> = fc["defaults"]["links"]
         .as_array()
@@ -331,4 +331,169 @@ fn the_checks_catch_wrong_links_and_fill_fills_them() {
             l.url
         );
     }
+}
+
+/// The label a link's parameter takes from the row or a dashboard variable; `None` for a
+/// fixed value or `since`.
+fn templated_label(value: &str) -> Option<&str> {
+    if value == SINCE {
+        return None;
+    }
+    row_label(value).or(dashboard_variable(value))
+}
+
+/// Every data link, filled with the label values of each distinct row its table can have
+/// (taken from the failures a real exporter read from real Postfix lines), is answered by that
+/// exporter's `/failures` with exactly the failures those values and the link's fixed filters
+/// select; and every link finds some.
+#[test]
+fn data_links_filled_with_real_rows_open_their_failures() {
+    use crate::harness::exporter::Exporter;
+    let t = crate::harness::util::TestDir::new("data-links-");
+    let (log, config) = (t.path().join("mail.log"), t.path().join("c.yml"));
+    std::fs::write(&log, "").unwrap();
+    std::fs::write(&config, "time_zone: UTC\n").unwrap();
+    let config_arg = format!("--config.file={}", config.display());
+    let exp = Exporter::start_any_port(
+        &[&log],
+        &t.path().join("state.json"),
+        &t.path().join("exporter.stderr"),
+        &[&config_arg],
+    )
+    .unwrap();
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/postfix/parser-capture.log"
+    );
+    std::fs::write(&log, std::fs::read(fixture).unwrap()).unwrap();
+    let all: Vec<Value> = crate::harness::util::wait_for(
+        std::time::Duration::from_secs(20),
+        std::time::Duration::from_millis(100),
+        || {
+            let (_, body) = exp.get("/failures?format=json&limit=100000");
+            let v: Value = serde_json::from_str(&body).ok()?;
+            let list = v["failures"].as_array()?.clone();
+            (list.len() >= 10 && v["matched"] == v["kept"]).then_some(list)
+        },
+    )
+    .expect("the fixture's failures on /failures");
+    let base = format!("http://{}", exp.addr);
+    for link in data_links() {
+        let params: Vec<(String, String)> = parameters(link.url.strip_prefix(HEAD).unwrap())
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let mut rows = BTreeSet::new();
+        for f in &all {
+            let values: BTreeMap<&str, &str> = params
+                .iter()
+                .filter_map(|(k, v)| {
+                    let label = templated_label(v)?;
+                    Some((label, f[k.as_str()].as_str().unwrap_or_default()))
+                })
+                .collect();
+            rows.insert(
+                values
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        let mut found = 0;
+        for row in rows {
+            let values: BTreeMap<&str, &str> =
+                row.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let url = fill(&link.url, &base, "2000-01-01T00:00:00.000Z", &values);
+            let want: Vec<&str> = all
+                .iter()
+                .filter(|f| {
+                    params.iter().all(|(k, v)| match templated_label(v) {
+                        _ if k == "since" => true,
+                        Some(label) => f[k.as_str()] == values[label],
+                        None => f[k.as_str()] == v.as_str(),
+                    })
+                })
+                .map(|f| f["queue_id"].as_str().unwrap_or_default())
+                .collect();
+            let path = url.strip_prefix(&base).unwrap();
+            let (status, body) = exp.get(&format!("{path}&format=json&limit=100000"));
+            assert_eq!(
+                status, 200,
+                "{} / {}: {url}: {body}",
+                link.dashboard, link.panel
+            );
+            let got: Value = serde_json::from_str(&body).unwrap();
+            let got: Vec<&str> = got["failures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["queue_id"].as_str().unwrap_or_default())
+                .collect();
+            assert_eq!(got, want, "{} / {}: {url}", link.dashboard, link.panel);
+            found += got.len();
+        }
+        assert!(
+            found > 0,
+            "{} / {}: no row's link finds a failure",
+            link.dashboard,
+            link.panel
+        );
+    }
+}
+
+/// What is wrong with the links of a table panel whose query returned `rows` (a real
+/// Prometheus's answer): each row's link, filled with the row's labels (Prometheus leaves an
+/// empty label out: it is filled empty) and `vars`, must be answered by the exporter at
+/// `base` with failures that all carry those values; a row of a failure count above zero must
+/// find at least one. Returns the mistakes and how many failures the links found.
+pub fn rows_open_their_failures(
+    exp: &crate::harness::exporter::Exporter,
+    url: &str,
+    rows: &[crate::harness::prometheus::Sample],
+    vars: &BTreeMap<&str, &str>,
+    counts_failures: bool,
+) -> (Vec<String>, usize) {
+    let (mut bad, mut found) = (Vec::new(), 0);
+    let base = format!("http://{}", exp.addr);
+    let params: Vec<(String, String)> = parameters(url.strip_prefix(HEAD).unwrap_or_default())
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    for row in rows {
+        let mut values: BTreeMap<&str, &str> = vars.clone();
+        for (_, v) in &params {
+            if let Some(label) = row_label(v) {
+                values.insert(label, row.labels.get(label).map_or("", String::as_str));
+            }
+        }
+        let filled = fill(url, &base, "2000-01-01T00:00:00.000Z", &values);
+        let path = filled.strip_prefix(&base).unwrap_or_default();
+        let (status, body) = exp.get(&format!("{path}&format=json&limit=100000"));
+        let answer: Value = serde_json::from_str(&body).unwrap_or_default();
+        let Some(list) = answer["failures"].as_array().filter(|_| status == 200) else {
+            bad.push(format!("{filled}: {status} {body}"));
+            continue;
+        };
+        for (k, v) in &params {
+            let want = match templated_label(v) {
+                _ if k == "since" => continue,
+                Some(label) => values.get(label).copied().unwrap_or_default(),
+                None => v.as_str(),
+            };
+            if let Some(f) = list.iter().find(|f| f[k.as_str()] != want) {
+                bad.push(format!(
+                    "{filled}: a failure with {k}={} (want {want:?})",
+                    f[k.as_str()]
+                ));
+            }
+        }
+        if counts_failures && row.value > 0.0 && list.is_empty() {
+            bad.push(format!(
+                "{filled}: the row counts {} failures, the link finds none",
+                row.value
+            ));
+        }
+        found += list.len();
+    }
+    (bad, found)
 }

@@ -424,7 +424,7 @@ fn every_dashboard_query_runs_on_a_real_prometheus_and_returns_data() {
     let fed = t0.elapsed();
 
     let mut failures = Vec::new();
-    let mut queries = 0;
+    let (mut queries, mut links_checked) = (0, 0);
     for (name, d) in dashboards() {
         let domain = if name.contains("drilldown") {
             "d1.test"
@@ -490,7 +490,26 @@ fn every_dashboard_query_runs_on_a_real_prometheus_and_returns_data() {
                         Ok(s) if s.iter().all(|x| !x.value.is_finite()) => {
                             failures.push(format!("{what}: only NaN/Inf: {s:?}\n  {expr}"));
                         }
-                        Ok(_) => {}
+                        Ok(s) => {
+                            // Each row's data link leads to that row's failures.
+                            for url in crate::dashboard_links::panel_links(&p) {
+                                let (bad, found) = crate::dashboard_links::rows_open_their_failures(
+                                    &exporter,
+                                    &url,
+                                    &s,
+                                    &vars,
+                                    expr.contains("smtp_failures_total"),
+                                );
+                                links_checked += 1;
+                                failures
+                                    .extend(bad.into_iter().map(|b| format!("{what}: link {b}")));
+                                if found == 0 {
+                                    failures.push(format!(
+                                        "{what}: no row's link finds a failure: {url}"
+                                    ));
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -502,8 +521,10 @@ fn every_dashboard_query_runs_on_a_real_prometheus_and_returns_data() {
         failures.len(),
         failures.join("\n")
     );
+    assert!(links_checked >= 6, "{links_checked} data links checked");
     eprintln!(
-        "{queries} dashboard queries ran and returned data; log fed after {fed:?}, {:?} in all",
+        "{queries} dashboard queries ran and returned data, {links_checked} data links opened \
+         their rows' failures; log fed after {fed:?}, {:?} in all",
         t0.elapsed()
     );
 }
