@@ -603,8 +603,18 @@ fn systemd_analyze_verifies_the_unit_and_rates_it_hardened() {
 
 use crate::harness::fixture_lines::{Lines, AT_GOOGLE};
 
-/// Appends lines to the log in one write, as syslog would.
+/// Appends lines to the log in one write, as syslog would: stamped now (the fixture's classic
+/// syslog stamp replaced), so that the failures an alert links to are the last minutes'.
 fn append(log: &Path, lines: &[String]) {
+    let now = jiff::Zoned::now().strftime("%b %e %H:%M:%S").to_string();
+    let restamped: Vec<String> = lines
+        .iter()
+        .map(|l| match l.get(15..) {
+            Some(rest) if l.as_bytes().get(3) == Some(&b' ') => format!("{now}{rest}"),
+            _ => l.clone(),
+        })
+        .collect();
+    let lines = &restamped;
     let mut text = lines.join("\n");
     text.push('\n');
     let mut f = fs::OpenOptions::new().append(true).open(log).unwrap();
@@ -718,7 +728,7 @@ fn check_provider_alert(
     instance: &str,
     meaning: &str,
     diagnose: &dyn Fn() -> String,
-) {
+) -> String {
     let (gmail, _, _) = AT_GOOGLE;
     let (route, alert) = webhook
         .wait_for_alert("SmtpProviderDeferralSurge", Duration::from_secs(20))
@@ -770,6 +780,19 @@ fn check_provider_alert(
     let failures = ann["failures"].as_str().unwrap_or_default();
     let link = format!("http://{instance}/failures?source=postfix&mta=postfix&provider=google&direction=outbound&outcome=deferred&since=15m");
     assert_eq!(failures, link, "{alert}");
+    link
+}
+
+/// The failures an alert's link opens on the exporter (as JSON).
+fn opened(exporter: &Exporter, link: &str) -> Vec<serde_json::Value> {
+    let host = format!("http://{}", exporter.addr);
+    let path = link
+        .strip_prefix(&host)
+        .unwrap_or_else(|| panic!("{link}: not {host}"));
+    let (status, body) = exporter.get(&format!("{path}&format=json"));
+    assert_eq!(status, 200, "{link}: {body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["failures"].as_array().cloned().unwrap_or_default()
 }
 
 #[test]
@@ -929,7 +952,16 @@ fn a_burst_of_policy_deferrals_reaches_the_mail_team_with_the_meaning_of_its_cod
     );
 
     // Google alone defers most of what we send it: the provider alert names it.
-    check_provider_alert(&webhook, &exporter.addr.to_string(), &meaning, &diagnose);
+    let link = check_provider_alert(&webhook, &exporter.addr.to_string(), &meaning, &diagnose);
+    // One click from the alert: the deferrals at Google behind it, each with its queue id.
+    let behind = opened(&exporter, &link);
+    assert!(!behind.is_empty(), "{link} lists nothing");
+    for f in &behind {
+        assert!(
+            f["provider"] == "google" && f["outcome"] == "deferred" && f["queue_id"] != "",
+            "{link}: {f}"
+        );
+    }
 
     // Our own DNSBL lookups refused: critical, so the pager gets it (and the mail team).
     let (_, dnsbl) = wait_for(Duration::from_secs(30), Duration::from_millis(50), || {
@@ -949,6 +981,23 @@ fn a_burst_of_policy_deferrals_reaches_the_mail_team_with_the_meaning_of_its_cod
         summary.contains("its own blocklist lookups are refused"),
         "{summary}"
     );
+    let link = dnsbl["annotations"]["failures"]
+        .as_str()
+        .unwrap_or_default();
+    let refused = opened(&exporter, link);
+    assert!(!refused.is_empty(), "{link} lists nothing");
+    for f in &refused {
+        // NOQUEUE refusals: no queue id; the recipient masked.
+        assert!(
+            f["reason"] == "dnsbl_unusable"
+                && f["queue_id"] == ""
+                && f["recipient"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("u…@"),
+            "{link}: {f}"
+        );
+    }
 
     // gmail.com alone defers 73%: its per-domain alert fires too, but the fleet-wide one
     // inhibits it (equal job, instance, source), so it is never sent.
