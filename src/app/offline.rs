@@ -39,7 +39,10 @@ pub fn replay(common: &CommonArgs, args: &ReplayArgs) -> anyhow::Result<()> {
     }
     let first_mailbox = names.len();
     names.extend((boxes.iter()).map(|m| (m.name.clone(), crate::parse::dsn::MTA.to_owned())));
-    let mut agg = Aggregator::new(names, &plan::bounds(&file));
+    // Nothing serves /failures after a replay: keep no ring.
+    let mut bounds = plan::bounds(&file);
+    bounds.recent.keep = 0;
+    let mut agg = Aggregator::new(names, &bounds);
     for (i, m) in boxes.iter().enumerate() {
         let id = SourceId(first_mailbox + i);
         if let Some(s) = agg.source_mut(id) {
