@@ -26,6 +26,7 @@ mod mailbox;
 mod mailbox_e2e;
 mod opensmtpd_e2e;
 mod opensmtpd_queue;
+mod pages;
 mod postfix_e2e;
 mod queue_e2e;
 mod relays;
