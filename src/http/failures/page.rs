@@ -1,5 +1,6 @@
 //! `/failures` as a page for people: a filter form and a table, self-contained (nothing is
-//! loaded from elsewhere); each label value links to the same page filtered by it.
+//! loaded from elsewhere); each label value links to the same page filtered by it, and a code
+//! shows its meaning on hover.
 
 use std::fmt::Write;
 
@@ -13,7 +14,8 @@ use crate::http::html_escape as esc;
 const STYLE: &str = "body{font-family:sans-serif;margin:1.5em}\
 table{border-collapse:collapse;font-size:90%}\
 td,th{border:1px solid #ccc;padding:0.2em 0.5em;text-align:left;vertical-align:top}\
-th{background:#f3f3f3}td.text{max-width:40em;word-break:break-word}\
+th{background:#f3f3f3}td{white-space:nowrap}\
+td.text{white-space:normal;min-width:24em;overflow-wrap:anywhere}\
 tr.c5 td.code{color:#b00}tr.c4 td.code{color:#a60}\
 form label{display:inline-block;margin:0 0.8em 0.4em 0}form input{width:9em}\
 abbr{text-decoration:underline dotted}";
@@ -93,7 +95,7 @@ fn table(h: &mut String, q: &Query, rows: &[Row<'_>]) {
     h.push_str(
         "<table id=\"failures\"><tr><th>time</th><th>source</th><th>provider</th><th>domain</th>\
          <th>code</th><th>enhanced</th><th>reason</th><th>stage</th><th>queue id</th>\
-         <th>recipient</th><th>reply</th><th>meaning</th></tr>",
+         <th>recipient</th><th>reply</th></tr>",
     );
     let filters = q.filters_query();
     for r in rows {
@@ -126,10 +128,9 @@ fn table(h: &mut String, q: &Query, rows: &[Row<'_>]) {
         }
         let _ = write!(
             h,
-            "<td class=\"recipient\">{}</td><td class=\"text\">{}</td><td class=\"meaning\">{}</td></tr>",
+            "<td class=\"recipient\">{}</td><td class=\"text\">{}</td></tr>",
             esc(r.recipient),
             esc(r.text),
-            esc(&r.meaning)
         );
     }
     h.push_str("</table>");
