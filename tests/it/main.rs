@@ -14,6 +14,7 @@ mod corpus;
 mod dashboards;
 mod exim_e2e;
 mod exim_queue;
+mod failures_e2e;
 mod follow;
 mod formats;
 mod golden;
