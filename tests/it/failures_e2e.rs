@@ -6,13 +6,15 @@
 //! list exactly those, under every filter; a second exporter with `show_addresses: true` in
 //! another zone shows the same failures with whole addresses and that zone's offsets; a real
 //! Prometheus with exemplar storage must hold, for each failure series, the queue id and time
-//! of its latest failure that had a queue id.
-//!
-//! Run with `sudo scripts/test` (installs Postfix and Prometheus, then runs the ignored tests).
+//! of its latest failure that had a queue id. Run by `sudo scripts/test` (it installs both).
+
+// Test code: a failed expectation is the test's failure, named by its message.
+#![allow(clippy::expect_used)]
 
 use crate::harness;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsStr;
 use std::net::Ipv4Addr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -98,7 +100,8 @@ fn postfix_config(sink: &Sink, closed_port: u16) -> PostfixConfig {
     }
 }
 
-/// Submits one message (to space-separated recipients) on its own connection; returns the reply to the end of DATA, if sent.
+/// Submits one message to space-separated recipients on a connection of its own; the reply
+/// to the end of DATA, if it was sent.
 fn submit(
     server: std::net::SocketAddr,
     from: Option<Ipv4Addr>,
@@ -128,7 +131,8 @@ fn send_mail(pf: &PostfixInstance) {
             let data = submit(pf.submission, None, rcpt, "outbound");
             assert_eq!(data, Some(250), "the submission smtpd must queue {rcpt}");
         }
-        drain(pf);
+        pf.wait_queue_empty(Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("{e}"));
         std::thread::sleep(Duration::from_millis(1100));
     }
     let lo = Some(Ipv4Addr::LOCALHOST);
@@ -142,12 +146,8 @@ fn send_mail(pf: &PostfixInstance) {
     let noqueue = "nouser@in.test relay-x@elsewhere.test ok-a@in.test";
     assert_eq!(to_inbound(lo, noqueue, "NOQUEUE"), Some(250));
     assert_eq!(to_inbound(lo, "ok-c@in.test", "E2E-REJECT"), Some(550));
-    drain(pf);
-}
-
-fn drain(pf: &PostfixInstance) {
-    let drained = pf.wait_queue_empty(Duration::from_secs(60));
-    drained.unwrap_or_else(|e| panic!("{e}"));
+    pf.wait_queue_empty(Duration::from_secs(60))
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// One failure as the log says the exporter must show it.
@@ -420,7 +420,7 @@ fn check_since_and_limit(exp: &Exporter, want: &[Expected]) {
         let tz = TimeZone::get(zone).expect("a zone");
         let since = rfc3339(cut, &tz).replace(".000", "");
         let got = get_json(exp, &format!("&since={}", url_encode(&since)));
-        same(&got, later.iter().copied(), &since);
+        same(&got, later.iter().copied(), &format!("&since={since}"));
     }
     let got = get_json(exp, "&since=1d");
     same(&got, want.iter(), "&since=1d");
@@ -444,8 +444,7 @@ fn check_page(exp: &Exporter, want: &[Expected]) {
     for class in ["4", "5"] {
         let rows = page.matches(&format!("<tr class=\"c{class}\"")).count();
         let n = want.iter().filter(|e| e.fields["class"].starts_with(class));
-        let n = n.count();
-        assert_eq!(rows, n, "rows of class {class}xx on the page");
+        assert_eq!(rows, n.count(), "rows of class {class}xx on the page");
     }
     let qids = want.iter().map(|e| &e.fields["queue_id"]);
     for qid in qids.filter(|q| !q.is_empty()) {
@@ -515,13 +514,10 @@ fn start_exporter(dir: &TestDir, name: &str, pf: &PostfixInstance, yaml: &str) -
     let d = dir.subdir(name);
     let config = d.join("config.yaml");
     std::fs::write(&config, yaml).expect("write the config");
-    Exporter::builder(&d)
-        .log(pf.maillog_path())
-        .state(d.join("state.json"))
-        .arg("--config.file")
-        .arg(&config)
-        .start()
-        .unwrap_or_else(|e| panic!("the exporter ({name}): {e}"))
+    let args = [OsStr::new("--config.file"), config.as_os_str()];
+    let b = Exporter::builder(&d).log(pf.maillog_path()).args(&args);
+    let started = b.state(d.join("state.json")).start();
+    started.unwrap_or_else(|e| panic!("the exporter ({name}): {e}"))
 }
 
 /// Waits until the exporter has read every line written since it started.
@@ -572,7 +568,6 @@ fn failures_and_exemplars_after_a_real_postfix() {
     let masked = start_exporter(&dir, "masked", &pf, "time_zone: UTC\n");
     let whole = "time_zone: Asia/Kolkata\nfailures:\n  show_addresses: true\n";
     let whole = start_exporter(&dir, "whole", &pf, whole);
-
     send_mail(&pf);
     let lines = quiet_log(&pf) - before;
     pf.stop().unwrap_or_else(|e| panic!("{e}"));

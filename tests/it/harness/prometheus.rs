@@ -1,6 +1,7 @@
 //! A REAL Prometheus server (Debian's `prometheus` package) run by a test as a child process on
 //! loopback, with its own configuration and data directory in the test's temp dir, and its HTTP
-//! API (`/api/v1/query`, `/api/v1/label/…/values`, `/api/v1/query_exemplars`) for the test to read what it scraped.
+//! API (`/api/v1/query`, `/api/v1/label/…/values`, `/api/v1/query_exemplars`) for the test to
+//! read what it scraped.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
