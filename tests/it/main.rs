@@ -16,6 +16,7 @@ mod dashboard_links;
 mod dashboards;
 mod exim_e2e;
 mod exim_queue;
+mod failures_e2e;
 mod follow;
 mod formats;
 mod golden;

@@ -1,6 +1,7 @@
 //! A REAL Prometheus server (Debian's `prometheus` package) run by a test as a child process on
 //! loopback, with its own configuration and data directory in the test's temp dir, and its HTTP
-//! API (`/api/v1/query`, `/api/v1/label/…/values`) for the test to read what it scraped.
+//! API (`/api/v1/query`, `/api/v1/label/…/values`, `/api/v1/query_exemplars`) for the test to
+//! read what it scraped.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -32,6 +33,12 @@ impl Prometheus {
     /// it, its TSDB in `dir/data`, listening on a free port of 127.0.0.1; waits until
     /// `/-/ready` answers 200. Its log goes to `dir/prometheus.log`.
     pub fn start(dir: &Path, config: &str) -> Result<Prometheus, String> {
+        Prometheus::start_with(dir, config, &[])
+    }
+
+    /// [`Prometheus::start`] with more command-line flags, e.g.
+    /// `--enable-feature=exemplar-storage` (without it Prometheus drops the exemplars it scrapes).
+    pub fn start_with(dir: &Path, config: &str, flags: &[&str]) -> Result<Prometheus, String> {
         let bin = require_tool("prometheus");
         let config_path = dir.join("prometheus.yml");
         fs::write(&config_path, config)
@@ -46,6 +53,7 @@ impl Prometheus {
             .arg(format!("--config.file={}", config_path.display()))
             .arg(format!("--storage.tsdb.path={}", data.display()))
             .arg(format!("--web.listen-address={addr}"))
+            .args(flags)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log_file))
@@ -186,6 +194,25 @@ impl Prometheus {
             .iter()
             .filter_map(|v| v.as_str().map(str::to_owned))
             .collect())
+    }
+
+    /// `/api/v1/query_exemplars` of `expr` between `start` and `end` (seconds since the epoch):
+    /// one object per series, `{seriesLabels, exemplars: [{labels, value, timestamp}]}`.
+    pub fn exemplars(
+        &self,
+        expr: &str,
+        start: f64,
+        end: f64,
+    ) -> Result<Vec<serde_json::Value>, String> {
+        let data = self.api(&format!(
+            "/api/v1/query_exemplars?query={}&start={start:.3}&end={end:.3}",
+            url_encode(expr)
+        ))?;
+        match data {
+            serde_json::Value::Array(series) => Ok(series),
+            serde_json::Value::Null => Ok(Vec::new()),
+            other => Err(format!("exemplars of {expr:?} are no array: {other}")),
+        }
     }
 
     /// The rules Prometheus loaded, by group: `/api/v1/rules`.
