@@ -6,6 +6,7 @@ mod harness;
 
 mod alert_links;
 mod alerting;
+mod alerting_e2e;
 mod auto;
 mod chaos;
 mod cli;
