@@ -232,9 +232,18 @@ fn basic_auth_right_wrong_missing() {
         let (code, _, err) = curl(&[&tls[..], &args[..]].concat(), &url);
         assert_eq!(code, 401, "{who}: {err}");
     }
-    // Every path is behind the password, the landing page included.
-    let (code, _, _) = curl(&tls, &url_of(&e, "https", "/"));
-    assert_eq!(code, 401);
+    // Every path is behind the password, the landing page and /failures included.
+    for path in ["/", "/failures", "/failures?format=json"] {
+        let (code, _, _) = curl(&tls, &url_of(&e, "https", path));
+        assert_eq!(code, 401, "{path}");
+    }
+    let user = ["-u".to_owned(), "prometheus:s3cret pass".to_owned()];
+    let (code, body, err) = curl(
+        &[&tls[..], &user[..]].concat(),
+        &url_of(&e, "https", "/failures?format=json"),
+    );
+    assert_eq!(code, 200, "{err}");
+    assert!(body.contains("\"failures\""), "{body}");
     let out = Command::new(require_tool("curl"))
         .args(["-sS", "-D", "-", "-o", "/dev/null"])
         .args(tls)
