@@ -19,7 +19,7 @@ use crate::expose::{self, BuildInfo};
 
 // --web.config.file (TLS, basic auth) and the bounds on connections.
 pub mod auth;
-mod failures;
+pub mod failures;
 pub mod limits;
 pub mod server;
 pub mod tls;

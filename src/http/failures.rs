@@ -11,8 +11,9 @@ use serde::Serialize;
 use crate::aggregate::{Aggregator, Failure};
 use crate::codes;
 
-/// The filters, by query parameter: each is matched exactly against the entry's value.
-const FIELDS: [&str; 12] = [
+/// The filters, by query parameter: each is matched exactly against the entry's value (the
+/// label values of `smtp_failures_total` and `smtp_replies_total`, and the queue id).
+pub const FILTERS: [&str; 12] = [
     "source",
     "mta",
     "direction",
@@ -62,10 +63,10 @@ impl Query {
     }
 
     fn add_filter(&mut self, key: &str, value: String) -> Result<(), String> {
-        let Some(i) = FIELDS.iter().position(|f| *f == key) else {
+        let Some(i) = FILTERS.iter().position(|f| *f == key) else {
             return Err(format!(
                 "unknown parameter {key:?}: filter by {}, or give format, since or limit",
-                FIELDS.join(", ")
+                FILTERS.join(", ")
             ));
         };
         if key == "class" && !matches!(value.as_str(), "4xx" | "5xx") {
@@ -95,7 +96,7 @@ impl Query {
         let mut s = form_urlencoded::Serializer::new(String::new());
         for (f, values) in &self.filters {
             for v in values {
-                s.append_pair(FIELDS.get(*f).copied().unwrap_or_default(), v);
+                s.append_pair(FILTERS.get(*f).copied().unwrap_or_default(), v);
             }
         }
         s.finish()
@@ -159,7 +160,7 @@ pub struct Row<'a> {
 
 impl Row<'_> {
     fn field(&self, i: usize) -> &str {
-        match FIELDS.get(i).copied().unwrap_or_default() {
+        match FILTERS.get(i).copied().unwrap_or_default() {
             "source" => self.source,
             "mta" => self.mta,
             "direction" => self.direction,

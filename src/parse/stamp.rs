@@ -62,6 +62,20 @@ pub(crate) fn check_origins(parse: for<'a> fn(&'a [u8]) -> super::Parsed<'a>, ca
     }
 }
 
+/// The queue id as a person reads it from a syslog line of Postfix or Sendmail: the word
+/// before the first `: ` of the message, unless it is `NOQUEUE` or not a word (a keyword such
+/// as `proxy-reject`, or `ruleset=check_relay, …`). A reading independent of the parsers'.
+#[cfg(test)]
+pub(crate) fn first_word_id(line: &str) -> &str {
+    let msg = line.split_once("]: ").map_or("", |(_, m)| m);
+    let word = msg.split_once(": ").map_or("", |(w, _)| w);
+    if word == "NOQUEUE" || !word.bytes().all(|c| c.is_ascii_alphanumeric()) {
+        ""
+    } else {
+        word
+    }
+}
+
 /// Checks every reply of a fixture of real syslog lines (`Mmm dd HH:MM:SS host …`, all with a
 /// two-digit day): its stamp is the line's first 15 bytes and its queue id what `id_of` (a
 /// reading of the line independent of the parser's) finds. Returns how many replies it checked.

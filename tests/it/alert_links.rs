@@ -19,21 +19,8 @@ const ALERTS: &str = "deploy/prometheus/rules/smtp-alerts.rules.yml";
 const RULE_TESTS: &str = "deploy/prometheus/tests";
 
 /// The query parameters of `/failures` that filter by a label of `smtp_failures_total` or
-/// `smtp_replies_total` (an unknown parameter is a 400).
-pub const LABEL_FILTERS: [&str; 12] = [
-    "source",
-    "mta",
-    "direction",
-    "outcome",
-    "class",
-    "code",
-    "enhanced",
-    "reason",
-    "stage",
-    "domain",
-    "provider",
-    "queue_id",
-];
+/// `smtp_replies_total` (an unknown parameter is a 400): the exporter's own list.
+pub use smtp_status_exporter::http::failures::FILTERS as LABEL_FILTERS;
 
 /// The other parameters: how far back, how many.
 pub const OTHER_PARAMETERS: [&str; 2] = ["since", "limit"];

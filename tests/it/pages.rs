@@ -24,24 +24,12 @@ use crate::harness::util::{require_tool, run, wait_for, TestDir};
 const FIXTURE: &str = "tests/fixtures/postfix/parser-capture.log";
 /// `/failures` shows this many rows when the query gives no `limit`.
 const DEFAULT_LIMIT: usize = 100;
-/// The filters of `/failures` (docs/failures.md), each an input of the form, then `since` and
-/// `limit`.
-const FORM_INPUTS: [&str; 14] = [
-    "source",
-    "mta",
-    "direction",
-    "outcome",
-    "class",
-    "code",
-    "enhanced",
-    "reason",
-    "stage",
-    "domain",
-    "provider",
-    "queue_id",
-    "since",
-    "limit",
-];
+/// The inputs of the filter form: each filter of `/failures` (the exporter's own list), then
+/// `since` and `limit`.
+fn form_inputs() -> Vec<&'static str> {
+    let filters = smtp_status_exporter::http::failures::FILTERS;
+    filters.into_iter().chain(["since", "limit"]).collect()
+}
 /// The most one Chromium run may take (it takes about 2 s).
 const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -333,14 +321,14 @@ fn check_masked(dom: &str, rows: &[ElementRef<'_>]) {
 fn check_form(doc: &Html) {
     let forms: Vec<_> = doc.select(&sel("form")).collect();
     assert_eq!(forms.len(), 1, "forms of the page");
-    for name in FORM_INPUTS {
+    for name in form_inputs() {
         let inputs = forms[0]
             .select(&sel(&format!("input[name=\"{name}\"]")))
             .count();
         assert_eq!(inputs, 1, "input name={name} in the filter form");
     }
     let names = forms[0].select(&sel("input")).count();
-    assert_eq!(names, FORM_INPUTS.len(), "inputs of the filter form");
+    assert_eq!(names, form_inputs().len(), "inputs of the filter form");
 }
 
 #[test]

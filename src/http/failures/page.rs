@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{select, Query, Row, FIELDS};
+use super::{select, Query, Row, FILTERS};
 use crate::aggregate::Aggregator;
 use crate::http::html_escape as esc;
 
@@ -69,7 +69,7 @@ fn summary(h: &mut String, agg: &Aggregator, q: &Query, matched: usize, shown: u
 /// The filter form: one field per filter, filled with the current values.
 fn form(h: &mut String, q: &Query) {
     h.push_str("<form method=\"get\">");
-    for (i, name) in FIELDS.iter().enumerate() {
+    for (i, name) in FILTERS.iter().enumerate() {
         let value = q
             .filters
             .iter()

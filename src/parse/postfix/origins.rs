@@ -2,7 +2,7 @@
 //! need the module's private parts.
 
 use super::*;
-use crate::parse::stamp::{check_fixture_origins, check_origins, Origin};
+use crate::parse::stamp::{check_fixture_origins, check_origins, first_word_id, Origin};
 use crate::parse::Stamp::{Bsd, Iso};
 
 /// Real lines with the queue id and stamp their reply carries. Unmarked: Postfix 3.7.11
@@ -46,18 +46,6 @@ const ORIGINS: &[Origin] = &[
 #[test]
 fn queue_id_and_time() {
     check_origins(parse, ORIGINS);
-}
-
-/// The queue id as a person reads it: the word before the first `: ` of the message, unless it
-/// is `NOQUEUE` or a keyword (`proxy-reject`).
-fn first_word_id(line: &str) -> &str {
-    let msg = line.split_once("]: ").map_or("", |(_, m)| m);
-    let word = msg.split_once(": ").map_or("", |(w, _)| w);
-    if word == "NOQUEUE" || !word.bytes().all(|c| c.is_ascii_alphanumeric()) {
-        ""
-    } else {
-        word
-    }
 }
 
 /// Every reply of both captures carries its line's stamp and queue id.

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::parse::render_for_tests as render;
-use crate::parse::stamp::{check_fixture_origins, check_origins, Origin};
+use crate::parse::stamp::{check_fixture_origins, check_origins, first_word_id, Origin};
 use crate::parse::Stamp::Bsd;
 
 /// Real lines of Sendmail 8.17.1.9 (Debian 12), with what they must read as, and the text
@@ -215,18 +215,6 @@ const ORIGINS: &[Origin] = &[
 #[test]
 fn queue_id_and_time() {
     check_origins(parse, ORIGINS);
-}
-
-/// The queue id as a person reads it: the word before the first `: ` of the message, unless it
-/// is `NOQUEUE` or not a word (`ruleset=check_relay, …`).
-fn first_word_id(line: &str) -> &str {
-    let msg = line.split_once("]: ").map_or("", |(_, m)| m);
-    let word = msg.split_once(": ").map_or("", |(w, _)| w);
-    if word == "NOQUEUE" || !word.bytes().all(|c| c.is_ascii_alphanumeric()) {
-        ""
-    } else {
-        word
-    }
 }
 
 /// Every reply of the capture carries its line's stamp and queue id.
