@@ -132,6 +132,9 @@ fn promql_names(expr: &str) -> impl Iterator<Item = String> + '_ {
         .filter(|i| i.contains(':'))
 }
 
+/// How the last line of every alert's description starts: then the `failures` link.
+const DESCRIPTION_LINK: &str = "Failures behind this alert: ";
+
 /// What is wrong with one alert's link, if anything.
 fn check(name: &str, rule: &Value, fired: &BTreeSet<String>) -> Vec<String> {
     let link = s(&rule["annotations"]["failures"]);
@@ -172,6 +175,14 @@ fn check(name: &str, rule: &Value, fired: &BTreeSet<String>) -> Vec<String> {
     }
     if !seen.contains("since") {
         bad.push(format!("{name}: no since"));
+    }
+    // The description, what most receivers show, ends with the same link.
+    let description = s(&rule["annotations"]["description"]);
+    let last = description.trim_end().lines().last().unwrap_or_default();
+    if last != format!("{DESCRIPTION_LINK}{link}") {
+        bad.push(format!(
+            "{name}: the description does not end with {DESCRIPTION_LINK:?} and the link: {last}"
+        ));
     }
     for label in fired.iter().filter(|l| LABEL_FILTERS.contains(&l.as_str())) {
         if !seen.contains(label.as_str()) {
@@ -249,5 +260,16 @@ fn a_wrong_link_is_caught() {
         r["annotations"]["failures"] = Value::from(link.replacen(from, to, 1));
         let said = check(&name, &r, &fired).join("\n");
         assert!(said.contains(want), "{from} -> {to}: {said:?}");
+    }
+    // A description without the link, or with another one.
+    let description = s(&rule["annotations"]["description"]).to_owned();
+    for changed in [
+        description.replace(DESCRIPTION_LINK, "Failures: "),
+        description.replace("since=15m", "since=30m"),
+    ] {
+        let mut r = rule.clone();
+        r["annotations"]["description"] = Value::from(changed);
+        let said = check(&name, &r, &fired).join("\n");
+        assert!(said.contains("the description does not end"), "{said:?}");
     }
 }
