@@ -206,6 +206,10 @@ fn check_provider_alert(
     let failures = ann["failures"].as_str().unwrap_or_default();
     let link = format!("http://{instance}/failures?source=postfix&mta=postfix&provider=google&direction=outbound&outcome=deferred&since=15m");
     assert_eq!(failures, link, "{alert}");
+    assert!(
+        description.trim_end().ends_with(&format!("Failures behind this alert: {link}")),
+        "the description ends with the link:\n{description}"
+    );
     link
 }
 
