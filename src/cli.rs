@@ -121,8 +121,10 @@ pub struct ServeArgs {
     /// instead of the system journal.
     #[arg(long = "journal.directory", value_name = "DIR", requires = "journal")]
     pub journal_directory: Option<PathBuf>,
-    /// With --journal: the journalctl program to run [default: journalctl, found in PATH].
-    #[arg(long = "journal.journalctl", value_name = "PATH", requires = "journal")]
+    /// The journalctl program to run, with --journal or where the journal is the default
+    /// (neither /var/log/mail.log nor /var/log/maillog exists) [default: journalctl, found in
+    /// PATH].
+    #[arg(long = "journal.journalctl", value_name = "PATH")]
     pub journalctl: Option<PathBuf>,
     /// Read the queue of the Postfix instance with this configuration directory (postqueue -c
     /// DIR -j) at each scrape, for the first Postfix source [default: the default instance's

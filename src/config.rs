@@ -28,18 +28,6 @@ pub const DEFAULT_TELEMETRY_PATH: &str = "/metrics";
 pub const DEFAULT_STATE_FILE: &str = "/var/lib/smtp-status-exporter/state.json";
 pub const DEFAULT_DOMAINS_MAX: usize = 100;
 
-/// The distribution's mail log: Debian and Ubuntu write `/var/log/mail.log`, Red Hat and
-/// friends `/var/log/maillog`.
-pub fn default_log_path() -> PathBuf {
-    let debian = Path::new("/var/log/mail.log");
-    let redhat = Path::new("/var/log/maillog");
-    if !debian.exists() && redhat.exists() {
-        redhat.to_path_buf()
-    } else {
-        debian.to_path_buf()
-    }
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct File {

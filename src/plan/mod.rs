@@ -2,6 +2,7 @@
 //! Nothing downstream parses a string of either again; every mistake is a [`ConfigError`]
 //! naming its flag or YAML path (exit code 2).
 
+mod default_input;
 mod sources;
 
 use std::net::SocketAddr;

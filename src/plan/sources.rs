@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
+use super::default_input::{self, Choice};
 use crate::aggregate::SourceId;
 use crate::cli::ServeArgs;
 use crate::config::{self, ConfigError};
@@ -185,7 +186,7 @@ pub(super) fn resolve(
     file: &config::File,
     flag_parser: &Parser,
 ) -> anyhow::Result<Sources> {
-    let journal = journal_spec(args, flag_parser)?;
+    let mut journal = journal_spec(args, flag_parser)?;
     let listeners = syslog_listeners(args, file, flag_parser)?;
     let mailboxes = mailboxes(args, file);
     if !file.sources.is_empty() && (journal.is_some() || !args.log_path.is_empty()) {
@@ -211,7 +212,17 @@ pub(super) fn resolve(
         // Only listeners or mailboxes asked for: no default mail log to wait for.
         Vec::new()
     } else {
-        vec![default_file(args, flag_parser)]
+        match default_input::Probe::system(args.journalctl.as_deref()).choose() {
+            Choice::File { path, why } => {
+                tracing::info!("no log asked for: following {} ({why})", path.display());
+                vec![default_file(args, flag_parser, path)]
+            }
+            Choice::Journal { why } => {
+                tracing::info!("no log asked for: reading the systemd journal's mail facility, as --journal does ({why})");
+                journal = Some(journal_of(args, flag_parser, Origin::System));
+                Vec::new()
+            }
+        }
     };
     check_names(&files, &mailboxes)?;
     if out.queues.is_empty() {
@@ -287,8 +298,7 @@ fn flag_files(args: &ServeArgs, flag_parser: &Parser) -> Vec<FileSource> {
 }
 
 /// The distribution's mail log, when nothing else is asked for.
-fn default_file(args: &ServeArgs, flag_parser: &Parser) -> FileSource {
-    let path = config::default_log_path();
+fn default_file(args: &ServeArgs, flag_parser: &Parser, path: PathBuf) -> FileSource {
     let parser = crate::source::detected_in(flag_parser, &path);
     FileSource {
         name: parser.mta().to_owned(),
@@ -491,17 +501,22 @@ fn journal_spec(args: &ServeArgs, parser: &Parser) -> anyhow::Result<Option<Jour
         (None, Some(d)) => Origin::Directory(absolute(d)?),
         (None, None) => Origin::System,
     };
+    Ok(Some(journal_of(args, parser, origin)))
+}
+
+/// The journal source of `origin` with the `--journal.*` filters (the mail facility by default).
+fn journal_of(args: &ServeArgs, parser: &Parser, origin: Origin) -> JournalSpec {
     let matches = if args.journal_unit.is_empty() && args.journal_match.is_empty() {
         vec![journal::DEFAULT_MATCH.to_owned()]
     } else {
         args.journal_match.clone()
     };
-    Ok(Some(JournalSpec {
+    JournalSpec {
         name: parser.mta().to_owned(),
         parser: parser.clone(),
         journalctl: (args.journalctl.clone()).unwrap_or_else(|| PathBuf::from("journalctl")),
         origin,
         units: args.journal_unit.clone(),
         matches,
-    }))
+    }
 }

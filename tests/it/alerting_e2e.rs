@@ -207,7 +207,9 @@ fn check_provider_alert(
     let link = format!("http://{instance}/failures?source=postfix&mta=postfix&provider=google&direction=outbound&outcome=deferred&since=15m");
     assert_eq!(failures, link, "{alert}");
     assert!(
-        description.trim_end().ends_with(&format!("Failures behind this alert: {link}")),
+        description
+            .trim_end()
+            .ends_with(&format!("Failures behind this alert: {link}")),
         "the description ends with the link:\n{description}"
     );
     link

@@ -52,7 +52,7 @@ fn start(state: &Path, args: &[&str]) -> Exporter {
 }
 
 /// What the journal tests ask of a running exporter beyond the harness's.
-trait JournalExporter {
+pub(crate) trait JournalExporter {
     fn wait_ready(&self);
     /// Polls `done` every 20 ms for up to 30 s; fails with the exporter's log.
     fn poll(&self, what: &str, done: impl FnMut(&Exporter) -> bool);
@@ -147,7 +147,7 @@ fn one(s: &Samples, metric: &str) -> f64 {
 
 /// One journal entry as Postfix's syslog(3) call leaves it in the journal.
 #[derive(Debug, Clone)]
-struct Rec {
+pub(crate) struct Rec {
     identifier: String,
     pid: String,
     /// `None`: an entry without `MESSAGE`.
@@ -157,7 +157,7 @@ struct Rec {
 }
 
 /// Reads a syslog line `Mon DD HH:MM:SS host tag[pid]: message` into an entry.
-fn rec_of(line: &[u8]) -> Rec {
+pub(crate) fn rec_of(line: &[u8]) -> Rec {
     let text = String::from_utf8_lossy(line);
     // After the 15-character time and the host.
     let rest = &line[16..];
@@ -178,7 +178,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// The fixture's lines.
-fn fixture_lines() -> Vec<Vec<u8>> {
+pub(crate) fn fixture_lines() -> Vec<Vec<u8>> {
     let text = std::fs::read(FIXTURE).unwrap();
     text.split(|&c| c == b'\n')
         .filter(|l| !l.is_empty())
@@ -205,7 +205,7 @@ fn journal_remote() -> PathBuf {
 }
 
 /// Appends entries to a journal file with `systemd-journal-remote`, one clock for all.
-struct JournalFile {
+pub(crate) struct JournalFile {
     tool: PathBuf,
     path: PathBuf,
     /// Microseconds of the next entry; entries are a millisecond apart.
@@ -213,7 +213,7 @@ struct JournalFile {
 }
 
 impl JournalFile {
-    fn new(path: PathBuf) -> JournalFile {
+    pub(crate) fn new(path: PathBuf) -> JournalFile {
         JournalFile {
             tool: journal_remote(),
             path,
@@ -221,7 +221,7 @@ impl JournalFile {
         }
     }
 
-    fn append(&mut self, recs: &[Rec]) {
+    pub(crate) fn append(&mut self, recs: &[Rec]) {
         let mut export = Vec::new();
         for r in recs {
             self.clock += 1000;
@@ -332,7 +332,7 @@ fn replay(dir: &Path, lines: &[Vec<u8>]) -> (BTreeMap<Labels, f64>, f64, BTreeMa
 
 /// Asserts that the exporter counted exactly what replay counts for `lines`, plus
 /// `extra_unrecognised` entries that have no line.
-fn assert_counts(e: &Exporter, dir: &Path, lines: &[Vec<u8>], extra_unrecognised: f64) {
+pub(crate) fn assert_counts(e: &Exporter, dir: &Path, lines: &[Vec<u8>], extra_unrecognised: f64) {
     let (replies, expired, mut results) = replay(dir, lines);
     *results.entry("unrecognised".into()).or_default() += extra_unrecognised;
     let s = e.samples();

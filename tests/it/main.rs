@@ -23,6 +23,7 @@ mod formats;
 mod golden;
 mod hostile_input;
 mod journal;
+mod journal_default;
 mod load;
 mod mailbox;
 mod mailbox_e2e;
