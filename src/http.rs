@@ -290,9 +290,9 @@ fn queues_section(h: &mut String, queues: &crate::queue::Queues) {
 
 /// A relative link to `/failures` filtered by `filters`.
 fn failures_link(filters: &[(&str, &str)]) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::from("failures?"));
+    let mut q = form_urlencoded::Serializer::new(String::new());
     q.extend_pairs(filters);
-    q.finish()
+    format!("failures?{}", q.finish())
 }
 
 /// Who refused: outbound replies by provider, the share deferred and the top failure code.
