@@ -196,18 +196,7 @@ fn metrics(accept: Option<&str>, shared: &Shared) -> Resp {
 }
 
 fn html_escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            _ => o.push(c),
-        }
-    }
-    o
+    expose::svg::escape(s)
 }
 
 fn landing_page(agg: &Aggregator, shared: &Shared) -> String {

@@ -8,6 +8,7 @@ mod health;
 pub mod json;
 pub mod openmetrics;
 pub mod summary;
+pub mod svg;
 pub mod table;
 
 use prometheus::proto::{
