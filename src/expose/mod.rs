@@ -7,6 +7,7 @@
 mod health;
 pub mod json;
 pub mod openmetrics;
+pub mod page;
 pub mod summary;
 pub mod svg;
 pub mod table;
