@@ -90,6 +90,7 @@ fn encode(agg: &Aggregator, format: ReplayFormat) -> anyhow::Result<String> {
     Ok(match format {
         ReplayFormat::Json => expose::json::encode(agg),
         ReplayFormat::Table => expose::table::encode(agg),
+        ReplayFormat::Html => expose::report::encode(agg),
         ReplayFormat::Prometheus => expose::encode(
             &expose::families(agg, &BuildInfo::CURRENT),
             expose::Format::Prometheus,
