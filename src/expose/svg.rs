@@ -149,7 +149,7 @@ impl Chart<'_> {
 
     /// Grid lines with the y ticks, and every few buckets' label under the x axis.
     fn axes(&self, o: &mut String, step: f64, top: f64) {
-        o.push_str("<g class=\"axes\" font-size=\"11\" fill=\"#555\">");
+        o.push_str("<g class=\"axes\" font-size=\"13\" fill=\"#555\">");
         let mut v = 0.0;
         while v <= top + step / 2.0 {
             let y = Self::y(v, top);
