@@ -366,7 +366,9 @@ text-align:left;vertical-align:top}.wide{overflow-x:auto}figure.chart{margin:1em
 svg.chart{width:100%;height:auto;display:block}figcaption{font-weight:bold}\
 ul.legend{list-style:none;padding:0;margin:0.3em 0}ul.legend li{display:inline-block;margin-right:1.2em}\
 .swatch{display:inline-block;width:0.9em;height:0.9em;margin-right:0.3em;vertical-align:middle}\
-.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,30em),1fr));gap:0 1.5em}";
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,30em),1fr));gap:0 1.5em}\
+@media (max-width:40em){svg.chart text{font-size:22px}svg.chart .alt{display:none}\
+.wide table{min-width:60em}}";
 
 #[cfg(test)]
 mod tests {

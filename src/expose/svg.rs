@@ -12,9 +12,9 @@ use std::fmt::Write;
 const W: f64 = 720.0;
 const H: f64 = 220.0;
 /// Room for the tick labels: left, right, top, bottom.
-const LEFT: f64 = 48.0;
+const LEFT: f64 = 56.0;
 const RIGHT: f64 = 8.0;
-const TOP: f64 = 10.0;
+const TOP: f64 = 16.0;
 const BOTTOM: f64 = 24.0;
 /// At most this many labels under the x axis.
 const X_LABELS: usize = 8;
@@ -167,15 +167,23 @@ impl Chart<'_> {
         let n = self.buckets.len();
         let every = n.div_ceil(X_LABELS).max(1);
         let w = self.x(1) - self.x(0);
+        let mut shown = 0;
         for (i, label) in self.buckets.iter().enumerate() {
             // The newest bucket always gets its label: the reader looks for "now".
             let regular = i % every == 0 && n - 1 - i >= every / 2;
             if !regular && i + 1 != n {
                 continue;
             }
+            // Every other label is `alt`: a narrow screen, with larger text, hides those.
+            let alt = if shown % 2 == 1 && i + 1 != n {
+                " alt"
+            } else {
+                ""
+            };
+            shown += 1;
             let _ = write!(
                 o,
-                "<text class=\"xtick\" x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+                "<text class=\"xtick{alt}\" x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
                 self.x(i) + w / 2.0,
                 H - 6.0,
                 escape(label)
@@ -358,7 +366,8 @@ mod tests {
         let mut c = chart(Kind::Stacked);
         c.buckets = (0..60).map(|i| format!("m{i}")).collect();
         let svg = c.render();
-        assert!(svg.matches("class=\"xtick\"").count() <= X_LABELS + 1);
+        assert!(svg.matches("class=\"xtick").count() <= X_LABELS + 1);
+        assert!(svg.matches("class=\"xtick alt\"").count() >= 3);
         assert!(svg.contains(">m59</text>"), "the newest bucket is labelled");
         // The only URL is the SVG namespace, which is a name, not something loaded.
         assert_eq!(svg.matches("http").count(), 1);
