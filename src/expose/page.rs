@@ -172,7 +172,8 @@ pub fn rate_chart(
     let rate = |c: usize| {
         (buckets.iter())
             .map(|(_, n)| match n[history::OUTBOUND] {
-                0 => 0.0,
+                // No outbound reply: no share, a gap in the line rather than a false 0 %.
+                0 => f64::NAN,
                 all => (1000.0 * n[c] as f64 / all as f64).round() / 10.0,
             })
             .collect()
@@ -417,7 +418,7 @@ mod tests {
             "{svg}"
         );
         assert!(
-            svg.contains("data-bucket=\"60\" data-v-deferred=\"0\""),
+            svg.contains("data-bucket=\"60\" data-v-deferred=\"\" data-v-bounced=\"\""),
             "{svg}"
         );
     }

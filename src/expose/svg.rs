@@ -71,8 +71,11 @@ pub fn escape(s: &str) -> String {
 }
 
 /// A value as the tooltips and attributes show it: whole numbers without a fraction.
+/// `NaN` (no value: a share of nothing) is empty.
 fn num(v: f64) -> String {
-    if v.fract() == 0.0 && v.abs() < 1e15 {
+    if v.is_nan() {
+        String::new()
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
         format!("{}", v as i64)
     } else {
         format!("{v:.1}")
@@ -200,13 +203,11 @@ impl Chart<'_> {
         for s in &self.series {
             let v = s.values.get(i).copied().unwrap_or(0.0);
             let _ = write!(o, " data-v-{}=\"{}\"", escape(s.name), num(v));
-            let _ = write!(
-                tip,
-                ", {}: {} {}",
-                escape(s.name),
-                num(v),
-                escape(self.unit)
-            );
+            let (shown, unit) = match v.is_nan() {
+                true => ("none".to_owned(), String::new()),
+                false => (num(v), format!(" {}", escape(self.unit))),
+            };
+            let _ = write!(tip, ", {}: {shown}{unit}", escape(s.name));
         }
         let _ = write!(o, "><title>{tip}</title>");
     }
@@ -225,7 +226,7 @@ impl Chart<'_> {
             let mut base = 0.0;
             for s in &self.series {
                 let v = s.values.get(i).copied().unwrap_or(0.0);
-                if v <= 0.0 {
+                if v.is_nan() || v <= 0.0 {
                     continue;
                 }
                 let (y0, y1) = (Self::y(base, top), Self::y(base + v, top));
@@ -246,26 +247,33 @@ impl Chart<'_> {
     fn lines(&self, o: &mut String, top: f64) {
         let half = (self.x(1) - self.x(0)) / 2.0;
         for s in &self.series {
-            let pts: Vec<String> = (0..self.buckets.len())
-                .map(|i| {
-                    let v = s.values.get(i).copied().unwrap_or(0.0);
-                    format!("{:.1},{:.1}", self.x(i) + half, Self::y(v, top))
+            // One line per run of values: a bucket without a value is a gap, not a zero.
+            let values = (0..self.buckets.len()).map(|i| s.values.get(i).copied().unwrap_or(0.0));
+            let points: Vec<Option<String>> = (values.enumerate())
+                .map(|(i, v)| {
+                    (!v.is_nan()).then(|| format!("{:.1},{:.1}", self.x(i) + half, Self::y(v, top)))
                 })
                 .collect();
-            let _ = write!(
-                o,
-                "<polyline class=\"line\" data-series=\"{}\" fill=\"none\" stroke=\"{}\" \
-                 stroke-width=\"2\" points=\"{}\"/>",
-                escape(s.name),
-                escape(s.color),
-                pts.join(" ")
-            );
+            for run in points.split(Option::is_none).filter(|r| r.len() > 1) {
+                let run: Vec<&str> = run.iter().flatten().map(String::as_str).collect();
+                let _ = write!(
+                    o,
+                    "<polyline class=\"line\" data-series=\"{}\" fill=\"none\" stroke=\"{}\" \
+                     stroke-width=\"2\" points=\"{}\"/>",
+                    escape(s.name),
+                    escape(s.color),
+                    run.join(" ")
+                );
+            }
         }
         for i in 0..self.buckets.len() {
             self.open_point(o, i);
             let x = self.x(i) + half;
             for s in &self.series {
                 let v = s.values.get(i).copied().unwrap_or(0.0);
+                if v.is_nan() {
+                    continue;
+                }
                 let _ = write!(
                     o,
                     "<circle cx=\"{x:.1}\" cy=\"{:.1}\" r=\"3\" fill=\"{}\"/>",
@@ -339,6 +347,14 @@ mod tests {
         assert_eq!(lines.matches("<g class=\"point\"").count(), 5);
         assert_eq!(lines.matches("<polyline").count(), 2);
         assert_eq!(lines.matches("<circle").count(), 10);
+        // No value: no circle, a gap in the line, an empty attribute and "none" in the tooltip.
+        let mut gaps = chart(Kind::Lines);
+        gaps.series[0].values[2] = f64::NAN;
+        let svg = gaps.render();
+        assert_eq!(svg.matches("<circle").count(), 9);
+        assert_eq!(svg.matches("<polyline").count(), 3, "{svg}");
+        assert!(svg
+            .contains("data-v-2xx=\"\" data-v-5xx=\"1\"><title>13:02, 2xx: none, 5xx: 1 replies"));
     }
 
     #[test]

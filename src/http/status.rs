@@ -217,7 +217,12 @@ mod tests {
         (svg.split("<g class=\"point\"").skip(1))
             .map(|p| {
                 let v = &p[p.find(&attr).expect("attr") + attr.len()..];
-                v[..v.find('"').expect("quote")].parse().expect("number")
+                // Empty: no value (the share of no reply).
+                let v = &v[..v.find('"').expect("quote")];
+                match v {
+                    "" => 0,
+                    v => v.parse().expect("number"),
+                }
             })
             .collect()
     }

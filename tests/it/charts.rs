@@ -35,8 +35,13 @@ fn sum(points: &[ElementRef<'_>], name: &str) -> f64 {
         .map(|p| {
             let v = p.value().attr(&attr);
             let v = v.unwrap_or_else(|| panic!("no {attr} on {}", p.html()));
-            v.parse::<f64>()
-                .unwrap_or_else(|e| panic!("{attr}={v:?}: {e}"))
+            // Empty: no value (the share of no reply).
+            match v {
+                "" => 0.0,
+                v => v
+                    .parse::<f64>()
+                    .unwrap_or_else(|e| panic!("{attr}={v:?}: {e}")),
+            }
         })
         .sum()
 }
@@ -189,7 +194,13 @@ fn replay_report_in_chromium_charts_by_log_hour_and_loads_nothing() {
         0.0,
         "04:00 has no line"
     );
-    assert_eq!(points(&doc, "rates").len(), 4);
+    let rates = points(&doc, "rates");
+    assert_eq!(rates.len(), 4);
+    // 04:00 had no outbound reply: no share, not 0 %.
+    assert_eq!(rates[2].value().attr("data-v-deferred"), Some(""));
+    // Each line: 02:00 to 03:00, then a gap; 05:00 alone is a dot.
+    assert_eq!(doc.select(&sel("svg#rates polyline")).count(), 2);
+    assert_eq!(doc.select(&sel("svg#rates circle")).count(), 6);
     for id in ["providers", "domains", "reasons", "codes"] {
         assert_eq!(
             doc.select(&sel(&format!("table#{id}"))).count(),
