@@ -184,10 +184,14 @@ impl Chart<'_> {
                 ""
             };
             shown += 1;
+            // The newest label ends at the right edge, where a centred one would be cut.
+            let (x, anchor) = match i + 1 == n && n > 1 {
+                true => (W - RIGHT, "end"),
+                false => (self.x(i) + w / 2.0, "middle"),
+            };
             let _ = write!(
                 o,
-                "<text class=\"xtick{alt}\" x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-                self.x(i) + w / 2.0,
+                "<text class=\"xtick{alt}\" x=\"{x:.1}\" y=\"{}\" text-anchor=\"{anchor}\">{}</text>",
                 H - 6.0,
                 escape(label)
             );
