@@ -213,6 +213,8 @@ pub enum ReplayFormat {
     Openmetrics,
     Json,
     Table,
+    /// One self-contained page with charts by hour (`replay --format html > report.html`).
+    Html,
 }
 
 #[derive(Debug, Args)]

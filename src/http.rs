@@ -13,8 +13,7 @@ use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use hyper::{Method, Response, StatusCode};
 use tokio::net::TcpListener;
 
-use crate::aggregate::{Aggregator, Counters, LineResult, SourceState};
-use crate::codes;
+use crate::aggregate::{Aggregator, Counters, SourceState};
 use crate::expose::{self, BuildInfo};
 
 // --web.config.file (TLS, basic auth) and the bounds on connections.
@@ -22,6 +21,7 @@ pub mod auth;
 pub mod failures;
 pub mod limits;
 pub mod server;
+pub mod status;
 pub mod tls;
 pub mod webconfig;
 
@@ -68,13 +68,16 @@ pub fn route(method: &Method, target: &str, accept: Option<&str>, shared: &Share
     if path == "/failures" {
         return failures_page(query, shared);
     }
-    let agg = shared.agg.lock();
-    match path {
-        "/" => text(
+    if path == "/" {
+        // Counted under the lock, rendered outside it.
+        return text(
             StatusCode::OK,
             "text/html; charset=utf-8",
-            landing_page(&agg, shared),
-        ),
+            status::page(shared),
+        );
+    }
+    let agg = shared.agg.lock();
+    match path {
         "/-/healthy" => text(StatusCode::OK, "text/plain; charset=utf-8", "OK\n"),
         "/-/ready" => {
             let not_ready: Vec<String> = agg
@@ -196,195 +199,7 @@ fn metrics(accept: Option<&str>, shared: &Shared) -> Resp {
 }
 
 fn html_escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            _ => o.push(c),
-        }
-    }
-    o
-}
-
-fn landing_page(agg: &Aggregator, shared: &Shared) -> String {
-    let b = &shared.build;
-    let mut h = String::with_capacity(4096);
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>SMTP status exporter</title>\
-         <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}\
-         td,th{{border:1px solid #ccc;padding:0.2em 0.6em;text-align:left}}</style></head><body>\
-         <h1>SMTP status exporter</h1><p>Version {} (revision {}, rustc {})</p>\
-         <ul><li><a href=\"{}\">Metrics</a></li><li><a href=\"/-/healthy\">Health</a></li>\
-         <li><a href=\"/-/ready\">Readiness</a></li>\
-         <li><a id=\"failures\" href=\"failures\">Recent failures</a>: which messages, and why</li></ul><h2>Sources</h2>\
-         <table><tr><th>source</th><th>mta</th><th>reads</th><th>state</th><th>lines counted</th>\
-         <th>ignored</th><th>unrecognised</th></tr>",
-        html_escape(b.version),
-        html_escape(b.revision),
-        html_escape(b.rustc),
-        html_escape(&shared.telemetry_path),
-    );
-    for (i, s) in agg.sources_by_id() {
-        let state = agg
-            .state_of(i)
-            .map(SourceState::describe)
-            .unwrap_or_default();
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            html_escape(&s.name),
-            mta_cell(s),
-            html_escape(&s.location),
-            html_escape(&state),
-            s.lines(LineResult::Counted),
-            s.lines(LineResult::Ignored),
-            s.lines(LineResult::Unrecognised)
-        );
-    }
-    h.push_str("</table>");
-    queues_section(&mut h, &shared.queues);
-    providers_table(&mut h, agg);
-    stages_table(&mut h, agg);
-    h.push_str("<h2>Codes seen</h2>");
-    codes_table(&mut h, agg);
-    h.push_str("</body></html>\n");
-    h
-}
-
-/// One line per queue read: what it holds, or why it cannot be read.
-fn queues_section(h: &mut String, queues: &crate::queue::Queues) {
-    if queues.is_empty() {
-        return;
-    }
-    h.push_str("<h2>Queues</h2><ul>");
-    for r in &queues.readers {
-        let s = &r.spec;
-        let state = match r.last() {
-            None => "not read yet (read at each scrape)".to_owned(),
-            Some(Ok(reading)) => {
-                let per: Vec<String> = reading
-                    .queues
-                    .iter()
-                    .map(|q| format!("{} {}", q.queue, q.messages))
-                    .collect();
-                format!("{} {}: {}", reading.total(), s.kind.unit(), per.join(", "))
-            }
-            Some(Err(e)) => format!("cannot be read: {e}"),
-        };
-        let _ = write!(
-            h,
-            "<li>{} ({}): {} &mdash; {} read error(s) so far</li>",
-            html_escape(&s.source),
-            html_escape(&s.kind.describe()),
-            html_escape(&state),
-            r.errors()
-        );
-    }
-    h.push_str("</ul>");
-}
-
-/// A relative link to `/failures` filtered by `filters`.
-fn failures_link(filters: &[(&str, &str)]) -> String {
-    let mut q = form_urlencoded::Serializer::new(String::new());
-    q.extend_pairs(filters);
-    format!("failures?{}", q.finish())
-}
-
-/// Who refused: outbound replies by provider, the share deferred and the top failure code.
-fn providers_table(h: &mut String, agg: &Aggregator) {
-    let rows = crate::expose::summary::by_provider(agg);
-    if rows.is_empty() {
-        return;
-    }
-    h.push_str(
-        "<h2>Outbound by provider</h2><table><tr><th>provider</th><th>delivered</th>\
-         <th>deferred</th><th>bounced</th><th>deferred %</th><th>top failure code</th></tr>",
-    );
-    for p in rows {
-        let _ = write!(
-            h,
-            "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            html_escape(&failures_link(&[("direction", "outbound"), ("provider", &p.name)])),
-            html_escape(if p.name.is_empty() {
-                "(local)"
-            } else {
-                &p.name
-            }),
-            p.delivered,
-            p.deferred,
-            p.bounced,
-            p.deferred_percent()
-                .map_or_else(|| "-".to_owned(), |x| format!("{x:.1}")),
-            html_escape(
-                &p.top_failure
-                    .map(crate::expose::summary::code_with_meaning)
-                    .unwrap_or_default()
-            ),
-        );
-    }
-    h.push_str("</table>");
-}
-
-/// At which step of the SMTP dialogue failures came, where the log says it.
-fn stages_table(h: &mut String, agg: &Aggregator) {
-    let rows = crate::expose::summary::by_stage(agg);
-    if rows.is_empty() {
-        return;
-    }
-    h.push_str(
-        "<h2>Failures by stage of the SMTP dialogue</h2><table><tr><th>direction</th>\
-         <th>stage</th><th>failures</th></tr>",
-    );
-    for (d, st, n) in rows {
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td><a href=\"{}\">{n}</a></td></tr>",
-            d.as_str(),
-            crate::expose::summary::stage_name(st),
-            html_escape(&failures_link(&[
-                ("direction", d.as_str()),
-                ("stage", st.as_str())
-            ])),
-        );
-    }
-    h.push_str("</table>");
-}
-
-/// The live table of the codes seen, most frequent first, with the knowledge base's meaning
-/// and what to do: readable without Grafana.
-fn codes_table(h: &mut String, agg: &Aggregator) {
-    let mut by_code = std::collections::BTreeMap::new();
-    for (k, v) in &agg.replies {
-        *by_code.entry((k.code, k.enhanced)).or_insert(0u64) += v.n;
-    }
-    if by_code.is_empty() {
-        h.push_str("<p>No replies counted yet.</p>");
-        return;
-    }
-    let mut rows: Vec<_> = by_code.into_iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    h.push_str(
-        "<table><tr><th>replies</th><th>class</th><th>code</th><th>enhanced</th>\
-         <th>meaning</th><th>what to do</th></tr>",
-    );
-    for ((code, enh), n) in rows {
-        let d = codes::describe_reply(code, enh);
-        let _ = write!(
-            h,
-            "<tr><td>{n}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            codes::class_label(code, enh),
-            code.map(|c| c.to_string()).unwrap_or_default(),
-            enh.map(|c| c.to_string()).unwrap_or_default(),
-            html_escape(&d.meaning),
-            html_escape(&d.action),
-        );
-    }
-    h.push_str("</table>");
+    expose::svg::escape(s)
 }
 
 /// Serves connections on an already bound listener until `shutdown` resolves: plain HTTP, no
@@ -414,15 +229,6 @@ pub fn parse_listen_address(s: &str) -> Result<Vec<SocketAddr>, String> {
     s.parse::<SocketAddr>()
         .map(|a| vec![a])
         .map_err(|_| format!("invalid listen address {s:?}: {hint}"))
-}
-
-/// The `mta` column: the format, and under `--log.format auto` whether it was detected.
-fn mta_cell(s: &crate::aggregate::SourceStats) -> String {
-    match s.auto {
-        None => s.mta().to_owned(),
-        Some(true) => format!("{} (auto: detected)", s.mta()),
-        Some(false) => "auto: not yet detected (no line any format claims)".to_owned(),
-    }
 }
 
 #[cfg(test)]
@@ -494,10 +300,10 @@ mod tests {
         assert_eq!(route(&get, "/-/ready", None, &s).status(), StatusCode::OK);
         assert_eq!(route(&get, "/", None, &s).status(), StatusCode::OK);
         s.agg.lock().sources[0].auto = Some(false);
-        let page = landing_page(&s.agg.lock(), &s);
+        let page = status::page(&s);
         assert!(page.contains("auto: not yet detected"), "{page}");
         s.agg.lock().sources[0].auto = Some(true);
-        assert!(landing_page(&s.agg.lock(), &s).contains("postfix (auto: detected)"));
+        assert!(status::page(&s).contains("postfix (auto: detected)"));
         assert_eq!(
             route(&get, "/nope", None, &s).status(),
             StatusCode::NOT_FOUND

@@ -7,6 +7,7 @@
 mod clock;
 pub mod counters;
 pub mod domain;
+pub mod history;
 pub mod mask;
 pub mod metrics;
 mod parts;
@@ -27,6 +28,7 @@ use crate::parse::{BasicCode, Direction, EnhancedCode, Event, Outcome, Parsed, R
 pub use clock::{LogClock, LogTime};
 pub use counters::Counters;
 use domain::{DomainId, DomainTable};
+pub use history::{History, HistoryConfig};
 pub use recent::{Failure, Recent, RecentConfig};
 pub use sources::{Position, Reading, SourceState, SourceStats};
 pub use tally::{Exemplar, FailureTally, QueueId, Tally};
@@ -169,6 +171,8 @@ pub struct Bounds {
     pub zone: jiff::tz::TimeZone,
     /// The bounds of `/failures` (`failures:`).
     pub recent: RecentConfig,
+    /// What the charts keep.
+    pub history: HistoryConfig,
 }
 
 impl Default for Bounds {
@@ -182,6 +186,7 @@ impl Default for Bounds {
             providers: Arc::default(),
             zone: jiff::tz::TimeZone::UTC,
             recent: RecentConfig::default(),
+            history: HistoryConfig::default(),
         }
     }
 }
@@ -195,6 +200,8 @@ pub struct Aggregator {
     pub failures: FxHashMap<FailureKey, FailureTally>,
     /// The latest failures, for `/failures` (not state).
     pub recent: Recent,
+    /// Replies by class per minute and per hour, for the charts (not state).
+    pub history: History,
     /// Turns each line's stamp into a time.
     clock: LogClock,
     pub delays: FxHashMap<(SourceId, Outcome), Histogram>,
@@ -224,6 +231,7 @@ impl Aggregator {
             replies: FxHashMap::default(),
             failures: FxHashMap::default(),
             recent: Recent::new(bounds.recent.clone()),
+            history: History::new(&bounds.history),
             clock: LogClock::new(bounds.zone.clone()),
             delays: FxHashMap::default(),
             domains: DomainTable::new(
@@ -322,7 +330,9 @@ impl Aggregator {
             Direction::Inbound => Verdict::Is(ProviderId::NONE),
             Direction::Outbound => self.bounds.providers.of_relay(r.relay),
         };
+        let mut n = 0;
         for (address, raw) in r.recipients.each() {
+            n += 1;
             let found = self.domains.lookup(raw);
             if found.overflowed {
                 self.count_overflow("domain");
@@ -369,6 +379,13 @@ impl Aggregator {
                 });
             }
         }
+        // Serving charts by read time: a line with a time of its own was not read "then".
+        let at = match (self.history.by, time.read) {
+            (history::By::Read, false) => counters::Counters::now(),
+            _ => time.unix,
+        };
+        let h = &mut self.history;
+        h.add(at, r.code, r.enhanced, r.direction, r.outcome, n);
         if let Some(d) = r.delay.filter(|d| d.is_finite() && *d >= 0.0) {
             self.delays
                 .entry((source, r.outcome))

@@ -85,6 +85,7 @@ impl Aggregator {
             mine.read_errors += theirs.read_errors;
             mine.rotated_missed += theirs.rotated_missed;
         }
+        self.history.merge(&later.history);
         for (label, n) in later.label_overflow {
             self.count_overflow_by(&label, n);
         }

@@ -42,6 +42,8 @@ pub fn replay(common: &CommonArgs, args: &ReplayArgs) -> anyhow::Result<()> {
     // Nothing serves /failures after a replay: keep no ring.
     let mut bounds = plan::bounds(&file);
     bounds.recent.keep = 0;
+    // Old logs: charted by their own time.
+    bounds.history = crate::aggregate::HistoryConfig::replay();
     let mut agg = Aggregator::new(names, &bounds);
     for (i, m) in boxes.iter().enumerate() {
         let id = SourceId(first_mailbox + i);
@@ -88,6 +90,7 @@ fn encode(agg: &Aggregator, format: ReplayFormat) -> anyhow::Result<String> {
     Ok(match format {
         ReplayFormat::Json => expose::json::encode(agg),
         ReplayFormat::Table => expose::table::encode(agg),
+        ReplayFormat::Html => expose::report::encode(agg),
         ReplayFormat::Prometheus => expose::encode(
             &expose::families(agg, &BuildInfo::CURRENT),
             expose::Format::Prometheus,

@@ -7,7 +7,10 @@
 mod health;
 pub mod json;
 pub mod openmetrics;
+pub mod page;
+pub mod report;
 pub mod summary;
+pub mod svg;
 pub mod table;
 
 use prometheus::proto::{

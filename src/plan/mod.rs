@@ -203,6 +203,7 @@ pub fn bounds(file: &config::File) -> Bounds {
         providers: Arc::clone(&file.compiled_providers),
         zone: file.zone.clone().unwrap_or_else(jiff::tz::TimeZone::system),
         recent: file.recent.clone(),
+        history: crate::aggregate::HistoryConfig::default(),
     }
 }
 

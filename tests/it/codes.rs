@@ -259,16 +259,23 @@ fn the_landing_page_shows_the_codes_seen_with_their_meanings() {
     // Who refused, and at which step.
     assert!(
         page.contains(
-            "<tr><td><a href=\"failures?direction=outbound&amp;provider=google\">google</a></td><td>0</td><td>1</td><td>0</td><td>100.0</td><td>4.7.28 (421): "
+            "<tr><td><a href=\"failures?direction=outbound&amp;provider=google\">google</a></td>\
+             <td>0</td><td>1</td><td>0</td><td>100.0</td><td>0.0</td><td>4.7.28 (421): "
         ),
         "{page}"
     );
     assert!(
-        page.contains("<tr><td><a href=\"failures?direction=outbound&amp;provider=other\">other</a></td><td>0</td><td>0</td><td>2</td><td>0.0</td>"),
+        page.contains(
+            "<tr><td><a href=\"failures?direction=outbound&amp;provider=other\">other</a></td>\
+             <td>0</td><td>0</td><td>2</td><td>0.0</td><td>100.0</td>"
+        ),
         "{page}"
     );
     assert!(
-        page.contains("<tr><td>outbound</td><td>rcpt</td><td><a href=\"failures?direction=outbound&amp;stage=rcpt\">3</a></td></tr>"),
+        page.contains(
+            "<tr><td>outbound</td><td>rcpt</td>\
+             <td><a href=\"failures?direction=outbound&amp;stage=rcpt\">3</a></td></tr>"
+        ),
         "{page}"
     );
 

@@ -1,6 +1,7 @@
 //! Load on loopback: many concurrent scrapes while lines stream into the log. Every scrape is
 //! answered with a complete exposition, the exporter's memory stays flat (RSS at the end against
-//! RSS once warmed up), and the final counts are exact. Bounded: a fixed number of clients and
+//! RSS once warmed up), and the final counts are exact. Meanwhile the status page `/` is read
+//! every 50 ms (far more often than its 30 s refresh): its cost is printed beside the scrapes'. Bounded: a fixed number of clients and
 //! scrapes, a fixed number of lines, generous time limits.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -106,6 +107,23 @@ fn concurrent_scrapes_while_lines_stream_in() {
             done.store(true, Ordering::Relaxed);
         })
     };
+    // The status page, read all along the scrapes: built under the same lock.
+    let scraping = Arc::new(AtomicBool::new(true));
+    let page_reader = {
+        let scraping = Arc::clone(&scraping);
+        std::thread::spawn(move || {
+            let mut took = Vec::new();
+            while scraping.load(Ordering::Relaxed) {
+                let t0 = Instant::now();
+                let r = http_get(addr, "/").unwrap();
+                took.push(t0.elapsed());
+                assert_eq!(r.status, 200);
+                assert!(String::from_utf8_lossy(&r.body).contains("<svg id=\"per-minute\""));
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            took
+        })
+    };
     let started = Instant::now();
     let clients: Vec<_> = (0..CLIENTS)
         .map(|_| {
@@ -134,6 +152,9 @@ fn concurrent_scrapes_while_lines_stream_in() {
         .flat_map(|c| c.join().expect("a client failed"))
         .collect();
     let took = started.elapsed();
+    scraping.store(false, Ordering::Relaxed);
+    let mut pages = page_reader.join().expect("the status page reader failed");
+    pages.sort();
     writer.join().unwrap();
     assert!(done.load(Ordering::Relaxed));
 
@@ -157,12 +178,16 @@ fn concurrent_scrapes_while_lines_stream_in() {
         "load: {n} scrapes by {CLIENTS} clients in {took:?} ({rate:.0}/s) while {total} lines \
          streamed in; latency p50 {:?}, p99 {:?}, max {:?}; reference /-/healthy by the same \
          clients: {reference_rate:.0}/s, p50 {reference_p50:?} (scrape p50 {:.1}x the \
-         reference's); RSS warmed up {rss_start} KiB, at the end {rss_end} KiB ({:.2}x)",
+         reference's); RSS warmed up {rss_start} KiB, at the end {rss_end} KiB ({:.2}x); \
+         the status page meanwhile: {} reads, p50 {:?}, max {:?}",
         latencies[n / 2],
         latencies[n * 99 / 100],
         latencies[n - 1],
         latencies[n / 2].as_secs_f64() / reference_p50.as_secs_f64(),
-        rss_end as f64 / rss_start as f64
+        rss_end as f64 / rss_start as f64,
+        pages.len(),
+        pages[pages.len() / 2],
+        pages[pages.len() - 1],
     );
     assert_eq!(n, CLIENTS * SCRAPES_PER_CLIENT);
     // Flat: allocator slack and thread stacks of the busy moment, not growth with load.

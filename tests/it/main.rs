@@ -9,6 +9,7 @@ mod alerting;
 mod alerting_e2e;
 mod auto;
 mod chaos;
+mod charts;
 mod cli;
 mod codes;
 mod container;

@@ -21,7 +21,7 @@ use crate::harness::exporter::Exporter;
 use crate::harness::metrics::series;
 use crate::harness::util::{require_tool, run, wait_for, TestDir};
 
-const FIXTURE: &str = "tests/fixtures/postfix/parser-capture.log";
+pub(crate) const FIXTURE: &str = "tests/fixtures/postfix/parser-capture.log";
 /// `/failures` shows this many rows when the query gives no `limit`.
 const DEFAULT_LIMIT: usize = 100;
 /// The inputs of the filter form: each filter of `/failures` (the exporter's own list), then
@@ -33,15 +33,15 @@ fn form_inputs() -> Vec<&'static str> {
 /// The most one Chromium run may take (it takes about 2 s).
 const CHROMIUM_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn fixture() -> PathBuf {
+pub(crate) fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE)
 }
 
 /// An exporter that has counted every line of the fixture, and a headless Chromium to look at
 /// its pages with.
-struct Site {
-    dir: TestDir,
-    exporter: Exporter,
+pub(crate) struct Site {
+    pub(crate) dir: TestDir,
+    pub(crate) exporter: Exporter,
     chromium: PathBuf,
     runs: usize,
 }
@@ -49,7 +49,7 @@ struct Site {
 impl Site {
     /// Starts the exporter on an empty log (it reads a new log from its end), appends the
     /// fixture and waits until every line is counted.
-    fn start(prefix: &str) -> Site {
+    pub(crate) fn start(prefix: &str) -> Site {
         let chromium = require_tool("chromium");
         let dir = TestDir::new(prefix);
         let config = dir.path().join("config.yaml");
@@ -76,13 +76,19 @@ impl Site {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.exporter.addr)
+    }
+
+    /// `chromium --headless … ARGS… URL` of the exporter's `path`: see [`Site::chromium_at`].
+    pub(crate) fn chromium(&mut self, args: &[&str], path: &str) -> PathBuf {
+        let url = self.url(path);
+        self.chromium_at(args, &url)
     }
 
     /// `chromium --headless … ARGS… URL`, its stdout into a file of the test's directory;
     /// killed (its whole process group) after [`CHROMIUM_TIMEOUT`]. Returns that file.
-    fn chromium(&mut self, args: &[&str], path: &str) -> PathBuf {
+    pub(crate) fn chromium_at(&mut self, args: &[&str], path: &str) -> PathBuf {
         self.runs += 1;
         let out = self.dir.path().join(format!("chromium-{}.out", self.runs));
         let err = self.dir.path().join(format!("chromium-{}.err", self.runs));
@@ -94,7 +100,7 @@ impl Site {
                 self.dir.path().join("chromium-profile").display()
             ))
             .args(args)
-            .arg(self.url(path))
+            .arg(path)
             .stdin(Stdio::null())
             .stdout(fs::File::create(&out).unwrap())
             .stderr(fs::File::create(&err).unwrap())
@@ -123,9 +129,15 @@ impl Site {
         out
     }
 
-    /// The DOM Chromium built of `path`, serialised (`--dump-dom`).
-    fn dom(&mut self, path: &str) -> String {
-        let out = self.chromium(&["--dump-dom"], path);
+    /// The DOM Chromium built of the exporter's `path`, serialised (`--dump-dom`).
+    pub(crate) fn dom(&mut self, path: &str) -> String {
+        let url = self.url(path);
+        self.dom_at(&url)
+    }
+
+    /// The DOM Chromium built of `url`, serialised.
+    pub(crate) fn dom_at(&mut self, path: &str) -> String {
+        let out = self.chromium_at(&["--dump-dom"], path);
         let dom = fs::read_to_string(&out).unwrap();
         assert!(
             dom.contains("</html>"),
@@ -150,7 +162,7 @@ impl Site {
     }
 }
 
-fn sel(s: &str) -> Selector {
+pub(crate) fn sel(s: &str) -> Selector {
     Selector::parse(s).unwrap_or_else(|e| panic!("selector {s:?}: {e:?}"))
 }
 
@@ -377,7 +389,7 @@ fn status_page_in_chromium_links_to_the_failures() {
 }
 
 /// Width and height from a PNG's header (its first chunk, IHDR), or why it is no PNG.
-fn png_size(png: &[u8]) -> Result<(u32, u32), String> {
+pub(crate) fn png_size(png: &[u8]) -> Result<(u32, u32), String> {
     const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
     if png.get(..8) != Some(SIGNATURE) {
         return Err(format!("no PNG signature: {:?}", png.get(..8)));
