@@ -1,4 +1,4 @@
-//! The commands that serve nothing: `replay`, `check-config` and `explain`.
+//! The commands that serve nothing: `replay`, `check-config`, `explain` and the hidden `man`.
 
 use std::io::Write;
 
@@ -195,4 +195,15 @@ fn line_facts(
         stage: stage.to_owned(),
         domain: agg.domains.name(reply.domain).to_owned(),
     })
+}
+
+/// `man`: the manual page, rendered from the clap definitions the binary parses with, so it
+/// cannot drift from `--help` (the Debian package runs it at build time).
+pub fn man() -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    let mut page = Vec::new();
+    clap_mangen::Man::new(crate::cli::Cli::command()).render(&mut page)?;
+    std::io::stdout()
+        .write_all(&page)
+        .context("writing the manual page to standard output")
 }
