@@ -197,13 +197,10 @@ fn line_facts(
     })
 }
 
-/// `man`: the manual page, rendered from the clap definitions the binary parses with, so it
-/// cannot drift from `--help` (the Debian package runs it at build time).
-pub fn man() -> anyhow::Result<()> {
+/// `man DIR`: the manual pages, rendered from the clap definitions the binary parses with, so
+/// they cannot drift from `--help` (the Debian package runs it at build time).
+pub fn man(dir: &std::path::Path) -> anyhow::Result<()> {
     use clap::CommandFactory;
-    let mut page = Vec::new();
-    clap_mangen::Man::new(crate::cli::Cli::command()).render(&mut page)?;
-    std::io::stdout()
-        .write_all(&page)
-        .context("writing the manual page to standard output")
+    clap_mangen::generate_to(crate::cli::Cli::command(), dir)
+        .with_context(|| format!("writing the manual pages into {}", dir.display()))
 }

@@ -28,7 +28,13 @@ const CONF: &str = "/etc/smtp-status-exporter/config.yaml";
 const STATE_DIR: &str = "/var/lib/smtp-status-exporter";
 const STATE: &str = "/var/lib/smtp-status-exporter/state.json";
 const UNIT: &str = "/usr/lib/systemd/system/smtp-status-exporter.service";
-const MAN: &str = "/usr/share/man/man1/smtp-status-exporter.1.gz";
+/// The manual pages: the command's and one per (visible) subcommand.
+const MAN: [&str; 4] = [
+    "/usr/share/man/man1/smtp-status-exporter.1.gz",
+    "/usr/share/man/man1/smtp-status-exporter-replay.1.gz",
+    "/usr/share/man/man1/smtp-status-exporter-check-config.1.gz",
+    "/usr/share/man/man1/smtp-status-exporter-explain.1.gz",
+];
 const SHARE: &str = "/usr/share/smtp-status-exporter";
 const POLICY: &str = "/usr/sbin/policy-rc.d";
 
@@ -178,13 +184,19 @@ fn lintian(deb: &Path) {
     assert!(errors.is_empty(), "lintian errors:\n{}", errors.join("\n"));
 }
 
-/// What the installed package holds and did: binary, man page, share files, user, state.
+/// What the installed package holds and did: binary, man pages, share files, user, state.
 fn check_installed() {
     let version = must(Command::new(BIN).arg("--version"));
     assert!(version.contains(env!("CARGO_PKG_VERSION")), "{version}");
     must(Command::new(BIN).args(["check-config", "--config.file", CONF]));
-    for f in [MAN, UNIT, CONF] {
+    for f in [UNIT, CONF] {
         assert!(Path::new(f).is_file(), "{f} is not installed");
+    }
+    for page in MAN {
+        let roff = must(Command::new("zcat").arg(page));
+        let name = Path::new(page).file_stem().unwrap().to_string_lossy();
+        let title = format!(".TH {} 1 ", name.trim_end_matches(".1"));
+        assert!(roff.contains(&title), "{page} lacks {title:?}:\n{roff}");
     }
     let share = |d: &str| fs::read_dir(Path::new(SHARE).join(d)).map_or(0, Iterator::count);
     assert!(share("dashboards") >= 4, "{SHARE}/dashboards");
@@ -304,15 +316,15 @@ fn remove_user() {
 fn check_purged() {
     let (installed, _) = run(Command::new("dpkg-query").args(["-W", PACKAGE]));
     assert!(!installed, "{PACKAGE} is still known to dpkg after --purge");
-    for f in [
+    let files = [
         BIN,
         CONF,
         "/etc/smtp-status-exporter",
         STATE_DIR,
         UNIT,
-        MAN,
         SHARE,
-    ] {
+    ];
+    for f in files.into_iter().chain(MAN) {
         assert!(!Path::new(f).exists(), "{f} is left after dpkg --purge");
     }
 }
