@@ -26,6 +26,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Replay(r)) => offline::replay(&cli.serve.common, r),
         Some(Command::CheckConfig(args)) => offline::check_config(&cli.serve.common, args),
         Some(Command::Explain(e)) => offline::explain(&cli.serve.common, e),
+        Some(Command::Man { dir }) => offline::man(dir),
     }
 }
 

@@ -35,6 +35,13 @@ pub enum Command {
     /// What reply codes mean and what to do: `explain 550`, `explain 5.7.26`,
     /// `explain "421 4.7.0"`, or a whole log line.
     Explain(ExplainArgs),
+    /// Write the manual pages (roff, from these definitions: smtp-status-exporter.1 and one
+    /// per command) into DIR and exit: `scripts/package` installs them.
+    #[command(hide = true)]
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 /// Flags shared by every command that reads logs.

@@ -1,4 +1,4 @@
-//! The commands that serve nothing: `replay`, `check-config` and `explain`.
+//! The commands that serve nothing: `replay`, `check-config`, `explain` and the hidden `man`.
 
 use std::io::Write;
 
@@ -198,4 +198,12 @@ fn line_facts(
         stage: stage.to_owned(),
         domain: agg.domains.name(reply.domain).to_owned(),
     })
+}
+
+/// `man DIR`: the manual pages, rendered from the clap definitions the binary parses with, so
+/// they cannot drift from `--help` (the Debian package runs it at build time).
+pub fn man(dir: &std::path::Path) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    clap_mangen::generate_to(crate::cli::Cli::command(), dir)
+        .with_context(|| format!("writing the manual pages into {}", dir.display()))
 }

@@ -30,6 +30,7 @@ mod mailbox;
 mod mailbox_e2e;
 mod opensmtpd_e2e;
 mod opensmtpd_queue;
+mod package;
 mod pages;
 mod postfix_e2e;
 mod queue_e2e;
