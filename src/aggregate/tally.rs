@@ -48,7 +48,7 @@ impl FailureTally {
     /// when it is a queue id at all and the failure is not older than the current exemplar.
     pub fn add(&mut self, queue_id: &[u8], at: f64) {
         self.n += 1;
-        let newer = self.exemplar.map_or(true, |e| at >= e.at);
+        let newer = self.exemplar.is_none_or(|e| at >= e.at);
         if newer {
             if let Some(queue_id) = QueueId::new(queue_id) {
                 self.exemplar = Some(Exemplar { queue_id, at });
@@ -62,7 +62,7 @@ impl FailureTally {
     pub fn merge(&mut self, other: FailureTally) {
         self.n += other.n;
         if let Some(e) = other.exemplar {
-            if self.exemplar.map_or(true, |mine| e.at >= mine.at) {
+            if self.exemplar.is_none_or(|mine| e.at >= mine.at) {
                 self.exemplar = Some(e);
             }
         }

@@ -101,11 +101,11 @@ impl EnhancedPattern {
     }
 
     pub fn matches(&self, e: EnhancedCode) -> bool {
-        self.class.map_or(true, |c| c == e.class_digit())
-            && self.subject.map_or(true, |s| s == e.subject())
+        self.class.is_none_or(|c| c == e.class_digit())
+            && self.subject.is_none_or(|s| s == e.subject())
             && self
                 .detail
-                .map_or(true, |(lo, hi)| (lo..=hi).contains(&e.detail()))
+                .is_none_or(|(lo, hi)| (lo..=hi).contains(&e.detail()))
     }
 }
 
@@ -324,7 +324,7 @@ impl Reasons {
         if let Some(set) = &self.user_set {
             let hits = set.matches(text);
             for r in &self.user {
-                if r.codes_match(code, enhanced) && r.text.map_or(true, |(_, i)| hits.matched(i)) {
+                if r.codes_match(code, enhanced) && r.text.is_none_or(|(_, i)| hits.matched(i)) {
                     return r.reason;
                 }
             }

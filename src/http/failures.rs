@@ -84,7 +84,7 @@ impl Query {
     }
 
     fn matches(&self, row: &Row<'_>) -> bool {
-        self.since.map_or(true, |s| row.unix >= s)
+        self.since.is_none_or(|s| row.unix >= s)
             && self.filters.iter().all(|(f, values)| {
                 let v = row.field(*f);
                 values.iter().any(|want| want == v)

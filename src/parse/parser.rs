@@ -105,7 +105,7 @@ impl Parser {
             Parser::OpenSmtpd => false,
             Parser::Exim(_) => false,
             // Undecided: shown the file's first bytes, it decides from them.
-            Parser::Auto(a) => a.inner().map_or(true, Parser::reads_header),
+            Parser::Auto(a) => a.inner().is_none_or(Parser::reads_header),
         }
     }
 

@@ -125,7 +125,7 @@ impl<'a> Stamp<'a> {
             Some(i) => (&t[..i], Some(&t[i + 1..])),
             None => (t, None),
         };
-        if digits(whole) && frac.map_or(true, digits) {
+        if digits(whole) && frac.is_none_or(digits) {
             return Stamp::Unix(t);
         }
         Stamp::None

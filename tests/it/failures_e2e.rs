@@ -458,7 +458,7 @@ fn expected_exemplars(want: &[Expected]) -> Vec<(Vec<String>, (String, i64))> {
     let mut latest: BTreeMap<Vec<String>, &Expected> = BTreeMap::new();
     for e in want.iter().filter(|e| !e.fields["queue_id"].is_empty()) {
         let key = words(SERIES).map(|l| e.fields[l].clone()).collect();
-        if latest.get(&key).map_or(true, |prev| prev.line < e.line) {
+        if latest.get(&key).is_none_or(|prev| prev.line < e.line) {
             latest.insert(key, e);
         }
     }
