@@ -38,6 +38,21 @@ pub struct Shared {
     pub queues: Arc<crate::queue::Queues>,
 }
 
+#[cfg(test)]
+impl Shared {
+    /// The endpoint over `agg`, with the default paths, no state file and no queues.
+    pub(crate) fn for_tests(agg: Aggregator) -> Shared {
+        Shared {
+            agg: Counters::new(agg),
+            telemetry_path: "/metrics".into(),
+            build: BuildInfo::CURRENT,
+            web: Arc::default(),
+            state: None,
+            queues: Arc::default(),
+        }
+    }
+}
+
 type Resp = Response<Full<Bytes>>;
 
 fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
@@ -242,14 +257,7 @@ mod tests {
             &Bounds::default(),
         );
         agg.sources[0].location = "/var/log/mail.log".into();
-        Shared {
-            agg: Counters::new(agg),
-            telemetry_path: "/metrics".into(),
-            build: BuildInfo::CURRENT,
-            web: Arc::default(),
-            state: None,
-            queues: Arc::default(),
-        }
+        Shared::for_tests(agg)
     }
 
     #[test]

@@ -192,21 +192,12 @@ fn mta_cell(s: &SourceStats) -> String {
 mod tests {
     use super::*;
     use crate::aggregate::{Bounds, SourceId};
-    use crate::expose::BuildInfo;
     use crate::parse::Format;
-    use std::sync::Arc;
 
     const DEFERRED: &str = "Dec  7 12:00:00 mx postfix/smtp[1]: 3F2A81C0B2A: to=<a@example.org>, relay=mx.example.org[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=4.7.1, status=deferred (host mx.example.org[192.0.2.1] said: 451 4.7.1 Try again later (in reply to RCPT TO command))";
 
     fn shared(agg: Aggregator) -> Shared {
-        Shared {
-            agg: Counters::new(agg),
-            telemetry_path: "/metrics".into(),
-            build: BuildInfo::CURRENT,
-            web: Arc::default(),
-            state: None,
-            queues: Arc::default(),
-        }
+        Shared::for_tests(agg)
     }
 
     /// The `data-v-NAME` values of the points of chart `id`.
