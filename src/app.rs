@@ -124,6 +124,7 @@ fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             plan.queues.timeout,
             plan.queues.cache,
         )),
+        admission: Arc::default(),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -17,6 +17,7 @@ use crate::aggregate::{Aggregator, Counters, SourceState};
 use crate::expose::{self, BuildInfo};
 
 // --web.config.file (TLS, basic auth) and the bounds on connections.
+pub mod admission;
 pub mod auth;
 pub mod failures;
 pub mod limits;
@@ -36,6 +37,8 @@ pub struct Shared {
     pub state: Option<Arc<crate::state::StateFile>>,
     /// The MTA queues read at scrape time (see [`crate::queue`]).
     pub queues: Arc<crate::queue::Queues>,
+    /// The connections held by client, and those refused (a self-metric).
+    pub admission: Arc<admission::Admission>,
 }
 
 #[cfg(test)]
@@ -49,6 +52,7 @@ impl Shared {
             web: Arc::default(),
             state: None,
             queues: Arc::default(),
+            admission: Arc::default(),
         }
     }
 }
@@ -61,6 +65,30 @@ fn text(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) 
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
+}
+
+/// Which workers answer a request: scrapes never wait behind the pages people look at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lane {
+    /// Answered on the spot: `/-/healthy`, an unknown path or method.
+    Inline,
+    /// The telemetry path and `/-/ready`: the scrapers' own threads.
+    Scrape,
+    /// `/` and `/failures`: rendered one at a time, a short queue, else 503.
+    Page,
+}
+
+/// The lane of a request to `path` (without its query).
+pub fn lane(method: &Method, path: &str, telemetry_path: &str) -> Lane {
+    if method != Method::GET && method != Method::HEAD {
+        Lane::Inline
+    } else if path == telemetry_path || path == "/-/ready" {
+        Lane::Scrape
+    } else if path == "/" || path == "/failures" {
+        Lane::Page
+    } else {
+        Lane::Inline
+    }
 }
 
 /// Answers one request.
@@ -91,10 +119,10 @@ pub fn route(method: &Method, target: &str, accept: Option<&str>, shared: &Share
             status::page(shared),
         );
     }
-    let agg = shared.agg.lock();
     match path {
         "/-/healthy" => text(StatusCode::OK, "text/plain; charset=utf-8", "OK\n"),
         "/-/ready" => {
+            let agg = shared.agg.lock();
             let not_ready: Vec<String> = agg
                 .sources_by_id()
                 .filter_map(|(i, s)| {
@@ -203,6 +231,8 @@ fn metrics(accept: Option<&str>, shared: &Shared) -> Resp {
     // The queues were read (or their cached reading kept) before this request was routed.
     let mut families = families;
     families.list.extend(expose::queue_families(&shared.queues));
+    let refused = shared.admission.refused().map(|(r, n)| (r.label(), n));
+    families.list.push(expose::refused_family(&refused));
     match expose::encode(&families, format) {
         Ok(body) => text(StatusCode::OK, format.content_type(), body),
         Err(e) => text(

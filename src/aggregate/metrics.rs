@@ -188,6 +188,13 @@ pub const DROPPED: Spec = Spec {
     labels: &["source", "reason"],
 };
 
+pub const HTTP_REFUSED: Spec = Spec {
+    name: "smtp_status_exporter_http_connections_refused_total",
+    kind: Kind::Counter,
+    help: "Connections closed unserved by a bound, by reason (per_client: the client's address held its share; global: every slot was taken). SECURITY.md says which bounds.",
+    labels: &["reason"],
+};
+
 /// All families, in exposition order.
 pub const ALL: &[Spec] = &[
     REPLIES,
@@ -211,6 +218,7 @@ pub const ALL: &[Spec] = &[
     QUEUE_SIZE,
     QUEUE_READ_ERRORS,
     DROPPED,
+    HTTP_REFUSED,
 ];
 
 /// Upper bounds of the delay histogram: seconds to days, since mail can wait in the queue.

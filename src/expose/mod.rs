@@ -403,6 +403,15 @@ fn histogram<'a>(
     m
 }
 
+/// `smtp_status_exporter_http_connections_refused_total`, by reason, every reason present.
+pub fn refused_family(counts: &[(&'static str, u64)]) -> MetricFamily {
+    let metrics = counts
+        .iter()
+        .map(|(reason, n)| counter([("reason", (*reason).to_owned())], *n))
+        .collect();
+    family(&metrics::HTTP_REFUSED, metrics)
+}
+
 /// The queue gauges and histograms of the last reading of each queue (left out where it
 /// failed), and the read errors of every queue reader.
 pub fn queue_families(queues: &crate::queue::Queues) -> Vec<MetricFamily> {

@@ -12,15 +12,22 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-/// Connections served at once; more wait in the kernel's backlog until one ends.
+/// Connections served at once, by default (`connection_limits.max_connections`); beyond it
+/// [`super::admission`] closes an unserved connection or the newcomer.
 pub const MAX_CONNECTIONS: usize = 128;
+/// Connections one client address (IPv6: one /64) may hold, by default
+/// (`connection_limits.per_client`): above the load test's 50 concurrent scrapers, half the slots.
+pub const MAX_PER_CLIENT: usize = 64;
 /// Bytes of a request line and headers (hyper answers 431 beyond).
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Header lines in a request (hyper answers 431 beyond).
 pub const MAX_HEADERS: usize = 64;
 /// Time to send a whole request head, and the longest a kept-alive connection idles between
-/// requests (hyper closes the connection).
-pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// requests (hyper closes the connection). Prometheus and browsers send a head in one write,
+/// so this is a bound on a slow network's retransmissions, not on the client.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time to complete a TLS handshake.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Longest time with no byte moving either way (a stalled handshake, a client that does not
 /// read its response): the connection is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,29 +1,41 @@
-//! The accept loop: a bounded number of connections, each with the HTTP limits of
-//! [`super::limits`], over TLS when the web config says so, every request past basic auth
-//! when it names users, then [`super::route`].
+//! The accept loop: each connection admitted or closed at once by [`super::admission`], served
+//! with the HTTP limits of [`super::limits`], over TLS when the web config says so, every
+//! request past basic auth when it names users, then [`super::route`] on its [`Lane`]'s
+//! workers.
 
 use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::{
+    HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE,
+};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+use super::admission::{Busy, Ticket};
 use super::auth;
 use super::limits::{self, IdleIo};
 use super::webconfig::{WebConfig, WebHandle};
-use super::{route, Shared};
+use super::{lane, route, Lane, Shared};
 
 type Resp = Response<Full<Bytes>>;
 
-/// Requests answered at once on blocking threads.
-static ROUTE_THREADS: Semaphore = Semaphore::const_new(4);
+/// Scrapes (and `/-/ready`) answered at once on blocking threads.
+static SCRAPE_THREADS: Semaphore = Semaphore::const_new(4);
+/// Pages rendered at once: one, so that on two cores a scrape always finds one free.
+static PAGE_THREADS: Semaphore = Semaphore::const_new(1);
+/// Page requests waiting for their turn; beyond, a page is answered 503 at once.
+const PAGES_WAITING_MAX: usize = 8;
+static PAGES_WAITING: AtomicUsize = AtomicUsize::new(0);
 /// bcrypt verifications at once.
 static BCRYPT_THREADS: Semaphore = Semaphore::const_new(2);
 
@@ -73,10 +85,6 @@ async fn answer(shared: Arc<Shared>, web: Arc<WebHandle>, req: Request<Incoming>
     if !authorized(&config, &req).await {
         return unauthorized();
     }
-    if req.uri().path() == shared.telemetry_path && !shared.queues.is_empty() {
-        // Bounded by --queue.timeout; a failure only shows as a self-metric.
-        shared.queues.refresh().await;
-    }
     let accept = req
         .headers()
         .get(ACCEPT)
@@ -86,13 +94,27 @@ async fn answer(shared: Arc<Shared>, web: Arc<WebHandle>, req: Request<Incoming>
         .uri()
         .path_and_query()
         .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
-    let (method, path) = (req.method().clone(), target);
-    // A scrape saves the state file (write and fsync) before it is answered, and concurrent
-    // scrapes queue for that: off the two async workers, so that the accept loop, TLS
-    // handshakes and /-/healthy never wait behind a disk. A few threads at a time (they would
-    // only queue on the state file's lock; each thread more is memory).
-    let _turn = ROUTE_THREADS.acquire().await;
-    tokio::task::spawn_blocking(move || route(&method, &path, accept.as_deref(), &shared))
+    let method = req.method().clone();
+    let path = req.uri().path();
+    let lane = lane(&method, path, &shared.telemetry_path);
+    if path == shared.telemetry_path && !shared.queues.is_empty() {
+        // Bounded by --queue.timeout; a failure only shows as a self-metric.
+        shared.queues.refresh().await;
+    }
+    // A scrape saves the state file (write and fsync) before it is answered, and a page copies
+    // the counters: off the two async workers, so that the accept loop, TLS handshakes and
+    // /-/healthy never wait behind a disk or a page. Each lane has its own few threads.
+    let _turn = match lane {
+        Lane::Inline => return route(&method, &target, accept.as_deref(), &shared),
+        Lane::Scrape => SCRAPE_THREADS.acquire().await,
+        Lane::Page => {
+            let Some(_waiting) = PageQueue::join() else {
+                return pages_busy();
+            };
+            PAGE_THREADS.acquire().await
+        }
+    };
+    tokio::task::spawn_blocking(move || route(&method, &target, accept.as_deref(), &shared))
         .await
         .unwrap_or_else(|e| {
             let mut r = Response::new(Full::new(Bytes::from(format!("internal error: {e}\n"))));
@@ -101,19 +123,114 @@ async fn answer(shared: Arc<Shared>, web: Arc<WebHandle>, req: Request<Incoming>
         })
 }
 
-async fn connection<I>(io: I, shared: Arc<Shared>, web: Arc<WebHandle>)
+/// A place among the page requests waiting for their turn; given back when dropped.
+struct PageQueue;
+
+impl PageQueue {
+    fn join() -> Option<PageQueue> {
+        if PAGES_WAITING.fetch_add(1, Ordering::AcqRel) >= PAGES_WAITING_MAX {
+            PAGES_WAITING.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(PageQueue)
+    }
+}
+
+impl Drop for PageQueue {
+    fn drop(&mut self) {
+        PAGES_WAITING.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn pages_busy() -> Resp {
+    let mut r = Response::new(Full::new(Bytes::from_static(
+        b"busy rendering pages for other clients: try again in a few seconds \
+          (/metrics is not affected)\n",
+    )));
+    *r.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+    let h = r.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(RETRY_AFTER, HeaderValue::from_static("5"));
+    r
+}
+
+/// A response body that keeps its connection marked busy (not to be closed to make room)
+/// until hyper has written it and dropped it.
+struct Tracked {
+    body: Full<Bytes>,
+    _busy: Busy,
+}
+
+impl Body for Tracked {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+async fn connection<I>(io: I, shared: Arc<Shared>, web: Arc<WebHandle>, ticket: Arc<Ticket>)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |req: Request<Incoming>| {
         let (shared, web) = (Arc::clone(&shared), Arc::clone(&web));
-        async move { Ok::<_, Infallible>(answer(shared, web, req).await) }
+        let busy = ticket.busy();
+        async move {
+            let (parts, body) = answer(shared, web, req).await.into_parts();
+            let body = Tracked { body, _busy: busy };
+            Ok::<_, Infallible>(Response::from_parts(parts, body))
+        }
     });
     if let Err(e) = limits::http1()
         .serve_connection(TokioIo::new(io), service)
         .await
     {
         tracing::debug!("connection ended with an error: {e}");
+    }
+}
+
+/// Serves one admitted connection until it ends, or until it must make room for another
+/// client's (see [`super::admission`]).
+async fn serve_one(
+    stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    ticket: Ticket,
+    shared: Arc<Shared>,
+    web: Arc<WebHandle>,
+) {
+    let ticket = Arc::new(ticket);
+    let io = IdleIo::new(stream, limits::IDLE_TIMEOUT);
+    // TLS or not is decided per connection, by the configuration in force when it came.
+    let work = async {
+        let Some(tls) = web.current().tls.clone() else {
+            return connection(io, shared, web, Arc::clone(&ticket)).await;
+        };
+        let accept = tokio_rustls::TlsAcceptor::from(tls).accept(io);
+        match tokio::time::timeout(limits::HANDSHAKE_TIMEOUT, accept).await {
+            Ok(Ok(stream)) => connection(stream, shared, web, Arc::clone(&ticket)).await,
+            Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+            Err(_) => tracing::debug!(%peer, "TLS handshake not done in time: closed"),
+        }
+    };
+    tokio::select! {
+        () = work => {}
+        () = ticket.evicted() => tracing::debug!(%peer, "closed unserved to make room"),
     }
 }
 
@@ -125,16 +242,8 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
-    let slots = Arc::new(Semaphore::new(limits::MAX_CONNECTIONS));
+    let admission = Arc::clone(&shared.admission);
     loop {
-        // A free slot first: beyond the bound, connections wait in the kernel's backlog.
-        let slot = tokio::select! {
-            _ = &mut shutdown => return,
-            s = Arc::clone(&slots).acquire_owned() => match s {
-                Ok(s) => s,
-                Err(_) => return,
-            },
-        };
         let (stream, peer) = tokio::select! {
             _ = &mut shutdown => return,
             accepted = listener.accept() => match accepted {
@@ -147,18 +256,17 @@ pub async fn serve(
                 }
             },
         };
-        let (shared, web) = (Arc::clone(&shared), Arc::clone(&web));
-        tokio::spawn(async move {
-            let _slot = slot;
-            let io = IdleIo::new(stream, limits::IDLE_TIMEOUT);
-            // TLS or not is decided per connection, by the configuration in force when it came.
-            match web.current().tls.clone() {
-                Some(tls) => match tokio_rustls::TlsAcceptor::from(tls).accept(io).await {
-                    Ok(stream) => connection(stream, shared, web).await,
-                    Err(e) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
-                },
-                None => connection(io, shared, web).await,
+        // Accepted at once and admitted or closed at once: nothing waits in the kernel's
+        // backlog behind a client that holds its connections.
+        match admission.admit(peer.ip(), &web.current().limits) {
+            Ok(ticket) => {
+                let (shared, web) = (Arc::clone(&shared), Arc::clone(&web));
+                tokio::spawn(serve_one(stream, peer, ticket, shared, web));
             }
-        });
+            // A reset rather than a close: no TIME_WAIT left behind per refused connection.
+            Err(_) => {
+                let _ = stream.set_zero_linger();
+            }
+        }
     }
 }

@@ -23,6 +23,7 @@ use std::sync::{Arc, RwLock};
 
 use serde::Deserialize;
 
+use super::admission::{Limits, LimitsFile};
 use super::auth::Users;
 use super::tls;
 
@@ -36,6 +37,9 @@ pub struct File {
     pub http_server_config: Option<HttpFile>,
     #[serde(default)]
     pub basic_auth_users: Option<BTreeMap<String, String>>,
+    /// This exporter's own section (the toolkit has none like it): see [`LimitsFile`].
+    #[serde(default)]
+    pub connection_limits: Option<LimitsFile>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -71,6 +75,8 @@ pub struct WebConfig {
     /// Who must show a client certificate (meaningful with `tls` only).
     pub client_auth: Option<ClientAuth>,
     pub users: Option<Users>,
+    /// Connections served at once, per client address, and who is exempt.
+    pub limits: Limits,
 }
 
 impl std::fmt::Debug for WebConfig {
@@ -93,10 +99,20 @@ impl WebConfig {
             }
             (Some(_), _) => "TLS",
         };
-        match &self.users {
-            Some(u) => format!("{tls}, basic auth ({} user(s))", u.len()),
-            None => tls.to_owned(),
-        }
+        let auth = match &self.users {
+            Some(u) => format!(", basic auth ({} user(s))", u.len()),
+            None => String::new(),
+        };
+        let l = &self.limits;
+        let exempt = match l.exempt().len() {
+            0 => String::new(),
+            n => format!(", {n} exempt net(s)"),
+        };
+        format!(
+            "{tls}{auth}; at most {} connections, {} per client address{exempt}",
+            l.max(),
+            l.per_client()
+        )
     }
 }
 
@@ -137,6 +153,9 @@ pub fn check(file: &File, dir: &Path) -> Result<Option<TlsSettings>, String> {
     if let Some(u) = &file.basic_auth_users {
         Users::new(u)?;
     }
+    if let Some(l) = &file.connection_limits {
+        l.check()?;
+    }
     file.tls_server_config
         .as_ref()
         .map(|t| check_tls(t, dir))
@@ -173,10 +192,15 @@ fn build(file: &File, dir: &Path) -> Result<WebConfig, String> {
         Some(u) => Some(Users::new(u)?),
         None => None,
     };
+    let limits = match &file.connection_limits {
+        Some(l) => l.check()?,
+        None => Limits::default(),
+    };
     Ok(WebConfig {
         tls,
         client_auth,
         users,
+        limits,
     })
 }
 
@@ -421,7 +445,19 @@ mod tests {
     fn empty_is_plain_http() {
         let c = parse("", Path::new(".")).unwrap();
         assert!(c.tls.is_none() && c.users.is_none());
-        assert_eq!(c.describe(), "plain HTTP");
+        assert_eq!(
+            c.describe(),
+            "plain HTTP; at most 128 connections, 64 per client address"
+        );
+        let c = parse(
+            "connection_limits:\n  per_client: 8\n  exempt: [192.0.2.10, \"2001:db8::/48\"]\n",
+            Path::new("."),
+        )
+        .unwrap();
+        assert_eq!(
+            c.describe(),
+            "plain HTTP; at most 128 connections, 8 per client address, 2 exempt net(s)"
+        );
     }
 
     /// One case per mistake, each with the words the user must see.
@@ -474,6 +510,27 @@ mod tests {
             ("tls_server_config: 7\n", "tls_server_config"),
             ("nonsense\n", "expected struct"),
             ("webb: {}\n", "unknown field `webb`"),
+            (
+                "connection_limits:\n  per_client: 0\n",
+                "connection_limits.per_client: 0 is out of range",
+            ),
+            (
+                "connection_limits:\n  max_connections: 10\n  per_client: 64\n",
+                "connection_limits.per_client: 64 is out of range: give 1 to max_connections (10)",
+            ),
+            (
+                "connection_limits:\n  max_connections: 100000\n",
+                "connection_limits.max_connections: 100000 is out of range",
+            ),
+            (
+                "connection_limits:\n  exempt: [10.0.0.0/8, prometheus.example]\n",
+                "connection_limits.exempt[1]: \"prometheus.example\" is neither an address nor a net",
+            ),
+            (
+                "connection_limits:\n  exempt: [10.0.0.0/33]\n",
+                "connection_limits.exempt[0]",
+            ),
+            ("connection_limits:\n  perclient: 3\n", "unknown field `perclient`"),
         ];
         for (yaml, want) in cases {
             let got = err(yaml);
@@ -506,7 +563,10 @@ mod tests {
         assert!(e.contains("basic_auth_users.alice"), "{e}");
         assert_eq!(h.current().users.as_ref().unwrap().len(), 1);
         std::fs::write(&path, "").unwrap();
-        assert_eq!(h.reload().unwrap().as_deref(), Some("plain HTTP"));
+        let said = h.reload().unwrap();
+        assert!(said
+            .as_deref()
+            .is_some_and(|s| s.starts_with("plain HTTP;")));
         assert!(h.current().users.is_none());
     }
 }
