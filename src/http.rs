@@ -170,21 +170,27 @@ fn failures_page(query: &str, shared: &Shared) -> Resp {
             )
         }
     };
-    let agg = shared.agg.lock();
-    if !agg.recent.enabled() {
+    // Selected under the lock, rendered outside it: a scrape waits for the copy only.
+    let selection = {
+        let agg = shared.agg.lock();
+        agg.recent
+            .enabled()
+            .then(|| failures::Selection::of(&agg, &q))
+    };
+    let Some(selection) = selection else {
         return text(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",
             "/failures is turned off in the configuration (failures.enabled: false)\n",
         );
-    }
+    };
     if q.json() {
-        text(StatusCode::OK, "application/json", failures::json(&agg, &q))
+        text(StatusCode::OK, "application/json", selection.json())
     } else {
         text(
             StatusCode::OK,
             "text/html; charset=utf-8",
-            failures::html(&agg, &q, now),
+            failures::render(&selection, &q, now),
         )
     }
 }

@@ -140,20 +140,20 @@ pub struct Row<'a> {
     pub time_source: &'static str,
     #[serde(skip)]
     unix: f64,
-    pub source: &'a str,
-    pub mta: &'a str,
+    pub source: Cow<'a, str>,
+    pub mta: Cow<'a, str>,
     pub direction: &'static str,
     pub outcome: &'static str,
     pub class: &'static str,
     pub code: String,
     pub enhanced: String,
-    pub reason: &'a str,
+    pub reason: Cow<'a, str>,
     pub stage: &'static str,
-    pub domain: &'a str,
-    pub provider: &'a str,
-    pub queue_id: &'a str,
-    pub recipient: &'a str,
-    pub text: &'a str,
+    pub domain: Cow<'a, str>,
+    pub provider: Cow<'a, str>,
+    pub queue_id: Cow<'a, str>,
+    pub recipient: Cow<'a, str>,
+    pub text: Cow<'a, str>,
     /// What the code means (the enhanced code's meaning where there is one).
     pub meaning: Cow<'static, str>,
 }
@@ -161,18 +161,18 @@ pub struct Row<'a> {
 impl Row<'_> {
     fn field(&self, i: usize) -> &str {
         match FILTERS.get(i).copied().unwrap_or_default() {
-            "source" => self.source,
-            "mta" => self.mta,
+            "source" => &self.source,
+            "mta" => &self.mta,
             "direction" => self.direction,
             "outcome" => self.outcome,
             "class" => self.class,
             "code" => &self.code,
             "enhanced" => &self.enhanced,
-            "reason" => self.reason,
+            "reason" => &self.reason,
             "stage" => self.stage,
-            "domain" => self.domain,
-            "provider" => self.provider,
-            "queue_id" => self.queue_id,
+            "domain" => &self.domain,
+            "provider" => &self.provider,
+            "queue_id" => &self.queue_id,
             _ => "",
         }
     }
@@ -190,21 +190,39 @@ fn row<'a>(agg: &'a Aggregator, f: &'a Failure) -> Row<'a> {
         time: rfc3339(f.time.unix, agg.log_zone()),
         time_source: if f.time.read { "read" } else { "log" },
         unix: f.time.unix,
-        source: s.map(|s| s.name.as_str()).unwrap_or_default(),
-        mta: s.map(|s| s.mta()).unwrap_or_default(),
+        source: s.map(|s| s.name.as_str()).unwrap_or_default().into(),
+        mta: s.map(|s| s.mta()).unwrap_or_default().into(),
         direction: k.direction.as_str(),
         outcome: f.outcome.as_str(),
         class: if k.class == 4 { "4xx" } else { "5xx" },
         code: f.code.map(|c| c.to_string()).unwrap_or_default(),
         enhanced: f.enhanced.map(|c| c.to_string()).unwrap_or_default(),
-        reason: agg.reason_name(k.reason),
+        reason: agg.reason_name(k.reason).into(),
         stage: k.stage.as_str(),
-        domain: agg.domains.name(k.domain),
-        provider: agg.provider_name(k.provider),
-        queue_id: &f.queue_id,
-        recipient: &f.recipient,
-        text: &f.text,
+        domain: agg.domains.name(k.domain).into(),
+        provider: agg.provider_name(k.provider).into(),
+        queue_id: f.queue_id.as_str().into(),
+        recipient: f.recipient.as_str().into(),
+        text: f.text.as_str().into(),
         meaning,
+    }
+}
+
+impl Row<'_> {
+    /// The same row, owning its text: to be rendered after the counters' lock is let go.
+    fn into_owned(self) -> Row<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        Row {
+            source: own(self.source),
+            mta: own(self.mta),
+            reason: own(self.reason),
+            domain: own(self.domain),
+            provider: own(self.provider),
+            queue_id: own(self.queue_id),
+            recipient: own(self.recipient),
+            text: own(self.text),
+            ..self
+        }
     }
 }
 
@@ -239,6 +257,43 @@ pub fn select<'a>(agg: &'a Aggregator, q: &Query) -> (Vec<Row<'a>>, usize) {
     (rows, matched)
 }
 
+/// What a request selected, copied out of the counters: the page or JSON is rendered from it
+/// after the lock is let go, so that scrapes do not wait behind a big page.
+#[derive(Debug)]
+pub struct Selection {
+    /// Newest first, at most the query's `limit`.
+    rows: Vec<Row<'static>>,
+    matched: usize,
+    kept: usize,
+    keep: usize,
+    per_series: usize,
+    zone: String,
+}
+
+impl Selection {
+    pub fn of(agg: &Aggregator, q: &Query) -> Selection {
+        let (rows, matched) = select(agg, q);
+        Selection {
+            rows: rows.into_iter().map(Row::into_owned).collect(),
+            matched,
+            kept: agg.recent.len(),
+            keep: agg.recent.config().keep,
+            per_series: agg.recent.config().per_series,
+            zone: agg.log_zone().iana_name().unwrap_or("local zone").to_owned(),
+        }
+    }
+
+    /// The JSON answer.
+    pub fn json(&self) -> String {
+        let answer = Answer {
+            failures: &self.rows,
+            matched: self.matched,
+            kept: self.kept,
+        };
+        serde_json::to_string_pretty(&answer).unwrap_or_default() + "\n"
+    }
+}
+
 /// The JSON answer.
 #[derive(Debug, Serialize)]
 struct Answer<'a> {
@@ -251,13 +306,7 @@ struct Answer<'a> {
 }
 
 pub fn json(agg: &Aggregator, q: &Query) -> String {
-    let (rows, matched) = select(agg, q);
-    let answer = Answer {
-        failures: &rows,
-        matched,
-        kept: agg.recent.len(),
-    };
-    serde_json::to_string_pretty(&answer).unwrap_or_default() + "\n"
+    Selection::of(agg, q).json()
 }
 
 /// How long ago `since` was, for the page's heading.
@@ -267,7 +316,7 @@ pub fn describe_since(q: &Query, now: f64) -> Option<String> {
 }
 
 mod page;
-pub use page::html;
+pub use page::{html, render};
 
 #[cfg(test)]
 mod tests;

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{select, Query, Row, FILTERS};
+use super::{Query, Row, Selection, FILTERS};
 use crate::aggregate::Aggregator;
 use crate::http::html_escape as esc;
 
@@ -22,40 +22,47 @@ abbr{text-decoration:underline dotted}";
 
 /// The whole page.
 pub fn html(agg: &Aggregator, q: &Query, now: f64) -> String {
-    let (rows, matched) = select(agg, q);
+    render(&Selection::of(agg, q), q, now)
+}
+
+/// The whole page, from what was selected.
+pub fn render(sel: &Selection, q: &Query, now: f64) -> String {
+    let rows = &sel.rows;
     let mut h = String::with_capacity(4096 + rows.len() * 600);
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Recent failures · SMTP status exporter</title>\
          <style>{STYLE}</style></head><body><h1>Recent failures</h1>"
     );
-    summary(&mut h, agg, q, matched, rows.len(), now);
+    summary(&mut h, sel, q, now);
     form(&mut h, q);
     if rows.is_empty() {
         h.push_str("<p id=\"empty\">No failure kept matches.</p>");
     } else {
-        table(&mut h, q, &rows);
+        table(&mut h, q, rows);
     }
     h.push_str("</body></html>\n");
     h
 }
 
-fn summary(h: &mut String, agg: &Aggregator, q: &Query, matched: usize, shown: usize, now: f64) {
+fn summary(h: &mut String, sel: &Selection, q: &Query, now: f64) {
     let filters = q.filters_query();
     let _ = write!(
         h,
         "<p><a href=\"./\">Status page</a> · <a id=\"json\" href=\"?{}\">JSON</a></p>\
-         <p id=\"summary\">{matched} of the {} failures kept in memory match{}; showing the newest {shown}. \
+         <p id=\"summary\">{} of the {} failures kept in memory match{}; showing the newest {}. \
          Kept: the last {} failures and the last {} of each series (a restart starts empty). \
          Times are the log lines' own ({}).</p>",
         esc(&join(&filters, "format=json")),
-        agg.recent.len(),
+        sel.matched,
+        sel.kept,
         super::describe_since(q, now)
             .map(|d| format!(" in the last {d}"))
             .unwrap_or_default(),
-        agg.recent.config().keep,
-        agg.recent.config().per_series,
-        esc(agg.log_zone().iana_name().unwrap_or("local zone")),
+        sel.rows.len(),
+        sel.keep,
+        sel.per_series,
+        esc(&sel.zone),
     );
     if !filters.is_empty() {
         let _ = write!(
@@ -111,26 +118,26 @@ fn table(h: &mut String, q: &Query, rows: &[Row<'_>]) {
             esc(&r.time)
         );
         for (field, value) in [
-            ("source", r.source),
-            ("provider", r.provider),
-            ("domain", r.domain),
+            ("source", &*r.source),
+            ("provider", &r.provider),
+            ("domain", &r.domain),
         ] {
             cell(h, &filters, field, value, None);
         }
         cell(h, &filters, "code", &r.code, Some(&r.meaning));
         cell(h, &filters, "enhanced", &r.enhanced, Some(&r.meaning));
         for (field, value) in [
-            ("reason", r.reason),
+            ("reason", &*r.reason),
             ("stage", r.stage),
-            ("queue_id", r.queue_id),
+            ("queue_id", &r.queue_id),
         ] {
             cell(h, &filters, field, value, None);
         }
         let _ = write!(
             h,
             "<td class=\"recipient\">{}</td><td class=\"text\">{}</td></tr>",
-            esc(r.recipient),
-            esc(r.text),
+            esc(&r.recipient),
+            esc(&r.text),
         );
     }
     h.push_str("</table>");
