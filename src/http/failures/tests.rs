@@ -29,7 +29,7 @@ fn ids(agg: &Aggregator, query: &str) -> Vec<String> {
     select(agg, &q)
         .0
         .iter()
-        .map(|r| r.queue_id.to_owned())
+        .map(|r| r.queue_id.to_string())
         .collect()
 }
 
