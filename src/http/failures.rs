@@ -279,7 +279,11 @@ impl Selection {
             kept: agg.recent.len(),
             keep: agg.recent.config().keep,
             per_series: agg.recent.config().per_series,
-            zone: agg.log_zone().iana_name().unwrap_or("local zone").to_owned(),
+            zone: agg
+                .log_zone()
+                .iana_name()
+                .unwrap_or("local zone")
+                .to_owned(),
         }
     }
 

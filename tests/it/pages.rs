@@ -153,6 +153,19 @@ impl Site {
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
     }
 
+    /// A real browser fits the connection bounds (SECURITY.md): Chromium's parallel and
+    /// speculative connections were never refused, and its slow first request (a headless
+    /// start takes seconds) was not cut by the 5 s head timeout either, or the pages above
+    /// would have failed.
+    pub(crate) fn assert_browser_not_refused(&self) {
+        let refused = series(
+            &self.exporter.samples(),
+            "smtp_status_exporter_http_connections_refused_total",
+        );
+        assert_eq!(refused.len(), 2, "both reasons are served: {refused:?}");
+        assert!(refused.values().all(|&n| n == 0.0), "{refused:?}");
+    }
+
     /// Every failure the exporter counted: the sum of `smtp_failures_total`.
     fn failures_counted(&self) -> usize {
         let sum: f64 = series(&self.exporter.samples(), "smtp_failures_total")
@@ -256,6 +269,7 @@ fn failures_page_in_chromium_lists_every_failure_the_log_holds() {
         "the fixture has failures with a queue id and NOQUEUE refusals: {queued} of {} queued",
         listed.len()
     );
+    site.assert_browser_not_refused();
 }
 
 /// The cells that show a field of the JSON as it is, by class (`text`: the reply).
@@ -366,6 +380,7 @@ fn failures_page_in_chromium_filtered_by_class_shows_only_that_class() {
         .next()
         .and_then(|i| i.value().attr("value"));
     assert_eq!(class, Some("5xx"));
+    site.assert_browser_not_refused();
 }
 
 #[test]
@@ -386,6 +401,7 @@ fn status_page_in_chromium_links_to_the_failures() {
     let h1: Vec<String> = doc.select(&sel("h1")).map(text).collect();
     assert_eq!(h1, ["Recent failures"], "{target}");
     assert!(!rows(&doc).is_empty(), "{target}: no rows");
+    site.assert_browser_not_refused();
 }
 
 /// Width and height from a PNG's header (its first chunk, IHDR), or why it is no PNG.
