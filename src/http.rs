@@ -346,6 +346,10 @@ mod tests {
         s.agg.lock().sources[0].auto = Some(false);
         let page = status::page(&s);
         assert!(page.contains("auto: not yet detected"), "{page}");
+        assert!(
+            page.contains("held now: 0; refused since the start: 0 per_client, 0 global"),
+            "{page}"
+        );
         s.agg.lock().sources[0].auto = Some(true);
         assert!(status::page(&s).contains("postfix (auto: detected)"));
         assert_eq!(
@@ -371,6 +375,24 @@ mod tests {
             .to_str()
             .unwrap()
             .starts_with("application/openmetrics-text"));
+    }
+
+    #[test]
+    fn scrapes_and_pages_have_their_own_lanes() {
+        let get = Method::GET;
+        for (method, path, want) in [
+            (&get, "/metrics", Lane::Scrape),
+            (&Method::HEAD, "/metrics", Lane::Scrape),
+            (&get, "/-/ready", Lane::Scrape),
+            (&get, "/", Lane::Page),
+            (&get, "/failures", Lane::Page),
+            (&get, "/-/healthy", Lane::Inline),
+            (&get, "/nope", Lane::Inline),
+            (&Method::POST, "/metrics", Lane::Inline),
+        ] {
+            assert_eq!(lane(method, path, "/metrics"), want, "{method} {path}");
+        }
+        assert_eq!(lane(&get, "/custom", "/custom"), Lane::Scrape);
     }
 
     #[test]

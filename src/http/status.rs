@@ -93,9 +93,25 @@ pub fn render(s: &Snapshot, shared: &Shared) -> String {
     charts(&mut h, s);
     sources_table(&mut h, s);
     queues_section(&mut h, &shared.queues);
+    connections_section(&mut h, shared);
     s.digest.tables(&mut h, Links::Failures);
     h.push_str("</body></html>\n");
     h
+}
+
+/// The HTTP connections held and refused: whether a client is crowding the scrapes out.
+fn connections_section(h: &mut String, shared: &Shared) {
+    let a = &shared.admission;
+    let refused = a
+        .refused()
+        .map(|(r, n)| format!("{n} {}", r.label()))
+        .join(", ");
+    let _ = write!(
+        h,
+        "<p id=\"connections\">HTTP connections held now: {}; refused since the start: {refused} \
+         (the bounds per client address and in all: SECURITY.md).</p>",
+        a.held()
+    );
 }
 
 /// The replies by class per minute and per hour, and the deferral and bounce rates per hour.
