@@ -29,11 +29,14 @@
 //! - Prometheus and Alertmanager (`alerting`'s burst of deferrals, `dashboards`);
 //! - `syslog`'s rsyslog, `journal`'s systemd-journal-remote files, and `rotation`'s runs of the
 //!   real logrotate while writing (their timings are what they test);
-//! - the floods and races: `chaos`, `load`, `hostile_input`, and `web_security`'s slow clients,
-//!   stalled handshakes and connection bound.
+//! - the floods and races: `chaos`, `load`, `hostile_input`, `clients` (hostile and greedy HTTP
+//!   clients, [`flood`]), and `web_security`'s slow clients, stalled handshakes and connection
+//!   bounds.
 //!
 //! No test changes process-wide state (environment, current directory, umask, limits, signal
-//! handlers): a setting a child needs is given to the child ([`exporter::Builder::env`]).
+//! handlers): a setting a child needs is given to the child ([`exporter::Builder::env`]). The
+//! one exception, harmless to the others: [`flood::raise_nofile`] raises the soft limit on open
+//! files to the hard one (thousands of connections in the test process).
 #![allow(dead_code)]
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -45,6 +48,7 @@ pub mod expect;
 pub mod exporter;
 pub mod feed;
 pub mod fixture_lines;
+pub mod flood;
 pub mod hosts;
 pub mod maillog;
 pub mod metrics;
