@@ -11,6 +11,7 @@ mod auto;
 mod chaos;
 mod charts;
 mod cli;
+mod clients;
 mod codes;
 mod container;
 mod corpus;
