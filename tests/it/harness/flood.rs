@@ -314,6 +314,8 @@ pub struct Flood {
     threads: Vec<JoinHandle<BTreeMap<Ipv4Addr, FloodStats>>>,
     /// Connections open now, all sources.
     pub open: Arc<AtomicUsize>,
+    /// Connections made so far, all sources.
+    pub made: Arc<AtomicUsize>,
 }
 
 /// Threads a [`Flood`] spreads its connections over.
@@ -329,6 +331,7 @@ impl Flood {
     ) -> Flood {
         let stop = Arc::new(AtomicBool::new(false));
         let open = Arc::new(AtomicUsize::new(0));
+        let made = Arc::new(AtomicUsize::new(0));
         // Slot i of every source, dealt round-robin over the threads.
         let slots: Vec<Ipv4Addr> = (0..per_source)
             .flat_map(|_| sources.iter().copied())
@@ -342,14 +345,15 @@ impl Flood {
                     .step_by(FLOOD_THREADS)
                     .collect();
                 let rate = f64::from(reopen_per_sec) / FLOOD_THREADS as f64;
-                let (stop, open) = (Arc::clone(&stop), Arc::clone(&open));
-                std::thread::spawn(move || hold(dst, mine, rate, &stop, &open))
+                let (stop, open, made) = (Arc::clone(&stop), Arc::clone(&open), Arc::clone(&made));
+                std::thread::spawn(move || hold(dst, mine, rate, &stop, &open, &made))
             })
             .collect();
         Flood {
             stop,
             threads,
             open,
+            made,
         }
     }
 
@@ -400,6 +404,7 @@ fn hold(
     rate: f64,
     stop: &AtomicBool,
     open: &AtomicUsize,
+    made: &AtomicUsize,
 ) -> BTreeMap<Ipv4Addr, FloodStats> {
     let mut stats: BTreeMap<Ipv4Addr, FloodStats> = BTreeMap::new();
     let mut conns: Vec<Option<TcpStream>> = slots.iter().map(|_| None).collect();
@@ -429,16 +434,17 @@ fn hold(
                 continue;
             }
             tokens -= 1.0;
-            let made = connect_from(*src, dst, Duration::from_secs(1)).and_then(|mut c| {
+            let attempt = connect_from(*src, dst, Duration::from_secs(1)).and_then(|mut c| {
                 c.write_all(HALF_HEAD)?;
                 c.set_nonblocking(true)?;
                 Ok(c)
             });
-            match made {
+            match attempt {
                 Ok(c) => {
                     st.opened += 1;
                     *conn = Some(c);
                     open.fetch_add(1, Ordering::Relaxed);
+                    made.fetch_add(1, Ordering::Relaxed);
                 }
                 Err(_) => st.connect_failed += 1,
             }
