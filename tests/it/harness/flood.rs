@@ -106,6 +106,11 @@ pub fn get_within(
     let start = Instant::now();
     let mut s = connect_from(src, dst, deadline).map_err(|e| match e.kind() {
         io::ErrorKind::TimedOut => NoAnswer::TimedOut,
+        // Accepted and reset before the connect call returned: closed at once.
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => NoAnswer::Closed {
+            took: start.elapsed(),
+            got: 0,
+        },
         _ => NoAnswer::Connect(e.to_string()),
     })?;
     let head = format!(
