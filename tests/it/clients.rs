@@ -128,7 +128,7 @@ fn report(scenario: &str, idle: Option<&Scrapes>, under: &Scrapes) {
         );
     }
     eprintln!(
-        "clients bench: ({} scrapes each: p99 is the second largest or the largest)",
+        "clients bench: ({} scrapes each: under 100, the p99 is the largest)",
         u.n
     );
 }
@@ -163,8 +163,9 @@ fn flood_while_scraping(
     eprintln!(
         "clients {name}: {} source address(es) x 1000 half-open connections, re-opened at \
          {reopen_per_sec}/s in all: {} connections made, {} closed by the exporter without an \
-         answer, {} answered (408/400) then closed, {} connection attempts failed, {} still \
-         open at the end ({held_by_flood} open 2 s after the start); scrapes: {}; refused by \
+         answer, {} answered (408/400) then closed, {} connection attempts failed, {} given up \
+         after 7 s in the kernel's queues, {} still open at the end ({held_by_flood} open 2 s \
+         after the start); scrapes: {}; refused by \
          reason {refused:?}; exporter sockets: {before} before, mean {mean:.0}, max \
          {max_sockets} over {} samples",
         sources.len(),
@@ -172,6 +173,7 @@ fn flood_while_scraping(
         total.closed,
         total.answered,
         total.connect_failed,
+        total.stale,
         total.held,
         scrapes.summary(),
         sockets.len(),

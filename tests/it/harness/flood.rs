@@ -4,7 +4,9 @@
 //! - [`Flood`]: attackers holding half-open connections (half a request head, then silence),
 //!   re-opening at a bounded rate each one the exporter closes;
 //! - [`get_within`] and [`prometheus`]: scrapes as Prometheus makes them, each bounded by its
-//!   scrape timeout, counted as failed past it;
+//!   scrape timeout, counted as failed past it (not through [`super::metrics::request`], the
+//!   tests' HTTP client: these need a source address, one deadline for the whole exchange, and
+//!   to tell a connection closed unanswered from one that timed out);
 //! - [`churn`]: connection attempts at a fixed rate, each closed at once with an RST;
 //! - the exporter seen from /proc: [`sockets_of`], [`rss_kib`], and [`FdSampler`].
 //!
@@ -247,8 +249,8 @@ impl Scrapes {
     }
 }
 
-/// p50, p99 and max of some durations (p99 of fewer than 100 is near the max: say so where it
-/// is printed).
+/// p50, p99 (nearest rank, rounded up: of fewer than 100, the largest; said where printed)
+/// and max of some durations.
 #[derive(Debug, Clone, Copy)]
 pub struct Latencies {
     pub n: usize,
@@ -306,14 +308,19 @@ pub struct FloodStats {
     pub answered: u64,
     /// Connection attempts that failed or timed out (a full backlog).
     pub connect_failed: u64,
+    /// Given up after [`STALE`] neither served nor closed: left in the kernel's queues (the
+    /// handshake done on our side, the exporter's accept queue full), never reaching the
+    /// exporter.
+    pub stale: u64,
     /// Open at the end.
     pub held: u64,
 }
 
 /// Attackers: connections from each of some source addresses, each sending [`HALF_HEAD`] and
 /// then nothing; every one the exporter closes is re-opened, at most `reopen_per_sec` a second
-/// in all (the first ones opened at once). Stopped (and its connections closed) by
-/// [`Flood::stop`] or on drop.
+/// in all (the first ones opened at once), and so is every one still open after [`STALE`], as
+/// a real attacker's would be. Stopped (and its connections closed) by [`Flood::stop`] or on
+/// drop.
 pub struct Flood {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<BTreeMap<Ipv4Addr, FloodStats>>>,
@@ -325,6 +332,10 @@ pub struct Flood {
 
 /// Threads a [`Flood`] spreads its connections over.
 const FLOOD_THREADS: usize = 4;
+
+/// How long a [`Flood`] connection may stay open: past the exporter's 5 s head timeout, one
+/// still open was never accepted (it waits in the kernel's queues) and presses on nothing.
+pub const STALE: Duration = Duration::from_secs(7);
 
 impl Flood {
     /// `per_source` connections from each of `sources` to `dst`.
@@ -377,6 +388,7 @@ impl Flood {
                 e.closed += s.closed;
                 e.answered += s.answered;
                 e.connect_failed += s.connect_failed;
+                e.stale += s.stale;
                 e.held += s.held;
             }
         }
@@ -390,6 +402,7 @@ impl Flood {
             t.closed += s.closed;
             t.answered += s.answered;
             t.connect_failed += s.connect_failed;
+            t.stale += s.stale;
             t.held += s.held;
             t
         })
@@ -412,7 +425,7 @@ fn hold(
     made: &AtomicUsize,
 ) -> BTreeMap<Ipv4Addr, FloodStats> {
     let mut stats: BTreeMap<Ipv4Addr, FloodStats> = BTreeMap::new();
-    let mut conns: Vec<Option<TcpStream>> = slots.iter().map(|_| None).collect();
+    let mut conns: Vec<Option<(TcpStream, Instant)>> = slots.iter().map(|_| None).collect();
     // A token bucket: the first round at once, re-opens at `rate` a second.
     let mut tokens = slots.len() as f64;
     let mut last = Instant::now();
@@ -426,9 +439,14 @@ fn hold(
                 break;
             }
             let st = stats.entry(*src).or_default();
-            if let Some(c) = conn {
+            if let Some((c, since)) = conn {
                 match c.read(&mut buf) {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if since.elapsed() < STALE {
+                            continue;
+                        }
+                        st.stale += 1;
+                    }
                     Ok(n) if n > 0 => st.answered += 1,
                     _ => st.closed += 1,
                 }
@@ -447,7 +465,7 @@ fn hold(
             match attempt {
                 Ok(c) => {
                     st.opened += 1;
-                    *conn = Some(c);
+                    *conn = Some((c, Instant::now()));
                     open.fetch_add(1, Ordering::Relaxed);
                     made.fetch_add(1, Ordering::Relaxed);
                 }
