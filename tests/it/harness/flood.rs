@@ -306,7 +306,7 @@ pub struct FloodStats {
     pub closed: u64,
     /// Of those, answered (a 408 or 400 before the close, say).
     pub answered: u64,
-    /// Connection attempts that failed or timed out (a full backlog).
+    /// Connection attempts that failed or timed out (a SYN dropped on a full accept queue).
     pub connect_failed: u64,
     /// Given up after [`STALE`] neither served nor closed: left in the kernel's queues (the
     /// handshake done on our side, the exporter's accept queue full), never reaching the
@@ -336,6 +336,9 @@ const FLOOD_THREADS: usize = 4;
 /// How long a [`Flood`] connection may stay open: past the exporter's 5 s head timeout, one
 /// still open was never accepted (it waits in the kernel's queues) and presses on nothing.
 pub const STALE: Duration = Duration::from_secs(7);
+
+/// How long a [`Flood`] waits for a connection to be made.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(250);
 
 impl Flood {
     /// `per_source` connections from each of `sources` to `dst`.
@@ -457,7 +460,9 @@ fn hold(
                 continue;
             }
             tokens -= 1.0;
-            let attempt = connect_from(*src, dst, Duration::from_secs(1)).and_then(|mut c| {
+            // Short: a SYN dropped on a full accept queue is retried after 1 s by the kernel;
+            // the sweep goes on instead (and the slot is tried again on a later one).
+            let attempt = connect_from(*src, dst, CONNECT_TIMEOUT).and_then(|mut c| {
                 c.write_all(HALF_HEAD)?;
                 c.set_nonblocking(true)?;
                 Ok(c)
