@@ -176,6 +176,8 @@ struct Conn {
     busy: AtomicBool,
     /// Told when the connection must close to make room.
     evict: Notify,
+    /// Told when the connection has closed (its [`Ticket`] dropped).
+    gone: Notify,
 }
 
 struct Holder {
@@ -265,7 +267,7 @@ impl Admission {
     }
 
     /// Admits a connection from `peer` under `limits`, or says why not (and counts it).
-    pub fn admit(self: &Arc<Self>, peer: IpAddr, limits: &Limits) -> Result<Ticket, Reason> {
+    pub fn admit(self: &Arc<Self>, peer: IpAddr, limits: &Limits) -> Result<Admitted, Reason> {
         let peer = peer.to_canonical();
         let client = Client::of(peer);
         let exempt = limits.is_exempt(peer);
@@ -275,6 +277,7 @@ impl Admission {
             drop(table);
             return Err(self.refuse(Reason::PerClient, client, held));
         }
+        let mut evicted = None;
         if table.total >= limits.max {
             match table.victim(client, held, exempt) {
                 Some((k, conn)) => {
@@ -282,6 +285,7 @@ impl Admission {
                     conn.evict.notify_one();
                     // The closed one is the refusal: it was held unserved by the global bound.
                     self.refused[1].fetch_add(1, Ordering::Relaxed);
+                    evicted = Some(Evicted(conn));
                 }
                 None if exempt && table.total < limits.max + EXEMPT_RESERVE => {}
                 None => {
@@ -293,11 +297,12 @@ impl Admission {
         }
         let conn = Arc::new(Conn::default());
         table.insert(client, exempt, Arc::clone(&conn));
-        Ok(Ticket {
+        let ticket = Ticket {
             admission: Arc::clone(self),
             client,
             conn,
-        })
+        };
+        Ok(Admitted { ticket, evicted })
     }
 
     fn refuse(&self, reason: Reason, client: Client, held: usize) -> Reason {
@@ -334,6 +339,23 @@ impl Admission {
     }
 }
 
+/// A connection let in, and the one closed to make room for it, if any.
+pub struct Admitted {
+    pub ticket: Ticket,
+    pub evicted: Option<Evicted>,
+}
+
+/// A connection told to close to make room.
+pub struct Evicted(Arc<Conn>);
+
+impl Evicted {
+    /// Resolves once it has closed: the accept loop waits for that before it serves the
+    /// newcomer, so the sockets held never pass the bound while a burst is evicting.
+    pub async fn closed(self) {
+        self.0.gone.notified().await;
+    }
+}
+
 /// One admitted connection: its slot is given back when this is dropped.
 pub struct Ticket {
     admission: Arc<Admission>,
@@ -358,6 +380,7 @@ impl Ticket {
 impl Drop for Ticket {
     fn drop(&mut self) {
         self.admission.table().remove(self.client, &self.conn);
+        self.conn.gone.notify_one();
     }
 }
 

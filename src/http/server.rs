@@ -36,6 +36,8 @@ static PAGE_THREADS: Semaphore = Semaphore::const_new(1);
 /// Page requests waiting for their turn; beyond, a page is answered 503 at once.
 const PAGES_WAITING_MAX: usize = 8;
 static PAGES_WAITING: AtomicUsize = AtomicUsize::new(0);
+/// Longest the accept loop waits for a connection closed to make room.
+const EVICTION_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 /// bcrypt verifications at once.
 static BCRYPT_THREADS: Semaphore = Semaphore::const_new(2);
 
@@ -108,7 +110,7 @@ async fn answer(shared: Arc<Shared>, web: Arc<WebHandle>, req: Request<Incoming>
         Lane::Inline => return route(&method, &target, accept.as_deref(), &shared),
         Lane::Scrape => SCRAPE_THREADS.acquire().await,
         Lane::Page => {
-            let Some(_waiting) = PageQueue::join() else {
+            let Some(_waiting) = PageQueue::join(&PAGES_WAITING, PAGES_WAITING_MAX) else {
                 return pages_busy();
             };
             PAGE_THREADS.acquire().await
@@ -124,21 +126,22 @@ async fn answer(shared: Arc<Shared>, web: Arc<WebHandle>, req: Request<Incoming>
 }
 
 /// A place among the page requests waiting for their turn; given back when dropped.
-struct PageQueue;
+struct PageQueue<'a>(&'a AtomicUsize);
 
-impl PageQueue {
-    fn join() -> Option<PageQueue> {
-        if PAGES_WAITING.fetch_add(1, Ordering::AcqRel) >= PAGES_WAITING_MAX {
-            PAGES_WAITING.fetch_sub(1, Ordering::AcqRel);
+impl PageQueue<'_> {
+    /// A place among at most `max` waiting, or none.
+    fn join(waiting: &AtomicUsize, max: usize) -> Option<PageQueue<'_>> {
+        if waiting.fetch_add(1, Ordering::AcqRel) >= max {
+            waiting.fetch_sub(1, Ordering::AcqRel);
             return None;
         }
-        Some(PageQueue)
+        Some(PageQueue(waiting))
     }
 }
 
-impl Drop for PageQueue {
+impl Drop for PageQueue<'_> {
     fn drop(&mut self) {
-        PAGES_WAITING.fetch_sub(1, Ordering::AcqRel);
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -259,14 +262,37 @@ pub async fn serve(
         // Accepted at once and admitted or closed at once: nothing waits in the kernel's
         // backlog behind a client that holds its connections.
         match admission.admit(peer.ip(), &web.current().limits) {
-            Ok(ticket) => {
+            Ok(admitted) => {
+                if let Some(evicted) = admitted.evicted {
+                    // Closed within a task switch; the bound waits for it, never for long.
+                    let _ = tokio::time::timeout(EVICTION_WAIT, evicted.closed()).await;
+                }
                 let (shared, web) = (Arc::clone(&shared), Arc::clone(&web));
-                tokio::spawn(serve_one(stream, peer, ticket, shared, web));
+                tokio::spawn(serve_one(stream, peer, admitted.ticket, shared, web));
             }
             // A reset rather than a close: no TIME_WAIT left behind per refused connection.
             Err(_) => {
                 let _ = stream.set_zero_linger();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_queue_up_to_the_bound_and_give_their_place_back() {
+        let waiting = AtomicUsize::new(0);
+        let places: Vec<_> = (0..3).map(|_| PageQueue::join(&waiting, 3)).collect();
+        assert!(places.iter().all(Option::is_some));
+        assert!(PageQueue::join(&waiting, 3).is_none(), "a fourth waits not");
+        drop(places);
+        assert_eq!(waiting.load(Ordering::Acquire), 0);
+        assert!(PageQueue::join(&waiting, 3).is_some());
+        let busy = pages_busy();
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.headers()[RETRY_AFTER], "5");
     }
 }

@@ -32,11 +32,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use harness::exporter::Exporter;
-use harness::flood::{
-    attacker, churn, get_within, prometheus, raise_nofile, rss_kib, scrape_from, sockets_of,
-    FdSampler, Flood, Latencies, NoAnswer, Scrapes,
-};
+use harness::flood::{attacker, churn, raise_nofile, rss_kib, sockets_of, FdSampler, Flood};
 use harness::metrics::{parse_exposition, scrape, series};
+use harness::scraper::{get_within, prometheus, scrape_from, Latencies, NoAnswer, Scrapes};
 use harness::util::{wait_for, TestDir};
 
 /// Prometheus's scrape timeout (its default) and the interval of these tests.

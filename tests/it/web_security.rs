@@ -15,8 +15,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use harness::exporter::{binary, Exporter};
-use harness::flood::{attacker, connect_from, get_within, sockets_of};
+use harness::flood::{attacker, sockets_of};
 use harness::metrics::{parse_exposition, series};
+use harness::scraper::{connect_from, get_within};
 use harness::util::{require_tool, wait_for, TestDir};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -464,7 +465,7 @@ fn http_limits_methods_paths_and_slow_clients() {
     let (r, _) = raw(a, b"\x16\x03\x01\x00\xff\x00garbage\r\n\r\n", long);
     assert!(r.is_empty() || status_of(&r) == 400, "{r}");
 
-    // Slowloris: half a request head, then silence. The header timeout (10 s) closes it.
+    // Slowloris: half a request head, then silence. The header timeout (5 s) closes it.
     let (r, took) = raw(a, b"GET /metrics HTTP/1.1\r\nHost: x\r\n", long);
     assert!(
         took < long,

@@ -16,7 +16,9 @@ fn limits(max: usize, per_client: usize, exempt: &[&str]) -> Limits {
 }
 
 fn admit_n(a: &Arc<Admission>, from: &str, n: usize, l: &Limits) -> Vec<Ticket> {
-    (0..n).map(|_| a.admit(ip(from), l).ok().unwrap()).collect()
+    (0..n)
+        .map(|_| a.admit(ip(from), l).ok().unwrap().ticket)
+        .collect()
 }
 
 fn refused(a: &Admission) -> [u64; 2] {
@@ -52,17 +54,20 @@ fn when_full_the_biggest_holder_makes_room_for_a_small_one() {
     let t = a.admit(ip("127.0.0.1"), &l).ok().unwrap();
     assert_eq!(a.held(), 4, "the bound still holds");
     assert_eq!(refused(&a), [0, 1]);
-    // The oldest connection of the biggest holder was told to close; its end frees nothing twice.
-    let evicted = &big[0];
-    let notified = evicted.evicted();
-    futures_lite_poll(notified);
+    // The oldest connection of the biggest holder was told to close; its end frees nothing twice
+    // and tells the accept loop it is gone.
+    let mut big = big.into_iter();
+    let evicted = big.next().unwrap();
+    poll_ready(evicted.evicted());
+    drop(evicted);
+    poll_ready(t.evicted.unwrap().closed());
     drop(big);
-    drop(t);
+    drop(t.ticket);
     assert_eq!(a.held(), 1);
 }
 
 /// Polls a future once without a runtime: it must be ready.
-fn futures_lite_poll(f: impl std::future::Future<Output = ()>) {
+fn poll_ready(f: impl std::future::Future<Output = ()>) {
     let waker = std::task::Waker::noop();
     let mut cx = std::task::Context::from_waker(waker);
     let mut f = std::pin::pin!(f);
@@ -75,7 +80,7 @@ fn equal_holders_do_not_close_each_other() {
     let l = limits(4, 4, &[]);
     let _t: Vec<_> = ["127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"]
         .iter()
-        .map(|s| a.admit(ip(s), &l).ok().unwrap())
+        .map(|s| a.admit(ip(s), &l).ok().unwrap().ticket)
         .collect();
     assert_eq!(a.admit(ip("127.0.0.1"), &l).err(), Some(Reason::Global));
     assert_eq!(refused(&a), [0, 1]);

@@ -30,8 +30,8 @@
 //! - `syslog`'s rsyslog, `journal`'s systemd-journal-remote files, and `rotation`'s runs of the
 //!   real logrotate while writing (their timings are what they test);
 //! - the floods and races: `chaos`, `load`, `hostile_input`, `clients` (hostile and greedy HTTP
-//!   clients, [`flood`]), and `web_security`'s slow clients, stalled handshakes and connection
-//!   bounds.
+//!   clients, [`flood`] and [`scraper`]), and `web_security`'s slow clients, stalled handshakes
+//!   and connection bounds.
 //!
 //! No test changes process-wide state (environment, current directory, umask, limits, signal
 //! handlers): a setting a child needs is given to the child ([`exporter::Builder::env`]). The
@@ -58,6 +58,7 @@ pub mod prometheus;
 pub mod promql;
 pub mod queue;
 pub mod scenario;
+pub mod scraper;
 pub mod sendmail;
 pub mod series;
 pub mod sink;
