@@ -228,20 +228,19 @@ impl Table {
         self.total += 1;
     }
 
-    /// Takes `conn` out of the table; false if it was no longer there (evicted before).
-    fn remove(&mut self, c: Client, conn: &Arc<Conn>) -> bool {
+    /// Takes `conn` out of the table, if it is still there (not evicted before).
+    fn remove(&mut self, c: Client, conn: &Arc<Conn>) {
         let Some(h) = self.holders.get_mut(&c) else {
-            return false;
+            return;
         };
         let Some(i) = h.conns.iter().position(|x| Arc::ptr_eq(x, conn)) else {
-            return false;
+            return;
         };
         h.conns.remove(i);
         if h.conns.is_empty() {
             self.holders.remove(&c);
         }
         self.total -= 1;
-        true
     }
 }
 
@@ -250,7 +249,6 @@ impl Table {
 struct Unlogged {
     last_logged: Option<Instant>,
     counts: [u64; 2],
-    latest: Option<(Reason, Client, usize)>,
 }
 
 /// The connections held, by client, and what was refused.
@@ -275,7 +273,10 @@ impl Admission {
         let held = table.held(client);
         if !exempt && held >= limits.per_client {
             drop(table);
-            return Err(self.refuse(Reason::PerClient, client, held));
+            self.refuse(Reason::PerClient, || {
+                format!("{client} held {held} connections, its share")
+            });
+            return Err(Reason::PerClient);
         }
         let mut evicted = None;
         if table.total >= limits.max {
@@ -283,15 +284,24 @@ impl Admission {
                 Some((k, conn)) => {
                     table.remove(k, &conn);
                     conn.evict.notify_one();
-                    // The closed one is the refusal: it was held unserved by the global bound.
-                    self.refused[1].fetch_add(1, Ordering::Relaxed);
                     evicted = Some(Evicted(conn));
+                    // The closed one is the refusal: it was held unserved by the global bound.
+                    let held_by_k = table.held(k) + 1;
+                    self.refuse(Reason::Global, || {
+                        format!(
+                            "all slots were taken: an unserved connection of {k} (of its \
+                             {held_by_k}) closed to make room for {client}"
+                        )
+                    });
                 }
                 None if exempt && table.total < limits.max + EXEMPT_RESERVE => {}
                 None => {
                     let total = table.total;
                     drop(table);
-                    return Err(self.refuse(Reason::Global, client, total));
+                    self.refuse(Reason::Global, || {
+                        format!("from {client}: all {total} slots were taken")
+                    });
+                    return Err(Reason::Global);
                 }
             }
         }
@@ -305,27 +315,23 @@ impl Admission {
         Ok(Admitted { ticket, evicted })
     }
 
-    fn refuse(&self, reason: Reason, client: Client, held: usize) -> Reason {
+    /// Counts a refusal, and logs it if none was logged in the last minute; `latest` says what
+    /// happened (only called then).
+    fn refuse(&self, reason: Reason, latest: impl FnOnce() -> String) {
         self.refused[reason as usize].fetch_add(1, Ordering::Relaxed);
         let mut u = self.unlogged.lock().unwrap_or_else(PoisonError::into_inner);
         u.counts[reason as usize] += 1;
-        u.latest = Some((reason, client, held));
-        let due = u.last_logged.is_none_or(|t| t.elapsed() >= LOG_EVERY);
-        if due {
-            let [per_client, global] = std::mem::take(&mut u.counts);
-            u.last_logged = Some(Instant::now());
-            let latest = match reason {
-                Reason::PerClient => format!("{client} held {held} connections, its share"),
-                Reason::Global => format!("from {client}: all {held} slots were taken"),
-            };
-            tracing::warn!(
-                "refused HTTP connections ({per_client} per_client, {global} global since the \
-                 last such message; latest: {latest}); the limits are connection_limits in \
-                 --web.config.file, see SECURITY.md; counted in \
-                 smtp_status_exporter_http_connections_refused_total"
-            );
+        if u.last_logged.is_some_and(|t| t.elapsed() < LOG_EVERY) {
+            return;
         }
-        reason
+        let [per_client, global] = std::mem::take(&mut u.counts);
+        u.last_logged = Some(Instant::now());
+        tracing::warn!(
+            "refused HTTP connections ({per_client} per_client, {global} global since the last \
+             such message; latest: {}); the limits are connection_limits in --web.config.file, \
+             see SECURITY.md; counted in smtp_status_exporter_http_connections_refused_total",
+            latest()
+        );
     }
 
     /// Connections refused so far, by reason (in [`Reason::ALL`]'s order).

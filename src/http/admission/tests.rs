@@ -151,3 +151,18 @@ fn limits_are_checked() {
     assert!(e.contains("connection_limits.per_client"), "{e}");
     assert!(Limits::new(10, 10, vec![]).is_ok());
 }
+
+#[test]
+fn refusals_are_logged_at_most_once_a_minute_and_all_counted() {
+    let a = Arc::new(Admission::default());
+    let l = limits(8, 1, &[]);
+    let _t = admit_n(&a, "127.0.0.2", 1, &l);
+    for _ in 0..3 {
+        assert_eq!(a.admit(ip("127.0.0.2"), &l).err(), Some(Reason::PerClient));
+    }
+    assert_eq!(refused(&a), [3, 0]);
+    // The first was logged; the next two wait for the next message, a minute later at least.
+    let u = a.unlogged.lock().unwrap();
+    assert_eq!(u.counts, [2, 0]);
+    assert!(u.last_logged.is_some());
+}
