@@ -64,6 +64,17 @@ pub struct FloodStats {
     pub held: u64,
 }
 
+impl FloodStats {
+    fn add(&mut self, s: &FloodStats) {
+        self.opened += s.opened;
+        self.closed += s.closed;
+        self.answered += s.answered;
+        self.connect_failed += s.connect_failed;
+        self.stale += s.stale;
+        self.held += s.held;
+    }
+}
+
 /// Attackers: connections from each of some source addresses, each sending [`HALF_HEAD`] and
 /// then nothing; every one the exporter closes is re-opened, at most `reopen_per_sec` a second
 /// in all (the first ones opened at once), and so is every one still open after [`STALE`], as
@@ -134,13 +145,7 @@ impl Flood {
         let mut all: BTreeMap<Ipv4Addr, FloodStats> = BTreeMap::new();
         for t in self.threads.drain(..) {
             for (a, s) in t.join().unwrap_or_default() {
-                let e = all.entry(a).or_default();
-                e.opened += s.opened;
-                e.closed += s.closed;
-                e.answered += s.answered;
-                e.connect_failed += s.connect_failed;
-                e.stale += s.stale;
-                e.held += s.held;
+                all.entry(a).or_default().add(&s);
             }
         }
         all
@@ -149,12 +154,7 @@ impl Flood {
     /// The sum over the sources.
     pub fn total(stats: &BTreeMap<Ipv4Addr, FloodStats>) -> FloodStats {
         stats.values().fold(FloodStats::default(), |mut t, s| {
-            t.opened += s.opened;
-            t.closed += s.closed;
-            t.answered += s.answered;
-            t.connect_failed += s.connect_failed;
-            t.stale += s.stale;
-            t.held += s.held;
+            t.add(s);
             t
         })
     }
