@@ -399,5 +399,63 @@ fn reasons(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, per_line, pipeline, by_program, reasons);
+/// The status page `/` over about 4,000 reply series: what it holds the counters' lock for (the
+/// copy) against what it does after (the rendering). A slip to holding the lock while
+/// rendering, or to something quadratic, shows here (a timed unit test would be noise).
+fn status_page(c: &mut Criterion) {
+    use smtp_status_exporter::aggregate::Counters;
+    use smtp_status_exporter::http::status::{render, Snapshot};
+    use smtp_status_exporter::parse::Format;
+    let mut agg = Aggregator::new(
+        vec![("postfix".to_owned(), "postfix".to_owned())],
+        &Bounds {
+            domains_max: 1000,
+            ..Bounds::default()
+        },
+    );
+    for i in 0..20_000 {
+        let (code, status) = [
+            ("250 2.0.0", "sent"),
+            ("451 4.7.1", "deferred"),
+            ("550 5.1.1", "bounced"),
+            ("421 4.7.28", "deferred"),
+        ][i % 4];
+        let line = format!(
+            "Dec  7 12:00:00 mx postfix/smtp[1]: 3F2A81C0B2A: to=<u{i}@d{}.example>, \
+             relay=mx.d.example[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn={}, \
+             status={status} (host mx said: {code} x (in reply to RCPT TO command))",
+            i % 997,
+            &code[4..]
+        );
+        agg.record(SourceId(0), &Format::Postfix.parse(line.as_bytes()));
+    }
+    let series = agg.replies.len();
+    let shared = smtp_status_exporter::http::Shared {
+        agg: Counters::new(agg),
+        telemetry_path: "/metrics".to_owned(),
+        build: smtp_status_exporter::expose::BuildInfo::CURRENT,
+        web: Default::default(),
+        state: None,
+        queues: Default::default(),
+        admission: Default::default(),
+    };
+    let mut g = c.benchmark_group("status_page");
+    g.bench_function(format!("copy under the lock ({series} series)"), |b| {
+        b.iter(|| Snapshot::of(&shared.agg.lock(), Counters::now()))
+    });
+    let snapshot = Snapshot::of(&shared.agg.lock(), Counters::now());
+    g.bench_function(format!("render after it ({series} series)"), |b| {
+        b.iter(|| render(black_box(&snapshot), &shared).len())
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    per_line,
+    pipeline,
+    by_program,
+    reasons,
+    status_page
+);
 criterion_main!(benches);
